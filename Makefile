@@ -1,0 +1,39 @@
+# nvme-wasm: one driver (assembly/ -> build/nvme.wasm), two hosts (host/ for Node, boot/ for bare metal).
+#   make run            install what is missing, build, boot QEMU with a default NVMe disk, shell prompt
+#   make run CMD="info; crc nvme0n1 0 2048; poweroff"   run commands, exit with QEMU's exit code
+#   make test           every test: model, driver against model, QEMU end to end
+#   make kernel         build/kernel.elf only
+#   make debug          QEMU halted with a GDB stub, and GDB with the kernel's symbols
+#   make bench          throughput figures (Node model and QEMU); never a pass/fail
+
+SHELL := /bin/bash
+BUILD := build
+WASM  := $(BUILD)/nvme.wasm
+GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json
+
+.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench clean
+
+all: wasm kernel
+
+deps:
+	@scripts/deps.sh
+deps-npm:
+	@scripts/deps.sh npm
+deps-system:
+	@scripts/deps.sh system
+
+wasm: $(WASM)
+$(WASM): $(GUEST_SOURCES) | deps-npm
+	node host/build.js
+
+include boot/boot.mk
+
+test: deps wasm kernel
+	npx vitest run
+
+bench: deps wasm kernel
+	node bench/node-throughput.js
+	boot/bench-qemu.sh
+
+clean:
+	rm -rf $(BUILD)
