@@ -1,0 +1,318 @@
+/* The x86_64 machine: descriptor tables and exceptions, paging on demand, the 8259 PIC,
+ * the local APIC, TSC time calibrated against the PIT, and poweroff (ACPI, isa-debug-exit). */
+#include <string.h>
+#include "kernel.h"
+
+/* ---- descriptor tables --------------------------------------------------------------- */
+
+struct __attribute__((packed)) tss64 {
+  u32 rsv0;
+  u64 rsp[3];
+  u64 rsv1;
+  u64 ist[7];
+  u64 rsv2;
+  u16 rsv3, iomap_base;
+};
+
+struct __attribute__((packed)) idt_entry {
+  u16 off_lo, sel;
+  u8 ist, type;
+  u16 off_mid;
+  u32 off_hi, zero;
+};
+
+struct frame {
+  u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+  u64 vector, error, rip, cs, rflags, rsp, ss;
+};
+
+extern u64 gdt64[];
+extern u8 isr_stubs[];
+extern u8 kernel_stack_guard[], kernel_stack_top[];
+extern u64 boot_pml4[];
+
+static struct tss64 tss;
+static struct idt_entry idt[256] __attribute__((aligned(16)));
+static u8 fault_stack[16384] __attribute__((aligned(16)));
+
+void (*irq_handler)(u8 vector);
+
+static void gdt_tss_init(void) {
+  u64 base = (u64)(uintptr_t)&tss;
+  u64 limit = sizeof(tss) - 1;
+  tss.ist[0] = (u64)(uintptr_t)(fault_stack + sizeof(fault_stack));
+  tss.iomap_base = sizeof(tss);
+  gdt64[3] = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89ULL << 40) |
+             (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
+  gdt64[4] = base >> 32;
+  __asm__ volatile("ltr %w0" ::"r"(0x18));
+}
+
+static void idt_init(void) {
+  for (int v = 0; v < 256; v++) {
+    u64 a = (u64)(uintptr_t)(isr_stubs + 16 * v);
+    idt[v].off_lo = a & 0xFFFF;
+    idt[v].sel = 0x08;
+    /* #DF, #PF and #MC run on their own stack, so a kernel stack overflow is reported. */
+    idt[v].ist = (v == 8 || v == 14 || v == 18 || v == 2) ? 1 : 0;
+    idt[v].type = 0x8E;
+    idt[v].off_mid = (a >> 16) & 0xFFFF;
+    idt[v].off_hi = a >> 32;
+    idt[v].zero = 0;
+  }
+  struct __attribute__((packed)) { u16 limit; u64 base; } d = { sizeof(idt) - 1, (u64)(uintptr_t)idt };
+  __asm__ volatile("lidt %0" ::"m"(d));
+}
+
+static const char *const exc_names[32] = {
+  "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
+  "#UD invalid opcode", "#NM device not available", "#DF double fault", "coprocessor overrun",
+  "#TS invalid TSS", "#NP segment not present", "#SS stack fault", "#GP general protection",
+  "#PF page fault", "reserved", "#MF x87 error", "#AC alignment check", "#MC machine check",
+  "#XM SIMD floating point", "#VE virtualization", "#CP control protection",
+};
+
+static volatile int in_exception;
+
+void isr_dispatch(struct frame *f) {
+  if (f->vector >= 32) {
+    if (irq_handler) irq_handler((u8)f->vector);
+    return;
+  }
+  if (in_exception++) { /* an exception while reporting one: just stop */
+    kputs("\nexception: nested exception while reporting\n");
+    machine_poweroff(EXIT_EXCEPTION);
+  }
+  const char *name = exc_names[f->vector] ? exc_names[f->vector] : "reserved";
+  kprintf("\nexception: vector %u (%s) error=0x%lx rip=0x%lx rsp=0x%lx", (unsigned)f->vector, name,
+          f->error, f->rip, f->rsp);
+  if (f->vector == 14) {
+    u64 cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    kprintf(" cr2=0x%lx", cr2);
+    if (cr2 >= (u64)(uintptr_t)kernel_stack_guard && cr2 < (u64)(uintptr_t)kernel_stack_guard + 4096)
+      kputs(" (kernel stack overflow)");
+  }
+  kputs("\n");
+  kernel_fail(EXIT_EXCEPTION);
+}
+
+/* ---- paging ----------------------------------------------------------------------------- */
+
+#define PTE_P 0x1ULL
+#define PTE_W 0x2ULL
+#define PTE_PWT 0x8ULL
+#define PTE_PCD 0x10ULL
+#define PTE_PS 0x80ULL
+#define PTE_ADDR 0x000FFFFFFFFFF000ULL
+
+static u64 pt_pool[96][512] __attribute__((aligned(4096)));
+static int pt_used;
+
+static u64 *pt_alloc(void) {
+  if (pt_used >= (int)(sizeof(pt_pool) / sizeof(pt_pool[0]))) return NULL;
+  u64 *p = pt_pool[pt_used++];
+  memset(p, 0, 4096);
+  return p;
+}
+
+/* The next-level table under entry e, creating it (or splitting a 2 MiB page into 4 KiB
+ * pages with the same attributes) when needed. */
+static u64 *pt_next(u64 *e, bool split_ok) {
+  if (*e & PTE_P) {
+    if (!(*e & PTE_PS)) return (u64 *)(uintptr_t)(*e & PTE_ADDR);
+    if (!split_ok) return NULL;
+    u64 *t = pt_alloc();
+    if (!t) return NULL;
+    u64 base = *e & 0x000FFFFFFFE00000ULL, flags = *e & 0x1F;
+    for (int i = 0; i < 512; i++) t[i] = (base + (u64)i * 4096) | flags;
+    *e = (u64)(uintptr_t)t | PTE_P | PTE_W;
+    return t;
+  }
+  u64 *t = pt_alloc();
+  if (!t) return NULL;
+  *e = (u64)(uintptr_t)t | PTE_P | PTE_W;
+  return t;
+}
+
+static void flush_tlb(void) {
+  u64 cr3;
+  __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3)::"memory");
+}
+
+/* Maps [phys, phys + size) at the same virtual address (x86_64's 47-bit lower half holds
+ * any physical address QEMU gives a BAR). 2 MiB pages where a whole aligned 2 MiB fits,
+ * else 4 KiB pages. Returns the pointer, or NULL when the page-table pool is used up. */
+void *map_identity(u64 phys, u64 size, bool uncached) {
+  u64 flags = PTE_P | PTE_W | (uncached ? PTE_PCD | PTE_PWT : 0);
+  u64 a = phys & ~0xFFFULL, end = (phys + size + 0xFFF) & ~0xFFFULL;
+  if (end > (1ULL << 47) || end <= a) return NULL;
+  while (a < end) {
+    u64 *pdpt = pt_next(&boot_pml4[(a >> 39) & 511], false);
+    if (!pdpt) return NULL;
+    u64 *pd = pt_next(&pdpt[(a >> 30) & 511], false);
+    if (!pd) return NULL;
+    u64 *pde = &pd[(a >> 21) & 511];
+    if ((a & 0x1FFFFF) == 0 && end - a >= 0x200000 && !(*pde & PTE_P)) {
+      *pde = a | flags | PTE_PS;
+      a += 0x200000;
+      continue;
+    }
+    if ((*pde & PTE_P) && (*pde & PTE_PS) && (*pde & 0x1F) == flags) { /* already right */
+      a = (a & ~0x1FFFFFULL) + 0x200000;
+      continue;
+    }
+    u64 *pt = pt_next(pde, true);
+    if (!pt) return NULL;
+    pt[(a >> 12) & 511] = a | flags;
+    a += 0x1000;
+  }
+  flush_tlb();
+  return (void *)(uintptr_t)phys;
+}
+
+static void unmap_page(u64 va) {
+  u64 *pdpt = pt_next(&boot_pml4[(va >> 39) & 511], false);
+  u64 *pd = pdpt ? pt_next(&pdpt[(va >> 30) & 511], false) : NULL;
+  u64 *pt = pd ? pt_next(&pd[(va >> 21) & 511], true) : NULL;
+  if (pt) pt[(va >> 12) & 511] = 0;
+  flush_tlb();
+}
+
+/* ---- 8259 PIC ----------------------------------------------------------------------------- */
+
+static u16 pic_masks = 0xFFFF;
+
+static void pic_write_masks(void) {
+  outb(0x21, pic_masks & 0xFF);
+  outb(0xA1, pic_masks >> 8);
+}
+void pic_mask(u8 irq) { pic_masks |= 1u << irq; pic_write_masks(); }
+void pic_unmask(u8 irq) {
+  pic_masks &= ~(1u << irq);
+  if (irq >= 8) pic_masks &= ~(1u << 2); /* cascade */
+  pic_write_masks();
+}
+
+static void pic_init(void) {
+  outb(0x20, 0x11); outb(0xA0, 0x11);   /* ICW1: init, ICW4 follows */
+  outb(0x21, 0x20); outb(0xA1, 0x28);   /* vectors 0x20..0x2F */
+  outb(0x21, 0x04); outb(0xA1, 0x02);   /* cascade on IRQ2 */
+  outb(0x21, 0x01); outb(0xA1, 0x01);   /* 8086 mode */
+  pic_write_masks();                    /* all masked; ELCR (level PCI lines) left as the BIOS set it */
+}
+
+/* ---- local APIC --------------------------------------------------------------------------- */
+
+static volatile u32 *lapic;
+
+void lapic_enable(void) {
+  if (lapic) return;
+  u64 base = rdmsr(0x1B);
+  wrmsr(0x1B, base | (1 << 11));
+  lapic = map_identity(base & 0xFFFFFF000ULL, 4096, true);
+  if (!lapic) { kputs("boot: cannot map the local APIC\n"); return; }
+  lapic[0x80 / 4] = 0;            /* TPR: accept everything */
+  lapic[0xF0 / 4] = 0x100 | 0xFF; /* SVR: software enable, spurious vector 0xFF */
+}
+
+u32 lapic_id(void) { return lapic ? lapic[0x20 / 4] >> 24 : 0; }
+void lapic_eoi(void) { if (lapic) lapic[0xB0 / 4] = 0; }
+
+/* ---- time: TSC calibrated against PIT channel 2, PIT channel 0 ticks wake hlt ---------- */
+
+static u64 tsc0, tsc_freq, ns_mult; /* ns = ticks * ns_mult >> 32 */
+
+static u64 calibrate_tsc(void) {
+  const u32 count = 11932; /* 10 ms at 1.193182 MHz */
+  u8 p = inb(0x61);
+  outb(0x61, (p & ~0x02) | 0x01); /* speaker off, gate on */
+  outb(0x43, 0xB0);               /* channel 2, lobyte/hibyte, mode 0 */
+  outb(0x42, count & 0xFF);
+  outb(0x42, count >> 8);
+  p = inb(0x61) & ~0x01;
+  outb(0x61, p);                  /* restart the count with a gate edge */
+  outb(0x61, p | 0x01);
+  u64 t0 = rdtsc();
+  u32 spins = 0;
+  while (!(inb(0x61) & 0x20)) { if (++spins > 100000000) break; }
+  u64 t1 = rdtsc();
+  return (t1 - t0) * 1193182ULL / count;
+}
+
+u64 time_ns(void) {
+  u64 d = rdtsc() - tsc0;
+  return (u64)(((unsigned __int128)d * ns_mult) >> 32);
+}
+u64 tsc_hz(void) { return tsc_freq; }
+
+void wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
+void poll_interrupts(void) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
+
+/* ---- poweroff ------------------------------------------------------------------------------ */
+
+static u16 acpi_pm1a_cnt;
+
+static bool sig_eq(const void *p, const char *s, int n) { return memcmp(p, s, n) == 0; }
+
+static void acpi_find_pm1a(void) {
+  const u8 *rsdp = NULL;
+  u16 ebda = *(volatile u16 *)0x40E;
+  const u8 *areas[2][2] = { { (const u8 *)((uintptr_t)ebda << 4), (const u8 *)((uintptr_t)(ebda << 4) + 1024) },
+                            { (const u8 *)0xE0000, (const u8 *)0x100000 } };
+  for (int a = 0; a < 2 && !rsdp; a++)
+    for (const u8 *p = areas[a][0]; p < areas[a][1]; p += 16)
+      if (sig_eq(p, "RSD PTR ", 8)) { rsdp = p; break; }
+  if (!rsdp) return;
+  u32 rsdt_addr = *(const u32 *)(rsdp + 16);
+  const u8 *rsdt = map_identity(rsdt_addr, 4096, false);
+  if (!rsdt || !sig_eq(rsdt, "RSDT", 4)) return;
+  u32 len = *(const u32 *)(rsdt + 4);
+  map_identity(rsdt_addr, len, false);
+  for (u32 o = 36; o + 4 <= len; o += 4) {
+    u32 t = *(const u32 *)(rsdt + o);
+    const u8 *h = map_identity(t, 4096, false);
+    if (h && sig_eq(h, "FACP", 4)) { acpi_pm1a_cnt = (u16)*(const u32 *)(h + 64); return; }
+  }
+}
+
+_Noreturn void machine_poweroff(int code) {
+  __asm__ volatile("cli");
+  if (code == 0) {
+    /* ACPI S5: SLP_TYP is 0 in QEMU's \_S5 (pc and q35), SLP_EN is bit 13. */
+    outw(acpi_pm1a_cnt ? acpi_pm1a_cnt : 0x604, 0 << 10 | 1 << 13);
+    u64 until = rdtsc() + tsc_freq / 5;
+    while (rdtsc() < until) cpu_relax();
+    kputs("poweroff: ACPI poweroff did not stop the machine\n");
+    outl(0xF4, 0); /* QEMU exits 1: not a clean 0, but at least it stops */
+  } else {
+    u32 v = (code < 1 || code > 127) ? 127 : (u32)code;
+    outl(0xF4, v); /* isa-debug-exit: QEMU exits with (v << 1) | 1 */
+  }
+  kputs("poweroff: halted\n");
+  for (;;) __asm__ volatile("cli; hlt");
+}
+
+_Noreturn void kernel_fail(int code) {
+  host_cleanup();
+  machine_poweroff(code);
+}
+
+/* ---- set-up -------------------------------------------------------------------------------- */
+
+void arch_init(void) {
+  gdt_tss_init();
+  idt_init();
+  unmap_page((u64)(uintptr_t)kernel_stack_guard);
+  pic_init();
+  tsc_freq = calibrate_tsc();
+  if (tsc_freq < 1000000) tsc_freq = 1000000000ULL; /* nonsense: assume 1 GHz rather than divide by 0 */
+  ns_mult = (1000000000ULL << 32) / tsc_freq;
+  tsc0 = rdtsc();
+  /* PIT channel 0, rate generator at 1 kHz: only there to wake `hlt` in waits. */
+  outb(0x43, 0x34);
+  outb(0x40, 1193 & 0xFF);
+  outb(0x40, 1193 >> 8);
+  pic_unmask(0);
+  acpi_find_pm1a();
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the bare-metal kernel around a guest module:
+#   boot/build.sh [GUEST.wasm] [OUTDIR]     (defaults: build/nvme.wasm build)
+# OUTDIR/kernel.elf is what QEMU boots (ELF32, multiboot v1); OUTDIR/kernel64.elf is the
+# same image with 64-bit symbols, for gdb. Intermediate files go to OUTDIR/boot/.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WASM="${1:-$ROOT/build/nvme.wasm}"
+OUT="${2:-$ROOT/build}"
+OBJ="$OUT/boot"
+BOOT="$ROOT/boot"
+mkdir -p "$OBJ"
+
+for t in wasm2c clang ld.lld objcopy; do
+  command -v "$t" >/dev/null || { echo "boot/build.sh: $t is missing (make deps installs it)" >&2; exit 1; }
+done
+[ -f "$WASM" ] || { echo "boot/build.sh: $WASM does not exist (make wasm builds it)" >&2; exit 1; }
+
+# wabt renamed the generated symbols in 1.0.33: Z_envZ_<name> before, w2c_env_<name> after.
+ver="$(wasm2c --version 2>/dev/null | head -1 | tr -d '[:space:]')"
+if [[ ! "$ver" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+) ]]; then
+  echo "boot/build.sh: cannot parse 'wasm2c --version' output '$ver'; need wabt 1.0.32 or newer" >&2; exit 1
+fi
+maj=${BASH_REMATCH[1]} min=${BASH_REMATCH[2]} pat=${BASH_REMATCH[3]}
+n=$(( maj * 1000000 + min * 1000 + pat ))
+if (( n < 1000032 )); then
+  echo "boot/build.sh: wasm2c $ver is too old: need wabt 1.0.32 or newer" >&2; exit 1
+elif (( n < 1000033 )); then
+  NAMES=-DW2C_NEW_NAMES=0
+else
+  NAMES=-DW2C_NEW_NAMES=1   # written against the 1.0.33+ naming scheme; built and tested with 1.0.32 only
+fi
+
+# wasm-rt.h must come from the same wabt as wasm2c; copy it so that -I does not pull in /usr/include.
+RT_H=""
+for d in "$(dirname "$(command -v wasm2c)")/../include" /usr/include /usr/local/include /usr/share/wabt/wasm2c; do
+  [ -f "$d/wasm-rt.h" ] && { RT_H="$d/wasm-rt.h"; break; }
+done
+[ -n "$RT_H" ] || { echo "boot/build.sh: wasm-rt.h (from wabt) not found" >&2; exit 1; }
+cp "$RT_H" "$OBJ/wasm-rt.h"
+for extra in wasm-rt-exceptions.h; do
+  [ -f "$(dirname "$RT_H")/$extra" ] && cp "$(dirname "$RT_H")/$extra" "$OBJ/"
+done
+
+wasm2c -n nvme "$WASM" -o "$OBJ/nvme.c"
+
+CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -fno-pie -mcmodel=small
+  -mno-red-zone -fno-stack-protector -fno-asynchronous-unwind-tables -fno-math-errno
+  -O2 -g -std=gnu11 -Wall -Wno-unused-function -Wno-unused-variable -Wno-unused-but-set-variable
+  -I"$BOOT/include" -I"$OBJ" -I"$BOOT"
+  -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_SKIP_SIGNAL_RECOVERY=1
+  -DWASM_RT_USE_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=400
+  "$NAMES")
+
+clang "${CFLAGS[@]}" -c "$BOOT/entry.S" -o "$OBJ/entry.o"
+pids=()
+for f in console arch host runtime; do
+  clang "${CFLAGS[@]}" -c "$BOOT/$f.c" -o "$OBJ/$f.o" & pids+=($!)
+done
+clang "${CFLAGS[@]}" -Wno-everything -c "$OBJ/nvme.c" -o "$OBJ/nvme.o" & pids+=($!)
+for p in "${pids[@]}"; do wait "$p"; done
+
+ld.lld -nostdlib -static -z max-page-size=4096 -z noexecstack --no-dynamic-linker -T "$BOOT/linker.ld" \
+  -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/runtime.o" "$OBJ/nvme.o"
+# QEMU's multiboot loader takes 32-bit ELF only; the entry is 32-bit code anyway.
+objcopy -O elf32-i386 --strip-debug "$OUT/kernel64.elf" "$OUT/kernel.elf"
