@@ -45,7 +45,7 @@ export class FileDisk {
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
-      const n = readSync(this.fd, out, done, length - done, o + BigInt(done));
+      const n = readSync(this.fd, out, done, length - done, Number(o) + done);
       if (n <= 0) break; // cannot happen inside the size; the rest stays zero
       done += n;
     }
@@ -56,7 +56,7 @@ export class FileDisk {
     const o = checkRange(this, offset, bytes.length);
     let done = 0;
     while (done < bytes.length) {
-      done += writeSync(this.fd, bytes, done, bytes.length - done, o + BigInt(done));
+      done += writeSync(this.fd, bytes, done, bytes.length - done, Number(o) + done); // a BigInt position is not accepted here
     }
   }
   flush() {
