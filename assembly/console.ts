@@ -1,0 +1,107 @@
+// Console output without allocation: text is built in a static line buffer and written
+// through the host's console_write. Strings passed here are literals (static data).
+import { console_write } from "./kernel";
+
+const OUT_CAP: i32 = 4096;
+const out: usize = memory.data(OUT_CAP);
+let outLen: i32 = 0;
+
+export function flush(): void {
+  if (outLen > 0) console_write(out, outLen);
+  outLen = 0;
+}
+
+export function putByte(b: u32): void {
+  if (outLen == OUT_CAP) flush();
+  store<u8>(out + <usize>outLen, <u8>b);
+  outLen++;
+}
+
+// ASCII text from a string literal.
+export function put(s: string): void {
+  const n = s.length;
+  for (let i = 0; i < n; i++) putByte(<u32>s.charCodeAt(i) & 0x7f);
+}
+
+export function putLine(s: string): void {
+  put(s);
+  newline();
+}
+
+export function newline(): void {
+  putByte(10);
+  flush();
+}
+
+// Bytes already in memory (command words, device strings).
+export function putBytes(ptr: usize, len: i32): void {
+  for (let i = 0; i < len; i++) putByte(<u32>load<u8>(ptr + <usize>i));
+}
+
+export function putDec(v: u64): void {
+  if (v == 0) { putByte(48); return; }
+  const digits: usize = memory.data(24);
+  let n = 0;
+  while (v != 0) {
+    store<u8>(digits + <usize>n, <u8>(48 + <u32>(v % 10)));
+    v /= 10;
+    n++;
+  }
+  while (n > 0) { n--; putByte(<u32>load<u8>(digits + <usize>n)); }
+}
+
+export function putHexDigits(v: u64, digits: i32): void {
+  for (let i = digits - 1; i >= 0; i--) {
+    const d = <u32>((v >> (<u64>i * 4)) & 0xf);
+    putByte(d < 10 ? 48 + d : 87 + d);
+  }
+}
+
+// 0x-prefixed, at least `minDigits` digits.
+export function putHex(v: u64, minDigits: i32 = 1): void {
+  let digits = 1;
+  while (digits < 16 && (v >> (<u64>digits * 4)) != 0) digits++;
+  if (digits < minDigits) digits = minDigits;
+  put("0x");
+  putHexDigits(v, digits);
+}
+
+export function putYesNo(b: bool): void {
+  put(b ? "yes" : "no");
+}
+
+// PCI address as bus:dev.fn in hex, as lspci prints it.
+export function putBdf(bdf: u32): void {
+  putHexDigits(<u64>(bdf >> 8), 2);
+  putByte(58);
+  putHexDigits(<u64>((bdf >> 3) & 31), 2);
+  putByte(46);
+  putHexDigits(<u64>(bdf & 7), 1);
+}
+
+// A device-provided ASCII field (Identify strings): trailing spaces and NULs dropped,
+// anything unprintable or a quote shown as '?', so a bad device cannot break the line format.
+export function putDeviceString(ptr: usize, len: i32): void {
+  let end = len;
+  while (end > 0) {
+    const c = load<u8>(ptr + <usize>(end - 1));
+    if (c != 32 && c != 0) break;
+    end--;
+  }
+  for (let i = 0; i < end; i++) {
+    const c = <u32>load<u8>(ptr + <usize>i);
+    putByte(c < 32 || c > 126 || c == 34 ? 63 : c);
+  }
+}
+
+// Controller and namespace names as Linux gives them: nvme0, nvme0n1.
+export function putCtrlName(index: u32): void {
+  put("nvme");
+  putDec(<u64>index);
+}
+
+export function putNsName(ctrlIndex: u32, nsid: u32): void {
+  putCtrlName(ctrlIndex);
+  putByte(110);
+  putDec(<u64>nsid);
+}

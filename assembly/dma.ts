@@ -1,0 +1,42 @@
+// The DMA window is the guest's whole linear memory (docs/abi.md): it never grows, so an
+// address handed to a device stays valid. Everything a device reads or writes (queues, PRP
+// lists, identify pages, data buffers) comes from this page allocator, at bring-up time only;
+// nothing is allocated on the IO path.
+import { dma_address } from "./kernel";
+
+export const PAGE_BYTES: u32 = 4096;
+
+let next: usize = 0;
+let limit: usize = 0;
+
+function alignUp(v: usize, a: usize): usize {
+  return (v + a - 1) & ~(a - 1);
+}
+
+function init(): void {
+  next = alignUp(__heap_base, <usize>PAGE_BYTES);
+  limit = <usize>memory.size() << 16;
+}
+
+// `bytes` of zeroed memory aligned to `align` (a power of two, at least a page);
+// 0 when the window is exhausted.
+export function allocPages(bytes: u32, align: u32 = PAGE_BYTES): usize {
+  if (next == 0) init();
+  if (align < PAGE_BYTES) align = PAGE_BYTES;
+  const start = alignUp(next, <usize>align);
+  const size = alignUp(<usize>bytes, <usize>PAGE_BYTES);
+  if (start + size > limit || start + size < start) return 0;
+  memory.fill(start, 0, size);
+  next = start + size;
+  return start;
+}
+
+export function freeBytes(): u32 {
+  if (next == 0) init();
+  return <u32>(limit - next);
+}
+
+// The bus address a device must be given for [ptr, ptr+len): never a linear-memory offset.
+export function busAddress(ptr: usize, len: u32): u64 {
+  return dma_address(ptr, len);
+}

@@ -1,0 +1,168 @@
+// A submission queue and its completion queue (NVMe 1.4 section 4.1): rings in DMA memory, the tail
+// and head doorbells (3.1.24, 3.1.25), the phase tag (4.6), and command identifiers.
+//
+// Rules kept here, each one a bug some public driver shipped:
+// - the CQ is zeroed and the first pass expects phase 1; the expected phase flips at each wrap;
+// - the phase is read before the rest of the entry;
+// - the SQ head comes from the controller (CQE SQHD), never from our own count;
+// - the SQ is full when tail + 1 == head (mod size): one slot always stays empty;
+// - a command id belongs to a command until its completion arrives, never to an SQ slot;
+// - the CQ head doorbell is rung after entries are consumed, or the controller stalls.
+import { mmio_write32 } from "../kernel";
+import {
+  SQE_BYTES, CQE_BYTES, SQE_CDW0, CQE_STATUS, CQE_PHASE, CQE_SQHD, CQE_CID, REG_DOORBELL_BASE,
+} from "./registers";
+
+// Per-command bookkeeping, one record per command id (see CommandSlot).
+export const SLOT_BYTES: u32 = 64;
+export const MAX_LIST_PAGES: u32 = 4;
+
+@unmanaged
+export class CommandSlot {
+  busy: u32;
+  opcode: u32;
+  nsid: u32;
+  blocks: u32;      // NLB + 1
+  lba: u64;
+  buffer: u32;      // linear-memory address of the data
+  retries: u32;
+  listCount: u32;   // PRP list pages held by this command
+  list0: u32;
+  list1: u32;
+  list2: u32;
+  list3: u32;
+  status: u32;      // status field of the completion (phase removed)
+  dw0: u32;         // command-specific result
+}
+
+@unmanaged
+export class QueuePair {
+  qid: u32;
+  entries: u32;     // ring size (1-based); also the number of command ids
+  sq: usize;        // SQ ring, entries * 64 bytes
+  cq: usize;        // CQ ring, entries * 16 bytes
+  slots: usize;     // entries * SLOT_BYTES
+  freeCids: usize;  // stack of free command ids (u16)
+  freeCount: u32;
+  sqTail: u32;
+  sqHead: u32;      // last SQHD reported by the controller
+  cqHead: u32;
+  phase: u32;       // the phase tag that marks a new entry
+  outstanding: u32;
+  unrung: u32;      // entries written since the last SQ tail doorbell
+  mmio: i32;
+  sqDoorbell: u32;  // BAR0 offsets
+  cqDoorbell: u32;
+
+  // Laid out in memory the caller provides (page-aligned rings, from the DMA allocator).
+  init(qid: u32, entries: u32, sq: usize, cq: usize, slots: usize, freeCids: usize, mmio: i32, strideBytes: u32): void {
+    this.qid = qid;
+    this.entries = entries;
+    this.sq = sq;
+    this.cq = cq;
+    this.slots = slots;
+    this.freeCids = freeCids;
+    this.mmio = mmio;
+    this.sqDoorbell = REG_DOORBELL_BASE + (2 * qid) * strideBytes;
+    this.cqDoorbell = REG_DOORBELL_BASE + (2 * qid + 1) * strideBytes;
+    this.reset();
+  }
+
+  // The state of a queue the controller has just created (or after a controller reset).
+  reset(): void {
+    memory.fill(this.sq, 0, <usize>(this.entries * SQE_BYTES));
+    memory.fill(this.cq, 0, <usize>(this.entries * CQE_BYTES));
+    memory.fill(this.slots, 0, <usize>(this.entries * SLOT_BYTES));
+    this.sqTail = 0;
+    this.sqHead = 0;
+    this.cqHead = 0;
+    this.phase = 1;
+    this.outstanding = 0;
+    this.unrung = 0;
+    // At most entries - 1 commands can be queued, so that many ids suffice.
+    this.freeCount = 0;
+    for (let cid: u32 = this.entries - 1; cid > 0; cid--) {
+      store<u16>(this.freeCids + <usize>(this.freeCount * 2), <u16>(cid - 1));
+      this.freeCount++;
+    }
+  }
+
+  slot(cid: u32): CommandSlot {
+    return changetype<CommandSlot>(this.slots + <usize>(cid * SLOT_BYTES));
+  }
+
+  sqFull(): bool {
+    let next = this.sqTail + 1;
+    if (next == this.entries) next = 0;
+    return next == this.sqHead;
+  }
+
+  // A free command id, or -1 when every id is owned by the controller.
+  allocCid(): i32 {
+    if (this.freeCount == 0) return -1;
+    this.freeCount--;
+    const cid = <i32>load<u16>(this.freeCids + <usize>(this.freeCount * 2));
+    this.slot(<u32>cid).busy = 1;
+    return cid;
+  }
+
+  freeCid(cid: u32): void {
+    this.slot(cid).busy = 0;
+    store<u16>(this.freeCids + <usize>(this.freeCount * 2), <u16>cid);
+    this.freeCount++;
+  }
+
+  // The SQE at the tail, zeroed, with opcode and command id set. The caller checks sqFull() first.
+  nextEntry(opcode: u32, cid: u32): usize {
+    const sqe = this.sq + <usize>(this.sqTail * SQE_BYTES);
+    memory.fill(sqe, 0, <usize>SQE_BYTES);
+    store<u32>(sqe + <usize>SQE_CDW0, (opcode & 0xff) | (cid << 16));
+    return sqe;
+  }
+
+  // Makes the entry at the tail part of the queue; the doorbell is rung separately, so that
+  // a batch of commands costs one MMIO write.
+  push(): void {
+    this.sqTail++;
+    if (this.sqTail == this.entries) this.sqTail = 0;
+    this.outstanding++;
+    this.unrung++;
+  }
+
+  ringSubmission(): void {
+    if (this.unrung == 0) return;
+    mmio_write32(this.mmio, this.sqDoorbell, this.sqTail);
+    this.unrung = 0;
+  }
+
+  // The CQE at the head if the controller has posted it (its phase tag matches), else 0.
+  peek(): usize {
+    const cqe = this.cq + <usize>(this.cqHead * CQE_BYTES);
+    const status = <u32>load<u16>(cqe + <usize>CQE_STATUS);
+    if ((status & CQE_PHASE) != this.phase) return 0;
+    return cqe;
+  }
+
+  // Consumes the entry peek() returned; the doorbell is rung by ringCompletion().
+  pop(cqe: usize): void {
+    const sqhd = <u32>load<u16>(cqe + <usize>CQE_SQHD);
+    if (sqhd < this.entries) this.sqHead = sqhd;
+    this.cqHead++;
+    if (this.cqHead == this.entries) {
+      this.cqHead = 0;
+      this.phase ^= 1;
+    }
+  }
+
+  ringCompletion(): void {
+    mmio_write32(this.mmio, this.cqDoorbell, this.cqHead);
+  }
+}
+
+export function cqeCid(cqe: usize): u32 {
+  return <u32>load<u16>(cqe + <usize>CQE_CID);
+}
+
+export function cqeStatus(cqe: usize): u32 {
+  return <u32>load<u16>(cqe + <usize>CQE_STATUS) >> 1;
+}
