@@ -23,6 +23,7 @@ options:
   --fault K=V[,…]     inject faults, e.g. error=0.01,drop=0.001,cfs=500
   --trace             trace MMIO, config writes, interrupts and the model to stderr
   --cmd "A; B; …"     the boot command line, e.g. "info; crc nvme0n1 0 2048; poweroff"
+  --wasm FILE         run this module instead of build/nvme.wasm (e.g. a debug build)
   -h, --help          this text
 `;
 
@@ -36,7 +37,7 @@ export function parseArgs(argv) {
   if (first === "-h" || first === "--help" || first === "help") return { help: true };
   if (first !== "sim") throw new UsageError(`unknown command "${first}" (the only one is "sim")`);
   const opts = { disks: [], overrides: {}, faults: {}, seed: 1, profile: "qemu", bridge: false, multifunction: false, trace: false, cmd: null };
-  const takesValue = new Set(["--disk", "--profile", "--set", "--seed", "--fault", "--cmd", "--controllers"]);
+  const takesValue = new Set(["--disk", "--profile", "--set", "--seed", "--fault", "--cmd", "--controllers", "--wasm"]);
   while (args.length) {
     let a = args.shift();
     let value;
@@ -66,6 +67,7 @@ export function parseArgs(argv) {
         break;
       }
       case "--cmd": opts.cmd = need(); break;
+      case "--wasm": opts.wasm = need(); break;
       case "--bridge": opts.bridge = true; break;
       case "--multifunction": opts.multifunction = true; break;
       case "--trace": opts.trace = true; break;
@@ -118,7 +120,7 @@ export async function main(argv = process.argv.slice(2)) {
       disks: opts.disks, profile: opts.profile, overrides: opts.overrides, seed: opts.seed,
       cmd: opts.cmd ?? "", input: "stdin", bridge: opts.bridge, multifunction: opts.multifunction,
       controllers: opts.controllers, faults: Object.fromEntries(Object.entries(opts.faults).map(([k, v]) => [k, Number(v)])),
-      trace: opts.trace,
+      trace: opts.trace, wasm: opts.wasm,
       stdout: (bytes) => process.stdout.write(bytes),
       stderr: (s) => process.stderr.write(s),
     });

@@ -27,9 +27,10 @@ export function parseFaults(text) {
 
 let controllerModule = null;
 let profilesModule = null;
-async function loadModel() {
-  if (!controllerModule) controllerModule = await import("./nvme/controller.js");
+async function loadModel(profilesOnly = false) {
   if (!profilesModule) profilesModule = await import("./nvme/profiles.js");
+  if (profilesOnly) return { profiles: profilesModule };
+  if (!controllerModule) controllerModule = await import("./nvme/controller.js");
   const NvmeController = controllerModule.NvmeController ?? controllerModule.default;
   if (!NvmeController) throw new Error("host/nvme/controller.js exports no NvmeController");
   return { NvmeController, profiles: profilesModule };
@@ -57,9 +58,12 @@ function slotsFor(machine, count, { bridge, multifunction }) {
 export async function runSim({
   disks = ["mem:16M"], profile = "qemu", overrides = {}, seed = 1, cmd = "", input = "",
   bridge = false, multifunction = false, controllers, faults = {}, trace = false, wasm,
-  stdout = null, stderr = null, timeLimitNs, platform = true,
+  stdout = null, stderr = null, timeLimitNs, platform = true, model,
 } = {}) {
-  const { NvmeController, profiles } = await loadModel();
+  // `model` (tests only): a controller class to use instead of host/nvme/controller.js
+  const loaded = await loadModel(!!model);
+  const NvmeController = model ?? loaded.NvmeController;
+  const profiles = loaded.profiles;
   const specs = disks.map((d) => (typeof d === "string" ? parseDiskSpec(d) : d));
   const count = Math.max(controllers ?? 1, multifunction ? 2 : 1, ...specs.map((s) => (s.ctrl ?? 0) + 1));
   if (count > 16) throw new Error(`${count} controllers: at most 16`);
