@@ -9,6 +9,10 @@ export const PCI_COMMAND_STATUS: u32 = 0x04;
 export const PCI_CLASS_REVISION: u32 = 0x08;  // class 31:24, subclass 23:16, prog-if 15:8
 export const PCI_HEADER_TYPE_DWORD: u32 = 0x0c; // header type in bits 23:16
 export const PCI_BAR0: u32 = 0x10;
+// 6.2.5.1 BAR bits: 0 = I/O space; 2:1 = type (10b: 64-bit memory).
+export const BAR_IO: u32 = 1;
+export const BAR_TYPE_MASK: u32 = 0x6;
+export const BAR_TYPE_64: u32 = 0x4;
 export const PCI_BRIDGE_BUSES: u32 = 0x18;    // type 1: primary 7:0, secondary 15:8, subordinate 23:16
 export const PCI_CAP_POINTER: u32 = 0x34;
 export const PCI_INTERRUPT: u32 = 0x3c;       // line 7:0, pin 15:8
@@ -151,6 +155,13 @@ export function printFunction(bdf: u32): void {
   putHexDigits(<u64>((cls >> 16) & 0xff), 2);
   putByte(47);
   putHexDigits(<u64>((cls >> 8) & 0xff), 2);
+  // What firmware assigned, as lspci shows it; the driver itself only ever uses mmio_map's handle.
+  const bar = pci_read32(bdf, PCI_BAR0);
+  if ((bar & BAR_IO) == 0) {
+    let addr = <u64>(bar & ~0xf);
+    if ((bar & BAR_TYPE_MASK) == BAR_TYPE_64) addr |= <u64>pci_read32(bdf, PCI_BAR0 + 4) << 32;
+    put(" bar0="); putHex(addr, 8);
+  }
 }
 
 export function endLine(): void {

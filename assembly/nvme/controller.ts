@@ -337,8 +337,8 @@ function stageReset(c: Controller): bool {
   putCtrlName(c.index);
   put(" cap="); putHex(cap, 16);
   put(" version="); putVersion(c.version);
-  put(" mqes="); putDec(<u64>c.mqes);
-  put(" dstrd="); putDec(<u64>c.strideBytes);
+  put(" mqes="); putDec(<u64>(c.mqes - 1));
+  put(" dstrd="); putDec((cap >> CAP_DSTRD_SHIFT) & CAP_DSTRD_MASK);
   put(" timeout_ms="); putDec(<u64>c.timeoutMs);
   put(" mps_min="); putDec(<u64>(4096 << mpsMin));
   put(" mps_max="); putDec(<u64>(4096 << mpsMax));
