@@ -1,0 +1,115 @@
+// Boots the bare-metal kernel in QEMU for tests: builds the QEMU command line for the
+// configurations the project must work with and runs it through boot/qemu.sh (which picks
+// TCG/KVM, adds the serial console and isa-debug-exit, and maps the exit code back to the
+// guest's poweroff code: 0 ok, 125 trap, 126 CPU exception, 1 QEMU failure).
+//
+//   const r = await bootQemu({
+//     disks: [                                  // one NVMe controller per entry, unless `ctrl` says otherwise
+//       { path: "a.img" },                      // controller nvmeN with this drive as namespace 1
+//       { path: "b.img", lbaBytes: 4096 },      // logical/physical block size
+//       { path: "c.img", readonly: true },      // -drive readonly=on
+//       { path: "d.img", ctrl: 0 },             // another namespace (nvme-ns) on controller 0
+//       { ns: [{ path: "e.img" }, { path: "f.img", lbaBytes: 4096 }] },  // one controller, these namespaces
+//     ],
+//     machine: "pc" | "q35",                    // default "pc"
+//     rootPort: true,                           // controllers behind a bridge (bus > 0): pcie-root-port on
+//                                               //   q35, pci-bridge on pc
+//     controllers: 3,                           // at least this many controllers (extra ones have no namespace)
+//     mdts: 5, maxIoqpairs: 1,                  // nvme device properties, for every controller
+//     highBars: true,                           // BAR0 above 4 GiB (see HIGH_BAR_ARGS)
+//     cmd: "info; poweroff",                    // the guest's command line (-append)
+//     input: "info\r",                          // bytes typed on the serial console (optional)
+//     timeoutMs: 60000, extraArgs: [], kernel: "build/kernel.elf", memory: "256M",
+//   });
+//   r -> { code, output, lines, ms, timedOut, args }
+//
+// A controller with several namespaces is `-device nvme,id=nvmeK,serial=nvmewasmK` plus one
+// `-device nvme-ns,drive=dI,bus=nvmeK,nsid=N,...` per namespace; a single-drive controller is
+// the same (so every layout exercises the same QEMU code path).
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const QEMU_SH = join(ROOT, "boot", "qemu.sh");
+export const KERNEL = join(ROOT, "build", "kernel.elf");
+
+// QEMU 7.2 with its SeaBIOS puts every BAR below 4 GiB unless the 32-bit PCI window is too
+// small for them; a test device with a 64-bit 4 GiB BAR overflows it, so SeaBIOS moves all
+// 64-bit BARs, the NVMe BAR0 included, into the 64-bit window above RAM. (Checked in
+// test/qemu/kernel.test.js, which reads BAR0 back from config space.)
+export const HIGH_BAR_ARGS = ["-device", "pci-testdev,membar=4G"];
+
+export function hasQemu() {
+  const paths = (process.env.PATH ?? "").split(":");
+  return paths.some((p) => p && existsSync(join(p, "qemu-system-x86_64")));
+}
+
+function normalizeControllers(disks = [], count = 0) {
+  const ctrls = [];
+  const ensure = (k) => { while (ctrls.length <= k) ctrls.push([]); return ctrls[k]; };
+  let next = 0;
+  for (const d of disks) {
+    if (d.ns) { ensure(next).push(...d.ns); next = ctrls.length; continue; }
+    if (d.ctrl !== undefined) { ensure(d.ctrl).push(d); next = Math.max(next, ctrls.length); continue; }
+    ensure(next).push(d);
+    next = ctrls.length;
+  }
+  while (ctrls.length < count) ctrls.push([]);
+  return ctrls;
+}
+
+export function qemuArgs(opts = {}) {
+  const { machine = "pc", rootPort = false, controllers = 0, mdts, maxIoqpairs, highBars = false,
+    cmd, kernel = KERNEL, memory, extraArgs = [] } = opts;
+  const qs = ["--quiet", "--kernel", kernel, "--machine", machine];
+  if (memory) qs.push("--memory", memory);
+  if (cmd !== undefined) qs.push("--cmd", cmd);
+  const dev = [];
+  let driveNo = 0;
+  normalizeControllers(opts.disks, controllers).forEach((namespaces, k) => {
+    let bus = "";
+    if (rootPort) {
+      if (machine === "q35") dev.push("-device", `pcie-root-port,id=rp${k},chassis=${k + 1},slot=${k + 1}`);
+      else dev.push("-device", `pci-bridge,id=rp${k},chassis_nr=${k + 1}`);
+      bus = `,bus=rp${k}${machine === "q35" ? "" : ",addr=0x1"}`;
+    }
+    let props = `nvme,id=nvme${k},serial=nvmewasm${k}${bus}`;
+    if (mdts !== undefined) props += `,mdts=${mdts}`;
+    if (maxIoqpairs !== undefined) props += `,max_ioqpairs=${maxIoqpairs}`;
+    dev.push("-device", props);
+    namespaces.forEach((ns, i) => {
+      const id = `d${driveNo++}`;
+      dev.push("-drive", `file=${ns.path},format=raw,if=none,id=${id}${ns.readonly ? ",readonly=on" : ""}`);
+      let nsp = `nvme-ns,drive=${id},bus=nvme${k},nsid=${ns.nsid ?? i + 1}`;
+      if (ns.lbaBytes) nsp += `,logical_block_size=${ns.lbaBytes},physical_block_size=${ns.lbaBytes}`;
+      dev.push("-device", nsp);
+    });
+  });
+  if (highBars) dev.push(...HIGH_BAR_ARGS);
+  return [...qs, "--", ...dev, ...extraArgs];
+}
+
+export async function bootQemu(opts = {}) {
+  const { timeoutMs = 120000, input } = opts;
+  const args = qemuArgs(opts);
+  const t0 = Date.now();
+  const child = spawn(QEMU_SH, args, { cwd: ROOT, detached: true, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (b) => { output += b.toString("latin1"); });
+  child.stderr.on("data", (b) => { output += b.toString("latin1"); });
+  if (input) child.stdin.write(input);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try { process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ }
+  }, timeoutMs);
+  const code = await new Promise((resolve) => child.on("close", (c) => resolve(c)));
+  clearTimeout(timer);
+  if (input) child.stdin.destroy();
+  const ms = Date.now() - t0;
+  if (timedOut) output += `\n[bootQemu: QEMU killed after ${timeoutMs} ms]\n`;
+  const lines = output.replace(/\r/g, "").split("\n").filter((l, i, a) => l !== "" || i < a.length - 1);
+  return { code: timedOut ? null : code, output, lines, ms, timedOut, args };
+}
