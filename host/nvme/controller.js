@@ -137,22 +137,31 @@ function lbaFormats(ns) {
   return { list, idx };
 }
 
+// faults: { errorRate, dropRate, cfsAfter, slowRate, slowNs }; the CLI's short names
+// (error=, drop=, cfs=, slow=, slow_ns=) are accepted too.
+const FAULT_ALIASES = { error: 'errorRate', drop: 'dropRate', cfs: 'cfsAfter', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
+export function normalizeFaults(faults = {}) {
+  const out = { errorRate: 0, dropRate: 0, cfsAfter: null, slowRate: 0, slowNs: 5_000_000 };
+  for (const [k, v] of Object.entries(faults || {})) {
+    const key = FAULT_ALIASES[k] ?? k;
+    if (!(key in out)) throw new Error(`unknown fault option "${k}" (have: ${Object.keys(out).join(', ')}, or error/drop/cfs/slow/slow_ns)`);
+    const n = v == null ? null : Number(v);
+    if (n != null && !(Number.isFinite(n) && n >= 0)) throw new Error(`fault option ${k}: bad value ${v}`);
+    out[key] = n;
+  }
+  for (const k of ['errorRate', 'dropRate', 'slowRate']) if (out[k] > 1) throw new Error(`fault option ${k}: a probability, 0..1`);
+  return out;
+}
+
 export class NvmeController {
-  constructor({ host, profile = 'qemu', overrides, namespaces = [], faults = {}, name = 'nvme0' } = {}) {
+  constructor({ host, profile = 'qemu', overrides, namespaces = [], faults = {}, name = 'nvme0', rng } = {}) {
     if (!host) throw new Error('NvmeController needs a host');
     this.host = host;
     this.name = name;
     this.p = typeof profile === 'string' ? makeProfile(profile, overrides) : overrides ? makeProfile(profile, overrides) : checkProfile({ ...makeProfile('qemu'), ...profile });
     this.namespaces = namespaces.map(normalizeNamespace);
-    this.faults = {
-      errorRate: 0,
-      dropRate: 0,
-      cfsAfter: null,
-      slowRate: 0,
-      slowNs: 5_000_000,
-      ...faults,
-    };
-    const base = host.rng ?? new Rng(name);
+    this.faults = normalizeFaults(faults);
+    const base = rng ?? host.rng ?? new Rng(name);
     this.rng = base.fork ? base.fork(`${name}/timing`) : base;
     this.faultRng = base.fork ? base.fork(`${name}/faults`) : base;
 
@@ -1104,7 +1113,7 @@ export class NvmeController {
       return this.host.dmaRead(addr, len);
     } catch (e) {
       this.stats.dmaFaults++;
-      this.host.dmaFault?.(addr, len, `${this.name}: DMA read: ${e.message}`);
+      if (e?.name !== 'DmaFault') this.host.dmaFault?.(addr, len, `${this.name}: DMA read: ${e.message}`);
       throw new DmaError(`DMA read of ${len} bytes at ${hex(addr)} failed: ${e.message}`);
     }
   }
@@ -1115,7 +1124,7 @@ export class NvmeController {
       this.host.dmaWrite(addr, bytes);
     } catch (e) {
       this.stats.dmaFaults++;
-      this.host.dmaFault?.(addr, bytes.length, `${this.name}: DMA write: ${e.message}`);
+      if (e?.name !== 'DmaFault') this.host.dmaFault?.(addr, bytes.length, `${this.name}: DMA write: ${e.message}`);
       throw new DmaError(`DMA write of ${bytes.length} bytes at ${hex(addr)} failed: ${e.message}`);
     }
   }

@@ -31,7 +31,13 @@ export class MemDisk {
   }
 }
 
-export class DmaFault extends Error {}
+// like the machine's: dmaRead/dmaWrite record the fault themselves and throw a DmaFault
+export class DmaFault extends Error {
+  constructor(msg) {
+    super(msg);
+    this.name = 'DmaFault';
+  }
+}
 
 export class FakeHost {
   constructor({ seed = 1, memBytes = 4 << 20 } = {}) {
@@ -49,7 +55,10 @@ export class FakeHost {
   }
   _off(addr, len) {
     const a = BigInt(addr);
-    if (a < DMA_BASE || a + BigInt(len) > DMA_BASE + BigInt(this.mem.length)) throw new DmaFault(`bus address 0x${a.toString(16)}+${len} outside the DMA window`);
+    if (a < DMA_BASE || a + BigInt(len) > DMA_BASE + BigInt(this.mem.length)) {
+      this.dmaFault(a, len, 'outside the DMA window');
+      throw new DmaFault(`bus address 0x${a.toString(16)}+${len} outside the DMA window`);
+    }
     return Number(a - DMA_BASE);
   }
   dmaRead(addr, len) {
