@@ -120,7 +120,7 @@ export async function main(argv = process.argv.slice(2)) {
       disks: opts.disks, profile: opts.profile, overrides: opts.overrides, seed: opts.seed,
       cmd: opts.cmd ?? "", input: "stdin", bridge: opts.bridge, multifunction: opts.multifunction,
       controllers: opts.controllers, faults: Object.fromEntries(Object.entries(opts.faults).map(([k, v]) => [k, Number(v)])),
-      trace: opts.trace, wasm: opts.wasm,
+      trace: opts.trace, wasm: opts.wasm, capture: false,
       stdout: (bytes) => process.stdout.write(bytes),
       stderr: (s) => process.stderr.write(s),
     });

@@ -54,13 +54,14 @@ export class Machine {
   //   layout    "default" (nothing but the platform functions) — devices are added with addDevice()
   //   platform  false to leave out the host bridge / ISA / VGA / NIC functions
   //   timeLimitNs  optional: trap when the virtual clock passes it (a watchdog for tests)
+  //   capture   false to keep no copy of the console output (run() then returns output "")
   constructor(options = {}) {
     this.options = options;
     this.memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES });
     this.now = 0n;
     this.bus = new PciBus();
     this.root = this.bus.root;
-    this.devices = [];          // [{ func, name, host }] — everything with a clock
+    this.devices = [];          // [{ func, name, host, intxLevel }] — everything with a clock
     this.controllers = [];      // the NVMe controllers (sim.js fills it)
     this.dmaFaults = [];        // [{ device, busAddr, len, write, why }]
     this.refusedConfigWrites = []; // [{ bdf, off, value, why }]
@@ -626,7 +627,7 @@ export class Machine {
   errWrite(s) { if (this.stderrFn) this.stderrFn(s); }
 
   out(bytes) {
-    this.outChunks.push(Buffer.from(bytes));
+    if (this.options.capture !== false) this.outChunks.push(Buffer.from(bytes));
     this.outBytes += bytes.length;
     if (this.stdoutFn) this.stdoutFn(bytes);
   }

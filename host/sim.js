@@ -58,7 +58,7 @@ function slotsFor(machine, count, { bridge, multifunction }) {
 export async function runSim({
   disks = ["mem:16M"], profile = "qemu", overrides = {}, seed = 1, cmd = "", input = "",
   bridge = false, multifunction = false, controllers, faults = {}, trace = false, wasm,
-  stdout = null, stderr = null, timeLimitNs, platform = true, model,
+  stdout = null, stderr = null, timeLimitNs, platform = true, model, capture = true,
 } = {}) {
   // `model` (tests only): a controller class to use instead of host/nvme/controller.js
   const loaded = await loadModel(!!model);
@@ -67,7 +67,7 @@ export async function runSim({
   const specs = disks.map((d) => (typeof d === "string" ? parseDiskSpec(d) : d));
   const count = Math.max(controllers ?? 1, multifunction ? 2 : 1, ...specs.map((s) => (s.ctrl ?? 0) + 1));
   if (count > 16) throw new Error(`${count} controllers: at most 16`);
-  const machine = new Machine({ cmdline: cmd, input, stdout, stderr, trace, timeLimitNs, platform });
+  const machine = new Machine({ cmdline: cmd, input, stdout, stderr, trace, timeLimitNs, platform, capture });
   const opened = [];
   try {
     const perCtrl = Array.from({ length: count }, () => []);
