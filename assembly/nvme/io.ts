@@ -187,7 +187,7 @@ function run(c: Controller, ns: Namespace, opcode: u32, lba: u64, blocks: u64, b
       const why = waitError;
       c.timeouts++;
       c.errors++;
-      if (firstError == 0) { firstError = why; failedLba = nextLba; }
+      if (firstError == 0) { firstError = why; failedLba = oldestOutstanding(qp, nextLba); }
       reclaimAll(c, qp);
       recover(c, why);
       return firstError;
@@ -221,6 +221,16 @@ function run(c: Controller, ns: Namespace, opcode: u32, lba: u64, blocks: u64, b
     finish(c, qp, <u32>cid);
   }
   return firstError;
+}
+
+// The lowest LBA among the commands the controller still owns (the one that did not complete).
+function oldestOutstanding(qp: QueuePair, fallback: u64): u64 {
+  let lba = fallback;
+  for (let cid: u32 = 0; cid < qp.entries; cid++) {
+    const slot = qp.slot(cid);
+    if (slot.busy == 1 && slot.lba < lba) lba = slot.lba;
+  }
+  return lba;
 }
 
 // After a timeout: every id and PRP page goes back; the reset makes the controller forget them.
