@@ -126,7 +126,7 @@ export async function main(argv = process.argv.slice(2)) {
     });
   } catch (e) {
     process.stderr.write(`nvme-wasm: ${e.message}\n`);
-    return 1;
+    return e.setup ? 2 : 1;
   }
   return result.code;
 }

@@ -82,6 +82,7 @@ export class Machine {
     this.stderrFn = options.stderr === undefined ? (s) => process.stderr.write(s) : options.stderr;
     this.lastRead = null;
     this.relaxCount = 0;
+    this.relaxStep = 1000n;     // see relax(): grows while the guest spins
     this.lastPollMs = 0;
     this.setInput(options.input ?? null);
     if (options.platform !== false) this.addPlatform();
@@ -133,7 +134,7 @@ export class Machine {
       dmaFault: (busAddr, len, why) => m.recordDmaFault(entry, busAddr, len, false, why),
       setIntx: (level) => m.setIntx(entry, !!level),
       msiWrite: (address, data) => m.msiWrite(entry, address, data),
-      log: (line) => m.trace(`[${entry.name}] ${line}`),
+      log: (line) => m.trace(String(line).startsWith(entry.name) ? String(line) : `${entry.name}: ${line}`),
     };
   }
 
@@ -660,15 +661,23 @@ export class Machine {
           return m.now;
         },
         relax() {
+          // A busy-wait step: 1 µs, doubling while the guest keeps spinning without writing a
+          // register (up to 1 ms), never past the next device event, so what the guest observes
+          // is exactly what spinning would show, and a 30 s timeout costs thousands of calls.
           m.maybePollTty();
-          m.setClock(m.clampNs(m.now + 1000n));
+          const step = m.relaxStep;
+          if (m.relaxStep < 1_000_000n) m.relaxStep *= 2n;
+          let target = m.now + step;
+          const next = m.nextEvent();
+          if (next !== null && next > m.now && next < target) target = next;
+          m.setClock(m.clampNs(target));
         },
         pci_read32: (bdf, off) => m.pciRead(bdf, off) | 0,
         pci_write32: (bdf, off, v) => m.pciWrite(bdf, off, v),
         mmio_map: (bdf, bar) => m.mmioMap(bdf, bar),
         mmio_size: (h) => Number(m.mapFor(h, "mmio_size").size > 0x8000_0000n ? 0x8000_0000n : m.mapFor(h, "mmio_size").size) | 0,
         mmio_read32: (h, off) => m.mmioRead(h, off) | 0,
-        mmio_write32: (h, off, v) => m.mmioWrite(h, off, v),
+        mmio_write32: (h, off, v) => { m.relaxStep = 1000n; return m.mmioWrite(h, off, v); },
         dma_address: (ptr, len) => m.dmaAddress(ptr, len),
         irq_attach: (bdf, mode) => m.irqAttach(bdf, mode),
         irq_msi_address: (line) => m.msiAddress(line),

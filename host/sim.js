@@ -62,31 +62,33 @@ export async function runSim({
 } = {}) {
   // `model` (tests only): a controller class to use instead of host/nvme/controller.js
   const loaded = await loadModel(!!model);
+  // Errors in the options (disks, profile, faults, layout) are marked `setup`: the CLI exits 2 for them.
+  const setup = (fn) => { try { return fn(); } catch (e) { e.setup = true; throw e; } };
   const NvmeController = model ?? loaded.NvmeController;
   const profiles = loaded.profiles;
-  const specs = disks.map((d) => (typeof d === "string" ? parseDiskSpec(d) : d));
+  const specs = setup(() => disks.map((d) => (typeof d === "string" ? parseDiskSpec(d) : d)));
   const count = Math.max(controllers ?? 1, multifunction ? 2 : 1, ...specs.map((s) => (s.ctrl ?? 0) + 1));
-  if (count > 16) throw new Error(`${count} controllers: at most 16`);
+  if (count > 16) setup(() => { throw new Error(`${count} controllers: at most 16`); });
   const machine = new Machine({ cmdline: cmd, input, stdout, stderr, trace, timeLimitNs, platform, capture });
   const opened = [];
   try {
     const perCtrl = Array.from({ length: count }, () => []);
     for (const s of specs) {
-      const disk = s.disk ?? openDisk(s);
+      const disk = s.disk ?? setup(() => openDisk(s));
       if (!s.disk) opened.push(disk);
       perCtrl[s.ctrl ?? 0].push({ disk, lbaBytes: s.lbaBytes ?? 512, ms: s.ms ?? 0, readonly: !!s.readonly });
     }
-    const prof = resolveProfile(profiles, profile, overrides);
-    const faultOpts = parseFaults(faults);
+    const prof = setup(() => resolveProfile(profiles, profile, overrides));
+    const faultOpts = setup(() => parseFaults(faults));
     const rootRng = new Rng(seed);
     const slots = slotsFor(machine, count, { bridge, multifunction });
     for (let i = 0; i < count; i++) {
       const name = `nvme${i}`;
       const rng = rootRng.fork(name);
-      const ctrl = machine.addDevice(
+      const ctrl = setup(() => machine.addDevice(
         (host) => new NvmeController({ host, profile: structuredClone(prof), namespaces: perCtrl[i], faults: faultOpts, name, rng }),
         { ...slots[i], name, rng },
-      );
+      ));
       machine.controllers.push(ctrl);
     }
     let bytes = wasm;

@@ -65,3 +65,40 @@ describe("runSim", () => {
     await expect(sim({ disks: ["mem:1M,lba=3"] })).rejects.toThrow(/power of two/);
   });
 });
+
+// The real driver (build/nvme.wasm, built when stale) against the real model: a smoke test of the path
+// the CLI takes. The driver's own behaviour is tested elsewhere.
+describe("runSim with the driver and the model", () => {
+  it("brings a controller up, writes through to a file image, and powers off with 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nvme-sim-"));
+    try {
+      const p = join(dir, "img.raw");
+      writeFileSync(p, Buffer.alloc(1 << 20));
+      const { code, output, machine } = await runSim({ disks: [`${p},lba=4096`], cmd: "info; fill nvme0n1 1 2 9; poweroff", seed: 3 });
+      expect(output).toMatch(/^ctrl name=nvme0 pci=00:04\.0 /m);
+      expect(output).toMatch(/^fill dev=nvme0n1 lba=1 count=2 seed=9 ok$/m);
+      expect(code).toBe(0);
+      expect(machine.dmaFaults).toEqual([]);
+      const img = (await import("node:fs")).readFileSync(p);
+      const M = (1n << 64n) - 1n;
+      const mix = (x) => {
+        let z = (x + 0x9e3779b97f4a7c15n) & M;
+        z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+        z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+        return z ^ (z >> 31n);
+      };
+      expect(img.readBigUInt64LE(4096)).toBe(mix((9n << 40n) ^ 512n));
+      expect(img.readBigUInt64LE(3 * 4096)).toBe(0n);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  }, 60000);
+
+  it("the CLI exits with the guest's code", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { ROOT } = await import("../../host/build.js");
+    const cli = (cmd) => spawnSync(process.execPath, [join(ROOT, "host/cli.js"), "sim", "--disk", "mem:1M", "--cmd", cmd], { encoding: "utf8", input: "" });
+    const ok = cli("info; poweroff");
+    expect(ok.stdout).toMatch(/ns name=nvme0n1 nsid=1 lba_bytes=512 blocks=2048/);
+    expect(ok.status).toBe(0);
+    expect(cli("read nvme0n1 4096 1; poweroff").status).not.toBe(0);
+  }, 60000);
+});
