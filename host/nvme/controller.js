@@ -1448,9 +1448,9 @@ export class NvmeController {
     // ONCS: Dataset Management (bit 2), Write Zeroes (bit 3), Save/Select in features (bit 4)
     dv.setUint16(520, (1 << 2) | (v11 ? 1 << 3 : 0) | (v11 ? 1 << 4 : 0), true);
     dv.setUint16(522, 0, true); // FUSES
-    d[523] = 0; // FNA
-    d[524] = p.vwc ? 0x07 : 0x00; // VWC present, Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b)
-    d[529] = 1; // NVSCC: NVM vendor specific commands use the standard format
+    d[524] = 0; // FNA
+    d[525] = p.vwc ? 0x07 : 0x00; // VWC (byte 525): present, Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b)
+    d[530] = 1; // NVSCC: NVM vendor specific commands use the standard format
     // SGLS: bit 0 SGLs supported (no alignment), bit 16 bit bucket
     dv.setUint32(536, p.sgl ? 0x00010001 : 0, true);
     if (v12) {

@@ -27,7 +27,8 @@ describe('Identify controller (CNS 01h)', () => {
     expect(data[512]).toBe(0x66); // SQES
     expect(data[513]).toBe(0x44); // CQES
     expect(u32(data, 516)).toBe(2); // NN
-    expect(data[524]).toBe(x.vwc);
+    expect(data[525]).toBe(x.vwc); // VWC is byte 525 (after FUSES 523:522 and FNA 524)
+    expect(data[530]).toBe(1); // NVSCC
     expect(u32(data, 536)).toBe(x.sgls);
     const nqn = ascii(data, 768, 256).replace(/\0+$/, '');
     expect(nqn).toBe(x.subnqn);
