@@ -11,15 +11,32 @@ OBJ="$OUT/boot"
 BOOT="$ROOT/boot"
 mkdir -p "$OBJ"
 
-for t in wasm2c clang ld.lld objcopy; do
+for t in clang ld.lld objcopy; do
   command -v "$t" >/dev/null || { echo "boot/build.sh: $t is missing (make deps installs it)" >&2; exit 1; }
 done
 [ -f "$WASM" ] || { echo "boot/build.sh: $WASM does not exist (make wasm builds it)" >&2; exit 1; }
 
+# wasm2c and its wasm-rt.h must come from the same wabt. Several may be on PATH (npm's wabt
+# package puts a wasm2c without headers in node_modules/.bin), so take the first one that has
+# its header next to it; WASM2C=/path/to/wasm2c overrides.
+WASM2C="${WASM2C:-}" RT_H=""
+cands=()
+[ -n "$WASM2C" ] && cands+=("$WASM2C")
+while IFS= read -r c; do cands+=("$c"); done < <(type -ap wasm2c)
+for c in "${cands[@]}"; do
+  d="$(dirname "$(readlink -f "$c")")"
+  for h in "$d/../include/wasm-rt.h" "$d/../share/wabt/wasm2c/wasm-rt.h"; do
+    if [ -f "$h" ]; then WASM2C="$c"; RT_H="$(readlink -f "$h")"; break 2; fi
+  done
+done
+if [ -z "$RT_H" ]; then
+  echo "boot/build.sh: no wasm2c with its wasm-rt.h found (tried: ${cands[*]:-none}); install wabt (make deps)" >&2; exit 1
+fi
+
 # wabt renamed the generated symbols in 1.0.33: Z_envZ_<name> before, w2c_env_<name> after.
-ver="$(wasm2c --version 2>/dev/null | head -1 | tr -d '[:space:]')"
+ver="$("$WASM2C" --version 2>/dev/null | head -1 | tr -d '[:space:]')"
 if [[ ! "$ver" =~ ^([0-9]+)\.([0-9]+)\.([0-9]+) ]]; then
-  echo "boot/build.sh: cannot parse 'wasm2c --version' output '$ver'; need wabt 1.0.32 or newer" >&2; exit 1
+  echo "boot/build.sh: cannot parse '$WASM2C --version' output '$ver'; need wabt 1.0.32 or newer" >&2; exit 1
 fi
 maj=${BASH_REMATCH[1]} min=${BASH_REMATCH[2]} pat=${BASH_REMATCH[3]}
 n=$(( maj * 1000000 + min * 1000 + pat ))
@@ -30,19 +47,12 @@ elif (( n < 1000033 )); then
 else
   NAMES=-DW2C_NEW_NAMES=1   # written against the 1.0.33+ naming scheme; built and tested with 1.0.32 only
 fi
-
-# wasm-rt.h must come from the same wabt as wasm2c; copy it so that -I does not pull in /usr/include.
-RT_H=""
-for d in "$(dirname "$(command -v wasm2c)")/../include" /usr/include /usr/local/include /usr/share/wabt/wasm2c; do
-  [ -f "$d/wasm-rt.h" ] && { RT_H="$d/wasm-rt.h"; break; }
-done
-[ -n "$RT_H" ] || { echo "boot/build.sh: wasm-rt.h (from wabt) not found" >&2; exit 1; }
 cp "$RT_H" "$OBJ/wasm-rt.h"
 for extra in wasm-rt-exceptions.h; do
   [ -f "$(dirname "$RT_H")/$extra" ] && cp "$(dirname "$RT_H")/$extra" "$OBJ/"
 done
 
-wasm2c -n nvme "$WASM" -o "$OBJ/nvme.c"
+"$WASM2C" -n nvme "$WASM" -o "$OBJ/nvme.c"
 
 CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -fno-pie -mcmodel=small
   -mno-red-zone -fno-stack-protector -fno-asynchronous-unwind-tables -fno-math-errno

@@ -10,7 +10,8 @@ void serial_init(void) {
   outb(COM1 + 0, 0x01); /* 115200 baud */
   outb(COM1 + 1, 0x00);
   outb(COM1 + 3, 0x03); /* 8N1 */
-  outb(COM1 + 2, 0xC7); /* FIFOs on, cleared */
+  /* FCR untouched: enabling the FIFOs makes QEMU flush them, losing bytes already typed.
+   * Without FIFOs QEMU holds further input back until the guest reads, so nothing is lost. */
   outb(COM1 + 4, 0x03); /* DTR, RTS */
 }
 

@@ -358,6 +358,27 @@ void IMPORT(abort)(env_t *e, u32 msg, u32 file, u32 line, u32 col) {
   kernel_fail(EXIT_TRAP);
 }
 
+/* ---- self-test hooks: `-append "boot.fault=pf|ud|stack"` makes the kernel fault on purpose,
+ * so test/qemu/kernel.test.js can check that CPU exceptions are reported, not triple faults. */
+
+static volatile u64 sink;
+__attribute__((noinline)) static u64 recurse(u64 n) {
+  volatile u8 pad[256];
+  pad[0] = (u8)n;
+  if (n == ~0ULL) return 0;
+  return recurse(n + 1) + pad[0];
+}
+
+static void self_test_fault(void) {
+  const char *p = "boot.fault=";
+  if (boot_cmdline_len < 11 || memcmp(boot_cmdline, p, 11) != 0) return;
+  const char *what = boot_cmdline + 11;
+  kprintf("boot: deliberate fault: %s\n", what);
+  if (!memcmp(what, "pf", 2)) sink = *(volatile u64 *)(uintptr_t)0x7FFF00000000ULL;
+  if (!memcmp(what, "ud", 2)) __asm__ volatile("ud2");
+  if (!memcmp(what, "stack", 5)) sink = recurse(0);
+}
+
 /* ---- kmain --------------------------------------------------------------------------------- */
 
 void kmain(u32 magic, u32 info) {
@@ -369,6 +390,7 @@ void kmain(u32 magic, u32 info) {
   env.memory = (wasm_rt_memory_t){ .data = guest_arena, .pages = 256, .max_pages = 256, .size = ARENA_SIZE };
   kprintf("boot: nvme-wasm bare-metal host, tsc %lu MHz, memory at 0x%lx\n", tsc_hz() / 1000000,
           (u64)(uintptr_t)guest_arena);
+  self_test_fault();
   wasm_rt_init();
   GUEST_INSTANTIATE(&guest, &env);
   u32 code = GUEST_MAIN(&guest);
