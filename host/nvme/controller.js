@@ -8,6 +8,23 @@
 //
 // What the host did wrong, where a device could not answer with a status, lands in
 // ctrl.violations (strings); why the controller went fatal (CSTS.CFS) in ctrl.fatalReason.
+//
+//   new NvmeController({
+//     host,                 // docs/node-host.md: dmaRead/dmaWrite/dmaFault/now/setIntx/msiWrite/rng/log
+//     profile: 'strict',    // a name from profiles.js, or a profile object (missing fields from qemu)
+//     overrides,            // optional: "mdts=2,mqes=15" or { mdts: 2 } applied to the profile
+//     namespaces: [{ disk, lbaBytes = 512, ms = 0, readonly = false }],  // NSID 1, 2, …
+//     faults: { errorRate, dropRate, cfsAfter, slowRate, slowNs },      // or error/drop/cfs/slow/slow_ns
+//     name: 'nvme0',        // for log lines and Rng forks
+//     rng,                  // optional: defaults to host.rng
+//   })
+//   disk: { size (BigInt bytes), read(offBigInt, len) -> Uint8Array, write(offBigInt, bytes), flush() }
+//   ms > 0: metadata in a separate buffer at MPTR (FLBAS bit 4 = 0); MPTR = 0 -> Invalid Field.
+//
+//   ctrl.stats = { commands, completions, errors, admin: { identify: n, … }, io: { read: n, … },
+//                  bytesRead, bytesWritten, readCommands, writeCommands, blocksZeroed,
+//                  blocksDeallocated, interrupts, msix, intx (rising edges), dmaFaults, violations,
+//                  doorbells, resets, asyncEvents, injected: { error, drop, cfs, slow } }
 
 import {
   REG, CAP, CC, CSTS, SHST, AQA, ADMIN, IO, CNS, FEAT, LOG, AER_TYPE, AER_ERROR_INFO,
@@ -1065,7 +1082,7 @@ export class NvmeController {
 
   _asyncEvent(type, info, logPage) {
     if (!this.ready) return;
-    if (this.aerMasked.has(type)) return;
+    // queued (once per type/info) and held while its type is masked: reported, log page not yet read
     if (this.aerQueue.some((e) => e.type === type && e.info === info)) return;
     this.aerQueue.push({ type, info, logPage });
     this._deliverAsyncEvents();
@@ -1083,6 +1100,11 @@ export class NvmeController {
       const dw0 = ev.type | (ev.info << 8) | (ev.logPage << 16);
       this._at(this._delay(this.p.completionDelayNs), () => this._complete(rec, { dw0 }));
     }
+  }
+
+  _unmaskAsyncEvents(type) {
+    if (!this.aerMasked.delete(type)) return;
+    this._deliverAsyncEvents();
   }
 
   // ======================= DMA =================================================================
@@ -1495,12 +1517,12 @@ export class NvmeController {
     switch (lid) {
       case LOG.ERROR_INFO:
         log = this._errorLog();
-        if (!rae) this.aerMasked.delete(AER_TYPE.ERROR);
+        if (!rae) this._unmaskAsyncEvents(AER_TYPE.ERROR);
         break;
       case LOG.SMART:
         if (cmd.nsid !== 0 && cmd.nsid !== 0xffffffff) throw invalidField(`SMART log for NSID ${cmd.nsid}: only controller-wide (LPA bit 0 = 0)`);
         log = this._smartLog();
-        if (!rae) this.aerMasked.delete(AER_TYPE.SMART);
+        if (!rae) this._unmaskAsyncEvents(AER_TYPE.SMART);
         break;
       case LOG.FIRMWARE_SLOT: {
         log = new Uint8Array(512);
