@@ -893,7 +893,14 @@ export class NvmeController {
       this._deliverAsyncEvents();
       return;
     }
-    if (admin && cmd.opcode === ADMIN.ABORT) this.abortsInFlight++;
+    if (admin && cmd.opcode === ADMIN.ABORT) {
+      // Abort Command Limit (ACL, 0-based): the ACL+2nd concurrent Abort is refused
+      if (this.abortsInFlight > this.p.acl) rec.abortLimit = true;
+      else {
+        rec.abortCounted = true;
+        this.abortsInFlight++;
+      }
+    }
 
     if (!admin && this.faultRng.chance(this.faults.dropRate)) {
       rec.state = 'dropped';
@@ -928,7 +935,7 @@ export class NvmeController {
       else if (e instanceof DmaError) result = { sct: SCT.GENERIC, sc: SC.DATA_TRANSFER_ERROR, dnr: true, why: e.message };
       else throw e;
     }
-    if (rec.cmd.opcode === ADMIN.ABORT && rec.admin) this.abortsInFlight--;
+    if (rec.abortCounted) this.abortsInFlight--;
     if (result === null) return; // completes later
     this._complete(rec, result);
   }
@@ -1365,7 +1372,7 @@ export class NvmeController {
   }
 
   _abort(cmd, rec) {
-    if (this.abortsInFlight > this.p.acl + 1) throw fail(SCT.COMMAND_SPECIFIC, CSS.ABORT_LIMIT_EXCEEDED, `more than ACL+1 = ${this.p.acl + 1} Abort commands outstanding`);
+    if (rec.abortLimit) throw fail(SCT.COMMAND_SPECIFIC, CSS.ABORT_LIMIT_EXCEEDED, `more than ACL+1 = ${this.p.acl + 1} Abort commands outstanding`);
     const sqid = cmd.cdw10 & 0xffff;
     const cid = cmd.cdw10 >>> 16;
     const target = this.outstanding.get((sqid << 16) | cid);
