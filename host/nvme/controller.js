@@ -962,7 +962,7 @@ export class NvmeController {
     }
     const entry = { rec, sqid: rec.sqid, cid: rec.cid, dw0: dw0 >>> 0, dw1: dw1 >>> 0, status: packStatus({ sct, sc, dnr }) };
     if (!cq) {
-      if (!rec.conflict) this.outstanding.delete(rec.key);
+      if (!rec.conflict && this.outstanding.get(rec.key) === rec) this.outstanding.delete(rec.key);
       return;
     }
     cq.posts.push(entry);
@@ -991,7 +991,7 @@ export class NvmeController {
         this._fatal(`cannot post to CQ${cq.qid} entry ${cq.tail} at ${hex(addr)}: ${err.message}`);
         return;
       }
-      if (!e.rec.conflict) this.outstanding.delete(e.rec.key);
+      if (!e.rec.conflict && this.outstanding.get(e.rec.key) === e.rec) this.outstanding.delete(e.rec.key);
       this.stats.completions++;
       cq.tail = (cq.tail + 1) % cq.size;
       if (cq.tail === 0) cq.phase ^= 1;
@@ -1354,6 +1354,8 @@ export class NvmeController {
         this._complete(rec, { sct: SCT.GENERIC, sc: SC.ABORTED_SQ_DELETION, dnr: false, why: `SQ${qid} deleted` });
       }
     }
+    // the queue id is free again: so are its command ids, even for completions still waiting for CQ room
+    for (const [key, rec] of this.outstanding) if (rec.sqid === qid) this.outstanding.delete(key);
     this.sqs.delete(qid);
     this.cqs.get(sq.cqid)?.sqs.delete(qid);
     this._log(`deleted SQ${qid}`);

@@ -105,3 +105,23 @@ describe('more host errors the model reports', () => {
     expect(es.slice(0, 4).every((e) => (e.dw0 & 1) === 1)).toBe(true); // nothing to abort: not aborted
   });
 });
+
+describe('queue ids and command ids after deletion', () => {
+  it('a re-created SQ starts with no outstanding command ids, even if a completion of the old one is still waiting', () => {
+    const d = new TestDriver({ faults: { dropRate: 1 } });
+    const q = d.bringUp();
+    d.submit(q, { opcode: 0x00, nsid: 1, cid: 9 });
+    d.run(50_000);
+    expect(st(d.admin({ opcode: 0x00, cdw10: 1 }))).toBe('ok'); // delete SQ1: cid 9 aborted
+    expect(st(d.reap(q)[0])).toBe('Command Aborted due to SQ Deletion');
+    d.ringCq(q);
+    const sqOff = d.alloc(16 * 64);
+    expect(st(d.admin({ opcode: 0x01, prp1: addrOf(sqOff), cdw10: (15 << 16) | 1, cdw11: (1 << 16) | 1 }))).toBe('ok');
+    q.sqOff = sqOff;
+    q.sqTail = 0;
+    q.done.clear();
+    d.ctrl.faults.dropRate = 0;
+    expect(st(d.cmd(q, { opcode: 0x00, nsid: 1, cid: 9 }))).toBe('ok');
+    expect(d.ctrl.violations).toHaveLength(0);
+  });
+});
