@@ -55,9 +55,12 @@ static u8 *guest_range(u32 ptr, u64 len, const char *who) {
 static char boot_cmdline[4096];
 static u32 boot_cmdline_len;
 
+static u32 mem_upper_kib;
+
 static void save_cmdline(u32 magic, u32 info) {
   if (magic != 0x2BADB002) return;
   const u32 *mbi = (const u32 *)(uintptr_t)info;
+  if (mbi[0] & 1) mem_upper_kib = mbi[2];
   if (!(mbi[0] & (1 << 2)) || !mbi[4]) return;
   const char *s = (const char *)(uintptr_t)mbi[4];
   /* QEMU passes "<kernel path> <-append text>", as GRUB does: drop the first word. */
@@ -164,7 +167,11 @@ void host_cleanup(void) {
   for (u32 bdf = 0; bdf < 65536; bdf++) {
     if (!bit(bus_master, bdf)) continue;
     u32 cmd = pci_cfg_read(bdf, 0x04) & 0xFFFF;
+    if (!(cmd & 0x4)) continue;
     pci_cfg_write(bdf, 0x04, cmd & ~0x4u);
+    char b[8];
+    fmt_bdf(b, bdf);
+    kprintf("host: bus mastering cleared on %s\n", b);
   }
 }
 
@@ -377,6 +384,26 @@ static void self_test_fault(void) {
   if (!memcmp(what, "pf", 2)) sink = *(volatile u64 *)(uintptr_t)0x7FFF00000000ULL;
   if (!memcmp(what, "ud", 2)) __asm__ volatile("ud2");
   if (!memcmp(what, "stack", 5)) sink = recurse(0);
+  if (!memcmp(what, "reset", 5)) { /* a triple fault: no IDT at all, then a fault */
+    struct __attribute__((packed)) { u16 limit; u64 base; } none = { 0, 0 };
+    __asm__ volatile("lidt %0; ud2" ::"m"(none));
+  }
+}
+
+/* A triple fault resets the machine and QEMU boots us again, forever (and -no-reboot would
+ * make it exit 0, like a success). RAM survives a reset and the loader re-copies only the
+ * image, so a marker outside it tells a second boot of the same QEMU run from a first. */
+#define REBOOT_MARKER_ADDR 0x3F00000ULL /* 63 MiB: beyond the image and the multiboot data */
+#define REBOOT_MARKER 0x6E766D657761736DULL
+
+static void check_reboot(void) {
+  if ((u64)mem_upper_kib * 1024 + 0x100000 < REBOOT_MARKER_ADDR + 4096) return; /* not enough RAM */
+  volatile u64 *m = (volatile u64 *)(uintptr_t)REBOOT_MARKER_ADDR;
+  if (*m == REBOOT_MARKER) {
+    kputs("boot: this QEMU run booted the kernel a second time: the first ended in a reset (triple fault?)\n");
+    machine_poweroff(EXIT_EXCEPTION);
+  }
+  *m = REBOOT_MARKER;
 }
 
 /* ---- kmain --------------------------------------------------------------------------------- */
@@ -385,6 +412,7 @@ void kmain(u32 magic, u32 info) {
   serial_init();
   save_cmdline(magic, info); /* before anything else could overwrite the multiboot info */
   arch_init();
+  check_reboot();
   irq_handler = on_irq;
   memset(guest_arena, 0, sizeof(guest_arena));
   env.memory = (wasm_rt_memory_t){ .data = guest_arena, .pages = 256, .max_pages = 256, .size = ARENA_SIZE };

@@ -311,6 +311,19 @@ describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
     });
   }
 
+  it("a triple fault (reset) is caught on the second boot and reported, not looped or taken for success", async () => {
+    const r = await probe("boot.fault=reset");
+    expect(r.code, r.output).toBe(EXCEPTION);
+    expect(line(r, "boot: this QEMU run booted the kernel a second time")).toBeTruthy();
+  });
+
+  it("a trap clears bus mastering on the functions the guest enabled", async () => {
+    const r = await probe("intx; unreachable");
+    expect(r.code, r.output).toBe(TRAP);
+    const i = r.lines.indexOf("trap: unreachable");
+    expect(r.lines[i + 1]).toBe("host: bus mastering cleared on 00:03.0");
+  });
+
   for (const machine of ["pc", "q35"]) {
     it(`interrupts on ${machine}: INTx through the PIC and MSI-X through the local APIC`, async () => {
       const r = await probe("intx; msix", { machine });
