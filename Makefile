@@ -34,6 +34,7 @@ test: deps wasm kernel
 bench: deps wasm kernel
 	node bench/node-throughput.js
 	boot/bench-qemu.sh
+	bench/qemu-vs-linux.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -2,23 +2,23 @@
 // queue, Identify, Set Features, IO queue creation, bounded waits, recovery, and shutdown (7.6.2).
 import { mmio_map, mmio_size, mmio_read32, mmio_write32, now_ns, relax, irq_wait, irq_ack } from "../kernel";
 import {
-  REG_CAP, REG_VS, REG_CC, REG_CSTS, REG_AQA, REG_ASQ, REG_ACQ, REG_INTMC, REG_DOORBELL_BASE,
+  REG_CAP, REG_VS, REG_CC, REG_CSTS, REG_AQA, REG_ASQ, REG_ACQ, REG_DOORBELL_BASE,
   CAP_MQES_MASK, CAP_TO_SHIFT, CAP_TO_MASK, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK, CAP_CSS_SHIFT, CAP_CSS_NVM,
   CAP_MPSMIN_SHIFT, CAP_MPSMAX_SHIFT, CAP_MPS_MASK,
   CC_EN, CC_CSS_SHIFT, CC_CSS_NVM, CC_MPS_SHIFT, CC_SHN_NORMAL, CC_SHN_MASK, CC_IOSQES_SHIFT, CC_IOCQES_SHIFT,
   CSTS_RDY, CSTS_CFS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, AQA_ACQS_SHIFT,
-  SQE_BYTES, CQE_BYTES, SQES_LOG2, CQES_LOG2, SQE_NSID, SQE_PRP1, SQE_PRP2, SQE_CDW10, SQE_CDW11, CQE_DW0,
+  SQE_BYTES, CQE_BYTES, SQES_LOG2, CQES_LOG2, SQE_NSID, SQE_PRP1, SQE_CDW10, SQE_CDW11, CQE_DW0,
   ADMIN_IDENTIFY, ADMIN_SET_FEATURES, ADMIN_CREATE_IO_CQ, ADMIN_CREATE_IO_SQ, ADMIN_DELETE_IO_SQ, ADMIN_DELETE_IO_CQ,
-  NVM_FLUSH, CNS_CONTROLLER, CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, FEATURE_NUMBER_OF_QUEUES,
+  CNS_CONTROLLER, CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, FEATURE_NUMBER_OF_QUEUES,
   QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
   IDC_MDTS, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS,
 } from "./registers";
 import { QueuePair, SLOT_BYTES, cqeCid, cqeStatus } from "./queue";
 import { allocPages, busAddress, PAGE_BYTES } from "../dma";
-import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, putBdf, newline, putBytes } from "../console";
+import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline } from "../console";
 import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
-import { isSuccess, putStatus, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION, ERR_RESET, SCT_GENERIC, SC_INVALID_FIELD, sctOf, scOf } from "./status";
-import { addNamespace, dropNamespaces, reasonText, Namespace, MAX_NAMESPACES } from "./namespace";
+import { isSuccess, putStatus, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION } from "./status";
+import { addNamespace, dropNamespaces, reasonText, MAX_NAMESPACES } from "./namespace";
 import { setupInterrupts, IRQ_NONE, irqModeName } from "./interrupts";
 import { hexdump } from "../hexdump";
 
@@ -511,7 +511,7 @@ function identifyNamespace(c: Controller, nsid: u32, listed: bool): bool {
 }
 
 // Stage 4: Number of Queues (5.21.1.7), interrupts, then the IO CQ and SQ (5.3, 5.4).
-function stageIoQueues(c: Controller, firstTime: bool): bool {
+function stageIoQueues(c: Controller): bool {
   cmdStart(ADMIN_SET_FEATURES, 0);
   cmdSet32(SQE_CDW10, FEATURE_NUMBER_OF_QUEUES);
   cmdSet32(SQE_CDW11, 0); // NCQR = NSQR = 0: one pair (0-based) is all a single-threaded driver uses
@@ -520,7 +520,6 @@ function stageIoQueues(c: Controller, firstTime: bool): bool {
   const nsqa = (c.lastDw0 & 0xffff) + 1;
   const ncqa = (c.lastDw0 >> 16) + 1;
   c.queuesGranted = nsqa < ncqa ? nsqa : ncqa;
-  if (firstTime) setupInterrupts(c, irqPreference);
   const io = c.ioQueue();
   io.reset();
   const entries = io.entries;
@@ -550,6 +549,10 @@ export function bringUp(c: Controller): bool {
   if (!stageReset(c)) return quiesce(c);
   if (stopStage == STAGE_RESET) return stopAt(c);
   updateCommand(c.bdf, PCI_CMD_BUS_MASTER, 0);
+  // Interrupts are stage 4 of the write-up; when bring-up goes that far they are set up before
+  // CC.EN, so that the admin CQ (always vector 0) interrupts too: QEMU only routes a vector once
+  // a CQ using it is created, and the admin CQ is created by enabling the controller.
+  if (stopStage >= STAGE_IO_QUEUES) setupInterrupts(c, irqPreference);
   if (!enable(c) || !stageIdentify(c)) return quiesce(c);
   if (stopStage == STAGE_IDENTIFY) {
     putCtrlName(c.index); putLine(" identify controller, first 256 bytes:");
@@ -565,7 +568,7 @@ export function bringUp(c: Controller): bool {
   newline();
   if (!stageNamespaces(c)) return quiesce(c);
   if (stopStage == STAGE_NAMESPACES) return stopAt(c);
-  if (!stageIoQueues(c, true)) return quiesce(c);
+  if (!stageIoQueues(c)) return quiesce(c);
   if (stopStage == STAGE_IO_QUEUES) return stopAt(c);
   c.state = STATE_READY;
   putCtrlName(c.index); put(" ready namespaces="); putDec(<u64>c.namespaces); newline();
@@ -592,7 +595,7 @@ export function recover(c: Controller, why: u32): bool {
   putCtrlName(c.index); put(" resetting after: "); putStatus(why); newline();
   if (!disable(c)) return quiesce(c);
   if (!enable(c)) return quiesce(c);
-  if (!stageIoQueues(c, false)) return quiesce(c);
+  if (!stageIoQueues(c)) return quiesce(c);
   c.state = STATE_READY;
   putCtrlName(c.index); putLine(" recovered");
   return true;

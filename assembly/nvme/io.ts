@@ -1,7 +1,7 @@
 // Reads, writes and flushes on a controller's IO queue (NVMe 1.4 sections 6.8, 6.9, 6.15):
 // a transfer is split into commands of at most MDTS (and NLB's 16 bits), each described by PRPs
 // (4.3), as many in flight as the queue and the command ids allow, completions matched by id.
-import { SQE_NSID, SQE_PRP1, SQE_PRP2, SQE_CDW10, SQE_CDW11, SQE_CDW12, NVM_READ, NVM_WRITE, NVM_FLUSH, PRP_ENTRY_BYTES } from "./registers";
+import { SQE_NSID, SQE_PRP1, SQE_PRP2, SQE_CDW10, SQE_CDW12, NVM_READ, NVM_WRITE, NVM_FLUSH, PRP_ENTRY_BYTES } from "./registers";
 import { QueuePair, CommandSlot, MAX_LIST_PAGES } from "./queue";
 import {
   Controller, STATE_READY, waitCompletion, waitError, deadlineFromNow, takePrpPage, givePrpPage, recover,
