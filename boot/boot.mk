@@ -24,4 +24,5 @@ run: deps wasm kernel $(DISK)
 	@boot/qemu.sh $(QEMU_OPTS) --disk $(DISK) --cmd "$(RUN_CMD)"
 
 debug: deps wasm kernel $(DISK)
+	@scripts/deps.sh debug
 	@boot/debug.sh $(QEMU_OPTS) --disk $(DISK) --cmd "$(RUN_CMD)"

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing: Debian packages (QEMU, wabt's wasm2c, clang, lld)
 # with apt-get, and the npm packages pinned in package-lock.json with npm ci.
-# Usage: scripts/deps.sh [system] [npm]   (both when no argument is given)
+# Usage: scripts/deps.sh [system] [npm] [debug]   (system and npm when no argument is given;
+#        debug adds gdb, which only `make debug` needs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want_system=0; want_npm=0
+want_system=0; want_npm=0; want_debug=0
 [ $# -eq 0 ] && { want_system=1; want_npm=1; }
-for a in "$@"; do case "$a" in system) want_system=1 ;; npm) want_npm=1 ;; *) echo "deps.sh: unknown part $a" >&2; exit 2 ;; esac; done
+for a in "$@"; do case "$a" in system) want_system=1 ;; npm) want_npm=1 ;; debug) want_debug=1 ;; *) echo "deps.sh: unknown part $a" >&2; exit 2 ;; esac; done
 
-if [ $want_system = 1 ]; then
+if [ $want_system = 1 ] || [ $want_debug = 1 ]; then
   missing=()
   command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
   command -v wasm2c >/dev/null || missing+=(wabt)
   command -v clang >/dev/null || missing+=(clang)
   command -v ld.lld >/dev/null || missing+=(lld)
   command -v objcopy >/dev/null || missing+=(binutils)
-  command -v gdb >/dev/null || missing+=(gdb)
+  [ $want_debug = 1 ] && { command -v gdb >/dev/null || missing+=(gdb); }
   if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]} (apt-get)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
