@@ -275,71 +275,54 @@ function cmdRead(): void {
   hexdump(ioBuffer, <u32>(argCount << ns.lbaShift), argLba << ns.lbaShift);
 }
 
-function cmdCrc(): void {
-  if (!ioArguments("crc", false, 0)) return;
+// crc, fill and verify stream the range through the IO buffer a chunk at a time.
+const STREAM_CRC: u32 = 0;
+const STREAM_FILL: u32 = 1;
+const STREAM_VERIFY: u32 = 2;
+
+function streamName(kind: u32): string {
+  return kind == STREAM_CRC ? "crc" : kind == STREAM_FILL ? "fill" : "verify";
+}
+
+function cmdStream(kind: u32): void {
+  const cmd = streamName(kind);
+  if (!ioArguments(cmd, kind != STREAM_CRC, 0)) return;
   const ns = argNs!;
   const c = controllerAt(ns.ctrl);
+  if (kind == STREAM_FILL && ns.readonly != 0) {
+    errorBegin(cmd); putDevRange(ns, argLba, argCount); putLine(": namespace is write protected (NSATTR)");
+    return;
+  }
   let crc: u32 = 0;
   let lba = argLba;
   let left = argCount;
   const chunk = chunkBlocks(ns);
   while (left > 0) {
     const n = left < chunk ? left : chunk;
-    const status = transfer(c, ns, OP_READ, lba, n, ioBuffer);
-    if (status != 0) { ioFailed("crc", ns, argLba, argCount, status); return; }
-    crc = crc32Update(crc, ioBuffer, <u32>(n << ns.lbaShift));
-    lba += n;
-    left -= n;
-  }
-  put("crc"); putDevRange(ns, argLba, argCount); put(" crc32="); putHex(<u64>crc, 8); newline();
-}
-
-function cmdFill(): void {
-  if (!ioArguments("fill", true, 0)) return;
-  const ns = argNs!;
-  const c = controllerAt(ns.ctrl);
-  if (ns.readonly != 0) {
-    errorBegin("fill"); putDevRange(ns, argLba, argCount); putLine(": namespace is write protected (NSATTR)");
-    return;
-  }
-  let lba = argLba;
-  let left = argCount;
-  const chunk = chunkBlocks(ns);
-  while (left > 0) {
-    const n = left < chunk ? left : chunk;
-    fillPattern(ioBuffer, <u32>(n << ns.lbaShift), argSeed, lba << ns.lbaShift);
-    const status = transfer(c, ns, OP_WRITE, lba, n, ioBuffer);
-    if (status != 0) { ioFailed("fill", ns, argLba, argCount, status); return; }
-    lba += n;
-    left -= n;
-  }
-  put("fill"); putDevRange(ns, argLba, argCount); put(" seed="); putDec(argSeed); put(" ok"); newline();
-}
-
-function cmdVerify(): void {
-  if (!ioArguments("verify", true, 0)) return;
-  const ns = argNs!;
-  const c = controllerAt(ns.ctrl);
-  let lba = argLba;
-  let left = argCount;
-  const chunk = chunkBlocks(ns);
-  while (left > 0) {
-    const n = left < chunk ? left : chunk;
-    const status = transfer(c, ns, OP_READ, lba, n, ioBuffer);
-    if (status != 0) { ioFailed("verify", ns, argLba, argCount, status); return; }
-    const bad = checkPattern(ioBuffer, <u32>(n << ns.lbaShift), argSeed, lba << ns.lbaShift);
-    if (bad >= 0) {
-      const at = (lba << ns.lbaShift) + <u64>bad;
-      failures++;
-      put("verify"); putDevRange(ns, argLba, argCount); put(" seed="); putDec(argSeed);
-      put(" mismatch lba="); putDec(at >> ns.lbaShift); put(" offset="); putDec(at & <u64>(blockBytes(ns) - 1));
-      newline();
-      return;
+    const bytes = <u32>(n << ns.lbaShift);
+    const start = lba << ns.lbaShift;
+    if (kind == STREAM_FILL) fillPattern(ioBuffer, bytes, argSeed, start);
+    const status = transfer(c, ns, kind == STREAM_FILL ? OP_WRITE : OP_READ, lba, n, ioBuffer);
+    if (status != 0) { ioFailed(cmd, ns, argLba, argCount, status); return; }
+    if (kind == STREAM_CRC) crc = crc32Update(crc, ioBuffer, bytes);
+    if (kind == STREAM_VERIFY) {
+      const bad = checkPattern(ioBuffer, bytes, argSeed, start);
+      if (bad >= 0) {
+        const at = start + <u64>bad;
+        failures++;
+        put(cmd); putDevRange(ns, argLba, argCount); put(" seed="); putDec(argSeed);
+        put(" mismatch lba="); putDec(at >> ns.lbaShift); put(" offset="); putDec(at & <u64>(blockBytes(ns) - 1));
+        newline();
+        return;
+      }
     }
     lba += n;
     left -= n;
   }
-  put("verify"); putDevRange(ns, argLba, argCount); put(" seed="); putDec(argSeed); put(" ok"); newline();
+  put(cmd); putDevRange(ns, argLba, argCount);
+  if (kind == STREAM_CRC) { put(" crc32="); putHex(<u64>crc, 8); }
+  else { put(" seed="); putDec(argSeed); put(" ok"); }
+  newline();
 }
 
 function cmdFlush(): void {
@@ -425,9 +408,9 @@ function runCommand(ptr: usize, len: i32): void {
   if (wordIs(0, "help")) { if (wordCount == 1) cmdHelp(); else { errorBegin("help"); putLine(": takes no arguments"); } }
   else if (wordIs(0, "info")) { if (wordCount == 1) cmdInfo(); else { errorBegin("info"); putLine(": takes no arguments"); } }
   else if (wordIs(0, "read")) cmdRead();
-  else if (wordIs(0, "crc")) cmdCrc();
-  else if (wordIs(0, "fill")) cmdFill();
-  else if (wordIs(0, "verify")) cmdVerify();
+  else if (wordIs(0, "crc")) cmdStream(STREAM_CRC);
+  else if (wordIs(0, "fill")) cmdStream(STREAM_FILL);
+  else if (wordIs(0, "verify")) cmdStream(STREAM_VERIFY);
   else if (wordIs(0, "flush")) cmdFlush();
   else if (wordIs(0, "stats")) { if (wordCount == 1) cmdStats(); else { errorBegin("stats"); putLine(": takes no arguments"); } }
   else if (wordIs(0, "bench")) cmdBench();

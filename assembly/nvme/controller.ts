@@ -52,6 +52,7 @@ export class Controller {
   index: u32;
   bdf: u32;
   mmio: i32;
+  barBytes: u32;
   state: u32;
   failReason: usize;     // a static string
   failStatus: u32;
@@ -334,6 +335,7 @@ function stageReset(c: Controller): bool {
   c.timeoutMs = (to == 0 ? 1 : to) * 500;  // CAP.TO may be 0 on some devices: wait at least 500 ms
   const mpsMin = <u32>((cap >> CAP_MPSMIN_SHIFT) & CAP_MPS_MASK);
   const mpsMax = <u32>((cap >> CAP_MPSMAX_SHIFT) & CAP_MPS_MASK);
+  c.barBytes = barBytes;
   putCtrlName(c.index);
   put(" cap="); putHex(cap, 16);
   put(" version="); putVersion(c.version);
@@ -347,6 +349,8 @@ function stageReset(c: Controller): bool {
   newline();
   if (((cap >> CAP_CSS_SHIFT) & CAP_CSS_NVM) == 0) return fail(c, "CAP.CSS: the NVM command set is not supported");
   if (c.mqes < 2) return fail(c, "CAP.MQES is below 2 entries");
+  // The doorbells of queues 0 and 1 (four of them, CAP.DSTRD apart) must lie inside BAR0.
+  if (<u64>REG_DOORBELL_BASE + <u64>4 * <u64>c.strideBytes > <u64>barBytes) return fail(c, "CAP.DSTRD puts the doorbells outside BAR0");
   // Our pages are 4 KiB; a larger controller page works too as long as CAP allows it.
   c.mps = mpsMin;
   if (c.mps > mpsMax || c.mps > 4) return fail(c, "no usable memory page size in CAP.MPSMIN..MPSMAX");

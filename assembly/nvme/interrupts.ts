@@ -2,7 +2,7 @@
 // can route it, else legacy INTx, else none (the driver polls). The host routes lines; the guest
 // programs its own device: the MSI-X table entry, the enable bits, INTx disable, INTMC.
 // One vector (0) serves the admin CQ (always vector 0, NVMe 1.4 section 3.1.1) and the IO CQ.
-import { pci_read32, pci_write32, mmio_map, mmio_write32, irq_attach, irq_msi_address, irq_msi_data, IRQ_MODE_MSIX, IRQ_MODE_INTX } from "../kernel";
+import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach, irq_msi_address, irq_msi_data, IRQ_MODE_MSIX, IRQ_MODE_INTX } from "../kernel";
 import { findCapability, CAP_ID_MSIX, updateCommand, PCI_CMD_INTX_DISABLE, PCI_INTERRUPT } from "../pci";
 import { REG_INTMC } from "./registers";
 import { Controller } from "./controller";
@@ -28,6 +28,7 @@ const MSIX_ENTRY_ADDR_LO: u32 = 0;
 const MSIX_ENTRY_ADDR_HI: u32 = 4;
 const MSIX_ENTRY_DATA: u32 = 8;
 const MSIX_ENTRY_VECTOR_CONTROL: u32 = 12;
+const MSIX_ENTRY_BYTES: u32 = 16;
 
 export function irqModeName(mode: u32): string {
   if (mode == IRQ_MSIX) return "msix";
@@ -44,6 +45,8 @@ function setupMsix(c: Controller): bool {
   const tableOffset = tableWord & ~MSIX_BIR_MASK;
   const handle = bir == 0 ? c.mmio : mmio_map(c.bdf, bir);
   if (handle < 0) return false;
+  // The table entry we program must lie inside its BAR, whatever the capability says.
+  if (<u64>tableOffset + <u64>MSIX_ENTRY_BYTES > <u64>mmio_size(handle)) return false;
   const line = irq_attach(c.bdf, IRQ_MODE_MSIX);
   if (line < 0) return false;
   // Program and unmask entry 0 while the function is masked, then enable MSI-X.
