@@ -23,6 +23,18 @@ export function put(s: string): void {
   for (let i = 0; i < n; i++) putByte(<u32>s.charCodeAt(i) & 0x7f);
 }
 
+// Every failure is one line starting "error: "; how many were printed decides the exit code.
+export let errorLines: u32 = 0;
+export function putError(): void {
+  errorLines++;
+  put("error: ");
+}
+
+// Failures that are not an error line of their own (a verify mismatch).
+export function countFailure(): void {
+  errorLines++;
+}
+
 export function putLine(s: string): void {
   put(s);
   newline();

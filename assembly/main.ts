@@ -6,11 +6,11 @@
 //             7, the default, is everything), as in the seed write-up's steps
 //   irq=auto|poll|intx|msix   how completions are noticed (auto: MSI-X, else INTx, else polling)
 import { cmdline, poweroff } from "./kernel";
-import { put, putLine, putDec, putCtrlName, newline, putBytes } from "./console";
+import { put, putLine, putDec, putCtrlName, newline, putBytes, putError, errorLines } from "./console";
 import { enumerate, nvmeFunction, nvmeSkipped, printFunction, MAX_NVME } from "./pci";
 import { attach, bringUp, setStopStage, setIrqPreference, STAGE_RESET, STAGE_ALL } from "./nvme/controller";
 import { IRQ_PREF_AUTO, IRQ_PREF_POLL, IRQ_PREF_INTX, IRQ_PREF_MSIX } from "./nvme/interrupts";
-import { initShell, runCommands, interactive, shutdownAll, poweroffRequested, failures, countFailure } from "./shell";
+import { initShell, runCommands, interactive, shutdownAll, poweroffRequested } from "./shell";
 
 const CMDLINE_CAP: i32 = 4096;
 const commandLine: usize = memory.data(CMDLINE_CAP);
@@ -48,8 +48,8 @@ function applyOption(ptr: usize, len: i32): void {
   } else {
     return; // not an option: a command
   }
-  countFailure();
-  put("error: boot option not understood: ");
+  putError();
+  put("boot option not understood: ");
   putBytes(p, n);
   newline();
 }
@@ -68,22 +68,23 @@ export function main(): i32 {
   putLine("nvme-wasm: NVMe driver (AssemblyScript guest) starting");
   let len = cmdline(commandLine, CMDLINE_CAP);
   if (len > CMDLINE_CAP) {
-    countFailure();
-    putLine("error: boot command line longer than 4096 bytes, ignored");
+    putError();
+    putLine("boot command line longer than 4096 bytes, ignored");
     len = 0;
   }
   if (len < 0) len = 0;
   applyOptions(commandLine, len);
   if (!initShell()) {
-    putLine("error: not enough DMA memory for the IO buffer");
+    putError();
+    putLine("not enough DMA memory for the IO buffer");
     poweroff(1);
     return 1;
   }
 
   const found = enumerate();
   if (found == 0) {
-    countFailure();
-    putLine("error: no NVMe controller (PCI class 01/08/02) found");
+    putError();
+    putLine("no NVMe controller (PCI class 01/08/02) found");
   }
   if (nvmeSkipped() > 0) {
     put("pci: "); putDec(<u64>nvmeSkipped()); put(" more NVMe functions ignored (at most "); putDec(<u64>MAX_NVME); putLine(")");
@@ -95,14 +96,14 @@ export function main(): i32 {
   }
   for (let i: u32 = 0; i < found; i++) {
     const c = attach(nvmeFunction(i));
-    if (c == null) { countFailure(); putLine("error: out of DMA memory for a controller"); break; }
-    if (!bringUp(c)) countFailure();
+    if (c == null) { putError(); putLine("out of DMA memory for a controller"); break; }
+    bringUp(c); // a failure is reported, and counted, as an error line
   }
 
   runCommands(commandLine, len);
   if (!poweroffRequested) interactive();
   shutdownAll();
-  const code = failures == 0 ? 0 : 1;
+  const code = errorLines == 0 ? 0 : 1;
   put("poweroff code="); putDec(<u64>code); newline();
   poweroff(code);
   return code;

@@ -15,7 +15,7 @@ import {
 } from "./registers";
 import { QueuePair, SLOT_BYTES, cqeCid, cqeStatus } from "./queue";
 import { allocPages, busAddress, PAGE_BYTES } from "../dma";
-import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline } from "../console";
+import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../console";
 import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
 import { isSuccess, putStatus, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION } from "./status";
 import { addNamespace, dropNamespaces, reasonText, MAX_NAMESPACES } from "./namespace";
@@ -127,7 +127,7 @@ function fail(c: Controller, why: string, status: u32 = 0): bool {
   c.state = STATE_FAILED;
   c.failReason = changetype<usize>(why);
   c.failStatus = status;
-  put("error: ");
+  putError();
   putCtrlName(c.index);
   put(": ");
   put(why);
@@ -198,7 +198,7 @@ export function waitCompletion(c: Controller, qp: QueuePair, deadline: u64): i32
       if (cid >= qp.entries || qp.slot(cid).busy != 1) {
         // Not ours: say so and keep going; the controller still advanced its head.
         c.errors++;
-        put("error: "); putCtrlName(c.index); put(": "); putStatus(ERR_BAD_COMPLETION);
+        putError(); putCtrlName(c.index); put(": "); putStatus(ERR_BAD_COMPLETION);
         put(" qid="); putDec(<u64>qp.qid); put(" cid="); putDec(<u64>cid); newline();
         qp.ringCompletion();
         continue;
@@ -494,14 +494,14 @@ function identifyNamespace(c: Controller, nsid: u32, listed: bool): bool {
   if (status != 0) {
     // Probing 1..NN: an inactive id may be answered with Invalid Namespace; that is not an error.
     if (!listed) return true;
-    put("error: "); putNsName(c.index, nsid); put(": Identify Namespace failed: "); putStatus(status); newline();
+    putError(); putNsName(c.index, nsid); put(": Identify Namespace failed: "); putStatus(status); newline();
     return true;
   }
   // An inactive namespace reads as all zeroes (NSZE = 0) when probed.
   if (!listed && load<u64>(page) == 0) return true;
   const ns = addNamespace(c.index, nsid, page);
   if (ns == null) {
-    put("error: "); putNsName(c.index, nsid); putLine(": too many namespaces, ignored");
+    putError(); putNsName(c.index, nsid); putLine(": too many namespaces, ignored");
     return true;
   }
   c.namespaces++;
