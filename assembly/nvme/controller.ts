@@ -11,13 +11,13 @@ import {
   ADMIN_IDENTIFY, ADMIN_SET_FEATURES, ADMIN_CREATE_IO_CQ, ADMIN_CREATE_IO_SQ, ADMIN_DELETE_IO_SQ, ADMIN_DELETE_IO_CQ,
   CNS_CONTROLLER, CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, FEATURE_NUMBER_OF_QUEUES,
   QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
-  IDC_MDTS, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS,
+  IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS,
 } from "./registers";
 import { QueuePair, SLOT_BYTES, cqeCid, cqeStatus } from "./queue";
 import { allocPages, busAddress, PAGE_BYTES } from "../dma";
 import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../console";
 import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
-import { isSuccess, putStatus, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION } from "./status";
+import { isSuccess, isDriverError, putStatus, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION } from "./status";
 import { addNamespace, dropNamespaces, reasonText, MAX_NAMESPACES } from "./namespace";
 import { setupInterrupts, IRQ_NONE, irqModeName } from "./interrupts";
 import { hexdump } from "../hexdump";
@@ -434,8 +434,7 @@ function decodeIdentify(c: Controller): bool {
   const cqes = <u32>load<u8>(id + <usize>IDC_CQES);
   if (sqes != 0 && ((sqes & 0xf) > SQES_LOG2 || (sqes >> 4) < SQES_LOG2)) return fail(c, "Identify: 64-byte SQ entries not supported");
   if (cqes != 0 && ((cqes & 0xf) > CQES_LOG2 || (cqes >> 4) < CQES_LOG2)) return fail(c, "Identify: 16-byte CQ entries not supported");
-  // Controller type (byte 111, 1.4): 0 = not reported, 1 = IO controller.
-  const cntrltype = <u32>load<u8>(id + 111);
+  const cntrltype = <u32>load<u8>(id + <usize>IDC_CNTRLTYPE);
   if (cntrltype > 1) return fail(c, "Identify: not an IO controller (CNTRLTYPE)");
   const mdts = <u32>load<u8>(id + <usize>IDC_MDTS);
   const mpsMin = <u32>(((<u64>c.capHi << 32) >> CAP_MPSMIN_SHIFT) & CAP_MPS_MASK);
@@ -459,7 +458,7 @@ function stageNamespaces(c: Controller): bool {
   if (useList) {
     const status = identify(c, CNS_ACTIVE_NSID_LIST, 0, list);
     if (status != 0) {
-      if (status >= 0x10000) return fail(c, "Identify active namespace list failed", status);
+      if (isDriverError(status)) return fail(c, "Identify active namespace list failed", status);
       useList = false; // e.g. Invalid Field on a controller that does not know CNS 02h
     }
   }
@@ -490,7 +489,7 @@ function identifyNamespace(c: Controller, nsid: u32, listed: bool): bool {
   const page = c.scratch;
   memory.fill(page, 0, PAGE_BYTES);
   const status = identify(c, CNS_NAMESPACE, nsid, page);
-  if (status >= 0x10000) return fail(c, "Identify Namespace failed", status);
+  if (isDriverError(status)) return fail(c, "Identify Namespace failed", status);
   if (status != 0) {
     // Probing 1..NN: an inactive id may be answered with Invalid Namespace; that is not an error.
     if (!listed) return true;

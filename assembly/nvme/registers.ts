@@ -80,6 +80,7 @@ export const STATUS_SC_MASK: u32 = 0xff;
 export const STATUS_SCT_SHIFT: u32 = 8;
 export const STATUS_SCT_MASK: u32 = 0x7;
 export const STATUS_DNR: u32 = 1 << 14;
+export const STATUS_CODE_MASK: u32 = 0x7ff; // SCT and SC together: 0 is success
 
 // 5 Admin command set opcodes.
 export const ADMIN_DELETE_IO_SQ: u32 = 0x00;   // 5.6
@@ -120,6 +121,7 @@ export const IDC_FR: u32 = 64;      // 8 ASCII bytes
 export const IDC_MDTS: u32 = 77;    // 2^MDTS units of CAP.MPSMIN; 0 = no limit
 export const IDC_CNTLID: u32 = 78;
 export const IDC_VER: u32 = 80;
+export const IDC_CNTRLTYPE: u32 = 111; // 1.4: 0 not reported, 1 IO, 2 discovery, 3 administrative
 export const IDC_SQES: u32 = 512;   // required (3:0) and maximum (7:4) SQ entry size, log2
 export const IDC_CQES: u32 = 513;
 export const IDC_NN: u32 = 516;     // Number of Namespaces

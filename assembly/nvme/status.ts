@@ -1,7 +1,7 @@
 // Completion status in words (NVMe 1.4 section 4.6.1.2), and the driver's own failure codes.
 // A status value here is the CQE Status Field without the phase tag: SC 7:0, SCT 10:8, DNR 14.
 import { put, putHex, putDec } from "../console";
-import { STATUS_SC_MASK, STATUS_SCT_SHIFT, STATUS_SCT_MASK, STATUS_DNR } from "./registers";
+import { STATUS_SC_MASK, STATUS_SCT_SHIFT, STATUS_SCT_MASK, STATUS_DNR, STATUS_CODE_MASK } from "./registers";
 
 export const SCT_GENERIC: u32 = 0;          // 4.6.1.2.1
 export const SCT_COMMAND_SPECIFIC: u32 = 1; // 4.6.1.2.2
@@ -13,6 +13,7 @@ export const SC_INVALID_FIELD: u32 = 0x02;
 export const SC_ABORT_REQUESTED: u32 = 0x07;
 
 // Failures that are not a device status: above the 15-bit status field.
+export const DRIVER_ERROR_BASE: u32 = 0x10000;
 export const ERR_TIMEOUT: u32 = 0x10000;        // no completion within the controller's timeout
 export const ERR_CONTROLLER_FATAL: u32 = 0x10001; // CSTS.CFS is set
 export const ERR_NOT_READY: u32 = 0x10002;      // controller failed or not brought up
@@ -27,13 +28,18 @@ export function scOf(status: u32): u32 {
   return status & STATUS_SC_MASK;
 }
 
+// The driver's own failure (timeout, CFS, ...), not a status the device returned.
+export function isDriverError(status: u32): bool {
+  return status >= DRIVER_ERROR_BASE;
+}
+
 export function isSuccess(status: u32): bool {
-  return status < 0x10000 && (status & 0x7ff) == 0;
+  return !isDriverError(status) && (status & STATUS_CODE_MASK) == 0;
 }
 
 // Worth retrying: the device said so (DNR clear) and it is not a command the host got wrong.
 export function isRetryable(status: u32): bool {
-  if (status >= 0x10000) return false;
+  if (isDriverError(status)) return false;
   if ((status & STATUS_DNR) != 0) return false;
   const sct = sctOf(status);
   return sct == SCT_MEDIA || sct == SCT_PATH || (sct == SCT_GENERIC && (scOf(status) == 0x06 || scOf(status) == 0x21 || scOf(status) == 0x22));
