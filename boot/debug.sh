@@ -7,9 +7,10 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 LOG="$ROOT/build/serial.log"
 : > "$LOG"
-"$ROOT/boot/qemu.sh" --accel tcg --debug --serial-log "$LOG" "$@" </dev/null &
+# Its own session, so that quitting gdb stops the whole group: qemu.sh and the QEMU it started.
+setsid "$ROOT/boot/qemu.sh" --accel tcg --debug --serial-log "$LOG" "$@" </dev/null &
 QPID=$!
-trap 'kill $QPID 2>/dev/null; wait $QPID 2>/dev/null' EXIT
+trap 'kill -- -$QPID 2>/dev/null; wait $QPID 2>/dev/null' EXIT
 echo "debug.sh: serial console in $LOG (tail -f it in another terminal)" >&2
 sleep 0.5
 gdb -q "$ROOT/build/kernel64.elf" \
