@@ -1,7 +1,6 @@
 // The block-device view: names as Linux gives them (nvme0 a controller, nvme0n1 its namespace 1),
 // resolved to the controller and namespace the driver found.
 import { Namespace, findNamespace } from "./nvme/namespace";
-import { count as controllerCount } from "./nvme/controller";
 
 // Parses a decimal number at [ptr, ptr+len); -1 if not all digits or too long.
 function decimal(ptr: usize, len: i32): i64 {
@@ -17,14 +16,6 @@ function decimal(ptr: usize, len: i32): i64 {
 
 function startsWithNvme(ptr: usize, len: i32): bool {
   return len > 4 && load<u8>(ptr) == 110 && load<u8>(ptr + 1) == 118 && load<u8>(ptr + 2) == 109 && load<u8>(ptr + 3) == 101;
-}
-
-// "nvme0" -> 0; -1 if the word is not a controller that exists.
-export function controllerByName(ptr: usize, len: i32): i32 {
-  if (!startsWithNvme(ptr, len)) return -1;
-  const n = decimal(ptr + 4, len - 4);
-  if (n < 0 || n >= <i64>controllerCount()) return -1;
-  return <i32>n;
 }
 
 // "nvme0n1" -> that namespace, or null.

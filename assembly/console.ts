@@ -78,10 +78,6 @@ export function putHex(v: u64, minDigits: i32 = 1): void {
   putHexDigits(v, digits);
 }
 
-export function putYesNo(b: bool): void {
-  put(b ? "yes" : "no");
-}
-
 // PCI address as bus:dev.fn in hex, as lspci prints it.
 export function putBdf(bdf: u32): void {
   putHexDigits(<u64>(bdf >> 8), 2);

@@ -31,11 +31,6 @@ export function allocPages(bytes: u32, align: u32 = PAGE_BYTES): usize {
   return start;
 }
 
-export function freeBytes(): u32 {
-  if (next == 0) init();
-  return <u32>(limit - next);
-}
-
 // The bus address a device must be given for [ptr, ptr+len): never a linear-memory offset.
 export function busAddress(ptr: usize, len: u32): u64 {
   return dma_address(ptr, len);

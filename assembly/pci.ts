@@ -1,7 +1,7 @@
 // PCI configuration space: enumeration (every bus reachable through bridges, every function of
 // multi-function devices), command register, capability list. PCI Local Bus Spec 3.0, 6.x.
 import { pci_read32, pci_write32 } from "./kernel";
-import { put, putBdf, putHex, putHexDigits, putByte, newline } from "./console";
+import { put, putBdf, putHex, putHexDigits, putByte } from "./console";
 
 // 6.1 Configuration header offsets.
 export const PCI_VENDOR_DEVICE: u32 = 0x00;
@@ -136,10 +136,6 @@ export function findCapability(bdf: u32, id: u32): u32 {
   return 0;
 }
 
-export function interruptLine(bdf: u32): u32 {
-  return pci_read32(bdf, PCI_INTERRUPT) & 0xff;
-}
-
 // "pci 00:04.0 nvme vid=0x1b36 did=0x0010 class=01/08/02"
 export function printFunction(bdf: u32): void {
   const cls = pci_read32(bdf, PCI_CLASS_REVISION);
@@ -162,8 +158,4 @@ export function printFunction(bdf: u32): void {
     if ((bar & BAR_TYPE_MASK) == BAR_TYPE_64) addr |= <u64>pci_read32(bdf, PCI_BAR0 + 4) << 32;
     put(" bar0="); putHex(addr, 8);
   }
-}
-
-export function endLine(): void {
-  newline();
 }

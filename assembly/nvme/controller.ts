@@ -16,13 +16,13 @@ import {
 import { QueuePair, SLOT_BYTES, cqeCid, cqeStatus } from "./queue";
 import { allocPages, busAddress, PAGE_BYTES } from "../dma";
 import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../console";
-import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
+import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand, MAX_NVME } from "../pci";
 import { isSuccess, isDriverError, putStatus, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION } from "./status";
 import { addNamespace, dropNamespaces, reasonText, MAX_NAMESPACES } from "./namespace";
 import { setupInterrupts, IRQ_NONE, irqModeName } from "./interrupts";
 import { hexdump } from "../hexdump";
 
-export const MAX_CONTROLLERS: u32 = 8;
+export const MAX_CONTROLLERS: u32 = MAX_NVME; // one per NVMe function enumeration keeps
 
 // Controller states.
 export const STATE_FAILED: u32 = 1;    // bring-up or recovery failed: failReason says why
@@ -52,7 +52,6 @@ export class Controller {
   index: u32;
   bdf: u32;
   mmio: i32;
-  barBytes: u32;
   state: u32;
   failReason: usize;     // a static string
   failStatus: u32;
@@ -81,7 +80,6 @@ export class Controller {
   prpFree: u32;
   irqMode: u32;
   irqLine: i32;
-  irqVectors: u32;
   lastDw0: u32;
   namespaces: u32;
   // stat counters
@@ -335,7 +333,6 @@ function stageReset(c: Controller): bool {
   c.timeoutMs = (to == 0 ? 1 : to) * 500;  // CAP.TO may be 0 on some devices: wait at least 500 ms
   const mpsMin = <u32>((cap >> CAP_MPSMIN_SHIFT) & CAP_MPS_MASK);
   const mpsMax = <u32>((cap >> CAP_MPSMAX_SHIFT) & CAP_MPS_MASK);
-  c.barBytes = barBytes;
   putCtrlName(c.index);
   put(" cap="); putHex(cap, 16);
   put(" version="); putVersion(c.version);

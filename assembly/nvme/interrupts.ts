@@ -20,7 +20,6 @@ export const IRQ_PREF_MSIX: u32 = 3;
 // 6.8.2.3 MSI-X capability: Message Control in bits 31:16 of the first dword.
 const MSIX_CTRL_ENABLE: u32 = 1 << 31;        // Message Control bit 15
 const MSIX_CTRL_FUNCTION_MASK: u32 = 1 << 30; // Message Control bit 14
-const MSIX_TABLE_SIZE_MASK: u32 = 0x7ff;      // Message Control bits 10:0, N - 1
 const MSIX_TABLE_OFFSET: u32 = 4;             // Table Offset / BIR dword
 const MSIX_BIR_MASK: u32 = 7;
 // 6.8.2.6 Table entry: address low, address high, data, vector control (bit 0 mask).
@@ -60,7 +59,6 @@ function setupMsix(c: Controller): bool {
   updateCommand(c.bdf, PCI_CMD_INTX_DISABLE, 0);
   c.irqMode = IRQ_MSIX;
   c.irqLine = line;
-  c.irqVectors = ((header >> 16) & MSIX_TABLE_SIZE_MASK) + 1;
   return true;
 }
 
@@ -74,7 +72,6 @@ function setupIntx(c: Controller): bool {
   mmio_write32(c.mmio, REG_INTMC, 1);
   c.irqMode = IRQ_INTX;
   c.irqLine = line;
-  c.irqVectors = 1;
   return true;
 }
 

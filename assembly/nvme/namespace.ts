@@ -8,7 +8,6 @@ const table: usize = memory.data(<i32>(MAX_NAMESPACES * NS_BYTES), 8);
 let count: u32 = 0;
 
 // Reasons a namespace is refused.
-export const REASON_NONE: u32 = 0;
 export const REASON_METADATA: u32 = 1;     // the format in use carries metadata (MS > 0)
 export const REASON_BLOCK_SIZE: u32 = 2;   // LBA data size outside 512 B .. 64 KiB
 export const REASON_BAD_FORMAT: u32 = 3;   // FLBAS points past NLBAF: the device's data is inconsistent

@@ -9,16 +9,12 @@ export const SCT_MEDIA: u32 = 2;            // 4.6.1.2.3
 export const SCT_PATH: u32 = 3;
 export const SCT_VENDOR: u32 = 7;
 
-export const SC_INVALID_FIELD: u32 = 0x02;
-export const SC_ABORT_REQUESTED: u32 = 0x07;
-
 // Failures that are not a device status: above the 15-bit status field.
 export const DRIVER_ERROR_BASE: u32 = 0x10000;
 export const ERR_TIMEOUT: u32 = 0x10000;        // no completion within the controller's timeout
 export const ERR_CONTROLLER_FATAL: u32 = 0x10001; // CSTS.CFS is set
 export const ERR_NOT_READY: u32 = 0x10002;      // controller failed or not brought up
 export const ERR_BAD_COMPLETION: u32 = 0x10003; // a completion for a command id we did not issue
-export const ERR_RESET: u32 = 0x10004;          // aborted by a controller reset
 
 export function sctOf(status: u32): u32 {
   return (status >> STATUS_SCT_SHIFT) & STATUS_SCT_MASK;
@@ -134,7 +130,6 @@ export function putStatus(status: u32): void {
     case ERR_CONTROLLER_FATAL: put("controller fatal status (CSTS.CFS)"); return;
     case ERR_NOT_READY: put("controller not usable"); return;
     case ERR_BAD_COMPLETION: put("completion for an unknown command id"); return;
-    case ERR_RESET: put("aborted by controller reset"); return;
   }
   const sct = sctOf(status);
   const sc = scOf(status);
