@@ -1,13 +1,24 @@
 #!/usr/bin/env node
-// Builds build/nvme.wasm from assembly/ when it is missing or older than its sources,
-// then checks the allocation-free rule on the text form: no memory.grow, no runtime allocator.
+// Builds the guest modules from assembly/ when they are missing or older than their sources:
+//   build/nvme.wasm   the driver   (assembly/driver + assembly/shared), asconfig.json target "driver"
+//   build/shell.wasm  the shell    (assembly/shell + assembly/shared),  asconfig.json target "shell"
+// and checks the rules on what comes out: no memory.grow and no runtime allocator in either (their
+// memory is fixed; the driver's is the DMA window); the driver within DRIVER_BYTES_MAX; the shell
+// importing nothing of the hardware ABI.
 import { readdirSync, statSync, readFileSync, existsSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const WASM = join(ROOT, "build", "nvme.wasm");
-const WAT = join(ROOT, "build", "nvme.wat");
+export const DRIVER_BYTES_MAX = 32768;
+export const HARDWARE_IMPORT = /^(pci_|mmio_|dma_|irq_)/;
+
+export const MODULES = {
+  driver: { entry: "assembly/driver/main.ts", dirs: ["assembly/driver", "assembly/shared"], wasm: join(ROOT, "build", "nvme.wasm"), wat: join(ROOT, "build", "nvme.wat") },
+  shell: { entry: "assembly/shell/main.ts", dirs: ["assembly/shell", "assembly/shared"], wasm: join(ROOT, "build", "shell.wasm"), wat: join(ROOT, "build", "shell.wat") },
+};
+export const WASM = MODULES.driver.wasm;
+export const SHELL_WASM = MODULES.shell.wasm;
 
 function sources(dir) {
   const out = [];
@@ -19,14 +30,14 @@ function sources(dir) {
   return out;
 }
 
-export function isStale() {
-  if (!existsSync(WASM) || !existsSync(WAT)) return true;
-  const built = statSync(WASM).mtimeMs;
-  const inputs = [...sources(join(ROOT, "assembly")), join(ROOT, "asconfig.json")];
+export function isStale(module = MODULES.driver) {
+  if (!existsSync(module.wasm) || !existsSync(module.wat)) return true;
+  const built = statSync(module.wasm).mtimeMs;
+  const inputs = [...module.dirs.flatMap((d) => sources(join(ROOT, d))), join(ROOT, "asconfig.json")];
   return inputs.some((p) => statSync(p).mtimeMs > built);
 }
 
-// The guest must never allocate: its memory is the DMA window and does not move.
+// A guest must never allocate: its memory is fixed (the driver's is the DMA window) and does not move.
 export function checkAllocationFree(watText) {
   const problems = [];
   if (/\bmemory\.grow\b/.test(watText)) problems.push("memory.grow present");
@@ -36,33 +47,50 @@ export function checkAllocationFree(watText) {
   return problems;
 }
 
-export async function buildWasm({ force = false, quiet = false } = {}) {
-  if (!force && !isStale()) return WASM;
-  mkdirSync(join(ROOT, "build"), { recursive: true });
+// The rules of docs/block-interface.md on the finished modules.
+export function checkModule(name, bytes) {
+  const problems = [];
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+  if (name === "driver" && bytes.length > DRIVER_BYTES_MAX) problems.push(`${bytes.length} bytes, more than ${DRIVER_BYTES_MAX}`);
+  if (name === "shell") {
+    for (const i of imports) if (i.module !== "env" && i.module !== "blk") problems.push(`imports ${i.module}.${i.name}`);
+    for (const i of imports) if (HARDWARE_IMPORT.test(i.name)) problems.push(`imports the hardware ABI: ${i.module}.${i.name}`);
+  }
+  return problems;
+}
+
+async function compile(name, quiet) {
+  const m = MODULES[name];
   const asc = (await import("assemblyscript/asc")).default;
   let errText = "";
   const { error } = await asc.main(
-    ["assembly/main.ts", "--config", "asconfig.json", "--target", "release"],
+    [m.entry, "--config", "asconfig.json", "--target", name],
     {
       stdout: { write: (s) => { if (!quiet) process.stdout.write(s); return true; } },
       stderr: { write: (s) => { errText += s; return true; } },
-      readFile: (name, base) => { const p = join(base ?? ROOT, name); return existsSync(p) ? readFileSync(p, "utf8") : null; },
+      readFile: (file, base) => { const p = join(base ?? ROOT, file); return existsSync(p) ? readFileSync(p, "utf8") : null; },
       baseDir: ROOT,
     },
   );
-  if (error || /ERROR/.test(errText)) {
-    throw new Error(`asc failed:\n${errText}${error ? "\n" + error.message : ""}`);
-  }
+  if (error || /ERROR/.test(errText)) throw new Error(`asc (${name}) failed:\n${errText}${error ? "\n" + error.message : ""}`);
   if (errText && !quiet) process.stderr.write(errText);
-  const problems = checkAllocationFree(readFileSync(WAT, "utf8"));
-  if (problems.length) throw new Error(`build/nvme.wasm breaks the allocation-free rule: ${problems.join(", ")}`);
+  const problems = [...checkAllocationFree(readFileSync(m.wat, "utf8")), ...checkModule(name, readFileSync(m.wasm))];
+  if (problems.length) throw new Error(`${m.wasm.replace(ROOT + "/", "")} breaks the module rules: ${problems.join(", ")}`);
+}
+
+// Builds what is stale; returns the driver's path (the shell's is SHELL_WASM).
+export async function buildWasm({ force = false, quiet = false } = {}) {
+  mkdirSync(join(ROOT, "build"), { recursive: true });
+  for (const name of Object.keys(MODULES)) {
+    if (force || isStale(MODULES[name])) await compile(name, quiet);
+  }
   return WASM;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const force = process.argv.includes("--force");
   buildWasm({ force }).then(
-    (p) => { console.log(`${p.replace(ROOT + "/", "")}: ${statSync(p).size} bytes`); },
+    () => { for (const m of Object.values(MODULES)) console.log(`${m.wasm.replace(ROOT + "/", "")}: ${statSync(m.wasm).size} bytes`); },
     (e) => { console.error(e.message); process.exit(1); },
   );
 }

@@ -20,7 +20,7 @@ options:
   --controllers N     at least N controllers (default: as many as the disks' ctrl= need)
   --bridge            put the controllers behind a PCIe root port (00:03.0, bus 1)
   --multifunction     two controllers as functions 0 and 1 of one device (00:04.0, 00:04.1)
-  --fault K=V[,…]     inject faults, e.g. error=0.01,drop=0.001,cfs=500
+  --fault K=V[,…]     inject faults, e.g. error=0.01,drop=0.001,cfs=500 (cfs_repeat=1: CFS again after every reset)
   --trace             trace MMIO, config writes, interrupts and the model to stderr
   --cmd "A; B; …"     the boot command line, e.g. "info; crc nvme0n1 0 2048; poweroff"
   --wasm FILE         run this module instead of build/nvme.wasm (e.g. a debug build)

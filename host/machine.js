@@ -3,12 +3,17 @@
 //
 //   const m = new Machine({ cmdline: "info; poweroff", input: "" });
 //   const ctrl = m.addDevice((host) => new NvmeController({ host, ... }), { dev: 4 });
-//   const { code, output } = await m.run();        // build/nvme.wasm, or m.run(bytes)
+//   const { code, output } = await m.run();        // build/nvme.wasm linked with build/shell.wasm
+//   m.run(driverBytes, clientBytes)                // other modules; a module exporting main() alone
+//                                                  // runs as a single guest (the kernel's probe guests)
 import { readFileSync, readSync, openSync, closeSync, constants as fsc } from "node:fs";
+import { BlockLink } from "./block-link.js";
 import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, bdfName, hostBridge, isaBridge, ideController, acpiFunction, vga, e1000 } from "./pci.js";
 
 export const DMA_BASE = 0x1_2345_6000n;
-export const MEMORY_PAGES = 256;
+export const MEMORY_PAGES = 256;            // the driver's memory: the DMA window, 16 MiB
+export const CLIENT_MEMORY_PAGES = 32;      // a client module's memory (asconfig.json target "shell")
+export const BUFFER_BYTES = 8 << 20;        // driver buffer memory, all of it the shell's share
 export const MSI_ADDRESS = 0xfee0_0000n;
 export const MSI_DATA_BASE = 0x40;
 export const BAR64_BASE = 0x80_0000_0000n;  // 64-bit BARs go above 4 GiB, so a truncated address shows
@@ -247,10 +252,10 @@ export class Machine {
     this.pollTty();
   }
 
-  consoleRead(ptr, cap, timeoutNs) {
+  consoleRead(ptr, cap, timeoutNs, memory = this.memory) {
     if (cap <= 0) return 0;
-    this.checkRange(ptr, cap, "console_read");
-    const mem = new Uint8Array(this.memory.buffer);
+    if (ptr < 0 || ptr + cap > memory.buffer.byteLength) throw new GuestTrap(`console_read: range [${hex(ptr)}, +${cap}) outside memory`);
+    const mem = new Uint8Array(memory.buffer);
     if (this.inputKind === "none") return -1;
     if (this.inputKind === "buffer") {
       if (this.inputPos >= this.inputBytes.length) return -1;
@@ -445,12 +450,6 @@ export class Machine {
 
   // ---------------------------------------------------------------- DMA
 
-  checkRange(ptr, len, what) {
-    if (ptr < 0 || len < 0 || ptr + len > this.memory.buffer.byteLength) {
-      throw new GuestTrap(`${what}: range [${hex(ptr)}, +${len}) outside memory`);
-    }
-  }
-
   dmaAddress(ptr, len) {
     ptr >>>= 0; len >>>= 0;
     if (ptr + len > this.memory.buffer.byteLength) return 0n;
@@ -612,9 +611,9 @@ export class Machine {
 
   // ---------------------------------------------------------------- the imports
 
-  readString(ptr) {
+  readString(ptr, memory = this.memory) {
     if (!ptr) return null;
-    const mem = this.memory.buffer;
+    const mem = memory.buffer;
     if (ptr < 4 || ptr > mem.byteLength) return `<bad string pointer ${hex(ptr)}>`;
     const len = new DataView(mem).getUint32(ptr - 4, true);
     if (ptr + len > mem.byteLength) return `<bad string at ${hex(ptr)}>`;
@@ -633,45 +632,61 @@ export class Machine {
     if (this.stdoutFn) this.stdoutFn(bytes);
   }
 
-  imports() {
+  // A busy-wait step: 1 µs, doubling while the guest keeps spinning without writing a register (up
+  // to 1 ms), never past the next device event, so what the guest observes is exactly what spinning
+  // would show, and a 30 s timeout costs thousands of calls.
+  relaxStepAdvance() {
+    this.maybePollTty();
+    const step = this.relaxStep;
+    if (this.relaxStep < 1_000_000n) this.relaxStep *= 2n;
+    let target = this.now + step;
+    const next = this.nextEvent();
+    if (next !== null && next > this.now && next < target) target = next;
+    this.setClock(this.clampNs(target));
+  }
+
+  // What every module imports from `env`: its memory, abort, console, command line, clock, poweroff.
+  commonImports(memory) {
+    const m = this;
+    const inRange = (ptr, len, what) => {
+      if (ptr < 0 || len < 0 || ptr + len > memory.buffer.byteLength) throw new GuestTrap(`${what}: range [${hex(ptr)}, +${len}) outside memory`);
+    };
+    return {
+      memory,
+      abort(msg, file, line, col) {
+        throw new GuestTrap(`abort: ${m.readString(msg, memory) ?? "(no message)"} at ${m.readString(file, memory) ?? "(unknown)"}:${line >>> 0}:${col >>> 0}`);
+      },
+      console_write(ptr, len) {
+        ptr >>>= 0; len >>>= 0;
+        inRange(ptr, len, "console_write");
+        m.out(new Uint8Array(memory.buffer.slice(ptr, ptr + len)));
+      },
+      console_read(ptr, cap, timeout) { return m.consoleRead(ptr >>> 0, cap | 0, BigInt.asUintN(64, timeout), memory); },
+      cmdline(ptr, cap) {
+        const bytes = Buffer.from(m.cmdline, "utf8");
+        ptr >>>= 0; cap = Math.max(0, cap | 0);
+        const n = Math.min(cap, bytes.length);
+        inRange(ptr, n, "cmdline");
+        new Uint8Array(memory.buffer).set(bytes.subarray(0, n), ptr);
+        return bytes.length;
+      },
+      now_ns() {
+        m.setClock(m.clampNs(m.now + 100n));
+        return m.now;
+      },
+      poweroff(code) { throw new PowerOff(code | 0); },
+    };
+  }
+
+  // The driver's imports: the common ones and the hardware ABI of docs/abi.md. `requestDone` receives
+  // env.request_done (a BlockLink's).
+  imports(requestDone = null) {
     const m = this;
     const u64 = (v) => BigInt.asUintN(64, v);
     return {
       env: {
-        memory: m.memory,
-        abort(msg, file, line, col) {
-          throw new GuestTrap(`abort: ${m.readString(msg) ?? "(no message)"} at ${m.readString(file) ?? "(unknown)"}:${line >>> 0}:${col >>> 0}`);
-        },
-        console_write(ptr, len) {
-          ptr >>>= 0; len >>>= 0;
-          m.checkRange(ptr, len, "console_write");
-          m.out(new Uint8Array(m.memory.buffer.slice(ptr, ptr + len)));
-        },
-        console_read(ptr, cap, timeout) { return m.consoleRead(ptr >>> 0, cap | 0, u64(timeout)); },
-        cmdline(ptr, cap) {
-          const bytes = Buffer.from(m.cmdline, "utf8");
-          ptr >>>= 0; cap = Math.max(0, cap | 0);
-          const n = Math.min(cap, bytes.length);
-          m.checkRange(ptr, n, "cmdline");
-          new Uint8Array(m.memory.buffer).set(bytes.subarray(0, n), ptr);
-          return bytes.length;
-        },
-        now_ns() {
-          m.setClock(m.clampNs(m.now + 100n));
-          return m.now;
-        },
-        relax() {
-          // A busy-wait step: 1 µs, doubling while the guest keeps spinning without writing a
-          // register (up to 1 ms), never past the next device event, so what the guest observes
-          // is exactly what spinning would show, and a 30 s timeout costs thousands of calls.
-          m.maybePollTty();
-          const step = m.relaxStep;
-          if (m.relaxStep < 1_000_000n) m.relaxStep *= 2n;
-          let target = m.now + step;
-          const next = m.nextEvent();
-          if (next !== null && next > m.now && next < target) target = next;
-          m.setClock(m.clampNs(target));
-        },
+        ...this.commonImports(this.memory),
+        relax() { m.relaxStepAdvance(); },
         pci_read32: (bdf, off) => m.pciRead(bdf, off) | 0,
         pci_write32: (bdf, off, v) => m.pciWrite(bdf, off, v),
         mmio_map: (bdf, bar) => m.mmioMap(bdf, bar),
@@ -684,9 +699,34 @@ export class Machine {
         irq_msi_data: (line) => m.msiData(line),
         irq_wait: (timeout) => m.irqWait(u64(timeout)) | 0,
         irq_ack: (line) => m.irqAck(line),
-        poweroff(code) { throw new PowerOff(code | 0); },
+        request_done(tag, status, lba) {
+          if (!requestDone) throw new GuestTrap("request_done called, but no block interface is linked");
+          requestDone(tag, status, lba);
+        },
       },
     };
+  }
+
+  async instantiateAlone(module) {
+    const instance = await WebAssembly.instantiate(module, this.imports());
+    return instance.exports.main;
+  }
+
+  // The driver, started, and the client linked to it; returns the client's main.
+  async instantiateLinked(driverModule, clientModule) {
+    let link = null;
+    const driver = await WebAssembly.instantiate(driverModule, this.imports((tag, status, lba) => link.requestDone(tag, status, lba)));
+    this.driver = driver;
+    driver.exports.start_cmdline(BUFFER_BYTES);
+    link = new BlockLink(this, driver);
+    this.link = link;
+    const clientMemory = new WebAssembly.Memory({ initial: CLIENT_MEMORY_PAGES, maximum: CLIENT_MEMORY_PAGES });
+    const share = Math.min(BUFFER_BYTES, driver.exports.buffer_bytes() >>> 0);
+    const client = await WebAssembly.instantiate(clientModule, {
+      env: this.commonImports(clientMemory),
+      blk: link.clientImports(() => clientMemory, share),
+    });
+    return client.exports.main;
   }
 
   // Stop every function the guest let master the bus (after a trap: a dead driver must not DMA).
@@ -697,14 +737,16 @@ export class Machine {
     }
   }
 
-  // Instantiates the guest, runs main(), and returns { code, output, reason, trap, guestCode }.
-  async run(wasmBytes) {
+  // Runs the guest and returns { code, output, reason, trap, guestCode }: the driver is instantiated
+  // and started (start_cmdline: its options come from the command line), the client module is linked
+  // to it through a BlockLink and its main() runs. A module that exports main() itself (the kernel
+  // tests' probe guests) runs alone with the driver's imports.
+  async run(driverBytes, clientBytes) {
     this.firmware();
-    if (!wasmBytes) {
-      const { WASM } = await import("./build.js");
-      wasmBytes = readFileSync(WASM);
-    }
-    const module = await WebAssembly.compile(wasmBytes);
+    const build = await import("./build.js");
+    const driverModule = await WebAssembly.compile(driverBytes ?? readFileSync(build.WASM));
+    const alone = WebAssembly.Module.exports(driverModule).some((e) => e.name === "main");
+    const clientModule = alone ? null : await WebAssembly.compile(clientBytes ?? readFileSync(build.SHELL_WASM));
     const result = { code: 0, output: "", reason: "return", trap: null, guestCode: 0 };
     const endTrap = (message) => {
       this.flushReadTrace();
@@ -718,9 +760,8 @@ export class Machine {
     };
     this.startConsole();
     try {
-      const instance = await WebAssembly.instantiate(module, this.imports());
-      if (typeof instance.exports.main !== "function") throw new Error("the guest exports no main()");
-      const r = instance.exports.main();
+      const main = alone ? await this.instantiateAlone(driverModule) : await this.instantiateLinked(driverModule, clientModule);
+      const r = main();
       result.guestCode = (r ?? 0) | 0;
       result.code = result.guestCode === 0 ? 0 : (result.guestCode & 0xff) || 1;
       this.trace(`main() returned ${result.guestCode} without poweroff`);

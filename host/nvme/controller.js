@@ -14,7 +14,7 @@
 //     profile: 'strict',    // a name from profiles.js, or a profile object (missing fields from qemu)
 //     overrides,            // optional: "mdts=2,mqes=15" or { mdts: 2 } applied to the profile
 //     namespaces: [{ disk, lbaBytes = 512, ms = 0, readonly = false }],  // NSID 1, 2, …
-//     faults: { errorRate, dropRate, cfsAfter, slowRate, slowNs },      // or error/drop/cfs/slow/slow_ns
+//     faults: { errorRate, dropRate, cfsAfter, cfsRepeat, slowRate, slowNs }, // or error/drop/cfs/cfs_repeat/slow/slow_ns
 //     name: 'nvme0',        // for log lines and Rng forks
 //     rng,                  // optional: defaults to host.rng
 //   })
@@ -74,11 +74,12 @@ function normalizeNamespace(ns, i) {
   return { disk: ns.disk, lbaBytes, ms, readonly: !!ns.readonly, blocks, nsid: i + 1, meta: ms ? new Map() : null };
 }
 
-// faults: { errorRate, dropRate, cfsAfter, slowRate, slowNs }; the CLI's short names
-// (error=, drop=, cfs=, slow=, slow_ns=) are accepted too.
-const FAULT_ALIASES = { error: 'errorRate', drop: 'dropRate', cfs: 'cfsAfter', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
+// faults: { errorRate, dropRate, cfsAfter, cfsRepeat, slowRate, slowNs }; the CLI's short names
+// (error=, drop=, cfs=, cfs_repeat=, slow=, slow_ns=) are accepted too. cfsRepeat (1): CSTS.CFS again
+// on every IO command fetched after the first, through every reset.
+const FAULT_ALIASES = { error: 'errorRate', drop: 'dropRate', cfs: 'cfsAfter', cfs_repeat: 'cfsRepeat', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
 export function normalizeFaults(faults = {}) {
-  const out = { errorRate: 0, dropRate: 0, cfsAfter: null, slowRate: 0, slowNs: 5_000_000 };
+  const out = { errorRate: 0, dropRate: 0, cfsAfter: null, cfsRepeat: 0, slowRate: 0, slowNs: 5_000_000 };
   for (const [k, v] of Object.entries(faults || {})) {
     const key = FAULT_ALIASES[k] ?? k;
     if (!(key in out)) throw new Error(`unknown fault option "${k}" (have: ${Object.keys(out).join(', ')}, or error/drop/cfs/slow/slow_ns)`);

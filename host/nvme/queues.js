@@ -148,7 +148,7 @@ export const queueMethods = {
     if (!admin) {
       this.ioFetched++;
       const n = this.faults.cfsAfter;
-      if (n != null && !this.cfsFired && this.ioFetched > n) {
+      if (n != null && (!this.cfsFired || this.faults.cfsRepeat) && this.ioFetched > n) {
         this.cfsFired = true;
         this.stats.injected.cfs++;
         this._fatal(`injected fault: controller fatal status after ${n} IO commands`);

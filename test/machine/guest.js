@@ -83,7 +83,13 @@ let cached = null;
 export async function guestWasm() {
   if (cached) return cached;
   const asc = (await import("assemblyscript/asc")).default;
-  const files = { "guest/main.ts": GUEST, "guest/kernel.ts": readFileSync(join(ROOT, "assembly/kernel.ts"), "utf8") };
+  // The driver's hardware imports, and the console and poweroff every module may import.
+  const kernel = readFileSync(join(ROOT, "assembly/driver/imports.ts"), "utf8") + `
+@external("env", "console_write") export declare function console_write(ptr: usize, len: i32): void;
+@external("env", "console_read") export declare function console_read(ptr: usize, cap: i32, timeout_ns: u64): i32;
+@external("env", "poweroff") export declare function poweroff(code: i32): void;
+`;
+  const files = { "guest/main.ts": GUEST, "guest/kernel.ts": kernel };
   let out = null;
   let err = "";
   const { error } = await asc.main(

@@ -1,20 +1,23 @@
-// Completion status in words (NVMe 1.4 section 4.6.1.2), and the driver's own failure codes.
-// A status value here is the CQE Status Field without the phase tag: SC 7:0, SCT 10:8, DNR 14.
-import { put, putHex, putDec } from "../console";
-import { STATUS_SC_MASK, STATUS_SCT_SHIFT, STATUS_SCT_MASK, STATUS_DNR, STATUS_CODE_MASK } from "./registers";
+// Completion status in words (NVMe 1.4 section 4.6.1.2), and the driver's own status codes
+// (assembly/shared/abi.ts). A device status is the CQE Status Field without the phase tag.
+import { put, putHex, putDec } from "./console";
+import {
+  DRIVER_STATUS_BASE, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION, ERR_BUSY,
+  ERR_NO_NAMESPACE, ERR_RANGE, ERR_READ_ONLY, ERR_BAD_BUFFER, ERR_BAD_OP, ERR_UNUSABLE,
+} from "./abi";
+
+// 4.6.1 Status Field (after removing the phase bit): SC 7:0, SCT 10:8, CRD 12:11, M 13, DNR 14.
+export const STATUS_SC_MASK: u32 = 0xff;
+export const STATUS_SCT_SHIFT: u32 = 8;
+export const STATUS_SCT_MASK: u32 = 0x7;
+export const STATUS_DNR: u32 = 1 << 14;
+export const STATUS_CODE_MASK: u32 = 0x7ff; // SCT and SC together: 0 is success
 
 export const SCT_GENERIC: u32 = 0;          // 4.6.1.2.1
 export const SCT_COMMAND_SPECIFIC: u32 = 1; // 4.6.1.2.2
 export const SCT_MEDIA: u32 = 2;            // 4.6.1.2.3
 export const SCT_PATH: u32 = 3;
 export const SCT_VENDOR: u32 = 7;
-
-// Failures that are not a device status: above the 15-bit status field.
-export const DRIVER_ERROR_BASE: u32 = 0x10000;
-export const ERR_TIMEOUT: u32 = 0x10000;        // no completion within the controller's timeout
-export const ERR_CONTROLLER_FATAL: u32 = 0x10001; // CSTS.CFS is set
-export const ERR_NOT_READY: u32 = 0x10002;      // controller failed or not brought up
-export const ERR_BAD_COMPLETION: u32 = 0x10003; // a completion for a command id we did not issue
 
 export function sctOf(status: u32): u32 {
   return (status >> STATUS_SCT_SHIFT) & STATUS_SCT_MASK;
@@ -26,7 +29,7 @@ export function scOf(status: u32): u32 {
 
 // The driver's own failure (timeout, CFS, ...), not a status the device returned.
 export function isDriverError(status: u32): bool {
-  return status >= DRIVER_ERROR_BASE;
+  return status >= DRIVER_STATUS_BASE;
 }
 
 export function isSuccess(status: u32): bool {
@@ -130,7 +133,15 @@ export function putStatus(status: u32): void {
     case ERR_CONTROLLER_FATAL: put("controller fatal status (CSTS.CFS)"); return;
     case ERR_NOT_READY: put("controller not usable"); return;
     case ERR_BAD_COMPLETION: put("completion for an unknown command id"); return;
+    case ERR_BUSY: put("busy: no queue slot or command id free now"); return;
+    case ERR_NO_NAMESPACE: put("no such namespace"); return;
+    case ERR_RANGE: put("range empty or past the end of the namespace"); return;
+    case ERR_READ_ONLY: put("namespace is write protected"); return;
+    case ERR_BAD_BUFFER: put("buffer outside the driver's buffer memory, or not 4-byte aligned"); return;
+    case ERR_BAD_OP: put("unknown operation"); return;
+    case ERR_UNUSABLE: put("namespace refused by the driver"); return;
   }
+  if (isDriverError(status)) { put("driver status "); putHex(<u64>status); return; }
   const sct = sctOf(status);
   const sc = scOf(status);
   let name = "";

@@ -1,8 +1,11 @@
-// Console output without allocation: text is built in a static line buffer and written
-// through the host's console_write. Strings passed here are literals (static data).
-import { console_write } from "./kernel";
+// Console output without allocation, for every module (driver and clients alike): text is built
+// in a line buffer and written through the host's console_write. Strings passed here are literals.
 
-const OUT_CAP: i32 = 4096;
+// Bytes to the console (COM1 on bare metal, stdout under Node); ptr is in the calling module's memory.
+@external("env", "console_write")
+export declare function console_write(ptr: usize, len: i32): void;
+
+const OUT_CAP: i32 = 512;
 const out: usize = memory.data(OUT_CAP);
 let outLen: i32 = 0;
 

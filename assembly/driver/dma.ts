@@ -2,7 +2,7 @@
 // address handed to a device stays valid. Everything a device reads or writes (queues, PRP
 // lists, identify pages, data buffers) comes from this page allocator, at bring-up time only;
 // nothing is allocated on the IO path.
-import { dma_address } from "./kernel";
+import { dma_address } from "./imports";
 
 export const PAGE_BYTES: u32 = 4096;
 

@@ -1,12 +1,6 @@
-// The guest's view of its host: every import of the driver, and nothing else.
-// This is the only file with @external declarations. The contract is docs/abi.md;
-// both hosts (host/machine.js under Node, boot/host.c on bare metal) implement it.
-
-// Console: bytes out, bytes in (raw; the shell echoes and edits lines itself).
-@external("env", "console_write")
-export declare function console_write(ptr: usize, len: i32): void;
-@external("env", "console_read")
-export declare function console_read(ptr: usize, cap: i32, timeout_ns: u64): i32;
+// The driver's view of its host: every import of nvme.wasm but console_write (which every module
+// shares, assembly/shared/console.ts). The contract is docs/abi.md; both hosts (host/machine.js
+// under Node, boot/host.c on bare metal) implement it. Clients (shell.wasm, …) import none of this.
 
 // The boot command line; returns its full length, which may exceed cap.
 @external("env", "cmdline")
@@ -24,7 +18,7 @@ export declare function pci_read32(bdf: u32, off: u32): u32;
 @external("env", "pci_write32")
 export declare function pci_write32(bdf: u32, off: u32, value: u32): void;
 
-// MMIO: the host decodes and maps a BAR; the guest only ever holds a handle and offsets.
+// MMIO: the host decodes and maps a BAR; the driver only ever holds a handle and offsets.
 @external("env", "mmio_map")
 export declare function mmio_map(bdf: u32, bar: u32): i32;
 @external("env", "mmio_size")
@@ -38,7 +32,7 @@ export declare function mmio_write32(handle: i32, off: u32, value: u32): void;
 @external("env", "dma_address")
 export declare function dma_address(ptr: usize, len: u32): u64;
 
-// Interrupts: the host routes lines, the guest programs its device.
+// Interrupts: the host routes lines, the driver programs its device.
 @external("env", "irq_attach")
 export declare function irq_attach(bdf: u32, mode: u32): i32;
 @external("env", "irq_msi_address")
@@ -50,9 +44,10 @@ export declare function irq_wait(timeout_ns: u64): u32;
 @external("env", "irq_ack")
 export declare function irq_ack(line: i32): void;
 
-// The end of the run: exit code 0 only when code is 0. Does not return.
-@external("env", "poweroff")
-export declare function poweroff(code: i32): void;
+// A request the host submitted has finished: called once per request, from poll, interrupt,
+// tick or shutdown only. It must not call back into the driver.
+@external("env", "request_done")
+export declare function request_done(tag: u64, status: u32, errorLba: u64): void;
 
-export const IRQ_MODE_INTX: u32 = 0;
-export const IRQ_MODE_MSIX: u32 = 1;
+export const ATTACH_INTX: u32 = 0;
+export const ATTACH_MSIX: u32 = 1;

@@ -8,37 +8,36 @@
 // - the SQ is full when tail + 1 == head (mod size): one slot always stays empty;
 // - a command id belongs to a command until its completion arrives, never to an SQ slot;
 // - the CQ head doorbell is rung after entries are consumed, or the controller stalls.
-import { mmio_write32 } from "../kernel";
-import {
-  SQE_BYTES, CQE_BYTES, SQE_CDW0, CQE_STATUS, CQE_PHASE, CQE_SQHD, CQE_CID, REG_DOORBELL_BASE,
-} from "./registers";
+import { mmio_write32 } from "../imports";
+import { SQE_BYTES, CQE_BYTES, REG_DOORBELL_BASE, SubmissionEntry, CompletionEntry, CQE_PHASE } from "./registers";
 
-// Per-command bookkeeping, one record per command id (see CommandSlot).
+// Per-command bookkeeping, one record per command id.
 export const SLOT_BYTES: u32 = 64;
 export const MAX_LIST_PAGES: u32 = 4;
+export const NO_REQUEST: u32 = 0xffffffff;
 
 @unmanaged
 export class CommandSlot {
-  busy: u32;
-  opcode: u32;
-  nsid: u32;
-  blocks: u32;      // NLB + 1
+  busy: u32;        // 1 while the controller owns the id
+  request: u32;     // index of the request the command belongs to (NO_REQUEST for admin commands)
   lba: u64;
+  submitNs: u64;    // when it was written to the SQ: the timeout counts from here
+  blocks: u32;      // NLB + 1
   buffer: u32;      // linear-memory address of the data
-  retries: u32;
+  retries: u32;     // times this piece was sent again
   listCount: u32;   // PRP list pages held by this command
   list0: u32;
   list1: u32;
   list2: u32;
   list3: u32;
-  status: u32;      // status field of the completion (phase removed)
-  dw0: u32;         // command-specific result
+  status: u32;      // status field of the completion (phase removed), for admin waits
+  dw0: u32;         // command-specific result, for admin waits
 }
 
 @unmanaged
 export class QueuePair {
   qid: u32;
-  entries: u32;     // ring size (1-based); also the number of command ids
+  entries: u32;     // ring size (1-based); entries - 1 command ids
   sq: usize;        // SQ ring, entries * 64 bytes
   cq: usize;        // CQ ring, entries * 16 bytes
   slots: usize;     // entries * SLOT_BYTES
@@ -48,7 +47,6 @@ export class QueuePair {
   sqHead: u32;      // last SQHD reported by the controller
   cqHead: u32;
   phase: u32;       // the phase tag that marks a new entry
-  outstanding: u32;
   unrung: u32;      // entries written since the last SQ tail doorbell
   mmio: i32;
   sqDoorbell: u32;  // BAR0 offsets
@@ -56,6 +54,7 @@ export class QueuePair {
 
   // Laid out in memory the caller provides (page-aligned rings, from the DMA allocator).
   init(qid: u32, entries: u32, sq: usize, cq: usize, slots: usize, freeCids: usize, mmio: i32, strideBytes: u32): void {
+    assert(entries >= 2, "queue: fewer than 2 entries");
     this.qid = qid;
     this.entries = entries;
     this.sq = sq;
@@ -77,7 +76,6 @@ export class QueuePair {
     this.sqHead = 0;
     this.cqHead = 0;
     this.phase = 1;
-    this.outstanding = 0;
     this.unrung = 0;
     // At most entries - 1 commands can be queued, so that many ids suffice.
     this.freeCount = 0;
@@ -88,6 +86,7 @@ export class QueuePair {
   }
 
   slot(cid: u32): CommandSlot {
+    assert(cid < this.entries, "queue: command id out of range");
     return changetype<CommandSlot>(this.slots + <usize>(cid * SLOT_BYTES));
   }
 
@@ -97,35 +96,51 @@ export class QueuePair {
     return next == this.sqHead;
   }
 
+  // Command ids the controller owns now.
+  inFlight(): u32 {
+    return this.entries - 1 - this.freeCount;
+  }
+
+  // A command can be queued now: an SQ slot and a command id are free.
+  canQueue(): bool {
+    return this.freeCount > 0 && !this.sqFull();
+  }
+
   // A free command id, or -1 when every id is owned by the controller.
   allocCid(): i32 {
     if (this.freeCount == 0) return -1;
     this.freeCount--;
-    const cid = <i32>load<u16>(this.freeCids + <usize>(this.freeCount * 2));
-    this.slot(<u32>cid).busy = 1;
-    return cid;
+    const cid = <u32>load<u16>(this.freeCids + <usize>(this.freeCount * 2));
+    const slot = this.slot(cid);
+    assert(slot.busy == 0, "queue: a free command id was busy");
+    slot.busy = 1;
+    return <i32>cid;
   }
 
   freeCid(cid: u32): void {
-    this.slot(cid).busy = 0;
+    const slot = this.slot(cid);
+    assert(slot.busy == 1, "queue: freeing a command id that is not busy");
+    assert(this.freeCount < this.entries - 1, "queue: command id pool overflow");
+    slot.busy = 0;
     store<u16>(this.freeCids + <usize>(this.freeCount * 2), <u16>cid);
     this.freeCount++;
   }
 
-  // The SQE at the tail, zeroed, with opcode and command id set. The caller checks sqFull() first.
-  nextEntry(opcode: u32, cid: u32): usize {
-    const sqe = this.sq + <usize>(this.sqTail * SQE_BYTES);
-    memory.fill(sqe, 0, <usize>SQE_BYTES);
-    store<u32>(sqe + <usize>SQE_CDW0, (opcode & 0xff) | (cid << 16));
+  // The SQE at the tail, zeroed, with opcode and command id set. The caller checks canQueue() first.
+  nextEntry(opcode: u32, cid: u32): SubmissionEntry {
+    assert(!this.sqFull(), "queue: writing to a full SQ");
+    const sqe = changetype<SubmissionEntry>(this.sq + <usize>(this.sqTail * SQE_BYTES));
+    memory.fill(changetype<usize>(sqe), 0, <usize>SQE_BYTES);
+    sqe.cdw0 = (opcode & 0xff) | (cid << 16);
     return sqe;
   }
 
   // Makes the entry at the tail part of the queue; the doorbell is rung separately, so that
   // a batch of commands costs one MMIO write.
   push(): void {
+    assert(!this.sqFull(), "queue: pushing onto a full SQ");
     this.sqTail++;
     if (this.sqTail == this.entries) this.sqTail = 0;
-    this.outstanding++;
     this.unrung++;
   }
 
@@ -135,17 +150,16 @@ export class QueuePair {
     this.unrung = 0;
   }
 
-  // The CQE at the head if the controller has posted it (its phase tag matches), else 0.
-  peek(): usize {
-    const cqe = this.cq + <usize>(this.cqHead * CQE_BYTES);
-    const status = <u32>load<u16>(cqe + <usize>CQE_STATUS);
-    if ((status & CQE_PHASE) != this.phase) return 0;
+  // The CQE at the head if the controller has posted it (its phase tag matches), else null.
+  peek(): CompletionEntry | null {
+    const cqe = changetype<CompletionEntry>(this.cq + <usize>(this.cqHead * CQE_BYTES));
+    if ((<u32>cqe.status & CQE_PHASE) != this.phase) return null;
     return cqe;
   }
 
   // Consumes the entry peek() returned; the doorbell is rung by ringCompletion().
-  pop(cqe: usize): void {
-    const sqhd = <u32>load<u16>(cqe + <usize>CQE_SQHD);
+  pop(cqe: CompletionEntry): void {
+    const sqhd = <u32>cqe.sqhd;
     if (sqhd < this.entries) this.sqHead = sqhd;
     this.cqHead++;
     if (this.cqHead == this.entries) {
@@ -159,10 +173,7 @@ export class QueuePair {
   }
 }
 
-export function cqeCid(cqe: usize): u32 {
-  return <u32>load<u16>(cqe + <usize>CQE_CID);
-}
-
-export function cqeStatus(cqe: usize): u32 {
-  return <u32>load<u16>(cqe + <usize>CQE_STATUS) >> 1;
+// The status field of a completion, without the phase tag.
+@inline export function cqeStatus(cqe: CompletionEntry): u32 {
+  return <u32>cqe.status >> 1;
 }

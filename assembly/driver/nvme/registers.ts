@@ -54,33 +54,35 @@ export const CQE_BYTES: u32 = 16;
 export const SQES_LOG2: u32 = 6;
 export const CQES_LOG2: u32 = 4;
 
-// 4.2 Submission queue entry: byte offsets of the common command fields.
-export const SQE_CDW0: u32 = 0;    // opcode 7:0, FUSE 9:8, PSDT 15:14, CID 31:16
-export const SQE_NSID: u32 = 4;
-export const SQE_MPTR: u32 = 16;
-export const SQE_PRP1: u32 = 24;
-export const SQE_PRP2: u32 = 32;
-export const SQE_CDW10: u32 = 40;
-export const SQE_CDW11: u32 = 44;
-export const SQE_CDW12: u32 = 48;
-export const SQE_CDW13: u32 = 52;
-export const SQE_CDW14: u32 = 56;
-export const SQE_CDW15: u32 = 60;
+// 4.2 Submission queue entry (64 bytes): the common command format.
+@unmanaged
+export class SubmissionEntry {
+  cdw0: u32;   // opcode 7:0, FUSE 9:8, PSDT 15:14, CID 31:16
+  nsid: u32;
+  cdw2: u32;
+  cdw3: u32;
+  mptr: u64;   // metadata pointer
+  prp1: u64;   // data pointer: PRP entry 1
+  prp2: u64;   //   PRP entry 2, or the PRP list
+  cdw10: u32;
+  cdw11: u32;
+  cdw12: u32;
+  cdw13: u32;
+  cdw14: u32;
+  cdw15: u32;
+}
 
-// 4.6 Completion queue entry: byte offsets.
-export const CQE_DW0: u32 = 0;     // command specific
-export const CQE_SQHD: u32 = 8;    // u16 SQ Head Pointer
-export const CQE_SQID: u32 = 10;   // u16 SQ Identifier
-export const CQE_CID: u32 = 12;    // u16 Command Identifier
-export const CQE_STATUS: u32 = 14; // u16: bit 0 Phase Tag, 15:1 Status Field
+// 4.6 Completion queue entry (16 bytes).
+@unmanaged
+export class CompletionEntry {
+  dw0: u32;    // command specific
+  dw1: u32;
+  sqhd: u16;   // SQ Head Pointer: how far the controller has fetched
+  sqid: u16;   // SQ Identifier
+  cid: u16;    // Command Identifier
+  status: u16; // bit 0 Phase Tag, 15:1 Status Field
+}
 export const CQE_PHASE: u32 = 1;
-
-// 4.6.1 Status Field (after removing the phase bit): SC 7:0, SCT 10:8, CRD 12:11, M 13, DNR 14.
-export const STATUS_SC_MASK: u32 = 0xff;
-export const STATUS_SCT_SHIFT: u32 = 8;
-export const STATUS_SCT_MASK: u32 = 0x7;
-export const STATUS_DNR: u32 = 1 << 14;
-export const STATUS_CODE_MASK: u32 = 0x7ff; // SCT and SC together: 0 is success
 
 // 5 Admin command set opcodes.
 export const ADMIN_DELETE_IO_SQ: u32 = 0x00;   // 5.6

@@ -2,20 +2,11 @@
 // can route it, else legacy INTx, else none (the driver polls). The host routes lines; the guest
 // programs its own device: the MSI-X table entry, the enable bits, INTx disable, INTMC.
 // One vector (0) serves the admin CQ (always vector 0, NVMe 1.4 section 3.1.1) and the IO CQ.
-import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach, irq_msi_address, irq_msi_data, IRQ_MODE_MSIX, IRQ_MODE_INTX } from "../kernel";
+import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach, irq_msi_address, irq_msi_data, ATTACH_MSIX, ATTACH_INTX } from "../imports";
 import { findCapability, CAP_ID_MSIX, updateCommand, PCI_CMD_INTX_DISABLE, PCI_INTERRUPT } from "../pci";
 import { REG_INTMC } from "./registers";
 import { Controller } from "./controller";
-
-export const IRQ_NONE: u32 = 0;
-export const IRQ_INTX: u32 = 1;
-export const IRQ_MSIX: u32 = 2;
-
-// What the boot option irq= asks for.
-export const IRQ_PREF_AUTO: u32 = 0;
-export const IRQ_PREF_POLL: u32 = 1;
-export const IRQ_PREF_INTX: u32 = 2;
-export const IRQ_PREF_MSIX: u32 = 3;
+import { IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MODE_POLL, IRQ_MODE_INTX, IRQ_MODE_MSIX } from "../../shared/abi";
 
 // 6.8.2.3 MSI-X capability: Message Control in bits 31:16 of the first dword.
 const MSIX_CTRL_ENABLE: u32 = 1 << 31;        // Message Control bit 15
@@ -29,12 +20,6 @@ const MSIX_ENTRY_DATA: u32 = 8;
 const MSIX_ENTRY_VECTOR_CONTROL: u32 = 12;
 const MSIX_ENTRY_BYTES: u32 = 16;
 
-export function irqModeName(mode: u32): string {
-  if (mode == IRQ_MSIX) return "msix";
-  if (mode == IRQ_INTX) return "intx";
-  return "poll";
-}
-
 function setupMsix(c: Controller): bool {
   const cap = findCapability(c.bdf, CAP_ID_MSIX);
   if (cap == 0) return false;
@@ -46,7 +31,7 @@ function setupMsix(c: Controller): bool {
   if (handle < 0) return false;
   // The table entry we program must lie inside its BAR, whatever the capability says.
   if (<u64>tableOffset + <u64>MSIX_ENTRY_BYTES > <u64>mmio_size(handle)) return false;
-  const line = irq_attach(c.bdf, IRQ_MODE_MSIX);
+  const line = irq_attach(c.bdf, ATTACH_MSIX);
   if (line < 0) return false;
   // Program and unmask entry 0 while the function is masked, then enable MSI-X.
   pci_write32(c.bdf, cap, (header | MSIX_CTRL_FUNCTION_MASK) & ~MSIX_CTRL_ENABLE & 0xffff0000);
@@ -57,7 +42,7 @@ function setupMsix(c: Controller): bool {
   mmio_write32(handle, tableOffset + MSIX_ENTRY_VECTOR_CONTROL, 0);
   pci_write32(c.bdf, cap, (header | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_FUNCTION_MASK & 0xffff0000);
   updateCommand(c.bdf, PCI_CMD_INTX_DISABLE, 0);
-  c.irqMode = IRQ_MSIX;
+  c.irqMode = IRQ_MODE_MSIX;
   c.irqLine = line;
   return true;
 }
@@ -65,20 +50,21 @@ function setupMsix(c: Controller): bool {
 function setupIntx(c: Controller): bool {
   const pin = (pci_read32(c.bdf, PCI_INTERRUPT) >> 8) & 0xff;
   if (pin == 0) return false;
-  const line = irq_attach(c.bdf, IRQ_MODE_INTX);
+  const line = irq_attach(c.bdf, ATTACH_INTX);
   if (line < 0) return false;
   updateCommand(c.bdf, 0, PCI_CMD_INTX_DISABLE);
   // 3.1.4: clear the mask of vector 0 (INTMS/INTMC are only for INTx and MSI, never MSI-X).
   mmio_write32(c.mmio, REG_INTMC, 1);
-  c.irqMode = IRQ_INTX;
+  c.irqMode = IRQ_MODE_INTX;
   c.irqLine = line;
   return true;
 }
 
+// `preference` is start's irq option (IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX of shared/abi.ts).
 export function setupInterrupts(c: Controller, preference: u32): void {
-  c.irqMode = IRQ_NONE;
+  c.irqMode = IRQ_MODE_POLL;
   c.irqLine = -1;
-  if (preference == IRQ_PREF_POLL) return;
-  if (preference != IRQ_PREF_INTX && setupMsix(c)) return;
-  if (preference != IRQ_PREF_MSIX && setupIntx(c)) return;
+  if (preference == IRQ_POLL) return;
+  if (preference != IRQ_INTX && setupMsix(c)) return;
+  if (preference != IRQ_MSIX && setupIntx(c)) return;
 }

@@ -1,0 +1,456 @@
+// Requests: the IO path of the block interface (NVMe 1.4 sections 6.8 Flush, 6.9 Read, 6.15 Write).
+//
+// A request is what a client asked for: a tag, an operation, a namespace, a block range and a buffer.
+// The driver splits it into commands of at most MDTS (and NLB's 16 bits), each described by PRPs
+// (prp.ts), sends as many as the IO queue takes and the rest as completions free command ids. Nothing
+// here waits for the device: submit answers at once; completions are reaped by poll/interrupt
+// (reap), lost commands found by tick (checkTimeouts), which resets the controller and sends what
+// was in flight again. A request completes exactly once, through request_done, when every command
+// of it has (or, after the first failure, when nothing of it is in flight any more).
+//
+// Where a request's blocks are at any moment: in flight (a busy command id), waiting to be sent
+// again (the controller's pending ring: retries and what a reset took back), or not sent yet (the
+// request is on the controller's backlog). `outstanding` counts the first two.
+import { now_ns, request_done } from "../imports";
+import { NVM_READ, NVM_WRITE, NVM_FLUSH, CSTS_CFS } from "./registers";
+import { CommandSlot, NO_REQUEST, cqeStatus } from "./queue";
+import { Controller, at, count, reportBadCompletion } from "./controller";
+import { namespaceAt, namespaceCount } from "./namespace";
+import { buildPrps, releaseLists } from "./prp";
+import { resetController } from "./bringup";
+import { allocPages } from "../dma";
+import { isSuccess, isRetryable } from "../../shared/status";
+import {
+  OP_READ, OP_WRITE, OP_FLUSH, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL,
+  ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BUSY, ERR_NO_NAMESPACE, ERR_RANGE, ERR_READ_ONLY,
+  ERR_BAD_BUFFER, ERR_BAD_OP, ERR_UNUSABLE, WAIT_NOTHING, WAIT_INTERRUPT, WAIT_POLL,
+} from "../../shared/abi";
+
+const REQUESTS_MAX: u32 = 1024;    // requests in flight at once, all controllers together
+export const MAX_RETRIES: u32 = 3;        // a piece is sent again at most this many times
+const NLB_MAX_BLOCKS: u32 = 65536; // CDW12 NLB is 16 bits, 0-based
+const NONE: u32 = 0;               // end of the backlog list (links are index + 1)
+
+@unmanaged
+class Request {
+  tag: u64;          // the host's
+  lba: u64;          // first block
+  errorLba: u64;     // lowest block of a failed command, when status != 0
+  blocks: u32;       // blocks in all (1 for a flush: one command, no data)
+  issued: u32;       // blocks handed to commands so far
+  buffer: u32;       // linear-memory address of the data
+  opcode: u32;       // NVM_READ, NVM_WRITE or NVM_FLUSH
+  nsid: u32;
+  lbaShift: u32;
+  outstanding: u32;  // commands in flight or waiting to be sent again
+  status: u32;       // the first failure; 0 while everything went well
+  active: u32;       // 1 from submit to request_done
+  queued: u32;       // 1 while on the controller's backlog
+  next: u32;         // backlog link: request index + 1, NONE at the end
+  internal: u32;     // 1 for the driver's own requests (the flush before shutdown)
+  ctrl: u32;         // controller index
+}
+const REQUEST_BYTES: u32 = 80;
+
+// A piece of a request waiting to be sent again.
+@unmanaged
+class PendingPiece {
+  request: u32;
+  blocks: u32;
+  lba: u64;
+  buffer: u32;
+  retries: u32;
+}
+const PENDING_BYTES: u32 = 24;
+
+let pool: usize = 0;         // REQUESTS_MAX records
+let freeStack: usize = 0;    // free record indices (u16)
+let freeCount: u32 = 0;
+let bufferStart: usize = 0;  // the memory handed out for data (buffer_base .. + buffer_bytes)
+let bufferEnd: usize = 0;
+export let internalStatus: u32 = 0; // the last internal request's status, when it has completed
+
+function request(i: u32): Request {
+  assert(i < REQUESTS_MAX, "request index out of range");
+  return changetype<Request>(pool + <usize>(i * REQUEST_BYTES));
+}
+
+// The request records and the buffer memory, once at start; false when the window is too small.
+export function initRequests(bufferBytes: u32): bool {
+  pool = allocPages(REQUESTS_MAX * REQUEST_BYTES);
+  freeStack = allocPages(REQUESTS_MAX * 2);
+  bufferStart = bufferBytes == 0 ? 0 : allocPages(bufferBytes, 64 << 10);
+  if (pool == 0 || freeStack == 0 || (bufferBytes != 0 && bufferStart == 0)) return false;
+  bufferEnd = bufferStart + <usize>bufferBytes;
+  for (let i = REQUESTS_MAX; i > 0; i--) {
+    store<u16>(freeStack + <usize>(freeCount * 2), <u16>(i - 1));
+    freeCount++;
+  }
+  return true;
+}
+
+export function bufferBase(): usize { return bufferStart; }
+export function bufferBytes(): u32 { return <u32>(bufferEnd - bufferStart); }
+
+// A controller's ring of pieces to send again, once it is ready: one per IO command id is enough,
+// since a piece waits there only after leaving the queue.
+export function initPending(c: Controller): bool {
+  c.pending = allocPages(c.ioEntries * PENDING_BYTES);
+  return c.pending != 0;
+}
+
+// ---- submit ----
+
+// Checks a request and queues it; never waits. Returns 0 (queued), ERR_BUSY, or an argument error
+// with nothing sent. `op` is OP_* | OP_FLAG_MORE; `buffer` an address inside the handed-out memory.
+export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, buffer: u32, internal: bool): u32 {
+  const kind = op & OP_MASK;
+  if ((op & ~(OP_MASK | OP_FLAG_MORE)) != 0 || kind < OP_READ || kind > OP_FLUSH) return ERR_BAD_OP;
+  if (nsIndex >= namespaceCount()) return ERR_NO_NAMESPACE;
+  const ns = namespaceAt(nsIndex);
+  if (ns.refused != 0) return ERR_UNUSABLE;
+  const c = at(ns.ctrl);
+  if (c.state != STATE_READY) return ERR_NOT_READY;
+  if (kind == OP_WRITE && ns.readonly != 0) return ERR_READ_ONLY;
+  if (kind != OP_FLUSH) {
+    if (blocks == 0 || lba >= ns.blocks || <u64>blocks > ns.blocks - lba) return ERR_RANGE;
+    const end = <u64>buffer + (<u64>blocks << ns.lbaShift);
+    if ((buffer & 3) != 0 || <usize>buffer < bufferStart || end > <u64>bufferEnd) return ERR_BAD_BUFFER;
+  }
+  // Fair and bounded: while earlier requests still wait for command ids, new ones wait too.
+  if (c.backlogHead != NONE || c.pendingCount != 0 || freeCount == 0 || !c.ioQueue().canQueue()) return ERR_BUSY;
+  const index = allocRequest();
+  const r = request(index);
+  r.tag = tag;
+  r.lba = kind == OP_FLUSH ? 0 : lba;
+  r.blocks = kind == OP_FLUSH ? 1 : blocks;
+  r.buffer = kind == OP_FLUSH ? 0 : buffer;
+  r.opcode = kind == OP_READ ? NVM_READ : kind == OP_WRITE ? NVM_WRITE : NVM_FLUSH;
+  r.nsid = ns.nsid;
+  r.lbaShift = ns.lbaShift;
+  r.internal = internal ? 1 : 0;
+  r.ctrl = c.index;
+  appendBacklog(c, index);
+  issue(c, now_ns());
+  if (r.outstanding == 0) {
+    // Not even the first command fitted (the PRP list pool is lent out): as if nothing happened.
+    unlinkBacklog(c, index);
+    freeRequest(index);
+    return ERR_BUSY;
+  }
+  c.requests++;
+  if ((op & OP_FLAG_MORE) == 0) c.ioQueue().ringSubmission();
+  return 0;
+}
+
+function allocRequest(): u32 {
+  assert(freeCount > 0, "request pool empty");
+  freeCount--;
+  const index = <u32>load<u16>(freeStack + <usize>(freeCount * 2));
+  const r = request(index);
+  assert(r.active == 0, "a free request record was active");
+  memory.fill(changetype<usize>(r), 0, <usize>REQUEST_BYTES);
+  r.active = 1;
+  return index;
+}
+
+function freeRequest(index: u32): void {
+  const r = request(index);
+  assert(r.active == 1 && r.queued == 0 && r.outstanding == 0, "freeing a request still in use");
+  assert(freeCount < REQUESTS_MAX, "request pool overflow");
+  r.active = 0;
+  store<u16>(freeStack + <usize>(freeCount * 2), <u16>index);
+  freeCount++;
+}
+
+// ---- the backlog: requests with blocks not yet sent, oldest first ----
+
+function appendBacklog(c: Controller, index: u32): void {
+  const r = request(index);
+  assert(r.queued == 0, "request already on the backlog");
+  r.queued = 1;
+  r.next = NONE;
+  if (c.backlogTail != NONE) request(c.backlogTail - 1).next = index + 1;
+  else c.backlogHead = index + 1;
+  c.backlogTail = index + 1;
+}
+
+function unlinkBacklog(c: Controller, index: u32): void {
+  const r = request(index);
+  if (r.queued == 0) return;
+  let prev = NONE;
+  let link = c.backlogHead;
+  for (let steps: u32 = 0; link != NONE && steps < REQUESTS_MAX; steps++) {
+    if (link - 1 == index) break;
+    prev = link;
+    link = request(link - 1).next;
+  }
+  assert(link - 1 == index, "request missing from the backlog");
+  if (prev == NONE) c.backlogHead = r.next;
+  else request(prev - 1).next = r.next;
+  if (c.backlogTail == index + 1) c.backlogTail = prev;
+  r.queued = 0;
+  r.next = NONE;
+}
+
+// ---- pieces waiting to be sent again ----
+
+function pendingAt(c: Controller, i: u32): PendingPiece {
+  return changetype<PendingPiece>(c.pending + <usize>(((c.pendingHead + i) % c.ioEntries) * PENDING_BYTES));
+}
+
+function pushPending(c: Controller, index: u32, slot: CommandSlot): void {
+  assert(c.pendingCount < c.ioEntries, "pending ring full");
+  const p = pendingAt(c, c.pendingCount);
+  p.request = index;
+  p.lba = slot.lba;
+  p.blocks = slot.blocks;
+  p.buffer = slot.buffer;
+  p.retries = slot.retries + 1;
+  c.pendingCount++;
+}
+
+// Drops the waiting pieces of a request that has failed.
+function dropPending(c: Controller, index: u32): void {
+  let kept: u32 = 0;
+  const n = c.pendingCount;
+  for (let i: u32 = 0; i < n; i++) {
+    const p = pendingAt(c, i);
+    if (p.request == index) { request(index).outstanding--; continue; }
+    if (kept != i) memory.copy(changetype<usize>(pendingAt(c, kept)), changetype<usize>(p), <usize>PENDING_BYTES);
+    kept++;
+  }
+  c.pendingCount = kept;
+}
+
+// ---- sending commands ----
+
+// Largest number of blocks one command may carry on this controller.
+function maxBlocks(c: Controller, r: Request): u32 {
+  const n = c.maxCommandBytes >> r.lbaShift;
+  return n > NLB_MAX_BLOCKS ? NLB_MAX_BLOCKS : n;
+}
+
+// Writes one command at the SQ tail (the doorbell is rung by the caller); false, with nothing
+// changed, when no command id, SQ slot or PRP list page is free.
+function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, retries: u32, now: u64): bool {
+  const qp = c.ioQueue();
+  if (!qp.canQueue()) return false;
+  const r = request(index);
+  const cid = <u32>qp.allocCid();
+  const slot = qp.slot(cid);
+  slot.request = index;
+  slot.lba = lba;
+  slot.blocks = blocks;
+  slot.buffer = buffer;
+  slot.retries = retries;
+  slot.submitNs = now;
+  slot.listCount = 0;
+  const sqe = qp.nextEntry(r.opcode, cid);
+  sqe.nsid = r.nsid;
+  if (r.opcode != NVM_FLUSH) {
+    if (!buildPrps(c, slot, sqe, <usize>buffer, blocks << r.lbaShift)) { qp.freeCid(cid); return false; }
+    sqe.cdw10 = <u32>lba;               // starting LBA, low and high halves
+    sqe.cdw11 = <u32>(lba >> 32);
+    sqe.cdw12 = blocks - 1;             // NLB, 0-based
+  }
+  qp.push();
+  c.commands++;
+  return true;
+}
+
+// Sends what waits, as far as command ids and PRP pages allow: pieces to send again first, then
+// the backlog in order. Returns the number of commands written (the doorbell is the caller's).
+function issue(c: Controller, now: u64): u32 {
+  const qp = c.ioQueue();
+  let sent: u32 = 0;
+  while (sent < qp.entries) {
+    if (c.pendingCount > 0) {
+      const p = pendingAt(c, 0);
+      if (!enqueue(c, p.request, p.lba, p.blocks, p.buffer, p.retries, now)) break;
+      c.pendingHead = (c.pendingHead + 1) % c.ioEntries;
+      c.pendingCount--;
+    } else if (c.backlogHead != NONE) {
+      const index = c.backlogHead - 1;
+      const r = request(index);
+      const left = r.blocks - r.issued;
+      const n = left < maxBlocks(c, r) ? left : maxBlocks(c, r);
+      const lba = r.lba + <u64>r.issued;
+      const buffer = r.buffer + (r.issued << r.lbaShift);
+      if (!enqueue(c, index, lba, n, buffer, 0, now)) break;
+      r.issued += n;
+      r.outstanding++;
+      if (r.issued == r.blocks) unlinkBacklog(c, index);
+    } else {
+      break;
+    }
+    sent++;
+  }
+  // Nothing in flight and something waiting would wait forever: the PRP pool covers one command.
+  assert(qp.inFlight() > 0 || (c.pendingCount == 0 && c.backlogHead == NONE), "requests stalled with nothing in flight");
+  return sent;
+}
+
+// ---- completions ----
+
+// Records a failure: the first status, the lowest failed block; nothing more of it is sent.
+function failRequest(c: Controller, index: u32, status: u32, lba: u64): void {
+  const r = request(index);
+  if (r.status == 0 || lba < r.errorLba) {
+    if (r.status == 0) r.status = status;
+    r.errorLba = lba;
+  }
+  unlinkBacklog(c, index);
+  r.issued = r.blocks;
+  dropPending(c, index);
+}
+
+// Completes the request if nothing of it is left; returns 1 if it did.
+function settle(c: Controller, index: u32): u32 {
+  const r = request(index);
+  if (r.outstanding != 0 || r.issued != r.blocks) return 0;
+  assert(r.active == 1 && r.queued == 0, "request completed twice");
+  c.requests--;
+  const tag = r.tag;
+  const status = r.status;
+  const lba = status != 0 ? r.errorLba : 0;
+  const internal = r.internal;
+  freeRequest(index);
+  if (internal != 0) internalStatus = status;
+  else request_done(tag, status, lba);
+  return 1;
+}
+
+// One IO completion: counted, retried when the device allows it, or settled.
+function finishCommand(c: Controller, cid: u32, status: u32): u32 {
+  const qp = c.ioQueue();
+  const slot = qp.slot(cid);
+  const index = slot.request;
+  const r = request(index);
+  releaseLists(c, slot);
+  if (isSuccess(status)) {
+    const bytes = <u64>slot.blocks << r.lbaShift;
+    if (r.opcode == NVM_READ) c.bytesRead += bytes;
+    else if (r.opcode == NVM_WRITE) c.bytesWritten += bytes;
+  } else {
+    c.errors++;
+    if (isRetryable(status) && slot.retries < MAX_RETRIES && r.status == 0) {
+      c.retries++;
+      pushPending(c, index, slot);
+      qp.freeCid(cid);
+      return 0;
+    }
+    failRequest(c, index, status, slot.lba);
+  }
+  qp.freeCid(cid);
+  r.outstanding--;
+  return settle(c, index);
+}
+
+// Consumes the IO completion queue, then sends what waits. Returns the requests completed.
+export function reap(c: Controller): u32 {
+  const qp = c.ioQueue();
+  let done: u32 = 0;
+  let seen: u32 = 0;
+  while (seen < qp.entries) {  // a device cannot keep us here: at most one ring's worth per call
+    const cqe = qp.peek();
+    if (cqe == null) break;
+    const cid = <u32>cqe.cid;
+    const status = cqeStatus(cqe);
+    qp.pop(cqe);
+    seen++;
+    c.completions++;
+    if (cid >= qp.entries || qp.slot(cid).busy != 1 || qp.slot(cid).request == NO_REQUEST) {
+      reportBadCompletion(c, qp.qid, cid);
+      continue;
+    }
+    done += finishCommand(c, cid, status);
+  }
+  if (seen > 0) {
+    qp.ringCompletion();
+    if (issue(c, now_ns()) > 0) qp.ringSubmission();
+  }
+  return done;
+}
+
+// ---- timeouts and recovery ----
+
+// A command older than CAP.TO, or CSTS.CFS, on a controller with requests: reset it. The commands
+// that overran fail with ERR_TIMEOUT; every other command in flight is sent again after the reset
+// (each piece at most MAX_RETRIES times). Returns the requests completed.
+export function checkTimeouts(c: Controller, now: u64): u32 {
+  if (c.state != STATE_READY || c.ioQueue().inFlight() == 0) return 0;
+  const limitNs = <u64>c.timeoutMs * 1_000_000;
+  const qp = c.ioQueue();
+  let why: u32 = 0;
+  for (let cid: u32 = 0; cid < qp.entries; cid++) {
+    const slot = qp.slot(cid);
+    if (slot.busy == 1 && now - slot.submitNs > limitNs) why = ERR_TIMEOUT;
+  }
+  if (why == 0 && (c.csts() & CSTS_CFS) != 0) why = ERR_CONTROLLER_FATAL;
+  if (why == 0) return 0;
+  c.timeouts++;
+  c.errors++;
+  for (let cid: u32 = 0; cid < qp.entries; cid++) {
+    const slot = qp.slot(cid);
+    if (slot.busy != 1) continue;
+    const index = slot.request;
+    const r = request(index);
+    releaseLists(c, slot);
+    const overran = why == ERR_TIMEOUT && now - slot.submitNs > limitNs;
+    if (r.status == 0 && !overran && slot.retries < MAX_RETRIES) {
+      c.retries++;
+      pushPending(c, index, slot);
+    } else {
+      if (r.status == 0) failRequest(c, index, why, slot.lba);
+      r.outstanding--;
+    }
+  }
+  // The reset re-creates the IO queue pair, which frees every command id.
+  if (!resetController(c, why)) return abandonRequests(c);
+  issue(c, now_ns());
+  c.ioQueue().ringSubmission();
+  return settleAll(c);
+}
+
+// The controller is gone: every request still on it fails (ERR_NOT_READY unless it already failed).
+export function abandonRequests(c: Controller): u32 {
+  for (let i: u32 = 0; i < REQUESTS_MAX; i++) {
+    const r = request(i);
+    if (r.active == 1 && r.ctrl == c.index) {
+      if (r.status == 0) failRequest(c, i, ERR_NOT_READY, r.lba + <u64>r.issued);
+      else { unlinkBacklog(c, i); r.issued = r.blocks; dropPending(c, i); }
+    }
+  }
+  c.pendingCount = 0;
+  return settleAll(c);
+}
+
+function settleAll(c: Controller): u32 {
+  let done: u32 = 0;
+  for (let i: u32 = 0; i < REQUESTS_MAX; i++) {
+    const r = request(i);
+    if (r.active == 1 && r.ctrl == c.index) done += settle(c, i);
+  }
+  return done;
+}
+
+// ---- what the host asks between requests ----
+
+// Requests accepted and not completed, on every controller.
+export function outstandingRequests(): u32 {
+  return REQUESTS_MAX - freeCount;
+}
+
+// Whether the host may sleep until an interrupt (WAIT_INTERRUPT), must keep polling (WAIT_POLL),
+// or has nothing to wait for (WAIT_NOTHING).
+export function waitHint(): u32 {
+  let hint = WAIT_NOTHING;
+  for (let i: u32 = 0; i < count(); i++) {
+    const c = at(i);
+    if (c.requests == 0) continue;
+    if (c.irqMode == IRQ_MODE_POLL) return WAIT_POLL;
+    hint = WAIT_INTERRUPT;
+  }
+  return hint;
+}

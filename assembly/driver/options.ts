@@ -1,0 +1,70 @@
+// The driver's boot options, read from the boot command line by start_cmdline: items of the
+// ';'-separated line that look like key=value and name a driver option. Every other item belongs to
+// a client (the shell's commands), which skips these. Options:
+//   stage=N                    stop bring-up after stage N (1..4; 5..7 is everything)
+//   irq=auto|poll|intx|msix    how completions are noticed (auto: MSI-X, else INTx, else polling)
+//   log=errors|normal          how much the driver says (error lines only, or bring-up too)
+import { cmdline } from "./imports";
+import { put, putBytes, newline, putError } from "../shared/console";
+import {
+  IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, LOG_ERRORS, LOG_NORMAL, STAGE_RESET, STAGE_ALL,
+} from "../shared/abi";
+
+const CMDLINE_CAP: i32 = 4096;
+const line: usize = memory.data(CMDLINE_CAP);
+
+export let optionIrq: u32 = IRQ_AUTO;
+export let optionStage: u32 = STAGE_ALL;
+export let optionLog: u32 = LOG_NORMAL;
+
+function matches(ptr: usize, len: i32, s: string): bool {
+  if (len != s.length) return false;
+  for (let i = 0; i < len; i++) if (<i32>load<u8>(ptr + <usize>i) != s.charCodeAt(i)) return false;
+  return true;
+}
+
+function isBlank(b: u32): bool { return b <= 32; }
+
+// Applies one item if it is a driver option; a malformed value is an error line.
+function applyOption(ptr: usize, len: i32): void {
+  let a = 0;
+  let b = len;
+  while (a < b && isBlank(load<u8>(ptr + <usize>a))) a++;
+  while (b > a && isBlank(load<u8>(ptr + <usize>(b - 1)))) b--;
+  const p = ptr + <usize>a;
+  const n = b - a;
+  if (n == 7 && matches(p, 6, "stage=")) {
+    const d = <u32>load<u8>(p + 6) - 48;
+    if (d >= STAGE_RESET && d <= STAGE_ALL) { optionStage = d; return; }
+  } else if (n > 4 && matches(p, 4, "irq=")) {
+    const v = p + 4;
+    const m = n - 4;
+    if (matches(v, m, "auto")) { optionIrq = IRQ_AUTO; return; }
+    if (matches(v, m, "poll")) { optionIrq = IRQ_POLL; return; }
+    if (matches(v, m, "intx")) { optionIrq = IRQ_INTX; return; }
+    if (matches(v, m, "msix")) { optionIrq = IRQ_MSIX; return; }
+  } else if (n > 4 && matches(p, 4, "log=")) {
+    if (matches(p + 4, n - 4, "errors")) { optionLog = LOG_ERRORS; return; }
+    if (matches(p + 4, n - 4, "normal")) { optionLog = LOG_NORMAL; return; }
+  } else {
+    return; // not a driver option: a client's command
+  }
+  putError();
+  put("boot option not understood: ");
+  putBytes(p, n);
+  newline();
+}
+
+// Reads the command line and applies every driver option in it. A line longer than 4096 bytes is
+// ignored whole (the shell, which reads the same line, says so).
+export function readOptions(): void {
+  let len = cmdline(line, CMDLINE_CAP);
+  if (len > CMDLINE_CAP || len < 0) len = 0;
+  let start = 0;
+  for (let i = 0; i <= len; i++) {
+    if (i == len || load<u8>(line + <usize>i) == 59) {
+      applyOption(line + <usize>start, i - start);
+      start = i + 1;
+    }
+  }
+}

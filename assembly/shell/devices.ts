@@ -1,0 +1,86 @@
+// The shell's view of the devices: controller and namespace records fetched from the driver through
+// the host (describe_*), and names as Linux gives them (nvme0 a controller, nvme0n1 its namespace 1).
+import { controller_count, namespace_count, describe_controller, describe_namespace } from "./client";
+import {
+  CONTROLLER_RECORD_BYTES, NAMESPACE_RECORD_BYTES, CTRL_STATE, CTRL_FAIL_REASON, CTRL_FAIL_STATUS,
+  NS_CTRL, NS_NSID, NS_BLOCKS, NS_LBA_SHIFT, NS_READONLY, NS_REFUSED,
+  STATE_FAILED, STATE_STOPPED,
+} from "../shared/abi";
+import { failText } from "../shared/words";
+import { put } from "../shared/console";
+import { putStatus } from "../shared/status";
+
+// One controller record and one namespace record at a time, fetched fresh for each use (a
+// controller can fail or be reset between commands).
+export const ctrlRecord: usize = memory.data(<i32>CONTROLLER_RECORD_BYTES, 8);
+export const nsRecord: usize = memory.data(<i32>NAMESPACE_RECORD_BYTES, 8);
+
+export function loadController(i: u32): bool {
+  return describe_controller(i, ctrlRecord) == <i32>CONTROLLER_RECORD_BYTES;
+}
+
+export function loadNamespace(i: u32): bool {
+  return describe_namespace(i, nsRecord) == <i32>NAMESPACE_RECORD_BYTES;
+}
+
+@inline export function ctrl32(field: u32): u32 { return load<u32>(ctrlRecord + <usize>field); }
+@inline export function ctrl64(field: u32): u64 { return load<u64>(ctrlRecord + <usize>field); }
+@inline export function ns32(field: u32): u32 { return load<u32>(nsRecord + <usize>field); }
+@inline export function ns64(field: u32): u64 { return load<u64>(nsRecord + <usize>field); }
+
+// The namespace now in nsRecord.
+export function nsCtrl(): u32 { return ns32(NS_CTRL); }
+export function nsId(): u32 { return ns32(NS_NSID); }
+export function nsBlocks(): u64 { return ns64(NS_BLOCKS); }
+export function nsShift(): u32 { return ns32(NS_LBA_SHIFT); }
+export function nsReadonly(): bool { return ns32(NS_READONLY) != 0; }
+export function nsRefused(): u32 { return ns32(NS_REFUSED); }
+
+export function controllerCount(): u32 { return controller_count(); }
+export function namespaceCount(): u32 { return namespace_count(); }
+
+// Parses a decimal number at [ptr, ptr+len); -1 if not all digits or too long.
+function decimal(ptr: usize, len: i32): i64 {
+  if (len == 0 || len > 9) return -1;
+  let v: i64 = 0;
+  for (let i = 0; i < len; i++) {
+    const c = <i32>load<u8>(ptr + <usize>i);
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + <i64>(c - 48);
+  }
+  return v;
+}
+
+function startsWithNvme(ptr: usize, len: i32): bool {
+  return len > 4 && load<u8>(ptr) == 110 && load<u8>(ptr + 1) == 118 && load<u8>(ptr + 2) == 109 && load<u8>(ptr + 3) == 101;
+}
+
+// "nvme0n1" -> the namespace's index, with its record in nsRecord; -1 if there is none.
+export function namespaceByName(ptr: usize, len: i32): i32 {
+  if (!startsWithNvme(ptr, len)) return -1;
+  let split = -1;
+  for (let i = 4; i < len; i++) if (load<u8>(ptr + <usize>i) == 110) { split = i; break; }
+  if (split < 0) return -1;
+  const ctrl = decimal(ptr + 4, split - 4);
+  const nsid = decimal(ptr + <usize>(split + 1), len - split - 1);
+  if (ctrl < 0 || nsid <= 0) return -1;
+  const n = namespaceCount();
+  for (let i: u32 = 0; i < n; i++) {
+    if (loadNamespace(i) && <i64>nsCtrl() == ctrl && <i64>nsId() == nsid) return <i32>i;
+  }
+  return -1;
+}
+
+// Why the controller in ctrlRecord is not usable, in the driver's words.
+export function putNotReady(): void {
+  const state = ctrl32(CTRL_STATE);
+  if (state == STATE_FAILED) putFailure();
+  else if (state == STATE_STOPPED) put("bring-up stopped at an earlier stage");
+  else put("shut down");
+}
+
+export function putFailure(): void {
+  put(failText(ctrl32(CTRL_FAIL_REASON)));
+  const status = ctrl32(CTRL_FAIL_STATUS);
+  if (status != 0) { put(": "); putStatus(status); }
+}

@@ -1,0 +1,329 @@
+// The shell's block IO commands: read, crc, fill, verify, flush and bench. Each checks every word
+// before any IO is issued, then moves data between this module's staging memory and its share of
+// the driver's buffer memory (blk.buffer_read/write) and sends requests through the block interface.
+import { buffer_bytes, buffer_write, buffer_read, now_ns } from "./client";
+import { put, putLine, putDec, putHex, putCtrlName, putNsName, putDeviceString, newline, putError, countFailure } from "../shared/console";
+import { putStatus } from "../shared/status";
+import { refusedText } from "../shared/words";
+import { OP_READ, OP_WRITE, OP_FLUSH, OP_FLAG_MORE, ERR_BUSY, STATE_READY, CTRL_STATE } from "../shared/abi";
+import {
+  loadController, ctrl32, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused, namespaceByName, putNotReady,
+} from "./devices";
+import { wordCount, wordPtr, wordLen, wordIs, number, numberOk } from "./words";
+import { run, send, collect, waitFor, takenLba, inFlight, resetUnkept, unkeptDone, unkeptStatus, unkeptLba } from "./requests";
+import { crc32Update } from "./crc32";
+import { fillPattern, checkPattern } from "./pattern";
+import { hexdump } from "./hexdump";
+
+const READ_MAX_BYTES: u64 = 1 << 20;  // `read` prints a hex dump: keep it to 1 MiB
+// Client-side staging: data goes between this module and the driver's buffer memory through here.
+const STAGE_BYTES: u32 = 1 << 20;
+export const stage: usize = memory.data(<i32>STAGE_BYTES, 16);
+
+// ---- error lines ----
+
+export function errorBegin(cmd: string): void {
+  putError();
+  put(cmd);
+}
+
+export function errorWord(i: i32): void {
+  put(" \"");
+  putDeviceString(wordPtr(i), wordLen(i));
+  put("\"");
+}
+
+function putDevRange(lba: u64, count: u64): void {
+  put(" dev="); putNsName(nsCtrl(), nsId());
+  put(" lba="); putDec(lba);
+  put(" count="); putDec(count);
+}
+
+function ioFailed(cmd: string, lba: u64, count: u64, status: u32, at: u64): void {
+  errorBegin(cmd); putDevRange(lba, count);
+  put(": at lba="); putDec(at); put(": "); putStatus(status); newline();
+}
+
+// ---- argument checks shared by the IO commands ----
+
+let argNs: u32 = 0;
+let argLba: u64 = 0;
+let argCount: u64 = 0;
+let argSeed: u64 = 0;
+
+// DEV LBA COUNT [SEED]: every word checked before any IO is issued. Leaves the namespace's record
+// loaded (devices.ts).
+function ioArguments(cmd: string, withSeed: bool, maxBytes: u64): bool {
+  const want = withSeed ? 5 : 4;
+  if (wordCount != want) {
+    errorBegin(cmd);
+    put(": usage: "); put(cmd); putLine(withSeed ? " DEV LBA COUNT SEED" : " DEV LBA COUNT");
+    return false;
+  }
+  const ns = namespaceByName(wordPtr(1), wordLen(1));
+  if (ns < 0) { errorBegin(cmd); put(": unknown device"); errorWord(1); newline(); return false; }
+  const lba = number(2);
+  if (!numberOk) { errorBegin(cmd); put(": LBA is not a number:"); errorWord(2); newline(); return false; }
+  const count = number(3);
+  if (!numberOk) { errorBegin(cmd); put(": COUNT is not a number:"); errorWord(3); newline(); return false; }
+  if (withSeed) {
+    argSeed = number(4);
+    if (!numberOk) { errorBegin(cmd); put(": SEED is not a number:"); errorWord(4); newline(); return false; }
+  }
+  if (nsRefused() != 0) {
+    errorBegin(cmd); put(" dev="); putNsName(nsCtrl(), nsId()); put(": namespace not usable: "); putLine(refusedText(nsRefused()));
+    return false;
+  }
+  if (count == 0) { errorBegin(cmd); putDevRange(lba, count); putLine(": COUNT must be at least 1"); return false; }
+  const blocks = nsBlocks();
+  if (lba >= blocks || count > blocks - lba) {
+    errorBegin(cmd); putDevRange(lba, count);
+    put(": range past the end of the namespace (blocks="); putDec(blocks); putLine(")");
+    return false;
+  }
+  if (maxBytes != 0 && count > (maxBytes >> nsShift())) {
+    errorBegin(cmd); putDevRange(lba, count);
+    put(": COUNT too large (at most "); putDec(maxBytes >> nsShift()); putLine(" blocks)");
+    return false;
+  }
+  if (!controllerReady()) {
+    errorBegin(cmd); putDevRange(lba, count); put(": "); putCtrlName(nsCtrl()); put(" is not ready: ");
+    putNotReady(); newline();
+    return false;
+  }
+  argNs = <u32>ns;
+  argLba = lba;
+  argCount = count;
+  return true;
+}
+
+function controllerReady(): bool {
+  return loadController(nsCtrl()) && ctrl32(CTRL_STATE) == STATE_READY;
+}
+
+
+// ---- read ----
+
+export function cmdRead(): void {
+  if (!ioArguments("read", false, READ_MAX_BYTES)) return;
+  const bytes = <u32>(argCount << nsShift());
+  const status = run(OP_READ, argNs, argLba, <u32>argCount, 0);
+  if (status != 0) { ioFailed("read", argLba, argCount, status, takenLba); return; }
+  buffer_read(0, stage, bytes);
+  hexdump(stage, bytes, argLba << nsShift());
+}
+
+// ---- crc, fill, verify: the range streams through two halves of the share, two requests in
+// flight, each half's data handled in STAGE_BYTES pieces ----
+
+const STREAM_CRC: u32 = 0;
+const STREAM_FILL: u32 = 1;
+const STREAM_VERIFY: u32 = 2;
+
+function streamName(kind: u32): string {
+  return kind == STREAM_CRC ? "crc" : kind == STREAM_FILL ? "fill" : "verify";
+}
+
+let crc: u32 = 0;
+let mismatchAt: i64 = -1;   // device byte offset of the first difference, or -1
+
+// Pattern bytes for device offsets [start, start + bytes) into the share at `offset`.
+function writePattern(offset: u32, bytes: u32, start: u64): void {
+  for (let done: u32 = 0; done < bytes; done += STAGE_BYTES) {
+    const n = bytes - done < STAGE_BYTES ? bytes - done : STAGE_BYTES;
+    fillPattern(stage, n, argSeed, start + <u64>done);
+    buffer_write(offset + done, stage, n);
+  }
+}
+
+// Takes in data read into the share at `offset`: CRC it, or check it against the pattern.
+function absorb(kind: u32, offset: u32, bytes: u32, start: u64): void {
+  for (let done: u32 = 0; done < bytes; done += STAGE_BYTES) {
+    const n = bytes - done < STAGE_BYTES ? bytes - done : STAGE_BYTES;
+    buffer_read(offset + done, stage, n);
+    if (kind == STREAM_CRC) crc = crc32Update(crc, stage, n);
+    else {
+      const bad = checkPattern(stage, n, argSeed, start + <u64>done);
+      if (bad >= 0) { mismatchAt = <i64>(start + <u64>done) + bad; return; }
+    }
+  }
+}
+
+// Slots of the stream: which tag and blocks each half of the share holds.
+const slotTag = memory.data<u32>([0, 0]);
+const slotLba = memory.data<u64>([0, 0]);
+const slotBlocks = memory.data<u32>([0, 0]);
+
+export function cmdStream(kind: u32): void {
+  const cmd = streamName(kind);
+  if (!ioArguments(cmd, kind != STREAM_CRC, 0)) return;
+  if (kind == STREAM_FILL && nsReadonly()) {
+    errorBegin(cmd); putDevRange(argLba, argCount); putLine(": namespace is write protected (NSATTR)");
+    return;
+  }
+  const shift = nsShift();
+  const half = (buffer_bytes() / 2) >> shift << shift;
+  const chunk = <u64>(half >> shift);
+  const op = kind == STREAM_FILL ? OP_WRITE : OP_READ;
+  crc = 0;
+  mismatchAt = -1;
+  let nextLba = argLba;
+  let left = argCount;
+  let head: u32 = 0;     // the slot whose request was sent first
+  let busy: u32 = 0;     // slots with a request in flight
+  let failed = false;
+  for (let turns: u64 = 0; turns <= argCount + 2; turns++) {   // each turn completes one chunk
+    while (busy < 2 && left > 0 && !failed) {
+      const slot = (head + busy) & 1;
+      const n = left < chunk ? left : chunk;
+      const offset = slot * half;
+      if (kind == STREAM_FILL) writePattern(offset, <u32>(n << shift), nextLba << shift);
+      const status = sendChunk(op, nextLba, <u32>n, offset, slot);
+      if (status != 0) { ioFailed(cmd, argLba, argCount, status, nextLba); failed = true; break; }
+      nextLba += n;
+      left -= n;
+      busy++;
+    }
+    if (busy == 0) break;
+    const status = waitFor(load<u32>(slotTag + <usize>(head * 4)));
+    const lba = load<u64>(slotLba + <usize>(head * 8));
+    const blocks = load<u32>(slotBlocks + <usize>(head * 4));
+    busy--;
+    const offset = head * half;
+    head ^= 1;
+    if (failed) continue;  // draining the other half after a failure
+    if (status != 0) { ioFailed(cmd, argLba, argCount, status, takenLba); failed = true; continue; }
+    if (kind != STREAM_FILL) absorb(kind, offset, blocks << shift, lba << shift);
+    if (mismatchAt >= 0) {
+      const at = <u64>mismatchAt;
+      countFailure();
+      put(cmd); putDevRange(argLba, argCount); put(" seed="); putDec(argSeed);
+      put(" mismatch lba="); putDec(at >> shift); put(" offset="); putDec(at & ((<u64>1 << shift) - 1));
+      newline();
+      failed = true;
+    }
+  }
+  if (failed) return;
+  put(cmd); putDevRange(argLba, argCount);
+  if (kind == STREAM_CRC) { put(" crc32="); putHex(<u64>crc, 8); }
+  else { put(" seed="); putDec(argSeed); put(" ok"); }
+  newline();
+}
+
+// Sends one chunk as a request, remembering it in `slot`; waits for room while the driver is busy.
+function sendChunk(op: u32, lba: u64, blocks: u32, offset: u32, slot: u32): u32 {
+  while (true) {
+    const t = send(op, argNs, lba, blocks, offset);
+    if (t >= 0) {
+      store<u32>(slotTag + <usize>(slot * 4), <u32>t);
+      store<u64>(slotLba + <usize>(slot * 8), lba);
+      store<u32>(slotBlocks + <usize>(slot * 4), blocks);
+      return 0;
+    }
+    if (t != -<i64>ERR_BUSY || inFlight == 0) return <u32>(-t);
+    collect();
+  }
+}
+
+// ---- flush ----
+
+export function cmdFlush(): void {
+  if (wordCount != 2) { errorBegin("flush"); putLine(": usage: flush DEV"); return; }
+  const ns = namespaceByName(wordPtr(1), wordLen(1));
+  if (ns < 0) { errorBegin("flush"); put(": unknown device"); errorWord(1); newline(); return; }
+  const status = run(OP_FLUSH, <u32>ns, 0, 0, 0);
+  if (status != 0) {
+    errorBegin("flush"); put(" dev="); putNsName(nsCtrl(), nsId()); put(": "); putStatus(status); newline();
+    return;
+  }
+  put("flush dev="); putNsName(nsCtrl(), nsId()); put(" ok"); newline();
+}
+
+// ---- bench: random IO of BLOCKS blocks at queue depth QD, IOS requests ----
+
+let randomState: u64 = 1;
+function nextRandom(): u64 {
+  let x = randomState; // xorshift64: a fixed sequence, so runs compare
+  x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+  randomState = x;
+  return x;
+}
+
+function benchArguments(): bool {
+  if (wordCount < 2 || wordCount > 6) { errorBegin("bench"); putLine(": usage: bench DEV [read|write] [BLOCKS] [QD] [IOS]"); return false; }
+  const ns = namespaceByName(wordPtr(1), wordLen(1));
+  if (ns < 0) { errorBegin("bench"); put(": unknown device"); errorWord(1); newline(); return false; }
+  argNs = <u32>ns;
+  benchWrite = false;
+  if (wordCount > 2) {
+    if (wordIs(2, "write")) benchWrite = true;
+    else if (!wordIs(2, "read")) { errorBegin("bench"); put(": expected read or write:"); errorWord(2); newline(); return false; }
+  }
+  benchBlocks = 4096 >> nsShift();
+  if (benchBlocks == 0) benchBlocks = 1;
+  benchQd = 1;
+  benchIos = 2000;
+  if (wordCount > 3) { benchBlocks = number(3); if (!numberOk || benchBlocks == 0) { errorBegin("bench"); put(": BLOCKS must be a number > 0:"); errorWord(3); newline(); return false; } }
+  if (wordCount > 4) { benchQd = number(4); if (!numberOk || benchQd == 0 || benchQd > 1024) { errorBegin("bench"); put(": QD must be 1..1024:"); errorWord(4); newline(); return false; } }
+  if (wordCount > 5) { benchIos = number(5); if (!numberOk || benchIos == 0 || benchIos > 100000000) { errorBegin("bench"); put(": IOS must be 1..100000000:"); errorWord(5); newline(); return false; } }
+  const share = <u64>buffer_bytes();
+  if (nsRefused() != 0 || benchBlocks > nsBlocks() || (benchBlocks << nsShift()) * benchQd > share) {
+    errorBegin("bench"); put(" dev="); putNsName(nsCtrl(), nsId());
+    put(": BLOCKS x QD does not fit the namespace or the "); putDec(share >> 20); putLine(" MiB buffer");
+    return false;
+  }
+  if (benchWrite && nsReadonly()) { errorBegin("bench"); put(" dev="); putNsName(nsCtrl(), nsId()); putLine(": namespace is write protected (NSATTR)"); return false; }
+  if (!controllerReady()) { errorBegin("bench"); put(" dev="); putNsName(nsCtrl(), nsId()); putLine(": controller not ready"); return false; }
+  return true;
+}
+let benchWrite = false;
+let benchBlocks: u64 = 0;
+let benchQd: u64 = 0;
+let benchIos: u64 = 0;
+
+// Keeps QD requests in flight at random block-aligned LBAs (the same sequence every run), request
+// k using slice k mod QD of the share; doorbells batched (OP_FLAG_MORE) and rung by the next wait.
+// Returns 0, or the first failure (failedAt says where).
+let failedAt: u64 = 0;
+function benchRun(): u32 {
+  const op = (benchWrite ? OP_WRITE : OP_READ) | OP_FLAG_MORE;
+  const bytes = <u32>(benchBlocks << nsShift());
+  const slots = nsBlocks() / benchBlocks;
+  randomState = 0x2545f4914f6cdd1d;
+  resetUnkept();
+  let issued: u64 = 0;
+  let lba = (nextRandom() % slots) * benchBlocks;
+  let status: u32 = 0;
+  while (unkeptDone < issued || (issued < benchIos && status == 0)) {
+    while (issued < benchIos && <u64>inFlight < benchQd && status == 0 && unkeptStatus == 0) {
+      const t = send(op, argNs, lba, <u32>benchBlocks, <u32>(issued % benchQd) * bytes, false);
+      if (t == -<i64>ERR_BUSY && inFlight > 0) break;  // room comes with the next completion
+      if (t < 0) { status = <u32>(-t); failedAt = lba; break; }
+      issued++;
+      lba = (nextRandom() % slots) * benchBlocks;
+    }
+    if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = unkeptLba; }
+    if (inFlight == 0) { if (status != 0 || issued == benchIos) break; }
+    collect();
+  }
+  if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = unkeptLba; }
+  return status;
+}
+
+export function cmdBench(): void {
+  if (!benchArguments()) return;
+  const start = now_ns();
+  const status = benchRun();
+  if (status != 0) { ioFailed("bench", failedAt, benchBlocks, status, failedAt); return; }
+  const elapsed = now_ns() - start;
+  const bytes = benchIos * (benchBlocks << nsShift());
+  put("bench dev="); putNsName(nsCtrl(), nsId());
+  put(benchWrite ? " op=write" : " op=read");
+  put(" block_bytes="); putDec(benchBlocks << nsShift());
+  put(" qd="); putDec(benchQd);
+  put(" ios="); putDec(benchIos);
+  put(" us="); putDec(elapsed / 1000);
+  put(" iops="); putDec(elapsed == 0 ? 0 : benchIos * 1_000_000_000 / elapsed);
+  put(" mib_s="); putDec(elapsed == 0 ? 0 : bytes * 1_000_000_000 / elapsed / (1 << 20));
+  newline();
+}
