@@ -5,6 +5,7 @@
 //     profile: "strict", overrides: "mdts=2", seed: 7,
 //     cmd: "info; crc nvme0n1 0 8; poweroff",
 //   });
+//   const { machine, opened } = await buildMachine({ … });   // the same machine, not yet running
 import { readFileSync } from "node:fs";
 import { Machine } from "./machine.js";
 import { parseDiskSpec, openDisk } from "./disk.js";
@@ -55,9 +56,11 @@ function slotsFor(machine, count, { bridge, multifunction }) {
   return slots;
 }
 
-export async function runSim({
+// The simulated machine with its controllers, not yet running: { machine, opened } (opened: the
+// disks it opened, to flush and close). Options as runSim's.
+export async function buildMachine({
   disks = ["mem:16M"], profile = "qemu", overrides = {}, seed = 1, cmd = "", input = "",
-  bridge = false, multifunction = false, controllers, faults = {}, trace = false, wasm,
+  bridge = false, multifunction = false, controllers, faults = {}, trace = false,
   stdout = null, stderr = null, timeLimitNs, platform = true, model, capture = true,
 } = {}) {
   // `model` (tests only): a controller class to use instead of host/nvme/controller.js
@@ -91,15 +94,31 @@ export async function runSim({
       ));
       machine.controllers.push(ctrl);
     }
-    let bytes = wasm;
-    if (typeof bytes === "string") bytes = readFileSync(bytes);
+  } catch (e) {
+    closeDisks(opened);
+    throw e;
+  }
+  return { machine, opened };
+}
+
+export function closeDisks(opened) {
+  for (const d of opened) { try { d.flush(); } catch {} d.close(); }
+}
+
+// Runs the driver and the shell on a simulated machine: { code, output, reason, trap, guestCode, machine }.
+// `wasm` (bytes or a path) replaces build/nvme.wasm, `shell` build/shell.wasm.
+export async function runSim(opts = {}) {
+  const { machine, opened } = await buildMachine(opts);
+  try {
+    const load = (b) => (typeof b === "string" ? readFileSync(b) : b);
+    let bytes = load(opts.wasm);
     if (!bytes) {
       const { buildWasm } = await import("./build.js");
       bytes = readFileSync(await buildWasm({ quiet: true }));
     }
-    const r = await machine.run(bytes);
+    const r = await machine.run(bytes, load(opts.shell));
     return { ...r, machine };
   } finally {
-    for (const d of opened) { try { d.flush(); } catch {} d.close(); }
+    closeDisks(opened);
   }
 }

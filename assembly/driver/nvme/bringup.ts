@@ -41,7 +41,7 @@ const IO_ENTRIES_MAX: u32 = 256;
 // Our own cap on one command's transfer, on top of MDTS; larger than one PRP list page covers
 // (511 data pages + a chain pointer at 4 KiB), so controllers without MDTS get chained lists.
 export const MAX_COMMAND_BYTES: u32 = 4 << 20;
-const PRP_POOL_PAGES: u32 = 16;   // at least MAX_LIST_PAGES: a command alone always finds its lists
+const PRP_POOL_PAGES: u32 = 64;   // list pages per controller: one each for 64 large commands in flight; at least MAX_LIST_PAGES
 const SHUTDOWN_MIN_MS: u32 = 5000;
 const NS_PROBE_MAX: u32 = 1024;   // namespaces probed one by one on a 1.0 controller
 const NS_LIST_ENTRIES: u32 = 1024; // ids in the active namespace list page (5.15.2.2, CNS 02h)

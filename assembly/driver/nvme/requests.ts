@@ -391,21 +391,7 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
   if (why == 0) return 0;
   c.timeouts++;
   c.errors++;
-  for (let cid: u32 = 0; cid < qp.entries; cid++) {
-    const slot = qp.slot(cid);
-    if (slot.busy != 1) continue;
-    const index = slot.request;
-    const r = request(index);
-    releaseLists(c, slot);
-    const overran = why == ERR_TIMEOUT && now - slot.submitNs > limitNs;
-    if (r.status == 0 && !overran && slot.retries < MAX_RETRIES) {
-      c.retries++;
-      pushPending(c, index, slot);
-    } else {
-      if (r.status == 0) failRequest(c, index, why, slot.lba);
-      r.outstanding--;
-    }
-  }
+  takeBack(c, why, now, limitNs);
   // The reset re-creates the IO queue pair, which frees every command id.
   if (!resetController(c, why)) return abandonRequests(c);
   issue(c, now_ns());
@@ -413,16 +399,41 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
   return settleAll(c);
 }
 
-// The controller is gone: every request still on it fails (ERR_NOT_READY unless it already failed).
-export function abandonRequests(c: Controller): u32 {
-  for (let i: u32 = 0; i < REQUESTS_MAX; i++) {
-    const r = request(i);
-    if (r.active == 1 && r.ctrl == c.index) {
-      if (r.status == 0) failRequest(c, i, ERR_NOT_READY, r.lba + <u64>r.issued);
-      else { unlinkBacklog(c, i); r.issued = r.blocks; dropPending(c, i); }
+// Takes back every command the controller owns, before a reset or after giving it up: a command
+// that overran CAP.TO (when limitNs is not 0) or was sent too often fails its request with `why`;
+// the others wait to be sent again (retries counted), or, when `why` is ERR_NOT_READY, fail too.
+// Their command ids are the reset's to free (QueuePair.reset), so they are only marked idle here.
+function takeBack(c: Controller, why: u32, now: u64, limitNs: u64): void {
+  const qp = c.ioQueue();
+  for (let cid: u32 = 0; cid < qp.entries; cid++) {
+    const slot = qp.slot(cid);
+    if (slot.busy != 1 || slot.request == NO_REQUEST) continue;
+    const index = slot.request;
+    const r = request(index);
+    releaseLists(c, slot);
+    slot.busy = 0;
+    const overran = limitNs != 0 && now - slot.submitNs > limitNs;
+    if (r.status == 0 && why != ERR_NOT_READY && !overran && slot.retries < MAX_RETRIES) {
+      c.retries++;
+      pushPending(c, index, slot);
+    } else {
+      if (r.status == 0) failRequest(c, index, why, slot.lba);
+      r.outstanding--;
     }
   }
-  c.pendingCount = 0;
+}
+
+// The controller is gone (its reset failed, or shutdown gave up on it; it is disabled): every
+// request still on it completes, with ERR_NOT_READY unless it had already failed.
+export function abandonRequests(c: Controller): u32 {
+  takeBack(c, ERR_NOT_READY, 0, 0);
+  for (let i: u32 = 0; i < REQUESTS_MAX; i++) {
+    const r = request(i);
+    if (r.active != 1 || r.ctrl != c.index) continue;
+    if (r.status == 0) failRequest(c, i, ERR_NOT_READY, r.lba + <u64>r.issued);
+    else { unlinkBacklog(c, i); r.issued = r.blocks; dropPending(c, i); }
+  }
+  assert(c.pendingCount == 0 && c.backlogHead == NONE, "abandoned requests still waiting");
   return settleAll(c);
 }
 
