@@ -1,29 +1,21 @@
-// The shell's commands (docs/shell.md): every one reaches the devices through the block interface
-// only. Results are single lines of key=value words; every failure is one line beginning "error: ".
-import { identify_data, controller_stats, buffer_bytes, buffer_write, buffer_read, now_ns } from "./client";
+// The shell's commands that describe (docs/shell.md): help, info, stats, and what a stopped bring-up
+// saw. The IO commands are io-commands.ts. Every one reaches the devices through the block interface.
+import { identify_data, controller_stats } from "./client";
+import { put, putLine, putDec, putHex, putBdf, putCtrlName, putNsName, putDeviceString, newline, putByte } from "../shared/console";
+import { refusedText } from "../shared/words";
 import {
-  put, putLine, putDec, putHex, putBdf, putCtrlName, putNsName, putDeviceString, newline, putError, countFailure, putByte,
-} from "../shared/console";
-import { putStatus } from "../shared/status";
-import { failText, refusedText } from "../shared/words";
-import {
-  OP_READ, OP_WRITE, OP_FLUSH, OP_FLAG_MORE, ERR_BUSY, STATE_READY, STATE_STOPPED, STATE_FAILED,
-  CTRL_BDF, CTRL_VID, CTRL_DID, CTRL_STATE, CTRL_IRQ, CTRL_VERSION, CTRL_MQES, CTRL_DSTRD, CTRL_TIMEOUT_MS,
+  STATE_READY, STATE_STOPPED, STATE_FAILED,
+  CTRL_BDF, CTRL_VID, CTRL_DID, CTRL_STATE, CTRL_STAGE, CTRL_IRQ, CTRL_VERSION, CTRL_MQES, CTRL_DSTRD, CTRL_TIMEOUT_MS,
   CTRL_MDTS_BYTES, CTRL_FLAGS, CTRL_QUEUES, CTRL_SERIAL, CTRL_MODEL, CTRL_FIRMWARE, CTRL_FLAG_IDENTIFIED,
   CTRL_FLAG_SGL, CTRL_FLAG_VWC, CTRL_FLAG_CAP, IRQ_MODE_MSIX, IRQ_MODE_INTX, NS_METADATA,
   STAT_COMMANDS, STAT_COMPLETIONS, STAT_ERRORS, STAT_RETRIES, STAT_READ_BYTES, STAT_WRITE_BYTES, STAT_INTERRUPTS,
-  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STATS_RECORD_BYTES, IDENTIFY_BYTES, CTRL_STAGE,
+  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STATS_RECORD_BYTES, IDENTIFY_BYTES,
 } from "../shared/abi";
 import {
   loadController, loadNamespace, ctrl32, ctrl64, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused,
-  controllerCount, namespaceCount, namespaceByName, putNotReady, putFailure, ns32, ctrlRecord,
+  controllerCount, namespaceCount, putFailure, ns32, ctrlRecord,
 } from "./devices";
-import { wordCount, wordPtr, wordLen, wordIs, number, numberOk } from "./words";
-import { run, send, collect, waitFor, takenLba, inFlight, resetUnkept, unkeptDone, unkeptStatus, unkeptLba } from "./requests";
-import { crc32Update } from "./crc32";
-import { fillPattern, checkPattern } from "./pattern";
 import { hexdump } from "./hexdump";
-
 import { stage } from "./io-commands";
 
 // ---- help, info, stats ----
