@@ -9,6 +9,7 @@
 SHELL := /bin/bash
 BUILD := build
 WASM  := $(BUILD)/nvme.wasm
+SHELL_WASM := $(BUILD)/shell.wasm
 GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json
 
 .PHONY: all deps deps-npm deps-system wasm kernel run test debug bench clean
@@ -22,8 +23,9 @@ deps-npm:
 deps-system:
 	@scripts/deps.sh system
 
-wasm: $(WASM)
-$(WASM): $(GUEST_SOURCES) | deps-npm
+# host/build.js builds both modules (each only when stale), so both are outputs of one recipe.
+wasm: $(WASM) $(SHELL_WASM)
+$(WASM) $(SHELL_WASM) &: $(GUEST_SOURCES) | deps-npm
 	node host/build.js
 
 include boot/boot.mk

@@ -1,5 +1,6 @@
 # The bare-metal host (included by the top-level Makefile).
-#   make kernel                 build/kernel.elf (ELF32 multiboot image) + build/kernel64.elf (symbols)
+#   make kernel                 build/kernel.elf (ELF32 multiboot image: the driver build/nvme.wasm and
+#                               the shell build/shell.wasm) + build/kernel64.elf (symbols)
 #   make run [CMD="a; b"]       boot QEMU with build/disk.img as an NVMe disk; default CMD shows
 #                               bring-up, `info` and LBA 0, then the nvme> prompt
 #   make debug [CMD=...]        QEMU halted with a GDB stub (:1234) and gdb with the kernel's symbols
@@ -14,8 +15,8 @@ QEMU_OPTS ?=
 .PHONY: kernel run debug
 
 kernel: $(KERNEL)
-$(KERNEL): $(WASM) $(BOOT_SOURCES) | deps-system
-	boot/build.sh $(WASM) $(BUILD)
+$(KERNEL): $(WASM) $(SHELL_WASM) $(BOOT_SOURCES) | deps-system
+	boot/build.sh $(WASM) $(BUILD) $(SHELL_WASM)
 
 $(DISK):
 	node boot/mkdisk.js $@ 64

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Builds the bare-metal kernel around a guest module:
-#   boot/build.sh [GUEST.wasm] [OUTDIR]     (defaults: build/nvme.wasm build)
+# Builds the bare-metal kernel around the driver and a client module:
+#   boot/build.sh [DRIVER.wasm] [OUTDIR] [CLIENT.wasm]
+#       (defaults: build/nvme.wasm build build/shell.wasm)
+# The driver becomes nvme.c (wasm2c -n nvme), the client shell.c (wasm2c -n shell); host.c links
+# the two (the client's `blk` imports call the driver's exports).
+# Probe mode: a DRIVER.wasm that exports main itself (test/qemu/kernel.test.js's probe guests) is
+# built alone, and the kernel calls its main; CLIENT.wasm is not used then.
 # OUTDIR/kernel.elf is what QEMU boots (ELF32, multiboot v1); OUTDIR/kernel64.elf is the
 # same image with 64-bit symbols, for gdb. Intermediate files go to OUTDIR/boot/.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WASM="${1:-$ROOT/build/nvme.wasm}"
 OUT="${2:-$ROOT/build}"
+CLIENT="${3:-$ROOT/build/shell.wasm}"
 OBJ="$OUT/boot"
 BOOT="$ROOT/boot"
 mkdir -p "$OBJ"
@@ -53,6 +59,22 @@ for extra in wasm-rt-exceptions.h; do
 done
 
 "$WASM2C" -n nvme "$WASM" -o "$OBJ/nvme.c"
+# Which kind of module: the generated header declares its exports (either naming scheme).
+exports() { grep -Eq "\b(Z_nvmeZ_|w2c_nvme_)$1\(" "$OBJ/nvme.h"; }
+rm -f "$OBJ/shell.c" "$OBJ/shell.h" "$OBJ/shell.o"   # left over from a build of the other kind
+GUESTS=(nvme)
+if exports main; then
+  MODE=-DGUEST_HAS_MAIN=1
+elif exports start_cmdline; then
+  MODE=-DGUEST_HAS_MAIN=0
+  [ -f "$CLIENT" ] || { echo "boot/build.sh: client $CLIENT does not exist (make wasm builds build/shell.wasm)" >&2; exit 1; }
+  "$WASM2C" -n shell "$CLIENT" -o "$OBJ/shell.c"
+  grep -Eq '\b(Z_shellZ_|w2c_shell_)main\(' "$OBJ/shell.h" || {
+    echo "boot/build.sh: client $CLIENT does not export main" >&2; exit 1; }
+  GUESTS+=(shell)
+else
+  echo "boot/build.sh: $WASM exports neither main (a probe guest) nor start_cmdline (the driver)" >&2; exit 1
+fi
 
 CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -fno-pie -mcmodel=small
   -mno-red-zone -fno-stack-protector -fno-asynchronous-unwind-tables -fno-math-errno
@@ -60,17 +82,24 @@ CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -f
   -I"$BOOT/include" -I"$OBJ" -I"$BOOT"
   -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_SKIP_SIGNAL_RECOVERY=1
   -DWASM_RT_USE_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=400
-  "$NAMES")
+  "$NAMES" "$MODE")
 
 clang "${CFLAGS[@]}" -c "$BOOT/entry.S" -o "$OBJ/entry.o"
 pids=()
 for f in console arch host runtime; do
   clang "${CFLAGS[@]}" -c "$BOOT/$f.c" -o "$OBJ/$f.o" & pids+=($!)
 done
-clang "${CFLAGS[@]}" -Wno-everything -c "$OBJ/nvme.c" -o "$OBJ/nvme.o" & pids+=($!)
-for p in "${pids[@]}"; do wait "$p"; done
+for g in "${GUESTS[@]}"; do
+  clang "${CFLAGS[@]}" -Wno-everything -c "$OBJ/$g.c" -o "$OBJ/$g.o" & pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[ $failed = 0 ] || { echo "boot/build.sh: compiling failed (messages above)" >&2; exit 1; }
+GUEST_OBJS=()
+for g in "${GUESTS[@]}"; do GUEST_OBJS+=("$OBJ/$g.o"); done
 
 ld.lld -nostdlib -static -z max-page-size=4096 -z noexecstack --no-dynamic-linker -T "$BOOT/linker.ld" \
-  -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/runtime.o" "$OBJ/nvme.o"
+  -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/runtime.o" \
+  "${GUEST_OBJS[@]}"
 # QEMU's multiboot loader takes 32-bit ELF only; the entry is 32-bit code anyway.
 objcopy -O elf32-i386 --strip-debug "$OUT/kernel64.elf" "$OUT/kernel.elf"

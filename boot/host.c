@@ -1,39 +1,72 @@
-/* The guest's imports (docs/abi.md) on bare metal, and kmain, which instantiates the
- * wasm2c-translated guest and calls its main(). Generated names differ between wabt
- * releases: Z_envZ_<name> up to 1.0.32, w2c_env_<name> from 1.0.33 (build.sh passes
- * -DW2C_NEW_NAMES=1 then). */
+/* The bare-metal host of the guest modules: their `env` imports (docs/abi.md), the `blk` client
+ * interface that links shell.wasm to the driver (docs/block-interface.md, the same as
+ * host/block-link.js does under Node), and kmain.
+ *
+ * Two modules run here, each with its own memory: the driver (build/nvme.wasm, wasm2c -n nvme),
+ * which owns the hardware, and a client (build/shell.wasm, wasm2c -n shell), which reaches it only
+ * through `blk`. wasm2c hands every import the env instance of the module calling it, and each
+ * instance holds that module's memory, so one C function serves both modules.
+ *
+ * Probe mode (build.sh passes -DGUEST_HAS_MAIN=1): a single module that exports main() itself
+ * (test/qemu/kernel.test.js's probes) runs alone with the driver's imports; there is no client.
+ *
+ * Generated names differ between wabt releases (Z_envZ_<name> up to 1.0.32, w2c_env_<name> from
+ * 1.0.33, -DW2C_NEW_NAMES=1): nvme_wasm.h maps them. */
 #include <string.h>
 #include "kernel.h"
+#include "nvme_wasm.h"
 #include "nvme.h"
 
-#if W2C_NEW_NAMES
-#define IMPORT(name) w2c_env_##name
-#define ENV_TAG w2c_env
-typedef w2c_nvme guest_t;
-#define GUEST_INSTANTIATE(g, e) wasm2c_nvme_instantiate(g, e)
-#define GUEST_MAIN(g) w2c_nvme_main(g)
-#else
-#define IMPORT(name) Z_envZ_##name
-#define ENV_TAG Z_env_instance_t
-typedef Z_nvme_instance_t guest_t;
-#define GUEST_INSTANTIATE(g, e) (Z_nvme_init_module(), Z_nvme_instantiate(g, e))
-#define GUEST_MAIN(g) Z_nvmeZ_main(g)
+#ifndef GUEST_HAS_MAIN
+#define GUEST_HAS_MAIN 0
+#endif
+#if !GUEST_HAS_MAIN
+#include "shell.h"
 #endif
 
-#define ARENA_SIZE (256u * 65536u)
+#define IMPORT(name) NVME_ENV(name)
+#define BLK(name) NVME_BLK(name)
+#if W2C_NEW_NAMES
+#define PROBE_MAIN(g) w2c_nvme_main(g)
+#define SHELL_TYPE w2c_shell
+#define SHELL_INSTANTIATE(s, b, e) wasm2c_shell_instantiate(s, b, e)
+#define SHELL_MAIN(s) w2c_shell_main(s)
+#else
+#define PROBE_MAIN(g) Z_nvmeZ_main(g)
+#define SHELL_TYPE Z_shell_instance_t
+#define SHELL_INSTANTIATE(s, b, e) (Z_shell_init_module(), Z_shell_instantiate(s, b, e))
+#define SHELL_MAIN(s) Z_shellZ_main(s)
+#endif
 
-/* The guest's linear memory: one static, 4 KiB-aligned arena inside the identity-mapped
- * low gigabyte, so its physical address is its address and DMA can point straight at it. */
+#define PAGE_BYTES 65536u
+#define DRIVER_PAGES 256u                        /* the driver's memory, the DMA window: 16 MiB */
+#define CLIENT_PAGES 32u                         /* the shell's memory: 2 MiB */
+#define ARENA_SIZE (DRIVER_PAGES * PAGE_BYTES)
+#define CLIENT_ARENA_SIZE (CLIENT_PAGES * PAGE_BYTES)
+#define BUFFER_BYTES (8u << 20)                  /* the driver's buffer memory, all the shell's share */
+
+/* The driver's linear memory: one static, 4 KiB-aligned arena inside the identity-mapped low
+ * gigabyte, so its physical address is its address and DMA can point straight at it. */
 u8 guest_arena[ARENA_SIZE] __attribute__((aligned(4096)));
+/* The client's memory: no device ever sees it, any static array will do. */
+static u8 client_arena[CLIENT_ARENA_SIZE] __attribute__((aligned(4096)));
 
-/* wasm2c hands every import this instance pointer; ours holds the imported memory. */
-struct ENV_TAG { wasm_rt_memory_t memory; };
-typedef struct ENV_TAG env_t;
+/* What wasm2c hands every import: the calling module's memory and, for messages, its name. */
+struct NVME_ENV_STRUCT { wasm_rt_memory_t memory; const char *module; };
+typedef struct NVME_ENV_STRUCT env_t;
 
-static env_t env;
-static guest_t guest;
+static env_t driver_env;  /* the driver's, or in probe mode the probe's */
+static env_t client_env;
+static nvme_instance_t driver;
 
 wasm_rt_memory_t *IMPORT(memory)(env_t *e) { return &e->memory; }
+
+/* Zero-filled, as asconfig.json's zeroFilledMemory promises the modules. */
+static void env_init(env_t *e, const char *module, u8 *arena, u32 pages) {
+  memset(arena, 0, (size_t)pages * PAGE_BYTES);
+  e->memory = (wasm_rt_memory_t){ .data = arena, .pages = pages, .max_pages = pages, .size = (u64)pages * PAGE_BYTES };
+  e->module = module;
+}
 
 /* ---- traps ----------------------------------------------------------------------------- */
 
@@ -42,12 +75,14 @@ _Noreturn static void host_trap(const char *what) {
   kernel_fail(EXIT_TRAP);
 }
 
-static u8 *guest_range(u32 ptr, u64 len, const char *who) {
-  if ((u64)ptr + len > env.memory.size) {
-    kprintf("trap: out of bounds memory access (%s: ptr=0x%x len=%lu)\n", who, ptr, len);
+static bool in_memory(const env_t *e, u32 ptr, u64 len) { return (u64)ptr + len <= e->memory.size; }
+
+static u8 *guest_range(env_t *e, u32 ptr, u64 len, const char *who) {
+  if (!in_memory(e, ptr, len)) {
+    kprintf("trap: out of bounds memory access (%s %s: ptr=0x%x len=%lu)\n", e->module, who, ptr, len);
     kernel_fail(EXIT_TRAP);
   }
-  return env.memory.data + ptr;
+  return e->memory.data + ptr;
 }
 
 /* ---- boot command line ------------------------------------------------------------------- */
@@ -74,8 +109,7 @@ static void save_cmdline(u32 magic, u32 info) {
 /* ---- console ------------------------------------------------------------------------------ */
 
 void IMPORT(console_write)(env_t *e, u32 ptr, u32 len) {
-  (void)e;
-  const u8 *p = guest_range(ptr, len, "console_write");
+  const u8 *p = guest_range(e, ptr, len, "console_write");
   console_write_bytes((const char *)p, len);
 }
 
@@ -85,8 +119,7 @@ static u64 deadline_after(u64 timeout_ns) {
 }
 
 u32 IMPORT(console_read)(env_t *e, u32 ptr, u32 cap, u64 timeout_ns) {
-  (void)e;
-  u8 *p = guest_range(ptr, cap, "console_read");
+  u8 *p = guest_range(e, ptr, cap, "console_read");
   u64 deadline = deadline_after(timeout_ns);
   for (;;) {
     u32 n = 0;
@@ -99,8 +132,7 @@ u32 IMPORT(console_read)(env_t *e, u32 ptr, u32 cap, u64 timeout_ns) {
 }
 
 u32 IMPORT(cmdline)(env_t *e, u32 ptr, u32 cap) {
-  (void)e;
-  u8 *p = guest_range(ptr, cap, "cmdline");
+  u8 *p = guest_range(e, ptr, cap, "cmdline");
   memcpy(p, boot_cmdline, cap < boot_cmdline_len ? cap : boot_cmdline_len);
   return boot_cmdline_len;
 }
@@ -249,9 +281,8 @@ u32 IMPORT(mmio_read32)(env_t *e, u32 h, u32 off) { (void)e; return *mmio_reg(h,
 void IMPORT(mmio_write32)(env_t *e, u32 h, u32 off, u32 v) { (void)e; *mmio_reg(h, off, "mmio_write32") = v; }
 
 u64 IMPORT(dma_address)(env_t *e, u32 ptr, u32 len) {
-  (void)e;
-  if ((u64)ptr + len > env.memory.size) return 0;
-  return (u64)(uintptr_t)env.memory.data + ptr;
+  if (!in_memory(e, ptr, len)) return 0;
+  return (u64)(uintptr_t)e->memory.data + ptr;
 }
 
 /* ---- interrupts ---------------------------------------------------------------------------- */
@@ -318,8 +349,9 @@ u32 IMPORT(irq_msi_data)(env_t *e, u32 line) {
   return lines[line].vector; /* fixed delivery, edge */
 }
 
-u32 IMPORT(irq_wait)(env_t *e, u64 timeout_ns) {
-  (void)e;
+/* Sleeps until a line fires or the timeout passes; returns the lines that fired. Bounded by the
+ * deadline: the 1 kHz PIT tick ends every hlt. */
+static u32 wait_lines(u64 timeout_ns) {
   u64 deadline = deadline_after(timeout_ns);
   for (;;) {
     poll_interrupts();
@@ -330,11 +362,176 @@ u32 IMPORT(irq_wait)(env_t *e, u64 timeout_ns) {
   }
 }
 
+u32 IMPORT(irq_wait)(env_t *e, u64 timeout_ns) { (void)e; return wait_lines(timeout_ns); }
+
 void IMPORT(irq_ack)(env_t *e, u32 line) {
   (void)e;
   if (line >= 32 || !lines[line].used) return;
   if (lines[line].mode == 0) pic_unmask(lines[line].irq);
 }
+
+/* ---- the block link: a client's `blk` imports, served by the driver's exports ------------------
+ * The host alone sees both memories: it copies records and data between the client's memory and
+ * the client's share of the driver's buffer memory, tags each request with the client's id, and
+ * queues the driver's request_done calls per client until the client collects them. */
+#if !GUEST_HAS_MAIN
+
+#define MAX_CLIENTS 1
+#define DONE_RING 1024             /* >= the shell's tags (TAGS_MAX): it cannot overflow */
+#define TICK_NS 1000000ULL         /* how often blk.complete calls the driver's tick */
+#define IRQ_SLICE_NS 2000000ULL    /* one irq_wait while requests are on interrupt-driven controllers */
+
+struct NVME_BLK_STRUCT {
+  u32 id;                          /* the high 32 bits of the driver's tags */
+  env_t *env;                      /* the client's memory */
+  u32 share_base, share_bytes;     /* its part of the driver's buffer memory */
+  u32 in_flight;                   /* submitted, request_done not yet called */
+  u32 head, count;                 /* completions waiting in ring[] */
+  struct nvme_done_record ring[DONE_RING];
+};
+typedef struct NVME_BLK_STRUCT blk_t;
+
+static blk_t *clients[MAX_CLIENTS];
+static u32 nclients, share_used;
+static u64 last_tick;
+
+/* Gives a client `bytes` of the driver's buffer memory, after the earlier clients' shares. */
+static void link_client(blk_t *c, env_t *e, u32 bytes) {
+  u32 total = nvme_buffer_bytes(&driver);
+  /* Checked once here, so the copies below cannot leave the driver's memory. */
+  guest_range(&driver_env, nvme_buffer_base(&driver), total, "buffer_base");
+  if (nclients == MAX_CLIENTS || bytes > total - share_used) {
+    kprintf("trap: boot: no room for client %u: %u buffer bytes asked, %u left\n", nclients, bytes, total - share_used);
+    kernel_fail(EXIT_TRAP);
+  }
+  *c = (blk_t){ .id = nclients, .env = e, .share_base = nvme_buffer_base(&driver) + share_used, .share_bytes = bytes };
+  share_used += bytes;
+  clients[nclients++] = c;
+  last_tick = time_ns();
+}
+
+static bool in_share(const blk_t *c, u32 off, u64 len) { return (u64)off + len <= c->share_bytes; }
+
+/* The bytes of `blocks` blocks of 2^shift bytes, or ~0 when that cannot fit any memory. */
+static u64 request_bytes(u32 blocks, u32 shift) {
+  if (blocks == 0) return 0;
+  return shift >= 32 ? ~0ULL : (u64)blocks << shift;
+}
+
+/* env.request_done (the driver, inside poll/interrupt/tick/shutdown): queue it for its client. */
+void IMPORT(request_done)(env_t *e, u64 tag, u32 status, u64 error_lba) {
+  (void)e;
+  u32 id = (u32)(tag >> 32);
+  if (id >= nclients) {
+    kprintf("trap: request_done: tag 0x%lx names client %u, and there are %u\n", tag, id, nclients);
+    kernel_fail(EXIT_TRAP);
+  }
+  blk_t *c = clients[id];
+  if (c->in_flight == 0 || c->count == DONE_RING) {
+    kprintf("trap: kernel bug: request_done for client %u with %u in flight and %u queued (ring of %u)\n",
+            id, c->in_flight, c->count, DONE_RING);
+    kernel_fail(EXIT_TRAP);
+  }
+  c->ring[(c->head + c->count) % DONE_RING] = (struct nvme_done_record){ (u32)tag, status, error_lba };
+  c->count++;
+  c->in_flight--;
+}
+
+/* Copies a record the driver filled (at addr in its memory; 0 = none) to the client's memory. */
+static u32 copy_record(blk_t *c, u32 addr, u32 ptr, u32 len) {
+  if (addr == 0 || !in_memory(c->env, ptr, len)) return (u32)-1;
+  memcpy(c->env->memory.data + ptr, guest_range(&driver_env, addr, len, "record"), len);
+  return len;
+}
+
+u32 BLK(controller_count)(blk_t *c) { (void)c; return nvme_controller_count(&driver); }
+u32 BLK(namespace_count)(blk_t *c) { (void)c; return nvme_namespace_count(&driver); }
+u32 BLK(describe_controller)(blk_t *c, u32 i, u32 ptr) {
+  return copy_record(c, nvme_describe_controller(&driver, i), ptr, NVME_CONTROLLER_RECORD_BYTES);
+}
+u32 BLK(describe_namespace)(blk_t *c, u32 i, u32 ptr) {
+  return copy_record(c, nvme_describe_namespace(&driver, i), ptr, NVME_NAMESPACE_RECORD_BYTES);
+}
+u32 BLK(controller_stats)(blk_t *c, u32 i, u32 ptr) {
+  return copy_record(c, nvme_controller_stats(&driver, i), ptr, NVME_STATS_RECORD_BYTES);
+}
+u32 BLK(identify_data)(blk_t *c, u32 i, u32 ptr) {
+  return copy_record(c, nvme_identify_data(&driver, i), ptr, NVME_IDENTIFY_BYTES);
+}
+
+u32 BLK(buffer_bytes)(blk_t *c) { return c->share_bytes; }
+
+u32 BLK(buffer_write)(blk_t *c, u32 off, u32 ptr, u32 len) {
+  if (!in_share(c, off, len) || !in_memory(c->env, ptr, len)) return (u32)-1;
+  memcpy(driver_env.memory.data + c->share_base + off, c->env->memory.data + ptr, len);
+  return 0;
+}
+
+u32 BLK(buffer_read)(blk_t *c, u32 off, u32 ptr, u32 len) {
+  if (!in_share(c, off, len) || !in_memory(c->env, ptr, len)) return (u32)-1;
+  memcpy(c->env->memory.data + ptr, driver_env.memory.data + c->share_base + off, len);
+  return 0;
+}
+
+/* The driver checks its own buffer range; the host checks the client's share, which the driver
+ * cannot tell apart from another client's. */
+u32 BLK(submit)(blk_t *c, u32 tag, u32 op, u32 ns, u64 lba, u32 blocks, u32 off) {
+  if ((op & NVME_OP_MASK) != NVME_OP_FLUSH) {
+    u32 rec = nvme_describe_namespace(&driver, ns);
+    if (rec == 0) return NVME_ERR_NO_NAMESPACE;
+    const struct nvme_namespace_record *r =
+        (const void *)guest_range(&driver_env, rec, sizeof(*r), "describe_namespace");
+    if (!in_share(c, off, request_bytes(blocks, r->lba_shift))) return NVME_ERR_BAD_BUFFER;
+  }
+  u32 status = nvme_submit(&driver, ((u64)c->id << 32) | tag, op, ns, lba, blocks, c->share_base + off);
+  if (status == 0) c->in_flight++;
+  return status;
+}
+
+/* Lets time pass until something may have completed: one spin step while a polled controller has
+ * requests (its completions are only seen by poll), else a sleep in irq_wait, whose lines go to
+ * the driver's interrupt entry; the driver's tick every TICK_NS so lost commands are found. */
+static void link_idle(u64 now, u64 deadline) {
+  if (nvme_wait_hint(&driver) == NVME_WAIT_POLL) {
+    cpu_relax();
+  } else {
+    u64 left = deadline - now;
+    u32 lines = wait_lines(left < IRQ_SLICE_NS ? left : IRQ_SLICE_NS);
+    if (lines) nvme_interrupt(&driver, lines);
+    now = time_ns();
+  }
+  if (now - last_tick >= TICK_NS) {
+    last_tick = now;
+    nvme_tick(&driver);
+  }
+}
+
+/* Waits until this client has completions, has nothing in flight, or the deadline passed (the
+ * loop's bound); then hands over up to cap completion records. */
+u32 BLK(complete)(blk_t *c, u32 ptr, u32 cap, u64 timeout_ns) {
+  u64 deadline = deadline_after(timeout_ns);
+  for (;;) {
+    nvme_poll(&driver);
+    if (c->count || c->in_flight == 0) break;
+    u64 now = time_ns();
+    if (now >= deadline) break;
+    link_idle(now, deadline);
+  }
+  u32 n = cap < c->count ? cap : c->count;
+  if (!in_memory(c->env, ptr, (u64)n * NVME_DONE_RECORD_BYTES)) return (u32)-1;
+  struct nvme_done_record *out = (struct nvme_done_record *)(c->env->memory.data + ptr);
+  for (u32 i = 0; i < n; i++) {
+    out[i] = c->ring[c->head];
+    c->head = (c->head + 1) % DONE_RING;
+  }
+  c->count -= n;
+  return n;
+}
+
+u32 BLK(driver_errors)(blk_t *c) { (void)c; return nvme_log_errors(&driver); }
+u32 BLK(shutdown)(blk_t *c) { (void)c; return nvme_shutdown(&driver); }
+
+#endif /* !GUEST_HAS_MAIN */
 
 /* ---- the end ------------------------------------------------------------------------------- */
 
@@ -344,11 +541,12 @@ void IMPORT(poweroff)(env_t *e, u32 code) {
   machine_poweroff((s32)code);
 }
 
-static void print_utf16(u32 ptr) {
-  if (ptr < 4 || ptr > env.memory.size) { kputs("(null)"); return; }
-  u32 bytes = *(const u32 *)(env.memory.data + ptr - 4);
-  if ((u64)ptr + bytes > env.memory.size) { kputs("(bad string)"); return; }
-  const u8 *p = env.memory.data + ptr;
+/* An AssemblyScript string: UTF-16 code units, its byte length in the 4 bytes before it. */
+static void print_utf16(const env_t *e, u32 ptr) {
+  if (ptr < 4 || ptr > e->memory.size) { kputs("(null)"); return; }
+  u32 bytes = *(const u32 *)(e->memory.data + ptr - 4);
+  if (!in_memory(e, ptr, bytes)) { kputs("(bad string)"); return; }
+  const u8 *p = e->memory.data + ptr;
   for (u32 i = 0; i + 1 < bytes; i += 2) {
     u16 c = p[i] | (p[i + 1] << 8);
     console_putc(c >= 0x20 && c < 0x7F ? (char)c : '?');
@@ -356,11 +554,10 @@ static void print_utf16(u32 ptr) {
 }
 
 void IMPORT(abort)(env_t *e, u32 msg, u32 file, u32 line, u32 col) {
-  (void)e;
   kputs("trap: abort: ");
-  print_utf16(msg);
+  print_utf16(e, msg);
   kputs(" at ");
-  print_utf16(file);
+  print_utf16(e, file);
   kprintf(":%u:%u\n", line, col);
   kernel_fail(EXIT_TRAP);
 }
@@ -408,21 +605,53 @@ static void check_reboot(void) {
 
 /* ---- kmain --------------------------------------------------------------------------------- */
 
+/* A module's main returned instead of calling poweroff: say so, and end the run with its code. */
+_Noreturn static void main_returned(u32 code) {
+  kprintf("boot: main returned %u without poweroff\n", code);
+  if (code) host_cleanup();
+  machine_poweroff((int)code);
+}
+
+#if GUEST_HAS_MAIN
+/* Probe mode: the one module is started through its own main. */
+_Noreturn static void run_guests(void) {
+  nvme_instantiate(&driver, &driver_env);
+  main_returned(PROBE_MAIN(&driver));
+}
+#else
+static const char *start_error(s32 r) {
+  if (r == NVME_START_AGAIN) return "already started";
+  if (r == NVME_START_BAD_OPTION) return "an option out of range";
+  if (r == NVME_START_NO_MEMORY) return "the buffer does not fit in the DMA window";
+  return "unknown answer";
+}
+
+/* The driver, started with its options from the command line (its bring-up lines come out now),
+ * then the shell, linked to it, whose main ends in poweroff. */
+_Noreturn static void run_guests(void) {
+  static SHELL_TYPE shell;
+  static blk_t shell_blk;
+  nvme_instantiate(&driver, &driver_env);
+  s32 found = nvme_start_cmdline(&driver, BUFFER_BYTES);
+  if (found < 0) kprintf("boot: the driver's start_cmdline answered %d: %s\n", found, start_error(found));
+  env_init(&client_env, "shell", client_arena, CLIENT_PAGES);
+  u32 total = nvme_buffer_bytes(&driver);
+  link_client(&shell_blk, &client_env, total < BUFFER_BYTES ? total : BUFFER_BYTES);
+  SHELL_INSTANTIATE(&shell, &shell_blk, &client_env);
+  main_returned(SHELL_MAIN(&shell));
+}
+#endif
+
 void kmain(u32 magic, u32 info) {
   serial_init();
   save_cmdline(magic, info); /* before anything else could overwrite the multiboot info */
   arch_init();
   check_reboot();
   irq_handler = on_irq;
-  memset(guest_arena, 0, sizeof(guest_arena));
-  env.memory = (wasm_rt_memory_t){ .data = guest_arena, .pages = 256, .max_pages = 256, .size = ARENA_SIZE };
+  env_init(&driver_env, GUEST_HAS_MAIN ? "guest" : "nvme", guest_arena, DRIVER_PAGES);
   kprintf("boot: nvme-wasm bare-metal host, tsc %lu MHz, memory at 0x%lx\n", tsc_hz() / 1000000,
           (u64)(uintptr_t)guest_arena);
   self_test_fault();
   wasm_rt_init();
-  GUEST_INSTANTIATE(&guest, &env);
-  u32 code = GUEST_MAIN(&guest);
-  kprintf("boot: main returned %u without poweroff\n", code);
-  if (code) host_cleanup();
-  machine_poweroff((int)code);
+  run_guests();
 }

@@ -1,10 +1,11 @@
 // The bare-metal kernel on its own: a probe guest of our own (compiled here from
 // AssemblyScript) exercises every import of docs/abi.md under QEMU, in the configurations
-// helpers.js builds. The real driver's end-to-end tests live elsewhere and use helpers.js too.
+// helpers.js builds. The probe exports main, so boot/build.sh builds it alone (probe mode: no
+// client module, the kernel calls its main); test/qemu/link.test.js covers the driver + client link. The real driver's end-to-end tests live elsewhere and use helpers.js too.
 // Skipped only when QEMU is missing and CI is not set; under CI these must run.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bootQemu, hasQemu, ROOT } from "./helpers.js";
@@ -229,6 +230,7 @@ const line = (r, prefix) => r.lines.find((l) => l.startsWith(prefix));
 
 describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
   beforeAll(buildProbe, 180000);
+  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
   it("boots, hands the -append text to the guest and powers off with 0 (pc)", async () => {
     const r = await probe("dma; exit 0");
