@@ -395,6 +395,22 @@ static blk_t *clients[MAX_CLIENTS];
 static u32 nclients, share_used;
 static u64 last_tick;
 
+/* Each namespace's log2 block size, read once from the driver's records after start (namespaces
+ * do not change afterwards): blk.submit needs it for every request to check the client's range. */
+#define MAX_NAMESPACES 64
+static u32 ns_shift[MAX_NAMESPACES];
+static u32 ns_known;
+
+static void learn_namespaces(void) {
+  ns_known = nvme_namespace_count(&driver);
+  if (ns_known > MAX_NAMESPACES) ns_known = MAX_NAMESPACES;
+  for (u32 i = 0; i < ns_known; i++) {
+    u32 rec = nvme_describe_namespace(&driver, i);
+    const struct nvme_namespace_record *r = (const void *)guest_range(&driver_env, rec, sizeof(*r), "describe_namespace");
+    ns_shift[i] = r->lba_shift;
+  }
+}
+
 /* Gives a client `bytes` of the driver's buffer memory, after the earlier clients' shares. */
 static void link_client(blk_t *c, env_t *e, u32 bytes) {
   u32 total = nvme_buffer_bytes(&driver);
@@ -408,6 +424,7 @@ static void link_client(blk_t *c, env_t *e, u32 bytes) {
   share_used += bytes;
   clients[nclients++] = c;
   last_tick = time_ns();
+  learn_namespaces();
 }
 
 static bool in_share(const blk_t *c, u32 off, u64 len) { return (u64)off + len <= c->share_bytes; }
@@ -477,11 +494,8 @@ u32 BLK(buffer_read)(blk_t *c, u32 off, u32 ptr, u32 len) {
  * cannot tell apart from another client's. */
 u32 BLK(submit)(blk_t *c, u32 tag, u32 op, u32 ns, u64 lba, u32 blocks, u32 off) {
   if ((op & NVME_OP_MASK) != NVME_OP_FLUSH) {
-    u32 rec = nvme_describe_namespace(&driver, ns);
-    if (rec == 0) return NVME_ERR_NO_NAMESPACE;
-    const struct nvme_namespace_record *r =
-        (const void *)guest_range(&driver_env, rec, sizeof(*r), "describe_namespace");
-    if (!in_share(c, off, request_bytes(blocks, r->lba_shift))) return NVME_ERR_BAD_BUFFER;
+    if (ns >= ns_known) return NVME_ERR_NO_NAMESPACE;
+    if (!in_share(c, off, request_bytes(blocks, ns_shift[ns]))) return NVME_ERR_BAD_BUFFER;
   }
   u32 status = nvme_submit(&driver, ((u64)c->id << 32) | tag, op, ns, lba, blocks, c->share_base + off);
   if (status == 0) c->in_flight++;
@@ -507,15 +521,16 @@ static void link_idle(u64 now, u64 deadline) {
 }
 
 /* Waits until this client has completions, has nothing in flight, or the deadline passed (the
- * loop's bound); then hands over up to cap completion records. */
+ * loop's bound); then hands over up to cap completion records. Polls once first, then after each
+ * idle step only if the interrupt entry did not already deliver something. */
 u32 BLK(complete)(blk_t *c, u32 ptr, u32 cap, u64 timeout_ns) {
-  u64 deadline = deadline_after(timeout_ns);
-  for (;;) {
-    nvme_poll(&driver);
-    if (c->count || c->in_flight == 0) break;
+  nvme_poll(&driver);
+  u64 deadline = c->count == 0 && c->in_flight != 0 ? deadline_after(timeout_ns) : 0;
+  while (c->count == 0 && c->in_flight != 0) {
     u64 now = time_ns();
     if (now >= deadline) break;
     link_idle(now, deadline);
+    if (c->count == 0) nvme_poll(&driver);
   }
   u32 n = cap < c->count ? cap : c->count;
   if (!in_memory(c->env, ptr, (u64)n * NVME_DONE_RECORD_BYTES)) return (u32)-1;

@@ -84,10 +84,12 @@ export class BlockLink {
       clientBytes().set(link.driverBytes().subarray(addr, addr + len), ptr);
       return len;
     };
-    const lbaShift = (ns) => {
+    // Each namespace's log2 block size, read once (namespaces do not change after start).
+    const shifts = Array.from({ length: drv.namespace_count() }, (_, ns) => {
       const p = drv.describe_namespace(ns) >>> 0;
-      return p ? new DataView(link.m.memory.buffer).getUint32(p + NS_LBA_SHIFT, true) : -1;
-    };
+      return new DataView(link.m.memory.buffer).getUint32(p + NS_LBA_SHIFT, true);
+    });
+    const lbaShift = (ns) => (ns < shifts.length ? shifts[ns] : -1);
     return {
       controller_count: () => drv.controller_count(),
       namespace_count: () => drv.namespace_count(),
@@ -124,10 +126,10 @@ export class BlockLink {
         ptr >>>= 0; cap >>>= 0;
         const m = link.m;
         const deadline = m.clampNs(m.now + BigInt.asUintN(64, timeoutNs));
-        for (;;) {
-          drv.poll();
-          if (client.done.length || client.inFlight === 0 || m.now >= deadline) break;
+        drv.poll();
+        while (!client.done.length && client.inFlight !== 0 && m.now < deadline) {
           link.idle(deadline);
+          if (!client.done.length) drv.poll();
         }
         const n = Math.min(cap, client.done.length);
         if (!inClient(ptr, n * DONE_RECORD_BYTES)) return -1;

@@ -115,7 +115,8 @@ export function submit(tag: u64, op: u32, ns: u32, lba: u64, blocks: u32, buffer
 // number of requests completed.
 export function poll(): u32 {
   enter();
-  let done = finishLines(takeLinesSeen());
+  const lines = takeLinesSeen();
+  let done = lines != 0 ? finishLines(lines) : 0;
   for (let i: u32 = 0; i < count(); i++) {
     const c = at(i);
     if (c.state != STATE_READY) continue;
@@ -131,13 +132,13 @@ export function poll(): u32 {
 // those lines and acknowledges INTx ones once their CQ head doorbells are rung.
 export function interrupt(lines: u32): u32 {
   enter();
-  const done = finishLines(lines | takeLinesSeen());
+  const all = lines | takeLinesSeen();
+  const done = all != 0 ? finishLines(all) : 0;
   leave();
   return done;
 }
 
 function finishLines(lines: u32): u32 {
-  if (lines == 0) return 0;
   let done: u32 = 0;
   for (let i: u32 = 0; i < count(); i++) {
     const c = at(i);

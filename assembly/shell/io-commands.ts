@@ -292,14 +292,16 @@ function benchRun(): u32 {
   randomState = 0x2545f4914f6cdd1d;
   resetUnkept();
   let issued: u64 = 0;
+  let slice: u32 = 0;  // issued mod QD: the buffer slice of the next request
   let lba = (nextRandom() % slots) * benchBlocks;
   let status: u32 = 0;
   while (unkeptDone < issued || (issued < benchIos && status == 0)) {
     while (issued < benchIos && <u64>inFlight < benchQd && status == 0 && unkeptStatus == 0) {
-      const t = send(op, argNs, lba, <u32>benchBlocks, <u32>(issued % benchQd) * bytes, false);
+      const t = send(op, argNs, lba, <u32>benchBlocks, slice * bytes, false);
       if (t == -<i64>ERR_BUSY && inFlight > 0) break;  // room comes with the next completion
       if (t < 0) { status = <u32>(-t); failedAt = lba; break; }
       issued++;
+      slice = <u64>(slice + 1) == benchQd ? 0 : slice + 1;
       lba = (nextRandom() % slots) * benchBlocks;
     }
     if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = unkeptLba; }

@@ -1,11 +1,14 @@
 // The shell's requests: submitted through the host's block interface (blk.submit), completions
-// collected with blk.complete. Each request gets a tag from a pool. A kept request's completion
-// (status and first failed block) waits under its tag until the caller takes it; an unkept one
-// (bench) frees its tag on arrival and only counts, remembering the first failure.
+// collected with blk.complete. A kept request gets a tag from a pool, and its completion (status
+// and first failed block) waits under that tag until the caller takes it; an unkept one (bench)
+// gets a counter tag with UNKEPT_TAG set, and its completion only counts, the first failure kept.
 import { submit, complete, now_ns } from "./client";
 import { DONE_TAG, DONE_STATUS, DONE_ERROR_LBA, DONE_RECORD_BYTES, ERR_BUSY, ERR_TIMEOUT } from "../shared/abi";
 
 export const TAGS_MAX: u32 = 1024;
+// Tags of unkept requests: this bit and a counter, no state kept (bench sends many, reads none).
+const UNKEPT_TAG: u32 = 0x8000_0000;
+let unkeptNext: u32 = 0;
 const DONE_CAP: u32 = 64;                          // completion records fetched per blk.complete
 const WAIT_SLICE_NS: u64 = 10_000_000;             // one blk.complete waits at most this
 // The driver completes every request within its retries and resets (each bounded by CAP.TO); a
@@ -18,11 +21,9 @@ class TagState {
   finished: u32;  // the completion arrived
   status: u32;
   abandoned: u32; // given up on: the tag stays the driver's
-  keep: u32;      // 1: the caller takes the completion (take/waitFor); 0: counted on arrival
-  pad: u32;
   errorLba: u64;
 }
-const TAG_BYTES: u32 = 32;
+const TAG_BYTES: u32 = 24;
 const states: usize = memory.data(<i32>(TAGS_MAX * TAG_BYTES), 8);
 const freeTags: usize = memory.data(<i32>(TAGS_MAX * 2), 2);
 let freeCount: u32 = 0;
@@ -55,6 +56,14 @@ function init(): void {
 // queued (-ERR_BUSY when the driver has no room now: collect() a completion and try again).
 export function send(op: u32, ns: u32, lba: u64, blocks: u32, offset: u32, keep: bool = true): i64 {
   if (!ready) init();
+  if (!keep) {
+    const tag = UNKEPT_TAG | (unkeptNext & ~UNKEPT_TAG);
+    const status = submit(tag, op, ns, lba, blocks, offset);
+    if (status != 0) return -<i64>status;
+    unkeptNext++;
+    inFlight++;
+    return <i64>tag;
+  }
   if (freeCount == 0) return -<i64>ERR_BUSY;
   const tag = <u32>load<u16>(freeTags + <usize>((freeCount - 1) * 2));
   const status = submit(tag, op, ns, lba, blocks, offset);
@@ -63,7 +72,6 @@ export function send(op: u32, ns: u32, lba: u64, blocks: u32, offset: u32, keep:
   const s = state(tag);
   s.busy = 1;
   s.finished = 0;
-  s.keep = keep ? 1 : 0;
   inFlight++;
   return <i64>tag;
 }
@@ -89,16 +97,24 @@ function record(p: usize): void {
 }
 
 function finish(tag: u32, status: u32, errorLba: u64): void {
+  inFlight--;
+  if ((tag & UNKEPT_TAG) != 0) {
+    // Counted and forgotten.
+    unkeptDone++;
+    if (status != 0 && unkeptStatus == 0) { unkeptStatus = status; unkeptLba = errorLba; }
+    return;
+  }
   const s = state(tag);
   assert(s.busy == 1 && s.finished == 0, "a completion for a tag not in flight");
   s.finished = 1;
   s.status = status;
   s.errorLba = errorLba;
-  inFlight--;
-  if (s.keep != 0) return;
-  unkeptDone++;
-  if (s.status != 0 && unkeptStatus == 0) { unkeptStatus = s.status; unkeptLba = s.errorLba; }
-  take(tag);
+}
+
+function freeTag(tag: u32): void {
+  assert(freeCount < TAGS_MAX, "tag pool overflow");
+  store<u16>(freeTags + <usize>(freeCount * 2), <u16>tag);
+  freeCount++;
 }
 
 function giveUp(): void {
@@ -106,6 +122,8 @@ function giveUp(): void {
     const s = state(t);
     if (s.busy == 1 && s.finished == 0) { s.abandoned = 1; finish(t, ERR_TIMEOUT, 0); }
   }
+  // What is left in flight is unkept: counted as done, failed.
+  while (inFlight > 0) finish(UNKEPT_TAG, ERR_TIMEOUT, 0);
 }
 
 export function finished(tag: u32): bool { return state(tag).finished == 1; }
@@ -117,7 +135,7 @@ export function take(tag: u32): u32 {
   assert(s.busy == 1 && s.finished == 1, "taking a request that has not finished");
   takenLba = s.errorLba;
   s.busy = 0;
-  if (s.abandoned == 0) { store<u16>(freeTags + <usize>(freeCount * 2), <u16>tag); freeCount++; }
+  if (s.abandoned == 0) freeTag(tag);
   return s.status;
 }
 

@@ -15,8 +15,8 @@ import {
   QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
   IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS,
 } from "./registers";
-import { QueuePair, SLOT_BYTES } from "./queue";
-import { Controller, addController, setState, fail, MAX_CONTROLLERS, count } from "./controller";
+import { QueuePair, SLOT_BYTES, MAX_LIST_PAGES } from "./queue";
+import { Controller, addController, setState, fail, MAX_CONTROLLERS, count, CONTROLLER_PAGE_PART } from "./controller";
 import { adminCommand, submitAdmin, identify } from "./admin";
 import { setupInterrupts } from "./interrupts";
 import { addNamespace, MAX_NAMESPACES } from "./namespace";
@@ -41,9 +41,11 @@ const IO_ENTRIES_MAX: u32 = 256;
 // Our own cap on one command's transfer, on top of MDTS; larger than one PRP list page covers
 // (511 data pages + a chain pointer at 4 KiB), so controllers without MDTS get chained lists.
 export const MAX_COMMAND_BYTES: u32 = 4 << 20;
-const PRP_POOL_PAGES: u32 = 64;   // list pages per controller: one each for 64 large commands in flight; at least MAX_LIST_PAGES
+const PRP_POOL_PAGES: u32 = 64;   // list pages per controller: one each for 64 large commands in flight
+if (PRP_POOL_PAGES < MAX_LIST_PAGES || PRP_POOL_PAGES * 4 > CONTROLLER_PAGE_PART) ERROR("PRP_POOL_PAGES: one command's lists, and a stack that fits its part of the page");
 const SHUTDOWN_MIN_MS: u32 = 5000;
 const NS_PROBE_MAX: u32 = 1024;   // namespaces probed one by one on a 1.0 controller
+const NLB_MAX_BLOCKS: u32 = 65536; // CDW12 NLB is 16 bits, 0-based: the most blocks of one command
 const NS_LIST_ENTRIES: u32 = 1024; // ids in the active namespace list page (5.15.2.2, CNS 02h)
 const nsIds = memory.data(<i32>(MAX_NAMESPACES * 4));
 
@@ -74,9 +76,9 @@ export function attach(bdf: u32): Controller | null {
   c.bdf = bdf;
   c.idctrl = idctrl;
   c.scratch = scratch;
-  c.admin = page + 1024;
-  c.io = page + 2048;
-  c.prpStack = page + 3072;
+  c.admin = page + CONTROLLER_PAGE_PART;
+  c.io = page + 2 * CONTROLLER_PAGE_PART;
+  c.prpStack = page + 3 * CONTROLLER_PAGE_PART;  // PRP_POOL_PAGES u32 addresses
   c.irqLine = -1;
   return c;
 }
@@ -281,6 +283,8 @@ function identifyNamespace(c: Controller, nsid: u32, listed: bool): bool {
   }
   // A block the controller cannot move in one command could never be read or written.
   if (ns.refused == 0 && (<u64>1 << ns.lbaShift) > <u64>c.maxCommandBytes) ns.refused = REFUSED_OVER_MDTS;
+  const blocks = c.maxCommandBytes >> ns.lbaShift;
+  ns.maxBlocks = blocks > NLB_MAX_BLOCKS ? NLB_MAX_BLOCKS : blocks;
   c.namespaces++;
   if (logging()) {
     putNsName(c.index, nsid);
@@ -386,6 +390,8 @@ export function resetController(c: Controller, why: u32): bool {
 // delete the IO queues, CC.SHN = normal, wait for CSTS.SHST = complete.
 export function shutdownController(c: Controller): bool {
   if (c.state == STATE_READY) {
+    const io = c.ioQueue();
+    if (io.cqUnrung != 0) io.ringCompletion(); // give back what was consumed before deleting
     let sqe = adminCommand(ADMIN_DELETE_IO_SQ, 0);
     sqe.cdw10 = c.ioQueue().qid;
     let status = submitAdmin(c);

@@ -87,12 +87,18 @@ export class Controller {
   csts(): u32 { return mmio_read32(this.mmio, REG_CSTS); }
 }
 
+// A controller's page (bringup.ts attach): the record, then the admin and IO queue pairs and the
+// PRP page stack, 1024 bytes apart (checked when compiling).
+export const CONTROLLER_PAGE_PART: u32 = 1024;
+if (offsetof<Controller>() > CONTROLLER_PAGE_PART || offsetof<QueuePair>() > CONTROLLER_PAGE_PART) ERROR("Controller or QueuePair outgrew its part of the page");
+
 const controllers: usize = memory.data(<i32>(MAX_CONTROLLERS * 4));
 let controllerCount: u32 = 0;
 
 export function count(): u32 { return controllerCount; }
 
-export function at(i: u32): Controller {
+// @ts-ignore: decorator
+@inline export function at(i: u32): Controller {
   assert(i < controllerCount, "controller index out of range");
   return changetype<Controller>(load<u32>(controllers + <usize>(i * 4)));
 }

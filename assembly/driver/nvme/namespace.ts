@@ -22,13 +22,17 @@ export class Namespace {
   readonly: u32;    // NSATTR bit 0: write protected
   refused: u32;     // a REFUSED_ value of shared/words.ts; 0 when usable
   lbaFormat: u32;
+  maxBlocks: u32;   // blocks one command may carry on its controller (MDTS, and NLB's 16 bits)
 }
+if (offsetof<Namespace>() > NS_BYTES) ERROR("Namespace outgrew NS_BYTES");
 
 export function namespaceCount(): u32 {
   return count;
 }
 
-function entry(i: u32): Namespace {
+// The i-th namespace, for callers that have checked i < namespaceCount().
+// @ts-ignore: decorator
+@inline export function entry(i: u32): Namespace {
   return changetype<Namespace>(table + <usize>(i * NS_BYTES));
 }
 

@@ -7,7 +7,9 @@
 // - the SQ head comes from the controller (CQE SQHD), never from our own count;
 // - the SQ is full when tail + 1 == head (mod size): one slot always stays empty;
 // - a command id belongs to a command until its completion arrives, never to an SQ slot;
-// - the CQ head doorbell is rung after entries are consumed, or the controller stalls.
+// - the CQ head doorbell is rung after entries are consumed, or the controller stalls: at once on
+//   the admin queue and with INTx, else before the entries consumed and the commands in flight
+//   together reach half the ring, so the controller always has room to post (4.1: a full CQ stops it).
 import { mmio_write32 } from "../imports";
 import { SQE_BYTES, CQE_BYTES, REG_DOORBELL_BASE, SubmissionEntry, CompletionEntry, CQE_PHASE } from "./registers";
 
@@ -33,6 +35,7 @@ export class CommandSlot {
   status: u32;      // status field of the completion (phase removed), for admin waits
   dw0: u32;         // command-specific result, for admin waits
 }
+if (offsetof<CommandSlot>() > SLOT_BYTES) ERROR("CommandSlot outgrew SLOT_BYTES");
 
 @unmanaged
 export class QueuePair {
@@ -48,6 +51,7 @@ export class QueuePair {
   cqHead: u32;
   phase: u32;       // the phase tag that marks a new entry
   unrung: u32;      // entries written since the last SQ tail doorbell
+  cqUnrung: u32;    // CQ entries consumed since the last CQ head doorbell
   mmio: i32;
   sqDoorbell: u32;  // BAR0 offsets
   cqDoorbell: u32;
@@ -77,6 +81,7 @@ export class QueuePair {
     this.cqHead = 0;
     this.phase = 1;
     this.unrung = 0;
+    this.cqUnrung = 0;
     // At most entries - 1 commands can be queued, so that many ids suffice.
     this.freeCount = 0;
     for (let cid: u32 = this.entries - 1; cid > 0; cid--) {
@@ -85,12 +90,12 @@ export class QueuePair {
     }
   }
 
-  slot(cid: u32): CommandSlot {
+  @inline slot(cid: u32): CommandSlot {
     assert(cid < this.entries, "queue: command id out of range");
     return changetype<CommandSlot>(this.slots + <usize>(cid * SLOT_BYTES));
   }
 
-  sqFull(): bool {
+  @inline sqFull(): bool {
     let next = this.sqTail + 1;
     if (next == this.entries) next = 0;
     return next == this.sqHead;
@@ -102,7 +107,7 @@ export class QueuePair {
   }
 
   // A command can be queued now: an SQ slot and a command id are free.
-  canQueue(): bool {
+  @inline canQueue(): bool {
     return this.freeCount > 0 && !this.sqFull();
   }
 
@@ -126,11 +131,13 @@ export class QueuePair {
     this.freeCount++;
   }
 
-  // The SQE at the tail, zeroed, with opcode and command id set. The caller checks canQueue() first.
+  // The SQE at the tail, zeroed, with opcode and command id set. The caller checks canQueue()
+  // first (push() asserts it). Zeroed with eight stores: this is on every command's path.
   nextEntry(opcode: u32, cid: u32): SubmissionEntry {
-    assert(!this.sqFull(), "queue: writing to a full SQ");
-    const sqe = changetype<SubmissionEntry>(this.sq + <usize>(this.sqTail * SQE_BYTES));
-    memory.fill(changetype<usize>(sqe), 0, <usize>SQE_BYTES);
+    const p = this.sq + <usize>(this.sqTail * SQE_BYTES);
+    store<u64>(p, 0); store<u64>(p, 0, 8); store<u64>(p, 0, 16); store<u64>(p, 0, 24);
+    store<u64>(p, 0, 32); store<u64>(p, 0, 40); store<u64>(p, 0, 48); store<u64>(p, 0, 56);
+    const sqe = changetype<SubmissionEntry>(p);
     sqe.cdw0 = (opcode & 0xff) | (cid << 16);
     return sqe;
   }
@@ -162,6 +169,7 @@ export class QueuePair {
     const sqhd = <u32>cqe.sqhd;
     if (sqhd < this.entries) this.sqHead = sqhd;
     this.cqHead++;
+    this.cqUnrung++;
     if (this.cqHead == this.entries) {
       this.cqHead = 0;
       this.phase ^= 1;
@@ -170,6 +178,13 @@ export class QueuePair {
 
   ringCompletion(): void {
     mmio_write32(this.mmio, this.cqDoorbell, this.cqHead);
+    this.cqUnrung = 0;
+  }
+
+  // The CQ head doorbell may wait while the entries it would give back, with room for every
+  // command in flight and `more` about to be sent, stay within half the ring.
+  @inline cqDoorbellDue(more: u32): bool {
+    return this.cqUnrung != 0 && this.cqUnrung + this.inFlight() + more > this.entries >> 1;
   }
 }
 

@@ -83,6 +83,9 @@ export class CompletionEntry {
   status: u16; // bit 0 Phase Tag, 15:1 Status Field
 }
 export const CQE_PHASE: u32 = 1;
+// The layouts above are the spec's (checked when compiling).
+if (offsetof<SubmissionEntry>() != SQE_BYTES || offsetof<SubmissionEntry>("prp1") != 24 || offsetof<SubmissionEntry>("cdw10") != 40) ERROR("SubmissionEntry is not the 4.2 layout");
+if (offsetof<CompletionEntry>() != CQE_BYTES || offsetof<CompletionEntry>("cid") != 12 || offsetof<CompletionEntry>("status") != 14) ERROR("CompletionEntry is not the 4.6 layout");
 
 // 5 Admin command set opcodes.
 export const ADMIN_DELETE_IO_SQ: u32 = 0x00;   // 5.6

@@ -15,30 +15,29 @@ import { now_ns, request_done } from "../imports";
 import { NVM_READ, NVM_WRITE, NVM_FLUSH, CSTS_CFS } from "./registers";
 import { CommandSlot, NO_REQUEST, cqeStatus } from "./queue";
 import { Controller, at, count, reportBadCompletion } from "./controller";
-import { namespaceAt, namespaceCount } from "./namespace";
+import { entry, namespaceCount } from "./namespace";
 import { buildPrps, releaseLists } from "./prp";
 import { resetController } from "./bringup";
 import { allocPages } from "../dma";
 import { isSuccess, isRetryable } from "../../shared/status";
 import {
-  OP_READ, OP_WRITE, OP_FLUSH, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL,
+  OP_READ, OP_WRITE, OP_FLUSH, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL, IRQ_MODE_INTX,
   ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BUSY, ERR_NO_NAMESPACE, ERR_RANGE, ERR_READ_ONLY,
   ERR_BAD_BUFFER, ERR_BAD_OP, ERR_UNUSABLE, WAIT_NOTHING, WAIT_INTERRUPT, WAIT_POLL,
 } from "../../shared/abi";
 
 const REQUESTS_MAX: u32 = 1024;    // requests in flight at once, all controllers together
 export const MAX_RETRIES: u32 = 3;        // a piece is sent again at most this many times
-const NLB_MAX_BLOCKS: u32 = 65536; // CDW12 NLB is 16 bits, 0-based
 const NONE: u32 = 0;               // end of the backlog list (links are index + 1)
 
 @unmanaged
 class Request {
   tag: u64;          // the host's
   lba: u64;          // first block
-  errorLba: u64;     // lowest block of a failed command, when status != 0
+  errorLba: u64;     // lowest block of a failed command (set with the first failure)
   blocks: u32;       // blocks in all (1 for a flush: one command, no data)
   issued: u32;       // blocks handed to commands so far
-  buffer: u32;       // linear-memory address of the data
+  buffer: u32;       // linear-memory address of the data (set for requests on the backlog)
   opcode: u32;       // NVM_READ, NVM_WRITE or NVM_FLUSH
   nsid: u32;
   lbaShift: u32;
@@ -49,6 +48,7 @@ class Request {
   next: u32;         // backlog link: request index + 1, NONE at the end
   internal: u32;     // 1 for the driver's own requests (the flush before shutdown)
   ctrl: u32;         // controller index
+  maxBlocks: u32;    // blocks one command may carry, the namespace's (set for requests on the backlog)
 }
 const REQUEST_BYTES: u32 = 80;
 
@@ -62,6 +62,9 @@ class PendingPiece {
   retries: u32;
 }
 const PENDING_BYTES: u32 = 24;
+// Layouts checked when compiling.
+if (offsetof<Request>() > REQUEST_BYTES) ERROR("Request outgrew REQUEST_BYTES");
+if (offsetof<PendingPiece>() > PENDING_BYTES) ERROR("PendingPiece outgrew PENDING_BYTES");
 
 let pool: usize = 0;         // REQUESTS_MAX records
 let freeStack: usize = 0;    // free record indices (u16)
@@ -70,7 +73,8 @@ let bufferStart: usize = 0;  // the memory handed out for data (buffer_base .. +
 let bufferEnd: usize = 0;
 export let internalStatus: u32 = 0; // the last internal request's status, when it has completed
 
-function request(i: u32): Request {
+// @ts-ignore: decorator
+@inline function request(i: u32): Request {
   assert(i < REQUESTS_MAX, "request index out of range");
   return changetype<Request>(pool + <usize>(i * REQUEST_BYTES));
 }
@@ -105,14 +109,15 @@ export function initPending(c: Controller): bool {
 // with nothing sent. `op` is OP_* | OP_FLAG_MORE; `buffer` an address inside the handed-out memory.
 export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, buffer: u32, internal: bool): u32 {
   const kind = op & OP_MASK;
-  if ((op & ~(OP_MASK | OP_FLAG_MORE)) != 0 || kind < OP_READ || kind > OP_FLUSH) return ERR_BAD_OP;
+  if ((op & ~(OP_MASK | OP_FLAG_MORE)) != 0 || kind - OP_READ > OP_FLUSH - OP_READ) return ERR_BAD_OP;
   if (nsIndex >= namespaceCount()) return ERR_NO_NAMESPACE;
-  const ns = namespaceAt(nsIndex);
+  const ns = entry(nsIndex);
   if (ns.refused != 0) return ERR_UNUSABLE;
   const c = at(ns.ctrl);
   if (c.state != STATE_READY) return ERR_NOT_READY;
-  if (kind == OP_WRITE && ns.readonly != 0) return ERR_READ_ONLY;
-  if (kind != OP_FLUSH) {
+  const isFlush = kind == OP_FLUSH;
+  if (!isFlush) {
+    if (kind == OP_WRITE && ns.readonly != 0) return ERR_READ_ONLY;
     if (blocks == 0 || lba >= ns.blocks || <u64>blocks > ns.blocks - lba) return ERR_RANGE;
     const end = <u64>buffer + (<u64>blocks << ns.lbaShift);
     if ((buffer & 3) != 0 || <usize>buffer < bufferStart || end > <u64>bufferEnd) return ERR_BAD_BUFFER;
@@ -121,35 +126,50 @@ export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, b
   if (c.backlogHead != NONE || c.pendingCount != 0 || freeCount == 0 || !c.ioQueue().canQueue()) return ERR_BUSY;
   const index = allocRequest();
   const r = request(index);
+  // What every request needs; errorLba is set by the first failure, next by appendBacklog.
   r.tag = tag;
-  r.lba = kind == OP_FLUSH ? 0 : lba;
-  r.blocks = kind == OP_FLUSH ? 1 : blocks;
-  r.buffer = kind == OP_FLUSH ? 0 : buffer;
+  r.lba = isFlush ? 0 : lba;
+  r.blocks = isFlush ? 1 : blocks;
+  r.issued = 0;
   r.opcode = kind == OP_READ ? NVM_READ : kind == OP_WRITE ? NVM_WRITE : NVM_FLUSH;
   r.nsid = ns.nsid;
   r.lbaShift = ns.lbaShift;
+  r.outstanding = 0;
+  r.status = 0;
+  r.queued = 0;
   r.internal = internal ? 1 : 0;
   r.ctrl = c.index;
-  appendBacklog(c, index);
-  issue(c, now_ns());
-  if (r.outstanding == 0) {
-    // Not even the first command fitted (the PRP list pool is lent out): as if nothing happened.
-    unlinkBacklog(c, index);
-    freeRequest(index);
-    return ERR_BUSY;
+  const now = now_ns();
+  if (r.blocks <= ns.maxBlocks) {
+    // One command carries it all: straight to the queue (the common case).
+    if (!enqueue(c, index, r.lba, r.blocks, isFlush ? 0 : buffer, 0, now)) { freeRequest(index); return ERR_BUSY; }
+    r.issued = r.blocks;
+    r.outstanding = 1;
+  } else {
+    // Pieces go from the backlog as command ids free up (issue).
+    r.buffer = buffer;
+    r.maxBlocks = ns.maxBlocks;
+    appendBacklog(c, index);
+    issue(c, now);
+    if (r.outstanding == 0) {
+      // Not even the first command fitted (the PRP list pool is lent out): as if nothing happened.
+      unlinkBacklog(c, index);
+      freeRequest(index);
+      return ERR_BUSY;
+    }
   }
   c.requests++;
   if ((op & OP_FLAG_MORE) == 0) c.ioQueue().ringSubmission();
   return 0;
 }
 
+// A free request record, marked active; the caller sets every other field.
 function allocRequest(): u32 {
   assert(freeCount > 0, "request pool empty");
   freeCount--;
   const index = <u32>load<u16>(freeStack + <usize>(freeCount * 2));
   const r = request(index);
   assert(r.active == 0, "a free request record was active");
-  memory.fill(changetype<usize>(r), 0, <usize>REQUEST_BYTES);
   r.active = 1;
   return index;
 }
@@ -173,6 +193,15 @@ function appendBacklog(c: Controller, index: u32): void {
   if (c.backlogTail != NONE) request(c.backlogTail - 1).next = index + 1;
   else c.backlogHead = index + 1;
   c.backlogTail = index + 1;
+}
+
+// The oldest request has all its blocks sent: off the backlog.
+function popBacklog(c: Controller): void {
+  const r = request(c.backlogHead - 1);
+  c.backlogHead = r.next;
+  if (c.backlogHead == NONE) c.backlogTail = NONE;
+  r.queued = 0;
+  r.next = NONE;
 }
 
 function unlinkBacklog(c: Controller, index: u32): void {
@@ -225,17 +254,12 @@ function dropPending(c: Controller, index: u32): void {
 
 // ---- sending commands ----
 
-// Largest number of blocks one command may carry on this controller.
-function maxBlocks(c: Controller, r: Request): u32 {
-  const n = c.maxCommandBytes >> r.lbaShift;
-  return n > NLB_MAX_BLOCKS ? NLB_MAX_BLOCKS : n;
-}
-
 // Writes one command at the SQ tail (the doorbell is rung by the caller); false, with nothing
 // changed, when no command id, SQ slot or PRP list page is free.
 function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, retries: u32, now: u64): bool {
   const qp = c.ioQueue();
   if (!qp.canQueue()) return false;
+  if (qp.cqDoorbellDue(1)) qp.ringCompletion(); // the controller needs room to post this one too
   const r = request(index);
   const cid = <u32>qp.allocCid();
   const slot = qp.slot(cid);
@@ -262,6 +286,7 @@ function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, 
 // Sends what waits, as far as command ids and PRP pages allow: pieces to send again first, then
 // the backlog in order. Returns the number of commands written (the doorbell is the caller's).
 function issue(c: Controller, now: u64): u32 {
+  if (c.pendingCount == 0 && c.backlogHead == NONE) return 0;
   const qp = c.ioQueue();
   let sent: u32 = 0;
   while (sent < qp.entries) {
@@ -274,13 +299,13 @@ function issue(c: Controller, now: u64): u32 {
       const index = c.backlogHead - 1;
       const r = request(index);
       const left = r.blocks - r.issued;
-      const n = left < maxBlocks(c, r) ? left : maxBlocks(c, r);
+      const n = left < r.maxBlocks ? left : r.maxBlocks;
       const lba = r.lba + <u64>r.issued;
       const buffer = r.buffer + (r.issued << r.lbaShift);
       if (!enqueue(c, index, lba, n, buffer, 0, now)) break;
       r.issued += n;
       r.outstanding++;
-      if (r.issued == r.blocks) unlinkBacklog(c, index);
+      if (r.issued == r.blocks) popBacklog(c);
     } else {
       break;
     }
@@ -327,7 +352,7 @@ function finishCommand(c: Controller, cid: u32, status: u32): u32 {
   const slot = qp.slot(cid);
   const index = slot.request;
   const r = request(index);
-  releaseLists(c, slot);
+  if (slot.listCount != 0) releaseLists(c, slot);
   if (isSuccess(status)) {
     const bytes = <u64>slot.blocks << r.lbaShift;
     if (r.opcode == NVM_READ) c.bytesRead += bytes;
@@ -360,15 +385,15 @@ export function reap(c: Controller): u32 {
     qp.pop(cqe);
     seen++;
     c.completions++;
-    if (cid >= qp.entries || qp.slot(cid).busy != 1 || qp.slot(cid).request == NO_REQUEST) {
-      reportBadCompletion(c, qp.qid, cid);
-      continue;
-    }
+    if (cid >= qp.entries) { reportBadCompletion(c, qp.qid, cid); continue; }
+    const slot = qp.slot(cid);
+    if (slot.busy != 1 || slot.request == NO_REQUEST) { reportBadCompletion(c, qp.qid, cid); continue; }
     done += finishCommand(c, cid, status);
   }
   if (seen > 0) {
-    qp.ringCompletion();
-    if (issue(c, now_ns()) > 0) qp.ringSubmission();
+    // INTx stays asserted until the head catches up: ring at once there; else when due.
+    if (c.irqMode == IRQ_MODE_INTX || qp.cqDoorbellDue(0)) qp.ringCompletion();
+    if ((c.pendingCount != 0 || c.backlogHead != NONE) && issue(c, now_ns()) > 0) qp.ringSubmission();
   }
   return done;
 }
