@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# This driver in the QEMU configuration of ../shared/bench/linux-fio-baseline.sh (q35, -cpu max,
+# This driver in the QEMU configuration of ../common/bench/linux-fio-baseline.sh (q35, -cpu max,
 # one vCPU, 512 MiB, TCG, a 1 GiB null-co NVMe backend that reads zeroes), running the same jobs
 # through the shell's `bench` (random block-aligned LBAs, one IO queue), so the two drivers can
 # be compared in the same QEMU on the same machine. Run the Linux script right before or after.

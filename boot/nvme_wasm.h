@@ -30,7 +30,7 @@
  * the `blk` client interface declared at the end: the host copies between the client's memory
  * and the driver's buffer memory, so a client never sees a driver address.
  * docs/block-interface.md is the prose for all of it. Every number here is from
- * assembly/shared/abi.ts (the FAIL_ and REFUSED_ codes from assembly/shared/words.ts), under the
+ * assembly/common/abi.ts (the FAIL_ and REFUSED_ codes from assembly/common/words.ts), under the
  * same name with an NVME_ prefix.
  *
  * Generated names depend on the wabt release: Z_nvmeZ_start, Z_envZ_pci_read32, struct

@@ -12,7 +12,7 @@
 // fires, or, while a polled controller has requests, lets time pass a step at a time; and it calls
 // tick every TICK_NS so lost commands are found.
 
-// Numbers of the block interface; test/machine/abi.test.js checks them against assembly/shared/abi.ts.
+// Numbers of the block interface; test/machine/abi.test.js checks them against assembly/common/abi.ts.
 export const OP_MASK = 0xff;
 export const OP_FLUSH = 3;
 export const ERR_BAD_BUFFER = 0x10008;

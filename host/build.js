@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the guest modules from assembly/ when they are missing or older than their sources:
-//   build/nvme.wasm   the driver   (assembly/driver + assembly/shared), asconfig.json target "driver"
-//   build/shell.wasm  the shell    (assembly/shell + assembly/shared),  asconfig.json target "shell"
+//   build/nvme.wasm   the driver   (assembly/driver + assembly/common), asconfig.json target "driver"
+//   build/shell.wasm  the shell    (assembly/shell + assembly/common),  asconfig.json target "shell"
 // and checks the rules on what comes out: no memory.grow and no runtime allocator in either (their
 // memory is fixed; the driver's is the DMA window); the driver within DRIVER_BYTES_MAX; the shell
 // importing nothing of the hardware ABI.
@@ -14,8 +14,8 @@ export const DRIVER_BYTES_MAX = 32768;
 export const HARDWARE_IMPORT = /^(pci_|mmio_|dma_|irq_)/;
 
 export const MODULES = {
-  driver: { entry: "assembly/driver/main.ts", dirs: ["assembly/driver", "assembly/shared"], wasm: join(ROOT, "build", "nvme.wasm"), wat: join(ROOT, "build", "nvme.wat") },
-  shell: { entry: "assembly/shell/main.ts", dirs: ["assembly/shell", "assembly/shared"], wasm: join(ROOT, "build", "shell.wasm"), wat: join(ROOT, "build", "shell.wat") },
+  driver: { entry: "assembly/driver/main.ts", dirs: ["assembly/driver", "assembly/common"], wasm: join(ROOT, "build", "nvme.wasm"), wat: join(ROOT, "build", "nvme.wat") },
+  shell: { entry: "assembly/shell/main.ts", dirs: ["assembly/shell", "assembly/common"], wasm: join(ROOT, "build", "shell.wasm"), wat: join(ROOT, "build", "shell.wat") },
 };
 export const WASM = MODULES.driver.wasm;
 export const SHELL_WASM = MODULES.shell.wasm;

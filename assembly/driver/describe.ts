@@ -1,4 +1,4 @@
-// The describe records: what the driver found, in the layouts of shared/abi.ts, written into a
+// The describe records: what the driver found, in the layouts of common/abi.ts, written into a
 // record area of this module's memory that the host copies out (to a client, or to its own use).
 import { Controller } from "./nvme/controller";
 import { Namespace } from "./nvme/namespace";
@@ -13,7 +13,7 @@ import {
   NS_CTRL, NS_NSID, NS_BLOCKS, NS_LBA_SHIFT, NS_METADATA, NS_READONLY, NS_REFUSED, NS_FORMAT, NAMESPACE_RECORD_BYTES,
   STAT_COMMANDS, STAT_COMPLETIONS, STAT_ERRORS, STAT_RETRIES, STAT_READ_BYTES, STAT_WRITE_BYTES, STAT_INTERRUPTS,
   STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STATS_RECORD_BYTES,
-} from "../shared/abi";
+} from "../common/abi";
 
 const record: usize = memory.data(256, 16);
 

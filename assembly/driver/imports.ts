@@ -1,5 +1,5 @@
 // The driver's view of its host: every import of nvme.wasm but console_write (which every module
-// shares, assembly/shared/console.ts). The contract is docs/abi.md; both hosts (host/machine.js
+// shares, assembly/common/console.ts). The contract is docs/abi.md; both hosts (host/machine.js
 // under Node, boot/host.c on bare metal) implement it. Clients (shell.wasm, …) import none of this.
 
 // The boot command line; returns its full length, which may exceed cap.

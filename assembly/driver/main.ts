@@ -25,13 +25,13 @@ import {
 import { optionIrq, optionStage, optionLog, readOptions } from "./options";
 import { setLogLevel, logging } from "./log";
 import { fillController, fillNamespace, fillStats } from "./describe";
-import { put, putLine, putDec, putCtrlName, putNsName, newline, putError, errorLines } from "../shared/console";
-import { putStatus } from "../shared/status";
+import { put, putLine, putDec, putCtrlName, putNsName, newline, putError, errorLines } from "../common/console";
+import { putStatus } from "../common/status";
 import {
   IRQ_MSIX, LOG_NORMAL, STAGE_RESET, STAGE_ALL, STATE_READY, IRQ_MODE_INTX, OP_FLUSH,
   START_AGAIN, START_BAD_OPTION, START_NO_MEMORY, ERR_NOT_READY,
-} from "../shared/abi";
-import { FAIL_DRAIN, FAIL_QUEUE_MEMORY } from "../shared/words";
+} from "../common/abi";
+import { FAIL_DRAIN, FAIL_QUEUE_MEMORY } from "../common/words";
 
 let started = false;
 let inside = false;  // a call is in progress: request_done must not call back in
@@ -85,7 +85,7 @@ export function start_cmdline(bufferBytes: u32): i32 {
 export function controller_count(): u32 { return count(); }
 export function namespace_count(): u32 { return namespaceCount(); }
 
-// Each returns the address of a record in this module's memory (layouts in shared/abi.ts), valid
+// Each returns the address of a record in this module's memory (layouts in common/abi.ts), valid
 // until the next call; 0 when there is no such controller or namespace.
 export function describe_controller(i: u32): usize { return i < count() ? fillController(at(i)) : 0; }
 export function describe_namespace(i: u32): usize { return i < namespaceCount() ? fillNamespace(namespaceAt(i)) : 0; }

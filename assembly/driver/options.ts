@@ -5,10 +5,10 @@
 //   irq=auto|poll|intx|msix    how completions are noticed (auto: MSI-X, else INTx, else polling)
 //   log=errors|normal          how much the driver says (error lines only, or bring-up too)
 import { cmdline } from "./imports";
-import { put, putBytes, newline, putError } from "../shared/console";
+import { put, putBytes, newline, putError } from "../common/console";
 import {
   IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, LOG_ERRORS, LOG_NORMAL, STAGE_RESET, STAGE_ALL,
-} from "../shared/abi";
+} from "../common/abi";
 
 const CMDLINE_CAP: i32 = 4096;
 const line: usize = memory.data(CMDLINE_CAP);

@@ -1,7 +1,7 @@
 // PCI configuration space: enumeration (every bus reachable through bridges, every function of
 // multi-function devices), command register, capability list. PCI Local Bus Spec 3.0, 6.x.
 import { pci_read32, pci_write32 } from "./imports";
-import { put, putBdf, putHex, putHexDigits, putByte } from "../shared/console";
+import { put, putBdf, putHex, putHexDigits, putByte } from "../common/console";
 
 // 6.1 Configuration header offsets.
 export const PCI_VENDOR_DEVICE: u32 = 0x00;

@@ -4,7 +4,7 @@
 // data only through copies the host makes between the driver's memory and this module's.
 
 // ---- blk: the driver, as the host lets a client see it ----
-// Records (layouts in shared/abi.ts) copied into this module's memory; the byte count, or -1.
+// Records (layouts in common/abi.ts) copied into this module's memory; the byte count, or -1.
 @external("blk", "controller_count")
 export declare function controller_count(): u32;
 @external("blk", "namespace_count")
@@ -29,7 +29,7 @@ export declare function buffer_read(offset: u32, ptr: usize, len: u32): i32;
 @external("blk", "submit")
 export declare function submit(tag: u32, op: u32, ns: u32, lba: u64, blocks: u32, offset: u32): u32;
 // Waits up to timeout_ns for completions of this client's requests; copies up to `cap` records
-// (DONE_* of shared/abi.ts) to ptr and returns how many.
+// (DONE_* of common/abi.ts) to ptr and returns how many.
 @external("blk", "complete")
 export declare function complete(ptr: usize, cap: u32, timeout_ns: u64): i32;
 // Error lines the driver has printed (bring-up, recovery, shutdown): they make a run fail too.

@@ -1,8 +1,8 @@
 // The shell's commands that describe (docs/shell.md): help, info, stats, and what a stopped bring-up
 // saw. The IO commands are io-commands.ts. Every one reaches the devices through the block interface.
 import { identify_data, controller_stats } from "./client";
-import { put, putLine, putDec, putHex, putBdf, putCtrlName, putNsName, putDeviceString, newline, putByte } from "../shared/console";
-import { refusedText } from "../shared/words";
+import { put, putLine, putDec, putHex, putBdf, putCtrlName, putNsName, putDeviceString, newline, putByte } from "../common/console";
+import { refusedText } from "../common/words";
 import {
   STATE_READY, STATE_STOPPED, STATE_FAILED,
   CTRL_BDF, CTRL_VID, CTRL_DID, CTRL_STATE, CTRL_STAGE, CTRL_IRQ, CTRL_VERSION, CTRL_MQES, CTRL_DSTRD, CTRL_TIMEOUT_MS,
@@ -10,7 +10,7 @@ import {
   CTRL_FLAG_SGL, CTRL_FLAG_VWC, CTRL_FLAG_CAP, IRQ_MODE_MSIX, IRQ_MODE_INTX, NS_METADATA,
   STAT_COMMANDS, STAT_COMPLETIONS, STAT_ERRORS, STAT_RETRIES, STAT_READ_BYTES, STAT_WRITE_BYTES, STAT_INTERRUPTS,
   STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STATS_RECORD_BYTES, IDENTIFY_BYTES,
-} from "../shared/abi";
+} from "../common/abi";
 import {
   loadController, loadNamespace, ctrl32, ctrl64, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused,
   controllerCount, namespaceCount, putFailure, ns32, ctrlRecord,

@@ -5,10 +5,10 @@ import {
   CONTROLLER_RECORD_BYTES, NAMESPACE_RECORD_BYTES, CTRL_STATE, CTRL_FAIL_REASON, CTRL_FAIL_STATUS,
   NS_CTRL, NS_NSID, NS_BLOCKS, NS_LBA_SHIFT, NS_READONLY, NS_REFUSED,
   STATE_FAILED, STATE_STOPPED,
-} from "../shared/abi";
-import { failText } from "../shared/words";
-import { put } from "../shared/console";
-import { putStatus } from "../shared/status";
+} from "../common/abi";
+import { failText } from "../common/words";
+import { put } from "../common/console";
+import { putStatus } from "../common/status";
 
 // One controller record and one namespace record at a time, fetched fresh for each use (a
 // controller can fail or be reset between commands).

@@ -1,5 +1,5 @@
 // Hex dump in the layout of `hexdump -C`: offset, 16 bytes, their ASCII; repeated lines as "*".
-import { put, putByte, putHexDigits, newline } from "../shared/console";
+import { put, putByte, putHexDigits, newline } from "../common/console";
 
 function sameAsPrevious(ptr: usize, off: u32): bool {
   if (off < 16) return false;

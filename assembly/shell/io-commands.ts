@@ -2,10 +2,10 @@
 // before any IO is issued, then moves data between this module's staging memory and its share of
 // the driver's buffer memory (blk.buffer_read/write) and sends requests through the block interface.
 import { buffer_bytes, buffer_write, buffer_read, now_ns } from "./client";
-import { put, putLine, putDec, putHex, putCtrlName, putNsName, putDeviceString, newline, putError, countFailure } from "../shared/console";
-import { putStatus } from "../shared/status";
-import { refusedText } from "../shared/words";
-import { OP_READ, OP_WRITE, OP_FLUSH, OP_FLAG_MORE, ERR_BUSY, STATE_READY, CTRL_STATE } from "../shared/abi";
+import { put, putLine, putDec, putHex, putCtrlName, putNsName, putDeviceString, newline, putError, countFailure } from "../common/console";
+import { putStatus } from "../common/status";
+import { refusedText } from "../common/words";
+import { OP_READ, OP_WRITE, OP_FLUSH, OP_FLAG_MORE, ERR_BUSY, STATE_READY, CTRL_STATE } from "../common/abi";
 import {
   loadController, ctrl32, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused, namespaceByName, putNotReady,
 } from "./devices";

@@ -7,7 +7,7 @@
 // a command was poweroff; then the driver's orderly shutdown, and poweroff with code 0 only when no
 // error line was printed (by the shell or the driver).
 import { cmdline, poweroff, console_read, driver_errors, shutdown } from "./client";
-import { put, putLine, putByte, putDec, newline, flush, putError, errorLines } from "../shared/console";
+import { put, putLine, putByte, putDec, newline, flush, putError, errorLines } from "../common/console";
 import { split, wordCount, wordPtr, wordLen, wordIs } from "./words";
 import { cmdHelp, cmdInfo, cmdStats, showStoppedControllers } from "./commands";
 import { cmdRead, cmdStream, cmdFlush, cmdBench, errorBegin, errorWord } from "./io-commands";

@@ -3,7 +3,7 @@
 // and first failed block) waits under that tag until the caller takes it; an unkept one (bench)
 // gets a counter tag with UNKEPT_TAG set, and its completion only counts, the first failure kept.
 import { submit, complete, now_ns } from "./client";
-import { DONE_TAG, DONE_STATUS, DONE_ERROR_LBA, DONE_RECORD_BYTES, ERR_BUSY, ERR_TIMEOUT } from "../shared/abi";
+import { DONE_TAG, DONE_STATUS, DONE_ERROR_LBA, DONE_RECORD_BYTES, ERR_BUSY, ERR_TIMEOUT } from "../common/abi";
 
 export const TAGS_MAX: u32 = 1024;
 // Tags of unkept requests: this bit and a counter, no state kept (bench sends many, reads none).

@@ -9,7 +9,7 @@ import { buildWasm, WASM, SHELL_WASM, DRIVER_BYTES_MAX, HARDWARE_IMPORT, ROOT } 
 import * as link from "../../host/block-link.js";
 
 const abiConstants = () => {
-  const text = readFileSync(join(ROOT, "assembly/shared/abi.ts"), "utf8");
+  const text = readFileSync(join(ROOT, "assembly/common/abi.ts"), "utf8");
   const out = new Map();
   for (const m of text.matchAll(/^export const (\w+): [iu]32 = (-?(?:0x[0-9a-f]+|\d+));/gim)) out.set(m[1], Number(m[2]));
   return out;
@@ -43,10 +43,10 @@ describe("the module boundary", () => {
   it("no client source imports the driver's files, and the driver imports no client's", () => {
     for (const f of tsFiles("assembly/shell")) for (const i of importsOf(f)) expect(i, f).not.toMatch(/driver\//);
     for (const dir of ["assembly/driver", "assembly/driver/nvme"]) for (const f of tsFiles(dir)) for (const i of importsOf(f)) expect(i, f).not.toMatch(/shell\//);
-    for (const f of tsFiles("assembly/shared")) for (const i of importsOf(f)) expect(i, f).toMatch(/^\.\/[a-z]+$/);
+    for (const f of tsFiles("assembly/common")) for (const i of importsOf(f)) expect(i, f).toMatch(/^\.\/[a-z]+$/);
   });
 
-  it("the block interface's numbers agree: assembly/shared/abi.ts, host/block-link.js, boot/nvme_wasm.h", () => {
+  it("the block interface's numbers agree: assembly/common/abi.ts, host/block-link.js, boot/nvme_wasm.h", () => {
     const abi = abiConstants();
     expect(abi.size).toBeGreaterThan(60);
     for (const [name, value] of Object.entries(link)) {

@@ -8,8 +8,8 @@ import {
 import { cqeStatus, NO_REQUEST } from "./queue";
 import { Controller, reportBadCompletion } from "./controller";
 import { PAGE_BYTES, busAddress } from "../dma";
-import { IRQ_MODE_POLL, IRQ_MODE_INTX, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY } from "../../shared/abi";
-import { isSuccess } from "../../shared/status";
+import { IRQ_MODE_POLL, IRQ_MODE_INTX, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY } from "../../common/abi";
+import { isSuccess } from "../../common/status";
 
 const IRQ_WAIT_SLICE_NS: u64 = 2_000_000;  // an interrupt that never comes costs at most this
 const CFS_CHECK_SPINS: u32 = 256;           // read CSTS (an MMIO access) once per this many idle steps

@@ -23,18 +23,18 @@ import { addNamespace, MAX_NAMESPACES } from "./namespace";
 import { allocPages, busAddress, PAGE_BYTES } from "../dma";
 import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
 import { logging } from "../log";
-import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../../shared/console";
-import { putStatus, isDriverError } from "../../shared/status";
+import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../../common/console";
+import { putStatus, isDriverError } from "../../common/status";
 import {
   STATE_READY, STATE_STOPPED, STATE_SHUT_DOWN, STATE_FAILED, IRQ_MODE_POLL, IRQ_MODE_MSIX, IRQ_MODE_INTX,
   STAGE_RESET, STAGE_IDENTIFY, STAGE_NAMESPACES, STAGE_IO_QUEUES, STAGE_ALL, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY,
-} from "../../shared/abi";
+} from "../../common/abi";
 import {
   FAIL_BAR0_MAP, FAIL_BAR0_SMALL, FAIL_CSS, FAIL_MQES, FAIL_DSTRD, FAIL_MPS, FAIL_QUEUE_MEMORY, FAIL_PRP_MEMORY,
   FAIL_RESET_RDY_STAYS, FAIL_RESET_RDY, FAIL_ENABLE_RDY, FAIL_IDENTIFY, FAIL_SQES, FAIL_CQES, FAIL_CNTRLTYPE,
   FAIL_NS_LIST, FAIL_IDENTIFY_NS, FAIL_NUMBER_OF_QUEUES, FAIL_CREATE_CQ, FAIL_CREATE_SQ, FAIL_DELETE_SQ,
   FAIL_DELETE_CQ, FAIL_SHUTDOWN, refusedText, REFUSED_OVER_MDTS,
-} from "../../shared/words";
+} from "../../common/words";
 
 const ADMIN_ENTRIES_MAX: u32 = 32;
 const IO_ENTRIES_MAX: u32 = 256;
@@ -333,7 +333,7 @@ function stageIoQueues(c: Controller): bool {
 }
 
 // Brings one controller up to `stopStage`, with interrupts as `irqPreference` asks (IRQ_* of
-// shared/abi.ts). On failure the controller is left disabled with bus mastering off, and the reason
+// common/abi.ts). On failure the controller is left disabled with bus mastering off, and the reason
 // printed as an error line.
 export function bringUp(c: Controller, stopStage: u32, irqPreference: u32): bool {
   if (!stageReset(c)) return quiesce(c);

@@ -5,10 +5,10 @@ import { mmio_read32, mmio_write32 } from "../imports";
 import { REG_CSTS } from "./registers";
 import { QueuePair } from "./queue";
 import { MAX_NVME } from "../pci";
-import { STATE_ABSENT, STATE_FAILED, STATE_STOPPED, STATE_READY, STATE_SHUT_DOWN, ERR_BAD_COMPLETION } from "../../shared/abi";
-import { failText } from "../../shared/words";
-import { put, putDec, putCtrlName, newline, putError } from "../../shared/console";
-import { putStatus } from "../../shared/status";
+import { STATE_ABSENT, STATE_FAILED, STATE_STOPPED, STATE_READY, STATE_SHUT_DOWN, ERR_BAD_COMPLETION } from "../../common/abi";
+import { failText } from "../../common/words";
+import { put, putDec, putCtrlName, newline, putError } from "../../common/console";
+import { putStatus } from "../../common/status";
 
 export const MAX_CONTROLLERS: u32 = MAX_NVME; // one per NVMe function enumeration keeps
 
@@ -17,9 +17,9 @@ export class Controller {
   index: u32;            // n of nvmeN
   bdf: u32;
   mmio: i32;             // BAR0 handle
-  state: u32;            // STATE_* of shared/abi.ts
+  state: u32;            // STATE_* of common/abi.ts
   stage: u32;            // the last bring-up stage completed
-  failReason: u32;       // FAIL_* of shared/words.ts
+  failReason: u32;       // FAIL_* of common/words.ts
   failStatus: u32;
   capLo: u32;            // CAP (3.1.1) as read
   capHi: u32;
@@ -45,7 +45,7 @@ export class Controller {
   prpStack: usize;       // free PRP list pages (u32 addresses)
   prpFree: u32;
   prpPages: u32;         // pages in the pool
-  irqMode: u32;          // IRQ_MODE_* of shared/abi.ts
+  irqMode: u32;          // IRQ_MODE_* of common/abi.ts
   irqLine: i32;          // host line, -1 without interrupts
   lastDw0: u32;          // DW0 of the last admin completion
   namespaces: u32;

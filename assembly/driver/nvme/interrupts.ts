@@ -6,7 +6,7 @@ import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach,
 import { findCapability, CAP_ID_MSIX, updateCommand, PCI_CMD_INTX_DISABLE, PCI_INTERRUPT } from "../pci";
 import { REG_INTMC } from "./registers";
 import { Controller } from "./controller";
-import { IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MODE_POLL, IRQ_MODE_INTX, IRQ_MODE_MSIX } from "../../shared/abi";
+import { IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MODE_POLL, IRQ_MODE_INTX, IRQ_MODE_MSIX } from "../../common/abi";
 
 // 6.8.2.3 MSI-X capability: Message Control in bits 31:16 of the first dword.
 const MSIX_CTRL_ENABLE: u32 = 1 << 31;        // Message Control bit 15
@@ -60,7 +60,7 @@ function setupIntx(c: Controller): bool {
   return true;
 }
 
-// `preference` is start's irq option (IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX of shared/abi.ts).
+// `preference` is start's irq option (IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX of common/abi.ts).
 export function setupInterrupts(c: Controller, preference: u32): void {
   c.irqMode = IRQ_MODE_POLL;
   c.irqLine = -1;

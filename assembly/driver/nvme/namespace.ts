@@ -1,7 +1,7 @@
 // Namespaces the driver found: the block devices nvme0n1, nvme0n2, ... (NVMe 1.4 section 5.15.2.2).
 // A namespace whose format the driver cannot use is still listed, with the reason it is refused.
 import { IDNS_NSZE, IDNS_NLBAF, IDNS_FLBAS, IDNS_NSATTR, IDNS_LBAF0 } from "./registers";
-import { REFUSED_METADATA, REFUSED_BLOCK_SIZE, REFUSED_BAD_FORMAT, REFUSED_EMPTY } from "../../shared/words";
+import { REFUSED_METADATA, REFUSED_BLOCK_SIZE, REFUSED_BAD_FORMAT, REFUSED_EMPTY } from "../../common/words";
 
 export const MAX_NAMESPACES: u32 = 64;
 const NS_BYTES: u32 = 48;
@@ -20,7 +20,7 @@ export class Namespace {
   metadataBytes: u32;
   blocks: u64;      // NSZE
   readonly: u32;    // NSATTR bit 0: write protected
-  refused: u32;     // a REFUSED_ value of shared/words.ts; 0 when usable
+  refused: u32;     // a REFUSED_ value of common/words.ts; 0 when usable
   lbaFormat: u32;
   maxBlocks: u32;   // blocks one command may carry on its controller (MDTS, and NLB's 16 bits)
 }

@@ -19,12 +19,12 @@ import { entry, namespaceCount } from "./namespace";
 import { buildPrps, releaseLists } from "./prp";
 import { resetController } from "./bringup";
 import { allocPages } from "../dma";
-import { isSuccess, isRetryable } from "../../shared/status";
+import { isSuccess, isRetryable } from "../../common/status";
 import {
   OP_READ, OP_WRITE, OP_FLUSH, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL, IRQ_MODE_INTX,
   ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BUSY, ERR_NO_NAMESPACE, ERR_RANGE, ERR_READ_ONLY,
   ERR_BAD_BUFFER, ERR_BAD_OP, ERR_UNUSABLE, WAIT_NOTHING, WAIT_INTERRUPT, WAIT_POLL,
-} from "../../shared/abi";
+} from "../../common/abi";
 
 const REQUESTS_MAX: u32 = 1024;    // requests in flight at once, all controllers together
 export const MAX_RETRIES: u32 = 3;        // a piece is sent again at most this many times

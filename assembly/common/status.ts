@@ -1,5 +1,5 @@
 // Completion status in words (NVMe 1.4 section 4.6.1.2), and the driver's own status codes
-// (assembly/shared/abi.ts). A device status is the CQE Status Field without the phase tag.
+// (assembly/common/abi.ts). A device status is the CQE Status Field without the phase tag.
 import { put, putHex, putDec } from "./console";
 import {
   DRIVER_STATUS_BASE, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BAD_COMPLETION, ERR_BUSY,
