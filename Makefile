@@ -1,4 +1,5 @@
-# nvme-wasm: one driver (assembly/ -> build/nvme.wasm), two hosts (host/ for Node, boot/ for bare metal).
+# nvme-wasm: the driver (assembly/driver -> build/nvme.wasm) and its client, the shell (assembly/shell ->
+# build/shell.wasm), run by two hosts (host/ for Node, boot/ for bare metal).
 #   make run            install what is missing, build, boot QEMU with a default NVMe disk, shell prompt
 #   make run CMD="info; crc nvme0n1 0 2048; poweroff"   run commands, exit with QEMU's exit code
 #   make test           every test: model, driver against model, QEMU end to end
