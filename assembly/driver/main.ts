@@ -67,7 +67,7 @@ export function start(irq: u32, stage: u32, log: u32, bufferBytes: u32): i32 {
     const c = attach(nvmeFunction(i));
     if (c == null) { putError(); putCtrlName(i); put(": "); putLine("out of DMA memory for a controller"); break; }
     // A failure is reported, and counted, as an error line; the other controllers go on.
-    if (bringUp(c, stage, irq) && c.state == STATE_READY && !initPending(c)) fail(c, FAIL_QUEUE_MEMORY);
+    if (bringUp(c, stage, irq) && c.state == STATE_READY && !initPending(c)) { fail(c, FAIL_QUEUE_MEMORY); quiesce(c); }
   }
   leave();
   return <i32>found;

@@ -126,6 +126,14 @@ describe("bring-up on every controller profile", () => {
     });
   }
 
+  it("log=errors: the driver says only what went wrong; the shell's lines are as always", async () => {
+    const r = await drive({ disks: ["mem:1M"], cmd: "log=errors; info; poweroff" });
+    expect(r.code, r.why).toBe(0);
+    expect(r.output).not.toMatch(/^nvme0 (reset|enable|ready)|^nvme-wasm: NVMe driver|^shutdown ctrl=/m);
+    expect(linesOf(r.output, "ctrl")).toHaveLength(1);
+    expect(r.output).toMatch(/^poweroff code=0$/m);
+  });
+
   it("an unknown boot option is an error line, and the run goes on", async () => {
     const r = await drive({ disks: ["mem:1M"], cmd: "irq=sometimes; info; poweroff" });
     expect(r.code).not.toBe(0);

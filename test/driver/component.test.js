@@ -6,6 +6,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { driverAlone, OP_READ, OP_WRITE, OP_FLUSH, OP_FLAG_MORE, ERR, MiB } from "./component.js";
 import { expectClean } from "./helpers.js";
+import { NvmeController } from "../../host/nvme/controller.js";
 
 const noise = (bytes, seed) => {
   const out = Buffer.alloc(bytes);
@@ -49,6 +50,27 @@ describe("the driver alone, through its exports", () => {
     expect(Buffer.from(h.m.memory.buffer, id, 2).readUInt16LE(0)).toBe(c.vid); // Identify Controller VID
     expect(h.d.start(0, 7, 1, MiB)).toBe(-1); // once only
     clean(h);
+  });
+
+  it("log=0 (LOG_ERRORS): the driver prints only error lines; start refuses options out of range", async () => {
+    const quiet = await started({}, { log: 0 });
+    expect(quiet.output()).toBe("");
+    expect(quiet.controller(0).state).toBe(3);
+    class HugeStride extends NvmeController {
+      mmioRead32(bar, off) {
+        const v = super.mmioRead32(bar, off);
+        return bar === 0 && off === 4 ? ((v & ~0xf) | 0xf) >>> 0 : v; // CAP.DSTRD = 15
+      }
+    }
+    const failing = await started({ model: HugeStride }, { log: 0 });
+    expect(failing.output().trim().split("\n")).toEqual(["error: nvme0: CAP.DSTRD puts the doorbells outside BAR0"]);
+    const h = await driverAlone({ disks: ["mem:1M"] });
+    expect(h.d.start(4, 7, 1, MiB)).toBe(-2);   // irq
+    expect(h.d.start(0, 0, 1, MiB)).toBe(-2);   // stage
+    expect(h.d.start(0, 8, 1, MiB)).toBe(-2);
+    expect(h.d.start(0, 7, 2, MiB)).toBe(-2);   // log
+    expect(h.d.start(0, 7, 1, 64 * MiB)).toBe(-3); // more buffer than the window has
+    expect(h.output()).toMatch(/error: not enough DMA memory for the IO buffer/);
   });
 
   it("submit never waits: no relax or irq_wait inside it, even with the queue full", async () => {
