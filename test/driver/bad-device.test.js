@@ -112,3 +112,30 @@ function findCap(dev, id) {
   }
   return 0;
 }
+
+describe("a device that floods the admin queue", () => {
+  it("stray completions every 100 µs during an admin wait: each one reported, and the wait still ends at CAP.TO, in words", async () => {
+    // Identify Controller is never answered; instead a completion for command id 0x7777, which the
+    // driver never issued, arrives every 100 µs (as long as the driver rings the CQ head doorbell).
+    class Flood extends NvmeController {
+      _submit(sq, cmd) {
+        if (sq.qid !== 0 || cmd.opcode !== 0x06 || (cmd.cdw10 & 0xff) !== 1) return super._submit(sq, cmd);
+        const stray = () => {
+          const cq = this.cqs.get(0);
+          if (!cq) return;
+          cq.posts.push({ rec: { sqhd: 0 }, sqid: 0, cid: 0x7777, dw0: 0, dw1: 0, status: 0 });
+          this._drainCq(cq);
+          this._at(100_000, stray);
+        };
+        this._at(100_000, stray);
+      }
+    }
+    const r = await drive({ model: Flood, disks: ["mem:1M"], cmd: "info; poweroff", timeLimitNs: 60_000_000_000 });
+    expect(r.output, r.why).not.toMatch(/^trap:/m);
+    const errors = errorLines(r.output);
+    expect(errors.filter((l) => l === "error: nvme0: completion for an unknown command id qid=0 cid=30583").length).toBeGreaterThan(1000);
+    expect(errors).toContain("error: nvme0: Identify Controller failed: command timed out");
+    expect(linesOf(r.output, "ctrl")[0].fields.state).toBe("failed");
+    expect(busMaster(r)).toBe(0);
+  });
+});
