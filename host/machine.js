@@ -8,6 +8,7 @@
 //                                                  // runs as a single guest (the kernel's probe guests)
 import { readFileSync, readSync, openSync, closeSync, constants as fsc } from "node:fs";
 import { BlockLink } from "./block-link.js";
+import { guardMmioWrite } from "./guard.js";
 import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, bdfName, hostBridge, isaBridge, ideController, acpiFunction, vga, e1000 } from "./pci.js";
 
 export const DMA_BASE = 0x1_2345_6000n;
@@ -438,6 +439,7 @@ export class Machine {
     off >>>= 0; value >>>= 0;
     const m = this.mapFor(handle, "write");
     if (!this.checkMmio(m, off, "write")) return;
+    guardMmioWrite(this, m, off, value, (message) => new GuestTrap(message));
     this.flushReadTrace();
     this.trace(`mmio: write ${bdfName(m.bdf)} bar${m.bar}+${hex(off, 4)} = ${hex(value, 8)}`);
     m.func.mmioWrite32(m.bar, off, value);
@@ -449,6 +451,12 @@ export class Machine {
   }
 
   // ---------------------------------------------------------------- DMA
+
+  // Whether [busAddr, busAddr + bytes) lies inside the driver's DMA window.
+  inDmaWindow(busAddr, bytes) {
+    const off = BigInt(busAddr) - DMA_BASE;
+    return off >= 0n && off + BigInt(bytes) <= BigInt(this.memory.buffer.byteLength);
+  }
 
   dmaAddress(ptr, len) {
     ptr >>>= 0; len >>>= 0;
@@ -533,21 +541,16 @@ export class Machine {
     return false;
   }
 
-  line(n, what) {
+  // The message address and data of MSI-X line n; the same refusal as boot/host.c for anything else.
+  msiLine(n, what) {
     const l = this.lines[n | 0];
-    if (!l) throw new GuestTrap(`irq: ${what} of line ${n | 0}, which was never attached`);
+    if ((n | 0) < 0 || !l || l.mode !== "msix") throw new GuestTrap(`irq: ${what} of line ${n | 0}: not an MSI-X line of this guest`);
     return l;
   }
-
-  msiAddress(n) {
-    if (this.line(n, "irq_msi_address").mode !== "msix") throw new GuestTrap(`irq: irq_msi_address of INTx line ${n}`);
-    return MSI_ADDRESS;
-  }
-
-  msiData(n) {
-    if (this.line(n, "irq_msi_data").mode !== "msix") throw new GuestTrap(`irq: irq_msi_data of INTx line ${n}`);
-    return MSI_DATA_BASE + (n | 0);
-  }
+  msiAddressOf(n) { return MSI_ADDRESS; }
+  msiDataOf(n) { return MSI_DATA_BASE + (n | 0); }
+  msiAddress(n) { this.msiLine(n, "irq_msi_address"); return this.msiAddressOf(n); }
+  msiData(n) { this.msiLine(n, "irq_msi_data"); return this.msiDataOf(n); }
 
   // A device's MSI-X message: a posted write to the interrupt address range.
   msiWrite(entry, address, data) {

@@ -112,7 +112,7 @@ export async function guestWasm() {
 // of 0xC0FFEE to the address in 0x10/0x14 and an interrupt (MSI-X vector 0 if enabled, else INTx).
 export class FakeDevice extends PciFunction {
   constructor(host, { msix = true, pin = 1, delayNs = 5000n } = {}) {
-    super({ vendor: 0x1b36, device: 0x0010, classCode: 0x010802, interruptPin: pin, name: "fake",
+    super({ vendor: 0x1b36, device: 0x0010, classCode: 0x018000, interruptPin: pin, name: "fake", // storage, not NVMe
       bars: [{ index: 0, size: 0x4000, is64: true }] });
     this.host = host;
     this.delayNs = delayNs;
@@ -122,7 +122,8 @@ export class FakeDevice extends PciFunction {
     if (msix) {
       this.view.setUint16(0x06, 0x10, true);   // capabilities list
       this.space[0x34] = 0x40;
-      this.view.setUint32(0x40, 0x11 | (0 << 8), true); // MSI-X, end of list
+      this.view.setUint32(0x40, 0x11 | (0 << 8), true); // MSI-X, end of list, one table entry
+      this.view.setUint32(0x44, 0x2000, true);           // the table at BAR0 + 0x2000, clear of the registers
     }
     this.msixAddress = 0xfee00000n;
     this.msixData = 0x40;

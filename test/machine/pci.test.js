@@ -35,8 +35,8 @@ describe("PCI enumeration", () => {
     expect((u32(e.pci_read32(bdfOf(0, 3, 0), 0x0c)) >>> 16) & 0x7f).toBe(1); // type-1 header
     expect(u32(e.pci_read32(bdfOf(0, 3, 0), 8)) >>> 8).toBe(0x060400);
     expect(u32(e.pci_read32(bdfOf(1, 0, 0), 0x18)) & 0xffffff).toBe(0x020201);
-    expect(u32(e.pci_read32(bdfOf(1, 1, 0), 8)) >>> 8).toBe(0x010802);      // device a on bus 1
-    expect(u32(e.pci_read32(bdfOf(2, 0, 0), 8)) >>> 8).toBe(0x010802);      // device b on bus 2
+    expect(u32(e.pci_read32(bdfOf(1, 1, 0), 8)) >>> 8).toBe(0x018000);      // device a on bus 1
+    expect(u32(e.pci_read32(bdfOf(2, 0, 0), 8)) >>> 8).toBe(0x018000);      // device b on bus 2
     expect(u32(e.pci_read32(bdfOf(3, 0, 0), 0))).toBe(0xffffffff);
     expect(u32(e.pci_read32(bdfOf(0, 4, 0), 0))).toBe(0xffffffff);
   });
