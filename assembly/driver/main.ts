@@ -26,7 +26,7 @@ import { optionIrq, optionStage, optionLog, readOptions } from "./options";
 import { setLogLevel, logging } from "./log";
 import { fillController, fillNamespace, fillStats } from "./describe";
 import { put, putLine, putDec, putCtrlName, putNsName, newline, putError, errorLines } from "../common/console";
-import { putStatus } from "../common/status";
+import { putStatusBrief as putStatus } from "../common/status";
 import {
   IRQ_MSIX, LOG_NORMAL, STAGE_RESET, STAGE_ALL, STATE_READY, IRQ_MODE_INTX, OP_FLUSH,
   START_AGAIN, START_BAD_OPTION, START_NO_MEMORY, ERR_NOT_READY,

@@ -8,7 +8,7 @@ import {
 } from "../common/abi";
 import { failText } from "../common/words";
 import { put } from "../common/console";
-import { putStatus } from "../common/status";
+import { putStatus } from "../common/status-words";
 
 // One controller record and one namespace record at a time, fetched fresh for each use (a
 // controller can fail or be reset between commands).

@@ -3,7 +3,7 @@
 // the driver's buffer memory (blk.buffer_read/write) and sends requests through the block interface.
 import { buffer_bytes, buffer_write, buffer_read, now_ns } from "./client";
 import { put, putLine, putDec, putHex, putCtrlName, putNsName, putDeviceString, newline, putError, countFailure } from "../common/console";
-import { putStatus } from "../common/status";
+import { putStatus } from "../common/status-words";
 import { refusedText } from "../common/words";
 import { OP_READ, OP_WRITE, OP_FLUSH, OP_FLAG_MORE, ERR_BUSY, STATE_READY, CTRL_STATE } from "../common/abi";
 import {

@@ -24,7 +24,7 @@ import { allocPages, busAddress, PAGE_BYTES } from "../dma";
 import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
 import { logging } from "../log";
 import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../../common/console";
-import { putStatus, isDriverError } from "../../common/status";
+import { putStatusBrief as putStatus, isDriverError } from "../../common/status";
 import {
   STATE_READY, STATE_STOPPED, STATE_SHUT_DOWN, STATE_FAILED, IRQ_MODE_POLL, IRQ_MODE_MSIX, IRQ_MODE_INTX,
   STAGE_RESET, STAGE_IDENTIFY, STAGE_NAMESPACES, STAGE_IO_QUEUES, STAGE_ALL, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY,

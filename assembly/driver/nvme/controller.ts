@@ -8,7 +8,7 @@ import { MAX_NVME } from "../pci";
 import { STATE_ABSENT, STATE_FAILED, STATE_STOPPED, STATE_READY, STATE_SHUT_DOWN, ERR_BAD_COMPLETION } from "../../common/abi";
 import { failText } from "../../common/words";
 import { put, putDec, putCtrlName, newline, putError } from "../../common/console";
-import { putStatus } from "../../common/status";
+import { putStatusBrief as putStatus } from "../../common/status";
 
 export const MAX_CONTROLLERS: u32 = MAX_NVME; // one per NVMe function enumeration keeps
 
