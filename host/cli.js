@@ -11,7 +11,7 @@ Ctrl-C twice leaves it). Exit status 0 only when the driver powers off with code
 
 options:
   --disk SPEC         a namespace; repeat for more (default: mem:16M). SPEC is
-                        FILE[,lba=512|4096|…][,ms=BYTES][,ro][,ctrl=K]   a raw image, changes written back
+                        FILE[,lba=512|4096|…][,ms=BYTES][,ro][,zoned][,ctrl=K]   a raw image, changes written back
                         mem:SIZE[,…]                                     in memory (SIZE like 64M, 1G)
                       ctrl=K puts it on controller nvmeK (namespaces are numbered 1.. per controller)
   --profile NAME      controller profile: qemu (default), strict, legacy, tiny

@@ -81,7 +81,7 @@ export function parseDiskSpec(spec) {
   if (typeof spec !== "string" || spec.trim() === "") throw new Error("empty disk spec");
   const parts = spec.split(",");
   const head = parts.shift();
-  const out = { spec, lbaBytes: 512, ms: 0, readonly: false, ctrl: 0 };
+  const out = { spec, lbaBytes: 512, ms: 0, readonly: false, ctrl: 0, csi: 0 };
   if (head.startsWith("mem:")) out.memSize = parseSize(head.slice(4));
   else if (head === "") throw new Error(`disk spec "${spec}": no file name`);
   else out.path = head;
@@ -101,8 +101,9 @@ export function parseDiskSpec(spec) {
       }
       case "ms": out.ms = num("ms"); if (out.ms > 128) throw new Error(`disk spec "${spec}": ms=${out.ms} too large`); break;
       case "ro": if (v !== undefined) throw new Error(`disk spec "${spec}": ro takes no value`); out.readonly = true; break;
+      case "zoned": if (v !== undefined) throw new Error(`disk spec "${spec}": zoned takes no value`); out.csi = 2; break;
       case "ctrl": out.ctrl = num("ctrl"); if (out.ctrl > 15) throw new Error(`disk spec "${spec}": ctrl=${out.ctrl} too large`); break;
-      default: throw new Error(`disk spec "${spec}": unknown option "${k}" (known: lba, ms, ro, ctrl)`);
+      default: throw new Error(`disk spec "${spec}": unknown option "${k}" (known: lba, ms, ro, zoned, ctrl)`);
     }
   }
   return out;

@@ -79,7 +79,7 @@ export async function buildMachine({
     for (const s of specs) {
       const disk = s.disk ?? setup(() => openDisk(s));
       if (!s.disk) opened.push(disk);
-      perCtrl[s.ctrl ?? 0].push({ disk, lbaBytes: s.lbaBytes ?? 512, ms: s.ms ?? 0, readonly: !!s.readonly });
+      perCtrl[s.ctrl ?? 0].push({ disk, lbaBytes: s.lbaBytes ?? 512, ms: s.ms ?? 0, readonly: !!s.readonly, csi: s.csi ?? 0 });
     }
     const prof = setup(() => resolveProfile(profiles, profile, overrides));
     const faultOpts = setup(() => parseFaults(faults));

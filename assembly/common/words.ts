@@ -67,6 +67,7 @@ export const REFUSED_BLOCK_SIZE: u32 = 2;   // LBA data size outside 512 B .. 64
 export const REFUSED_BAD_FORMAT: u32 = 3;   // FLBAS points past NLBAF: the device's data is inconsistent
 export const REFUSED_EMPTY: u32 = 4;        // NSZE is 0
 export const REFUSED_OVER_MDTS: u32 = 5;    // one block is more than the controller moves in a command
+export const REFUSED_COMMAND_SET: u32 = 6;  // not the NVM command set (e.g. zoned): its rules are not kept
 
 export function refusedText(reason: u32): string {
   switch (reason) {
@@ -75,6 +76,7 @@ export function refusedText(reason: u32): string {
     case REFUSED_BAD_FORMAT: return "FLBAS selects a format beyond NLBAF";
     case REFUSED_EMPTY: return "namespace size is 0";
     case REFUSED_OVER_MDTS: return "logical block larger than the controller's MDTS";
+    case REFUSED_COMMAND_SET: return "not an NVM command set namespace (e.g. zoned): its rules are not kept";
   }
   return "";
 }

@@ -8,6 +8,7 @@ export const PAGE_BYTES: u32 = 4096;
 
 let next: usize = 0;
 let limit: usize = 0;
+let busSkew: u64 = 0;  // the window's bus address, whose low bits an alignment must account for
 
 function alignUp(v: usize, a: usize): usize {
   return (v + a - 1) & ~(a - 1);
@@ -16,14 +17,17 @@ function alignUp(v: usize, a: usize): usize {
 function init(): void {
   next = alignUp(__heap_base, <usize>PAGE_BYTES);
   limit = <usize>memory.size() << 16;
+  busSkew = dma_address(0, 1);
 }
 
-// `bytes` of zeroed memory aligned to `align` (a power of two, at least a page);
-// 0 when the window is exhausted.
+// `bytes` of zeroed memory whose **bus address** is aligned to `align` (a power of two, at least a
+// page: a controller with 16 KiB pages needs its queues on 16 KiB bus boundaries, whatever the
+// window's own alignment); 0 when the window is exhausted.
 export function allocPages(bytes: u32, align: u32 = PAGE_BYTES): usize {
   if (next == 0) init();
   if (align < PAGE_BYTES) align = PAGE_BYTES;
-  const start = alignUp(next, <usize>align);
+  const skew = <usize>(busSkew & <u64>(align - 1));
+  const start = alignUp(next + skew, <usize>align) - skew;
   const size = alignUp(<usize>bytes, <usize>PAGE_BYTES);
   if (start + size > limit || start + size < start) return 0;
   memory.fill(start, 0, size);

@@ -1,6 +1,7 @@
-// The driver's boot options, read from the boot command line by start_cmdline: items of the
-// ';'-separated line that look like key=value and name a driver option. Every other item belongs to
-// a client (the shell's commands), which skips these. Options:
+// The driver's boot options, read from the boot command line by start_cmdline. An item of the
+// ';'-separated line that is one word containing '=' (not first) is a boot option: the driver
+// applies it, or says in an error line that it does not understand it (an unknown key, a value out
+// of range). Every other item belongs to a client (the shell's commands), which skips options.
 //   stage=N                    stop bring-up after stage N (1..4; 5..7 is everything)
 //   irq=auto|poll|intx|msix    how completions are noticed (auto: MSI-X, else INTx, else polling)
 //   log=errors|normal          how much the driver says (error lines only, or bring-up too)
@@ -23,7 +24,18 @@ function matches(ptr: usize, len: i32, s: string): bool {
   return true;
 }
 
-function isBlank(b: u32): bool { return b <= 32; }
+function isBlank(b: u32): bool { return b == 32 || b == 9 || b == 10 || b == 13; }
+
+// One word, with '=' after its first byte: the shape of a boot option.
+function isOption(p: usize, n: i32): bool {
+  let equals = false;
+  for (let i = 0; i < n; i++) {
+    const b = <u32>load<u8>(p + <usize>i);
+    if (isBlank(b)) return false;
+    if (b == 61 && i > 0) equals = true;
+  }
+  return equals;
+}
 
 // Applies one item if it is a driver option; a malformed value is an error line.
 function applyOption(ptr: usize, len: i32): void {
@@ -33,6 +45,7 @@ function applyOption(ptr: usize, len: i32): void {
   while (b > a && isBlank(load<u8>(ptr + <usize>(b - 1)))) b--;
   const p = ptr + <usize>a;
   const n = b - a;
+  if (!isOption(p, n)) return; // a client's command
   if (n == 7 && matches(p, 6, "stage=")) {
     const d = <u32>load<u8>(p + 6) - 48;
     if (d >= STAGE_RESET && d <= STAGE_ALL) { optionStage = d; return; }
@@ -46,8 +59,6 @@ function applyOption(ptr: usize, len: i32): void {
   } else if (n > 4 && matches(p, 4, "log=")) {
     if (matches(p + 4, n - 4, "errors")) { optionLog = LOG_ERRORS; return; }
     if (matches(p + 4, n - 4, "normal")) { optionLog = LOG_NORMAL; return; }
-  } else {
-    return; // not a driver option: a client's command
   }
   putError();
   put("boot option not understood: ");

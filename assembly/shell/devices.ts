@@ -39,9 +39,10 @@ export function nsRefused(): u32 { return ns32(NS_REFUSED); }
 export function controllerCount(): u32 { return controller_count(); }
 export function namespaceCount(): u32 { return namespace_count(); }
 
-// Parses a decimal number at [ptr, ptr+len); -1 if not all digits or too long.
+// A number in a device name, as Linux writes it: decimal digits, no leading zero (nvme0n1, never
+// nvme00n1 or nvme0n01: one device, one name); -1 otherwise.
 function decimal(ptr: usize, len: i32): i64 {
-  if (len == 0 || len > 9) return -1;
+  if (len == 0 || len > 9 || (len > 1 && load<u8>(ptr) == 48)) return -1;
   let v: i64 = 0;
   for (let i = 0; i < len; i++) {
     const c = <i32>load<u8>(ptr + <usize>i);

@@ -16,6 +16,9 @@ import { fillPattern, checkPattern } from "./pattern";
 import { hexdump } from "./hexdump";
 
 const READ_MAX_BYTES: u64 = 1 << 20;  // `read` prints a hex dump: keep it to 1 MiB
+// The pattern shifts the seed left by 40 bits (pattern.ts): seeds that differ above bit 23 would
+// write the same bytes, so they are refused rather than silently read as another.
+const SEED_MAX: u64 = (1 << 24) - 1;
 // Client-side staging: data goes between this module and the driver's buffer memory through here.
 const STAGE_BYTES: u32 = 1 << 20;
 export const stage: usize = memory.data(<i32>STAGE_BYTES, 16);
@@ -69,6 +72,7 @@ function ioArguments(cmd: string, withSeed: bool, maxBytes: u64): bool {
   if (withSeed) {
     argSeed = number(4);
     if (!numberOk) { errorBegin(cmd); put(": SEED is not a number:"); errorWord(4); newline(); return false; }
+    if (argSeed > SEED_MAX) { errorBegin(cmd); put(": SEED must be 0..16777215 (the pattern uses 24 bits of it):"); errorWord(4); newline(); return false; }
   }
   if (nsRefused() != 0) {
     errorBegin(cmd); put(" dev="); putNsName(nsCtrl(), nsId()); put(": namespace not usable: "); putLine(refusedText(nsRefused()));

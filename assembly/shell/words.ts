@@ -34,33 +34,25 @@ export function wordIs(i: i32, s: string): bool {
   return true;
 }
 
-// Decimal or 0x-hexadecimal, no sign, no overflow past 64 bits.
+// Decimal or 0x-hexadecimal, no sign, any number of leading zeros, at most 2^64 - 1: numberOk says
+// whether the word was one.
 export let numberOk = false;
 export function number(i: i32): u64 {
   numberOk = false;
   const p = wordPtr(i);
   const n = wordLen(i);
+  const hex = n > 2 && load<u8>(p) == 48 && (load<u8>(p + 1) | 0x20) == 120;
+  const base: u64 = hex ? 16 : 10;
   let v: u64 = 0;
-  if (n > 2 && load<u8>(p) == 48 && (load<u8>(p + 1) | 0x20) == 120) {
-    if (n - 2 > 16) return 0;
-    for (let k = 2; k < n; k++) {
-      const c = <u32>load<u8>(p + <usize>k) | 0x20;
-      let d: u32;
-      if (c >= 48 && c <= 57) d = c - 48;
-      else if (c >= 97 && c <= 102) d = c - 87;
-      else return 0;
-      v = (v << 4) | <u64>d;
-    }
-    numberOk = true;
-    return v;
-  }
-  if (n == 0 || n > 20) return 0;
-  for (let k = 0; k < n; k++) {
+  if (n == 0) return 0;
+  for (let k = hex ? 2 : 0; k < n; k++) {
     const c = <u32>load<u8>(p + <usize>k);
-    if (c < 48 || c > 57) return 0;
-    const d = <u64>(c - 48);
-    if (v > (0xffffffffffffffff - d) / 10) return 0;
-    v = v * 10 + d;
+    let d: u32;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (hex && (c | 0x20) >= 97 && (c | 0x20) <= 102) d = (c | 0x20) - 87;
+    else return 0;
+    if (v > (0xffffffffffffffff - <u64>d) / base) return 0; // would pass 2^64 - 1
+    v = v * base + <u64>d;
   }
   numberOk = true;
   return v;

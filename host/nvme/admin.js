@@ -183,6 +183,8 @@ export const adminMethods = {
         data[0] = 3; // NIDT: UUID
         data[1] = 16; // NIDL
         data.set(this._uuid(nsid), 4);
+        const csi = this.namespaces[nsid - 1].csi;
+        if (csi) { data[20] = 4; data[21] = 1; data[24] = csi; } // NIDT 04h: Command Set Identifier
         break;
       }
       default:

@@ -13,7 +13,7 @@
 //     host,                 // docs/node-host.md: dmaRead/dmaWrite/dmaFault/now/setIntx/msiWrite/rng/log
 //     profile: 'strict',    // a name from profiles.js, or a profile object (missing fields from qemu)
 //     overrides,            // optional: "mdts=2,mqes=15" or { mdts: 2 } applied to the profile
-//     namespaces: [{ disk, lbaBytes = 512, ms = 0, readonly = false }],  // NSID 1, 2, …
+//     namespaces: [{ disk, lbaBytes = 512, ms = 0, readonly = false, csi = 0 }],  // NSID 1, 2, …
 //     faults: { errorRate, dropRate, cfsAfter, cfsRepeat, slowRate, slowNs }, // or error/drop/cfs/cfs_repeat/slow/slow_ns
 //     name: 'nvme0',        // for log lines and Rng forks
 //     rng,                  // optional: defaults to host.rng
@@ -71,7 +71,8 @@ function normalizeNamespace(ns, i) {
   const size = BigInt(ns.disk.size);
   const blocks = size / BigInt(lbaBytes);
   if (blocks === 0n) throw new Error(`namespace ${i + 1}: disk smaller than one block`);
-  return { disk: ns.disk, lbaBytes, ms, readonly: !!ns.readonly, blocks, nsid: i + 1, meta: ms ? new Map() : null };
+  const csi = ns.csi ?? 0; // Command Set Identifier: 0 NVM, 2 zoned (reported by CNS 03h only)
+  return { disk: ns.disk, lbaBytes, ms, readonly: !!ns.readonly, csi, blocks, nsid: i + 1, meta: ms ? new Map() : null };
 }
 
 // faults: { errorRate, dropRate, cfsAfter, cfsRepeat, slowRate, slowNs }; the CLI's short names

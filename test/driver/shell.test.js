@@ -87,8 +87,9 @@ describe("the shell", () => {
     const s = linesOf(r.output, "stats")[0].fields;
     expect(s).toMatchObject({ ctrl: "nvme0", read_bytes: String(2 * MiB), write_bytes: "0", bytes: String(2 * MiB), errors: "0", retries: "0", timeouts: "0", resets: "0" });
     expect(Number(s.commands)).toBe(Number(s.completions));
-    // Bring-up (identify x3, set features, two creates) + 2 MiB in 512 KiB commands.
-    expect(Number(s.commands)).toBe(6 + 4);
+    // Bring-up (identify controller, namespace list, namespace, its descriptors; set features, two
+    // creates) + 2 MiB in 512 KiB commands.
+    expect(Number(s.commands)).toBe(7 + 4);
   });
 
   it("bad input: one error line each, no IO issued, later commands still run, exit code non-zero", async () => {

@@ -11,7 +11,7 @@ import {
   CSTS_RDY, CSTS_CFS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, AQA_ACQS_SHIFT,
   SQE_BYTES, CQE_BYTES, SQES_LOG2, CQES_LOG2,
   ADMIN_SET_FEATURES, ADMIN_CREATE_IO_CQ, ADMIN_CREATE_IO_SQ, ADMIN_DELETE_IO_SQ, ADMIN_DELETE_IO_CQ,
-  CNS_CONTROLLER, CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, FEATURE_NUMBER_OF_QUEUES,
+  CNS_CONTROLLER, CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, CNS_NS_DESCRIPTORS, NIDT_CSI, NID_HEADER_BYTES, FEATURE_NUMBER_OF_QUEUES,
   QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
   IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS,
 } from "./registers";
@@ -33,7 +33,7 @@ import {
   FAIL_BAR0_MAP, FAIL_BAR0_SMALL, FAIL_CSS, FAIL_MQES, FAIL_DSTRD, FAIL_MPS, FAIL_QUEUE_MEMORY, FAIL_PRP_MEMORY,
   FAIL_RESET_RDY_STAYS, FAIL_RESET_RDY, FAIL_ENABLE_RDY, FAIL_IDENTIFY, FAIL_SQES, FAIL_CQES, FAIL_CNTRLTYPE,
   FAIL_NS_LIST, FAIL_IDENTIFY_NS, FAIL_NUMBER_OF_QUEUES, FAIL_CREATE_CQ, FAIL_CREATE_SQ, FAIL_DELETE_SQ,
-  FAIL_DELETE_CQ, FAIL_SHUTDOWN, refusedText, REFUSED_OVER_MDTS,
+  FAIL_DELETE_CQ, FAIL_SHUTDOWN, refusedText, REFUSED_OVER_MDTS, REFUSED_COMMAND_SET,
 } from "../../common/words";
 
 const ADMIN_ENTRIES_MAX: u32 = 32;
@@ -244,6 +244,7 @@ function stageNamespaces(c: Controller): bool {
   }
   if (!useList) {
     const last = c.nn < NS_PROBE_MAX ? c.nn : NS_PROBE_MAX;
+    if (c.nn > NS_PROBE_MAX) tooMany(c, c.nn - NS_PROBE_MAX, "not probed: the driver probes ids 1 to 1024");
     for (let nsid: u32 = 1; nsid <= last; nsid++) {
       if (!identifyNamespace(c, nsid, false)) return false;
     }
@@ -251,16 +252,42 @@ function stageNamespaces(c: Controller): bool {
   }
   // Copy the ids out first: the scratch page is needed for each Identify Namespace.
   let n: u32 = 0;
-  for (let i: u32 = 0; i < NS_LIST_ENTRIES && n < MAX_NAMESPACES; i++) {
+  let beyond: u32 = 0;
+  for (let i: u32 = 0; i < NS_LIST_ENTRIES; i++) {
     const nsid = load<u32>(list + <usize>(i * 4));
     if (nsid == 0) break;
+    if (n == MAX_NAMESPACES) { beyond++; continue; }
     store<u32>(nsIds + <usize>(n * 4), nsid);
     n++;
   }
+  if (beyond > 0) tooMany(c, beyond, "ignored: more than the driver's 64");
   for (let i: u32 = 0; i < n; i++) {
     if (!identifyNamespace(c, load<u32>(nsIds + <usize>(i * 4)), true)) return false;
   }
   return true;
+}
+
+// Namespaces the driver leaves out, said in one error line.
+function tooMany(c: Controller, count: u32, why: string): void {
+  putError(); putCtrlName(c.index); put(": "); putDec(<u64>count); put(" namespaces "); putLine(why);
+}
+
+// The namespace's command set from its identification descriptors (CNS 03h, NVMe 1.3+): 0 (NVM)
+// when the list has no CSI descriptor, or the controller does not answer CNS 03h.
+function commandSet(c: Controller, nsid: u32): u32 {
+  if (c.version < 0x00010300) return 0;
+  const page = c.scratch;
+  memory.fill(page, 0, PAGE_BYTES);
+  if (identify(c, CNS_NS_DESCRIPTORS, nsid, page) != 0) return 0;
+  let off: u32 = 0;
+  for (let steps: u32 = 0; steps < PAGE_BYTES / NID_HEADER_BYTES && off + NID_HEADER_BYTES < PAGE_BYTES; steps++) {
+    const type = <u32>load<u8>(page + <usize>off);
+    const length = <u32>load<u8>(page + <usize>off + 1);
+    if (type == 0) break;
+    if (type == NIDT_CSI && length >= 1 && off + NID_HEADER_BYTES < PAGE_BYTES) return <u32>load<u8>(page + <usize>(off + NID_HEADER_BYTES));
+    off += NID_HEADER_BYTES + length;
+  }
+  return 0;
 }
 
 function identifyNamespace(c: Controller, nsid: u32, listed: bool): bool {
@@ -281,8 +308,11 @@ function identifyNamespace(c: Controller, nsid: u32, listed: bool): bool {
     putError(); putNsName(c.index, nsid); putLine(": too many namespaces, ignored");
     return true;
   }
-  // A block the controller cannot move in one command could never be read or written.
+  // A block the controller cannot move in one command could never be read or written; a
+  // namespace of another command set (zoned: writes only at a zone's write pointer) has rules the
+  // driver does not keep.
   if (ns.refused == 0 && (<u64>1 << ns.lbaShift) > <u64>c.maxCommandBytes) ns.refused = REFUSED_OVER_MDTS;
+  if (ns.refused == 0 && commandSet(c, nsid) != 0) ns.refused = REFUSED_COMMAND_SET;
   const blocks = c.maxCommandBytes >> ns.lbaShift;
   ns.maxBlocks = blocks > NLB_MAX_BLOCKS ? NLB_MAX_BLOCKS : blocks;
   c.namespaces++;

@@ -6,7 +6,8 @@ import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach,
 import { findCapability, CAP_ID_MSIX, updateCommand, PCI_CMD_INTX_DISABLE, PCI_INTERRUPT } from "../pci";
 import { REG_INTMC } from "./registers";
 import { Controller } from "./controller";
-import { IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MODE_POLL, IRQ_MODE_INTX, IRQ_MODE_MSIX } from "../../common/abi";
+import { IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MODE_POLL, IRQ_MODE_INTX, IRQ_MODE_MSIX } from "../../common/abi";
+import { put, putLine, putCtrlName, putError } from "../../common/console";
 
 // 6.8.2.3 MSI-X capability: Message Control in bits 31:16 of the first dword.
 const MSIX_CTRL_ENABLE: u32 = 1 << 31;        // Message Control bit 15
@@ -61,10 +62,15 @@ function setupIntx(c: Controller): bool {
 }
 
 // `preference` is start's irq option (IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX of common/abi.ts).
+// A mode asked for by name that cannot be had is an error line; the controller then polls.
 export function setupInterrupts(c: Controller, preference: u32): void {
   c.irqMode = IRQ_MODE_POLL;
   c.irqLine = -1;
   if (preference == IRQ_POLL) return;
   if (preference != IRQ_INTX && setupMsix(c)) return;
   if (preference != IRQ_MSIX && setupIntx(c)) return;
+  if (preference == IRQ_AUTO) return;
+  putError(); putCtrlName(c.index);
+  put(preference == IRQ_MSIX ? ": irq=msix asked for, but the function has no MSI-X the host can route" : ": irq=intx asked for, but the function has no INTx pin the host can route");
+  putLine("; polling instead");
 }

@@ -107,6 +107,10 @@ export const NVM_READ: u32 = 0x02;             // 6.9
 export const CNS_NAMESPACE: u32 = 0x00;
 export const CNS_CONTROLLER: u32 = 0x01;
 export const CNS_ACTIVE_NSID_LIST: u32 = 0x02; // since NVMe 1.1
+export const CNS_NS_DESCRIPTORS: u32 = 0x03;   // 5.15.2.3 Namespace Identification Descriptor list, since 1.3
+// 5.15.2.3 Namespace Identification Descriptor: NIDT (type) byte 0, NIDL (length) byte 1, NID from byte 4.
+export const NIDT_CSI: u32 = 0x04;             // Command Set Identifier (NVMe 2.0): 0 NVM, 2 zoned
+export const NID_HEADER_BYTES: u32 = 4;
 
 // 5.21.1 Feature identifiers.
 export const FEATURE_VOLATILE_WRITE_CACHE: u32 = 0x06; // 5.21.1.6
