@@ -6,6 +6,7 @@
 #   make kernel         build/kernel.elf only
 #   make debug          QEMU halted with a GDB stub, and GDB with the kernel's symbols
 #   make bench          throughput figures (Node model and QEMU); never a pass/fail
+#   make soak           long fuzz and fault soak (sim, and a QEMU sample); figures and failures
 
 SHELL := /bin/bash
 BUILD := build
@@ -13,7 +14,7 @@ WASM  := $(BUILD)/nvme.wasm
 SHELL_WASM := $(BUILD)/shell.wasm
 GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json
 
-.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench clean
+.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench soak clean
 
 all: wasm kernel
 
@@ -41,3 +42,8 @@ bench: deps wasm kernel
 
 clean:
 	rm -rf $(BUILD)
+
+# The long fuzz and soak: 100,000 shell inputs, 1,000 seeded fault runs, a QEMU sample (SOAK_ARGS
+# passes --inputs/--runs/--seed/--qemu to test/fuzz/soak.js).
+soak: deps wasm kernel
+	node test/fuzz/soak.js $(SOAK_ARGS)
