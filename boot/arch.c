@@ -249,35 +249,77 @@ u64 tsc_hz(void) { return tsc_freq; }
 void wait_for_interrupt(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
 void poll_interrupts(void) { __asm__ volatile("sti; nop; cli" ::: "memory"); }
 
+/* ---- ACPI tables (ACPI 6.4 section 5.2) ------------------------------------------------------ */
+
+#define RSDP_SIG "RSD PTR "
+#define RSDP_REVISION 15          /* u8: 0 = ACPI 1.0 (RSDT only), 2+ = XSDT present */
+#define RSDP_RSDT 16              /* u32 RSDT address */
+#define RSDP_XSDT 24              /* u64 XSDT address (revision 2+) */
+#define RSDP_V1_BYTES 20          /* the part the first checksum covers */
+#define SDT_LENGTH 4              /* u32 in every table header */
+#define SDT_HEADER_BYTES 36
+#define SDT_MAX_BYTES (1u << 20)  /* larger is not a table QEMU or a BIOS would build */
+#define FADT_PM1A_CNT_BLK 64      /* u32 I/O port of PM1a_CNT (5.2.9) */
+
+static bool sig_eq(const void *p, const char *s, int n) { return memcmp(p, s, n) == 0; }
+
+static bool checksum_ok(const u8 *p, u32 len) {
+  u8 sum = 0;
+  for (u32 i = 0; i < len; i++) sum += p[i];
+  return sum == 0;
+}
+
+/* The RSDP sits on a 16-byte boundary in the EBDA's first KiB or in 0xE0000..0xFFFFF (5.2.5.1). */
+static const u8 *find_rsdp(void) {
+  u16 ebda = *(volatile u16 *)0x40E;
+  const u8 *areas[2][2] = { { (const u8 *)((uintptr_t)ebda << 4), (const u8 *)((uintptr_t)(ebda << 4) + 1024) },
+                            { (const u8 *)0xE0000, (const u8 *)0x100000 } };
+  for (int a = 0; a < 2; a++)
+    for (const u8 *p = areas[a][0]; p < areas[a][1]; p += 16)
+      if (sig_eq(p, RSDP_SIG, 8) && checksum_ok(p, RSDP_V1_BYTES)) return p;
+  return NULL;
+}
+
+/* Maps a table (cached: it is RAM) and checks its length and checksum. */
+static const u8 *map_table(u64 addr) {
+  const u8 *h = map_identity(addr, SDT_HEADER_BYTES, false);
+  if (!h) return NULL;
+  u32 len = *(const u32 *)(h + SDT_LENGTH);
+  if (len < SDT_HEADER_BYTES || len > SDT_MAX_BYTES || !map_identity(addr, len, false)) return NULL;
+  return checksum_ok(h, len) ? h : NULL;
+}
+
+const u8 *acpi_table(const char sig[4]) {
+  const u8 *rsdp = find_rsdp();
+  if (!rsdp) return NULL;
+  bool xsdt = rsdp[RSDP_REVISION] >= 2 && *(const u64 *)(rsdp + RSDP_XSDT) != 0;
+  const u8 *root = map_table(xsdt ? *(const u64 *)(rsdp + RSDP_XSDT) : *(const u32 *)(rsdp + RSDP_RSDT));
+  if (!root || !sig_eq(root, xsdt ? "XSDT" : "RSDT", 4)) return NULL;
+  u32 len = *(const u32 *)(root + SDT_LENGTH), step = xsdt ? 8 : 4;
+  for (u32 o = SDT_HEADER_BYTES; o + step <= len; o += step) {
+    u64 addr = xsdt ? *(const u64 *)(root + o) : *(const u32 *)(root + o);
+    const u8 *t = map_table(addr);
+    if (t && sig_eq(t, sig, 4)) return t;
+  }
+  return NULL;
+}
+
 /* ---- poweroff ------------------------------------------------------------------------------ */
 
 static u16 acpi_pm1a_cnt;
 
-static bool sig_eq(const void *p, const char *s, int n) { return memcmp(p, s, n) == 0; }
-
 static void acpi_find_pm1a(void) {
-  const u8 *rsdp = NULL;
-  u16 ebda = *(volatile u16 *)0x40E;
-  const u8 *areas[2][2] = { { (const u8 *)((uintptr_t)ebda << 4), (const u8 *)((uintptr_t)(ebda << 4) + 1024) },
-                            { (const u8 *)0xE0000, (const u8 *)0x100000 } };
-  for (int a = 0; a < 2 && !rsdp; a++)
-    for (const u8 *p = areas[a][0]; p < areas[a][1]; p += 16)
-      if (sig_eq(p, "RSD PTR ", 8)) { rsdp = p; break; }
-  if (!rsdp) return;
-  u32 rsdt_addr = *(const u32 *)(rsdp + 16);
-  const u8 *rsdt = map_identity(rsdt_addr, 4096, false);
-  if (!rsdt || !sig_eq(rsdt, "RSDT", 4)) return;
-  u32 len = *(const u32 *)(rsdt + 4);
-  map_identity(rsdt_addr, len, false);
-  for (u32 o = 36; o + 4 <= len; o += 4) {
-    u32 t = *(const u32 *)(rsdt + o);
-    const u8 *h = map_identity(t, 4096, false);
-    if (h && sig_eq(h, "FACP", 4)) { acpi_pm1a_cnt = (u16)*(const u32 *)(h + 64); return; }
-  }
+  const u8 *fadt = acpi_table("FACP");
+  if (fadt) acpi_pm1a_cnt = (u16)*(const u32 *)(fadt + FADT_PM1A_CNT_BLK);
 }
 
 _Noreturn void machine_poweroff(int code) {
   __asm__ volatile("cli");
+  static bool leaving;
+  if (!leaving) { /* once: host_at_exit may itself fail and land here again */
+    leaving = true;
+    host_at_exit();
+  }
   if (code == 0) {
     /* ACPI S5: SLP_TYP is 0 in QEMU's \_S5 (pc and q35), SLP_EN is bit 13. */
     outw(acpi_pm1a_cnt ? acpi_pm1a_cnt : 0x604, 0 << 10 | 1 << 13);

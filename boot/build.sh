@@ -71,6 +71,17 @@ elif exports start_cmdline; then
   "$WASM2C" -n shell "$CLIENT" -o "$OBJ/shell.c"
   grep -Eq '\b(Z_shellZ_|w2c_shell_)main\(' "$OBJ/shell.h" || {
     echo "boot/build.sh: client $CLIENT does not export main" >&2; exit 1; }
+  # One C function serves an env import for every module (host.c), so a client that imported the
+  # driver's hardware ABI would get it: refuse any env import beyond a client's (docs/abi.md, "A
+  # client's imports"), as host/build.js does for build/shell.wasm.
+  CLIENT_ENV=" memory abort console_write console_read cmdline now_ns poweroff "
+  bad=()
+  while IFS= read -r name; do
+    [[ "$CLIENT_ENV" == *" $name "* ]] || bad+=("env.$name")
+  done < <(grep -oE '\b(Z_envZ_|w2c_env_)[A-Za-z0-9_]+\(' "$OBJ/shell.h" | sed -E 's/^(Z_envZ_|w2c_env_)//; s/\($//' | sort -u)
+  if [ ${#bad[@]} -gt 0 ]; then
+    echo "boot/build.sh: client $CLIENT imports ${bad[*]}: a client reaches devices only through the driver's blk interface" >&2; exit 1
+  fi
   GUESTS+=(shell)
 else
   echo "boot/build.sh: $WASM exports neither main (a probe guest) nor start_cmdline (the driver)" >&2; exit 1
@@ -86,7 +97,7 @@ CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -f
 
 clang "${CFLAGS[@]}" -c "$BOOT/entry.S" -o "$OBJ/entry.o"
 pids=()
-for f in console arch host runtime; do
+for f in console arch host iommu runtime; do
   clang "${CFLAGS[@]}" -c "$BOOT/$f.c" -o "$OBJ/$f.o" & pids+=($!)
 done
 # The guests' wasm2c output: inline more than -O2 would. Under TCG every call and return is a
@@ -102,7 +113,7 @@ GUEST_OBJS=()
 for g in "${GUESTS[@]}"; do GUEST_OBJS+=("$OBJ/$g.o"); done
 
 ld.lld -nostdlib -static -z max-page-size=4096 -z noexecstack --no-dynamic-linker -T "$BOOT/linker.ld" \
-  -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/runtime.o" \
+  -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/iommu.o" "$OBJ/runtime.o" \
   "${GUEST_OBJS[@]}"
 # QEMU's multiboot loader takes 32-bit ELF only; the entry is 32-bit code anyway.
 objcopy -O elf32-i386 --strip-debug "$OUT/kernel64.elf" "$OUT/kernel.elf"

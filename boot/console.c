@@ -1,8 +1,25 @@
-/* COM1 16550 console: polled output (LF becomes CR LF), polled input, and a tiny printf. */
+/* COM1 16550 console: polled output (LF becomes CR LF), polled input, and a tiny printf.
+ *
+ * Output never drops a byte silently: each byte waits until the transmitter holding register is
+ * empty (LSR.THRE). A UART that stays busy for TX_WAIT_SECONDS is taken as stuck: the byte is
+ * written anyway (it may replace one still waiting, or go nowhere), the loss is counted, later
+ * bytes wait only TX_STUCK_WAIT_MS each so a dead UART cannot stall the kernel for a second per
+ * byte, and once the UART takes bytes again one line says how many may have been lost. Under QEMU
+ * THRE comes back as soon as the chardev backend took the byte: a reader that stops reading (a
+ * full pipe) holds it, which is how a busy test host used to lose bytes to a fixed poll count. */
 #include <stdarg.h>
 #include "kernel.h"
 
 #define COM1 0x3F8
+#define UART_LSR 5                    /* line status register */
+#define LSR_DATA_READY 0x01
+#define LSR_THRE 0x20                 /* transmitter holding register empty */
+#define TX_WAIT_SECONDS 1
+#define TX_STUCK_WAIT_MS 10
+#define TSC_HZ_BEFORE_CALIBRATION 4000000000ULL /* an upper bound: the wait is at least as long */
+
+static u64 tx_lost;                   /* bytes written while the UART was not ready */
+static bool tx_stuck;                 /* the last wait timed out */
 
 void serial_init(void) {
   outb(COM1 + 1, 0x00); /* no UART interrupts: we poll */
@@ -15,9 +32,57 @@ void serial_init(void) {
   outb(COM1 + 4, 0x03); /* DTR, RTS */
 }
 
-static void serial_out(char c) {
-  for (int i = 0; i < 100000 && !(inb(COM1 + 5) & 0x20); i++) cpu_relax();
+/* Waits up to `ticks` TSC ticks for THRE; the only exit besides success is the bound. */
+static bool thr_empty_within(u64 ticks) {
+  if (inb(COM1 + UART_LSR) & LSR_THRE) return true;
+  u64 start = rdtsc();
+  while (!(inb(COM1 + UART_LSR) & LSR_THRE)) {
+    if (rdtsc() - start > ticks) return false;
+    cpu_relax();
+  }
+  return true;
+}
+
+static void serial_put_raw(char c) {
+  u64 hz = tsc_hz() ? tsc_hz() : TSC_HZ_BEFORE_CALIBRATION;
+  u64 bound = tx_stuck ? hz / 1000 * TX_STUCK_WAIT_MS : hz * TX_WAIT_SECONDS;
+  if (thr_empty_within(bound)) {
+    tx_stuck = false;
+  } else {
+    tx_stuck = true;
+    tx_lost++;
+  }
   outb(COM1, (u8)c);
+}
+
+static void put_raw_string(const char *s) {
+  for (; *s; s++) {
+    if (*s == '\n') serial_put_raw('\r');
+    serial_put_raw(*s);
+  }
+}
+
+static void put_raw_dec(u64 v) {
+  char b[24];
+  int n = 0;
+  do { b[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+  while (n) serial_put_raw(b[--n]);
+}
+
+/* One line about bytes written while the UART was not ready, once the UART takes bytes again
+ * (or at poweroff); then the count starts over. */
+void console_report_loss(void) {
+  if (tx_lost == 0 || tx_stuck) return;
+  u64 n = tx_lost;
+  tx_lost = 0;
+  put_raw_string("console: ");
+  put_raw_dec(n);
+  put_raw_string(" bytes of output may be lost: the UART was not ready for 1 s\n");
+}
+
+static void serial_out(char c) {
+  serial_put_raw(c);
+  if (c == '\n' && tx_lost) console_report_loss(); /* at a line start, never mid-line */
 }
 
 void console_putc(char c) {
@@ -34,7 +99,7 @@ void kputs(const char *s) {
 }
 
 int serial_getc_nowait(void) {
-  if (inb(COM1 + 5) & 0x01) return inb(COM1);
+  if (inb(COM1 + UART_LSR) & LSR_DATA_READY) return inb(COM1);
   return -1;
 }
 

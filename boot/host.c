@@ -45,11 +45,37 @@
 #define CLIENT_ARENA_SIZE (CLIENT_PAGES * PAGE_BYTES)
 #define BUFFER_BYTES (8u << 20)                  /* the driver's buffer memory, all the shell's share */
 
-/* The driver's linear memory: one static, 4 KiB-aligned arena inside the identity-mapped low
- * gigabyte, so its physical address is its address and DMA can point straight at it. */
-u8 guest_arena[ARENA_SIZE] __attribute__((aligned(4096)));
+#define ARENA_ALIGN (2u << 20)                   /* lets the IOMMU map the window with 2 MiB pages */
+
+/* The driver's linear memory: one static, 2 MiB-aligned arena inside the identity-mapped low
+ * gigabyte, so its physical address is its address and DMA can point straight at it. It is the
+ * DMA window: the only memory the IOMMU (iommu.c) lets the guest's devices reach. */
+u8 guest_arena[ARENA_SIZE] __attribute__((aligned(ARENA_ALIGN), section(".bss.zz_arena.driver")));
 /* The client's memory: no device ever sees it, any static array will do. */
-static u8 client_arena[CLIENT_ARENA_SIZE] __attribute__((aligned(4096)));
+static u8 client_arena[CLIENT_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.client")));
+
+/* A page of kernel memory outside every arena, filled with a known pattern at boot and checked at
+ * poweroff: a device that wrote there DMAed outside the window (test/qemu/sandbox.test.js aims
+ * one at it; its address comes from `nm kernel64.elf`). */
+#define BAIT_BYTES 4096u
+u8 dma_bait[BAIT_BYTES] __attribute__((aligned(4096)));
+static bool bait_filled;
+
+static u8 bait_byte(u32 i) { return (u8)(0xA5 ^ (i * 13)); }
+
+static void bait_fill(void) {
+  for (u32 i = 0; i < BAIT_BYTES; i++) dma_bait[i] = bait_byte(i);
+  bait_filled = true;
+}
+
+static void bait_check(void) {
+  if (!bait_filled) return;
+  u32 changed = 0;
+  for (u32 i = 0; i < BAIT_BYTES; i++) changed += ((volatile u8 *)dma_bait)[i] != bait_byte(i);
+  if (changed)
+    kprintf("boot: bait page changed by a device: %u of its %u bytes at 0x%lx differ\n", changed, BAIT_BYTES,
+            (u64)(uintptr_t)dma_bait);
+}
 
 /* What wasm2c hands every import: the calling module's memory and, for messages, its name. */
 struct NVME_ENV_STRUCT { wasm_rt_memory_t memory; const char *module; };
@@ -85,25 +111,93 @@ static u8 *guest_range(env_t *e, u32 ptr, u64 len, const char *who) {
   return e->memory.data + ptr;
 }
 
+/* ---- what the boot loader hands over: memory map, command line (Multiboot 0.6.96, 3.3) ---- */
+
+#define MB_BOOT_MAGIC 0x2BADB002
+#define MBI_FLAGS 0                    /* u32 offsets in the multiboot information */
+#define MBI_MEM_UPPER 2                /* KiB above 1 MiB */
+#define MBI_CMDLINE 4
+#define MBI_MMAP_LENGTH 11
+#define MBI_MMAP_ADDR 12
+#define MBI_HAS_MEM (1u << 0)
+#define MBI_HAS_CMDLINE (1u << 2)
+#define MBI_HAS_MMAP (1u << 6)
+#define MMAP_RAM 1                     /* "available RAM" */
+#define MMAP_MAX_ENTRIES 128
+#define LOW_MEMORY_END 0x100000ULL     /* the kernel is loaded at 1 MiB */
+#define SUGGESTED_MEMORY "64M"         /* also leaves room for the reboot marker at 63 MiB */
+
+extern u8 __kernel_end[];
+
+static u64 ram_end;                    /* end of the usable RAM that starts at 1 MiB, 0 = unknown */
+static const char *mb_cmdline;         /* as the loader left it, or NULL */
+
+/* The end of the available RAM region holding 1 MiB: from the memory map, else mem_upper. */
+static u64 usable_ram_end(const u32 *mbi) {
+  if (mbi[MBI_FLAGS] & MBI_HAS_MMAP) {
+    const u8 *p = (const u8 *)(uintptr_t)mbi[MBI_MMAP_ADDR], *end = p + mbi[MBI_MMAP_LENGTH];
+    for (int i = 0; i < MMAP_MAX_ENTRIES && p + 24 <= end; i++) {
+      u32 size = *(const u32 *)p;
+      u64 base = *(const u64 *)(p + 4), len = *(const u64 *)(p + 12);
+      u32 type = *(const u32 *)(p + 20);
+      if (type == MMAP_RAM && base <= LOW_MEMORY_END && base + len > LOW_MEMORY_END) return base + len;
+      p += size + 4;
+    }
+  }
+  if (mbi[MBI_FLAGS] & MBI_HAS_MEM) return LOW_MEMORY_END + (u64)mbi[MBI_MEM_UPPER] * 1024;
+  return 0;
+}
+
+/* The kernel image with its arenas (bss), and the command line the loader put after it, must be
+ * in RAM. Without this check a small -m ends in corrupted ACPI tables or a wasm2c assertion. */
+static void check_memory(u32 magic, u32 info) {
+  if (magic != MB_BOOT_MAGIC) {
+    kprintf("boot: not started by a multiboot loader (magic 0x%x): memory size not checked\n", magic);
+    return;
+  }
+  const u32 *mbi = (const u32 *)(uintptr_t)info;
+  ram_end = usable_ram_end(mbi);
+  if (mbi[MBI_FLAGS] & MBI_HAS_CMDLINE) mb_cmdline = (const char *)(uintptr_t)mbi[MBI_CMDLINE];
+  if (ram_end == 0) {
+    kputs("boot: memory: the boot loader gave no memory information: not checked\n");
+    return;
+  }
+  u64 need = (u64)(uintptr_t)__kernel_end;
+  if (mb_cmdline && (u64)(uintptr_t)mb_cmdline + 1 > need) need = (u64)(uintptr_t)mb_cmdline + 1;
+  need = (need + 0xFFF) & ~0xFFFULL; /* whole pages */
+  if (need <= ram_end) return;
+  u32 arenas_mib = (ARENA_SIZE + (GUEST_HAS_MAIN ? 0 : CLIENT_ARENA_SIZE)) >> 20;
+  kprintf("boot: memory: %lu MiB is too small: the guests need %u MiB of arenas above 1 MiB plus the kernel "
+          "(the kernel, its arenas and the command line end at 0x%lx, usable RAM at 0x%lx); give QEMU -m %s or more\n",
+          (ram_end + (1 << 20) - 1) >> 20, arenas_mib, need, ram_end, SUGGESTED_MEMORY);
+  machine_poweroff(EXIT_BOOT);
+}
+
 /* ---- boot command line ------------------------------------------------------------------- */
 
-static char boot_cmdline[4096];
-static u32 boot_cmdline_len;
+#define CMDLINE_KEEP 4096u             /* bytes kept: as many as either guest accepts */
+#define CMDLINE_SCAN_MAX (1u << 20)    /* a longer line is reported as this long */
 
-static u32 mem_upper_kib;
+static char boot_cmdline[CMDLINE_KEEP];
+static u32 boot_cmdline_len;           /* the line's true length (up to CMDLINE_SCAN_MAX) */
+static u32 boot_cmdline_kept;          /* min(len, CMDLINE_KEEP) */
 
-static void save_cmdline(u32 magic, u32 info) {
-  if (magic != 0x2BADB002) return;
-  const u32 *mbi = (const u32 *)(uintptr_t)info;
-  if (mbi[0] & 1) mem_upper_kib = mbi[2];
-  if (!(mbi[0] & (1 << 2)) || !mbi[4]) return;
-  const char *s = (const char *)(uintptr_t)mbi[4];
+/* Keeps the first CMDLINE_KEEP bytes and the true length, so a guest refuses an over-long line
+ * whole instead of running a cut-off tail as another command. */
+static void save_cmdline(void) {
+  if (!mb_cmdline) return;
+  const char *s = mb_cmdline, *limit = s + CMDLINE_SCAN_MAX;
+  if (ram_end && (u64)(uintptr_t)limit > ram_end) limit = (const char *)(uintptr_t)ram_end;
   /* QEMU passes "<kernel path> <-append text>", as GRUB does: drop the first word. */
-  while (*s && *s != ' ') s++;
-  if (*s == ' ') s++;
+  while (s < limit && *s && *s != ' ') s++;
+  if (s < limit && *s == ' ') s++;
   u32 n = 0;
-  while (s[n] && n < sizeof(boot_cmdline) - 1) { boot_cmdline[n] = s[n]; n++; }
+  while (s + n < limit && s[n]) {
+    if (n < CMDLINE_KEEP) boot_cmdline[n] = s[n];
+    n++;
+  }
   boot_cmdline_len = n;
+  boot_cmdline_kept = n < CMDLINE_KEEP ? n : CMDLINE_KEEP;
 }
 
 /* ---- console ------------------------------------------------------------------------------ */
@@ -127,20 +221,27 @@ u32 IMPORT(console_read)(env_t *e, u32 ptr, u32 cap, u64 timeout_ns) {
     while (n < cap && (c = serial_getc_nowait()) >= 0) p[n++] = (u8)c;
     if (n || cap == 0) return n;
     if (time_ns() >= deadline) return 0;
+    iommu_poll();
     wait_for_interrupt(); /* the 1 kHz PIT tick wakes us to poll again */
   }
 }
 
+/* Copies at most cap bytes and returns the full length, which may exceed cap (docs/abi.md). Bytes
+ * past the CMDLINE_KEEP the kernel kept read as 0: both guests refuse such a line anyway. */
 u32 IMPORT(cmdline)(env_t *e, u32 ptr, u32 cap) {
   u8 *p = guest_range(e, ptr, cap, "cmdline");
-  memcpy(p, boot_cmdline, cap < boot_cmdline_len ? cap : boot_cmdline_len);
+  u32 n = cap < boot_cmdline_len ? cap : boot_cmdline_len;
+  u32 kept = n < boot_cmdline_kept ? n : boot_cmdline_kept;
+  memcpy(p, boot_cmdline, kept);
+  memset(p + kept, 0, n - kept);
   return boot_cmdline_len;
 }
 
 /* ---- time ---------------------------------------------------------------------------------- */
 
 u64 IMPORT(now_ns)(env_t *e) { (void)e; return time_ns(); }
-void IMPORT(relax)(env_t *e) { (void)e; cpu_relax(); }
+/* The driver's busy-wait step: also where IOMMU faults of its bring-up get reported. */
+void IMPORT(relax)(env_t *e) { (void)e; iommu_poll(); cpu_relax(); }
 
 /* ---- PCI ----------------------------------------------------------------------------------- */
 
@@ -152,6 +253,14 @@ void pci_cfg_write(u32 bdf, u32 off, u32 v) {
   outl(0xCF8, 0x80000000u | (bdf << 8) | (off & 0xFC));
   outl(0xCFC, v);
 }
+
+#define PCI_ID 0x00
+#define PCI_COMMAND 0x04                 /* and Status in bits 31:16 */
+#define PCI_STATUS_CAP_LIST (1u << 20)
+#define PCI_CLASS 0x08                   /* class code in bits 31:8 */
+#define PCI_CAP_PTR 0x34
+#define PCI_CAP_ID_MSIX 0x11
+#define PCI_CLASS_NVME 0x010802          /* mass storage, NVM, NVMe */
 
 static u8 claimed[65536 / 8];     /* functions the guest has read: it may write to those */
 static u8 bus_master[65536 / 8];  /* functions where the guest set Bus Master Enable */
@@ -165,32 +274,69 @@ static void check_cfg(u32 bdf, u32 off, const char *who) {
   }
 }
 
-static void fmt_bdf(char *b, u32 bdf) {
+void fmt_bdf(char *b, u32 bdf) {
   const char *h = "0123456789abcdef";
   u32 bus = bdf >> 8, dev = (bdf >> 3) & 31, fn = bdf & 7;
   b[0] = h[bus >> 4]; b[1] = h[bus & 15]; b[2] = ':'; b[3] = h[dev >> 4]; b[4] = h[dev & 15];
   b[5] = '.'; b[6] = h[fn]; b[7] = 0;
 }
 
+/* The first read of a function claims it; one that exists also gets its IOMMU context entry, so
+ * its DMA reaches the window (every other function's DMA stays blocked). */
 u32 IMPORT(pci_read32)(env_t *e, u32 bdf, u32 off) {
   (void)e;
   check_cfg(bdf, off, "pci_read32");
-  set_bit(claimed, bdf);
+  if (!bit(claimed, bdf)) {
+    set_bit(claimed, bdf);
+    if ((pci_cfg_read(bdf, PCI_ID) & 0xFFFF) != 0xFFFF) iommu_attach(bdf);
+  }
   return pci_cfg_read(bdf, off);
 }
 
+/* Registers that place a function or a bridge window in the address space: the host keeps them
+ * where the firmware put them (PCI 3.0 6.2.5; PCI-to-PCI bridge 1.2 3.2.5: BARs, expansion ROM,
+ * memory and prefetchable windows with their upper halves). */
 static bool is_bar_offset(u32 bdf, u32 off) {
   u32 type = (pci_cfg_read(bdf, 0x0C) >> 16) & 0x7F;
   if (type == 0) return (off >= 0x10 && off <= 0x24) || off == 0x30;
-  if (type == 1) return off == 0x10 || off == 0x14 || off == 0x38;
+  if (type == 1) return off == 0x10 || off == 0x14 || (off >= 0x20 && off <= 0x2C) || off == 0x38;
   return false;
+}
+
+#define PCI_CAP_ID_MSI 0x05
+#define MSI_CAP_BYTES 24                  /* the largest MSI capability: 64-bit address, mask bits */
+#define CAP_WALK_MAX 48                   /* a capability list is at most 48 entries long */
+
+/* The offset of the function's first capability with this id, or 0. The walk is bounded: a
+ * looping list (a broken device) ends after CAP_WALK_MAX steps. */
+static u32 pci_capability(u32 bdf, u32 id) {
+  if (!(pci_cfg_read(bdf, PCI_COMMAND) & PCI_STATUS_CAP_LIST)) return 0;
+  u32 cap = pci_cfg_read(bdf, PCI_CAP_PTR) & 0xFC;
+  for (int i = 0; i < CAP_WALK_MAX && cap >= 0x40; i++) {
+    u32 d = pci_cfg_read(bdf, cap);
+    if ((d & 0xFF) == id) return cap;
+    cap = (d >> 8) & 0xFC;
+  }
+  return 0;
+}
+
+/* A plain MSI message is a memory write to an address the capability holds: the host hands out
+ * none (irq_attach offers MSI-X and INTx), so the guest may not write that capability at all. */
+static void refuse_msi_write(u32 bdf, u32 off, u32 v) {
+  u32 cap = pci_capability(bdf, PCI_CAP_ID_MSI);
+  if (cap == 0 || off < cap || off >= cap + MSI_CAP_BYTES) return;
+  char b[8];
+  fmt_bdf(b, bdf);
+  kprintf("trap: msi: %s write of 0x%08x at offset 0x%02x of its MSI capability refused: the host hands out no MSI messages\n", b, v, off);
+  kernel_fail(EXIT_TRAP);
 }
 
 void IMPORT(pci_write32)(env_t *e, u32 bdf, u32 off, u32 v) {
   (void)e;
   check_cfg(bdf, off, "pci_write32");
   if (!bit(claimed, bdf)) return;        /* not a function the guest enumerated */
-  if (is_bar_offset(bdf, off)) return;   /* BARs stay where the firmware put them */
+  if (is_bar_offset(bdf, off)) return;   /* BARs and windows stay where the firmware put them */
+  refuse_msi_write(bdf, off, v);
   if (off == 0x04 && (v & 0x4)) set_bit(bus_master, bdf);
   pci_cfg_write(bdf, off, v);
 }
@@ -209,9 +355,56 @@ void host_cleanup(void) {
 
 /* ---- MMIO ---------------------------------------------------------------------------------- */
 
-struct mapping { u32 bdf, bar; u64 phys, size; volatile u8 *virt; };
+/* A mapped BAR, and the parts of it whose writes the host checks (guarded_write): the MSI-X
+ * table when it lies in this BAR, the NVMe controller registers below the doorbells when this is
+ * an NVMe function's BAR0. The doorbells (0x1000 on) are written per IO and pass unchecked. */
+struct mapping {
+  u32 bdf, bar;
+  u64 phys, size;
+  volatile u8 *virt;
+  u32 nvme_regs_end;                   /* 0, or NVME_DOORBELLS for an NVMe BAR0 */
+  u32 msix_lo, msix_hi;                /* the MSI-X table's byte range in this BAR, or 0, 0 */
+};
 static struct mapping maps[32];
 static int nmaps;
+
+#define NVME_CC 0x14                      /* NVMe 1.4 section 3.1: controller registers */
+#define NVME_CC_EN 1u
+#define NVME_AQA 0x24                     /* ASQS in 11:0, ACQS in 27:16, both 0-based */
+#define NVME_AQA_ASQS(a) ((a) & 0xFFF)
+#define NVME_AQA_ACQS(a) (((a) >> 16) & 0xFFF)
+#define NVME_ASQ 0x28                     /* 64-bit, low dword first */
+#define NVME_ACQ 0x30
+#define NVME_BPMBL 0x48                   /* Boot Partition Memory Buffer Location, 64-bit */
+#define NVME_CMBMSC 0x50                  /* Controller Memory Buffer Memory Space Control, 64-bit */
+#define NVME_PMRMSC 0xE14                 /* Persistent Memory Region Memory Space Control, 64-bit */
+#define NVME_DOORBELLS 0x1000
+#define NVME_SQE_BYTES 64
+#define NVME_CQE_BYTES 16
+
+/* MSI-X (PCI 3.0 section 6.8.2): Message Control in bits 31:16 of the capability's first dword,
+ * Table Size (N - 1) in its bits 10:0; Table Offset / BIR in the second dword. */
+#define MSIX_TABLE_SIZE(ctl_dword) ((((ctl_dword) >> 16) & 0x7FF) + 1)
+#define MSIX_TABLE 4
+#define MSIX_BIR_MASK 7u
+#define MSIX_ENTRY_BYTES 16
+#define MSIX_ADDR_LO 0
+#define MSIX_ADDR_HI 4
+#define MSIX_DATA 8
+
+/* The MSI-X capability's offset in configuration space, or 0. */
+static u32 msix_capability(u32 bdf) { return pci_capability(bdf, PCI_CAP_ID_MSIX); }
+
+/* Fills in what guarded_write watches in this BAR. */
+static void watch_mapping(struct mapping *m) {
+  if (m->bar == 0 && (pci_cfg_read(m->bdf, PCI_CLASS) >> 8) == PCI_CLASS_NVME) m->nvme_regs_end = NVME_DOORBELLS;
+  u32 cap = msix_capability(m->bdf);
+  if (!cap) return;
+  u32 table = pci_cfg_read(m->bdf, cap + MSIX_TABLE);
+  if ((table & MSIX_BIR_MASK) != m->bar) return;
+  m->msix_lo = table & ~MSIX_BIR_MASK;
+  m->msix_hi = m->msix_lo + MSIX_TABLE_SIZE(pci_cfg_read(m->bdf, cap)) * MSIX_ENTRY_BYTES;
+}
 
 u32 IMPORT(mmio_map)(env_t *e, u32 bdf, u32 bar) {
   (void)e;
@@ -247,7 +440,8 @@ u32 IMPORT(mmio_map)(env_t *e, u32 bdf, u32 bar) {
   if (nmaps == (int)(sizeof(maps) / sizeof(maps[0]))) return (u32)-3;
   void *v = map_identity(base, size, true);
   if (!v) return (u32)-3;
-  maps[nmaps] = (struct mapping){ bdf, bar, base, size, v };
+  maps[nmaps] = (struct mapping){ .bdf = bdf, .bar = bar, .phys = base, .size = size, .virt = v };
+  watch_mapping(&maps[nmaps]);
   return ++nmaps;
 }
 
@@ -278,7 +472,15 @@ static volatile u32 *mmio_reg(u32 h, u32 off, const char *who) {
 }
 
 u32 IMPORT(mmio_read32)(env_t *e, u32 h, u32 off) { (void)e; return *mmio_reg(h, off, "mmio_read32"); }
-void IMPORT(mmio_write32)(env_t *e, u32 h, u32 off, u32 v) { (void)e; *mmio_reg(h, off, "mmio_write32") = v; }
+static void guarded_write(const struct mapping *m, u32 off, u32 v);
+
+void IMPORT(mmio_write32)(env_t *e, u32 h, u32 off, u32 v) {
+  (void)e;
+  volatile u32 *r = mmio_reg(h, off, "mmio_write32");
+  const struct mapping *m = &maps[h - 1];
+  if (off < m->nvme_regs_end || (off >= m->msix_lo && off < m->msix_hi)) guarded_write(m, off, v); /* traps if refused */
+  *r = v;
+}
 
 u64 IMPORT(dma_address)(env_t *e, u32 ptr, u32 len) {
   if (!in_memory(e, ptr, len)) return 0;
@@ -288,10 +490,13 @@ u64 IMPORT(dma_address)(env_t *e, u32 ptr, u32 len) {
 /* ---- interrupts ---------------------------------------------------------------------------- */
 
 #define MSI_VECTOR_BASE 0x40
+#define MSI_ADDRESS_BASE 0xFEE00000ULL     /* the local APIC's message address, destination in 19:12 */
+#define LINES 32
+#define MODE_INTX 0
+#define MODE_MSIX 1
 struct line { bool used; u32 mode, bdf; u8 irq, vector; };
-static struct line lines[32];
+static struct line lines[LINES];
 static volatile u32 irq_pending;
-void lapic_eoi(void);
 
 static void on_irq(u8 vector) {
   if (vector >= 0x20 && vector < 0x30) {
@@ -302,15 +507,19 @@ static void on_irq(u8 vector) {
       if (!(inb(port) & 0x80)) { if (irq == 15) outb(0x20, 0x20); return; }
     }
     bool ours = false;
-    for (int i = 0; i < 32; i++)
-      if (lines[i].used && lines[i].mode == 0 && lines[i].irq == irq) { irq_pending |= 1u << i; ours = true; }
+    for (int i = 0; i < LINES; i++)
+      if (lines[i].used && lines[i].mode == MODE_INTX && lines[i].irq == irq) { irq_pending |= 1u << i; ours = true; }
     if (ours) pic_mask(irq); /* level-triggered INTx: masked until irq_ack */
     if (irq >= 8) outb(0xA0, 0x20);
     outb(0x20, 0x20);
     return;
   }
-  if (vector >= MSI_VECTOR_BASE && vector < MSI_VECTOR_BASE + 32) {
+  if (vector >= MSI_VECTOR_BASE && vector < MSI_VECTOR_BASE + LINES) {
     irq_pending |= 1u << (vector - MSI_VECTOR_BASE);
+    lapic_eoi();
+  }
+  if (vector == IOMMU_FAULT_VECTOR) { /* reported from thread context: iommu_poll */
+    iommu_fault_event();
     lapic_eoi();
   }
   /* 0xFF: the APIC's spurious vector, no EOI. */
@@ -318,35 +527,47 @@ static void on_irq(u8 vector) {
 
 u32 IMPORT(irq_attach)(env_t *e, u32 bdf, u32 mode) {
   (void)e;
-  if (bdf > 0xFFFF || (pci_cfg_read(bdf, 0) & 0xFFFF) == 0xFFFF || mode > 1) return (u32)-1;
-  for (int i = 0; i < 32; i++)
+  if (bdf > 0xFFFF || (pci_cfg_read(bdf, 0) & 0xFFFF) == 0xFFFF || mode > MODE_MSIX) return (u32)-1;
+  for (int i = 0; i < LINES; i++)
     if (lines[i].used && lines[i].bdf == bdf && lines[i].mode == mode) return (u32)i;
   int i = 0;
-  while (i < 32 && lines[i].used) i++;
-  if (i == 32) return (u32)-1;
-  if (mode == 0) {
+  while (i < LINES && lines[i].used) i++;
+  if (i == LINES) return (u32)-1;
+  if (mode == MODE_INTX) {
     u32 r = pci_cfg_read(bdf, 0x3C);
     u8 irq = r & 0xFF, pin = (r >> 8) & 0xFF;
     if (pin == 0 || irq == 0 || irq >= 16 || irq == 2) return (u32)-1;
-    lines[i] = (struct line){ true, 0, bdf, irq, 0x20 + irq };
+    lines[i] = (struct line){ true, MODE_INTX, bdf, irq, 0x20 + irq };
     pic_unmask(irq);
   } else {
     lapic_enable();
-    lines[i] = (struct line){ true, 1, bdf, 0, (u8)(MSI_VECTOR_BASE + i) };
+    lines[i] = (struct line){ true, MODE_MSIX, bdf, 0, (u8)(MSI_VECTOR_BASE + i) };
   }
   return (u32)i;
 }
 
+static bool is_msix_line(u32 line) { return line < LINES && lines[line].used && lines[line].mode == MODE_MSIX; }
+
+/* What the host hands out for an MSI-X line: this CPU's local APIC, the line's vector (fixed
+ * delivery, edge). The MSI-X table check (guarded_write) accepts exactly these values. */
+static u64 msi_address(u32 line) { (void)line; return MSI_ADDRESS_BASE | ((u64)lapic_id() << 12); }
+static u32 msi_data(u32 line) { return lines[line].vector; }
+
+_Noreturn static void not_msix_line(const char *who, u32 line) {
+  kprintf("trap: irq: %s of line %u: not an MSI-X line of this guest\n", who, line);
+  kernel_fail(EXIT_TRAP);
+}
+
 u64 IMPORT(irq_msi_address)(env_t *e, u32 line) {
   (void)e;
-  if (line >= 32 || !lines[line].used || lines[line].mode != 1) return 0;
-  return 0xFEE00000ULL | ((u64)lapic_id() << 12);
+  if (!is_msix_line(line)) not_msix_line("irq_msi_address", line);
+  return msi_address(line);
 }
 
 u32 IMPORT(irq_msi_data)(env_t *e, u32 line) {
   (void)e;
-  if (line >= 32 || !lines[line].used || lines[line].mode != 1) return 0;
-  return lines[line].vector; /* fixed delivery, edge */
+  if (!is_msix_line(line)) not_msix_line("irq_msi_data", line);
+  return msi_data(line);
 }
 
 /* Sleeps until a line fires or the timeout passes; returns the lines that fired. Bounded by the
@@ -358,6 +579,7 @@ static u32 wait_lines(u64 timeout_ns) {
     u32 p = irq_pending;
     if (p) { irq_pending = 0; return p; }
     if (time_ns() >= deadline) return 0;
+    iommu_poll();
     wait_for_interrupt();
   }
 }
@@ -366,8 +588,79 @@ u32 IMPORT(irq_wait)(env_t *e, u64 timeout_ns) { (void)e; return wait_lines(time
 
 void IMPORT(irq_ack)(env_t *e, u32 line) {
   (void)e;
-  if (line >= 32 || !lines[line].used) return;
-  if (lines[line].mode == 0) pic_unmask(lines[line].irq);
+  if (line >= LINES || !lines[line].used) return;
+  if (lines[line].mode == MODE_INTX) pic_unmask(lines[line].irq);
+}
+
+/* ---- checked MMIO writes: MSI-X tables and NVMe queue bases ----------------------------------
+ * A write the host refuses is a trap of the guest (the write is not performed): an MSI-X message
+ * the host did not hand out could aim a device's interrupt write anywhere in memory, and an admin
+ * queue or a memory buffer outside the window would have the controller DMA there as soon as it
+ * is enabled (the IOMMU, when present, blocks that too; these checks also hold without it). */
+
+/* An MSI-X table entry's address and data dwords must be what irq_msi_address / irq_msi_data
+ * give for one of this function's MSI-X lines; Vector Control (the mask bit) is free. */
+static void check_msix_write(const struct mapping *m, u32 off, u32 v) {
+  u32 entry = (off - m->msix_lo) / MSIX_ENTRY_BYTES, field = (off - m->msix_lo) % MSIX_ENTRY_BYTES;
+  if (field != MSIX_ADDR_LO && field != MSIX_ADDR_HI && field != MSIX_DATA) return;
+  for (u32 l = 0; l < LINES; l++) {
+    if (!is_msix_line(l) || lines[l].bdf != m->bdf) continue;
+    u32 want = field == MSIX_DATA ? msi_data(l) : (u32)(msi_address(l) >> (field == MSIX_ADDR_HI ? 32 : 0));
+    if (v == want) return;
+  }
+  const char *what = field == MSIX_ADDR_LO ? "message address low" : field == MSIX_ADDR_HI ? "message address high" : "message data";
+  char bdf[8];
+  fmt_bdf(bdf, m->bdf);
+  kprintf("trap: msi-x: %s table entry %u: %s 0x%08x is not one the host handed out\n", bdf, entry, what, v);
+  kernel_fail(EXIT_TRAP);
+}
+
+static u64 mmio_read64(const struct mapping *m, u32 off) {
+  u32 lo = *(volatile u32 *)(m->virt + off);
+  return (u64)*(volatile u32 *)(m->virt + off + 4) << 32 | lo;
+}
+
+static bool in_window(u64 addr, u64 bytes) {
+  u64 lo = (u64)(uintptr_t)guest_arena, hi = lo + ARENA_SIZE;
+  return addr >= lo && addr <= hi && bytes <= hi - addr;
+}
+
+_Noreturn static void queue_outside(const struct mapping *m, const char *queue, u64 base, u64 bytes) {
+  char bdf[8];
+  fmt_bdf(bdf, m->bdf);
+  kprintf("trap: nvme: %s CC.EN=1 with %s 0x%016lx (+%lu bytes) outside the DMA window\n", bdf, queue, base, bytes);
+  kernel_fail(EXIT_TRAP);
+}
+
+/* CC.EN going from 0 to 1 starts the controller on the admin queues: both must lie in the window. */
+static void check_enable(const struct mapping *m, u32 v) {
+  if (!(v & NVME_CC_EN) || (*(volatile u32 *)(m->virt + NVME_CC) & NVME_CC_EN)) return;
+  u32 aqa = *(volatile u32 *)(m->virt + NVME_AQA);
+  u64 asq = mmio_read64(m, NVME_ASQ), acq = mmio_read64(m, NVME_ACQ);
+  u64 sq_bytes = (u64)(NVME_AQA_ASQS(aqa) + 1) * NVME_SQE_BYTES, cq_bytes = (u64)(NVME_AQA_ACQS(aqa) + 1) * NVME_CQE_BYTES;
+  if (!in_window(asq, sq_bytes)) queue_outside(m, "ASQ", asq, sq_bytes);
+  if (!in_window(acq, cq_bytes)) queue_outside(m, "ACQ", acq, cq_bytes);
+}
+
+/* Registers that make the controller DMA to an address of their own: only 0 (disabled) passes. */
+static void check_memory_space_control(const struct mapping *m, u32 off, u32 v) {
+  const char *name = (off == NVME_BPMBL || off == NVME_BPMBL + 4) ? "BPMBL"
+                   : (off == NVME_CMBMSC || off == NVME_CMBMSC + 4) ? "CMBMSC"
+                   : (off == NVME_PMRMSC || off == NVME_PMRMSC + 4) ? "PMRMSC" : NULL;
+  if (name && v != 0) {
+    char bdf[8];
+    fmt_bdf(bdf, m->bdf);
+    kprintf("trap: nvme: %s write of 0x%08x to %s refused: only 0 (disabled) is allowed\n", bdf, v, name);
+    kernel_fail(EXIT_TRAP);
+  }
+}
+
+static void guarded_write(const struct mapping *m, u32 off, u32 v) {
+  if (off >= m->msix_lo && off < m->msix_hi) check_msix_write(m, off, v);
+  if (off < m->nvme_regs_end) {
+    if (off == NVME_CC) check_enable(m, v);
+    else check_memory_space_control(m, off, v);
+  }
 }
 
 /* ---- the block link: a client's `blk` imports, served by the driver's exports ------------------
@@ -590,7 +883,7 @@ __attribute__((noinline)) static u64 recurse(u64 n) {
 
 static void self_test_fault(void) {
   const char *p = "boot.fault=";
-  if (boot_cmdline_len < 11 || memcmp(boot_cmdline, p, 11) != 0) return;
+  if (boot_cmdline_kept < 11 || memcmp(boot_cmdline, p, 11) != 0) return;
   const char *what = boot_cmdline + 11;
   kprintf("boot: deliberate fault: %s\n", what);
   if (!memcmp(what, "pf", 2)) sink = *(volatile u64 *)(uintptr_t)0x7FFF00000000ULL;
@@ -609,7 +902,7 @@ static void self_test_fault(void) {
 #define REBOOT_MARKER 0x6E766D657761736DULL
 
 static void check_reboot(void) {
-  if ((u64)mem_upper_kib * 1024 + 0x100000 < REBOOT_MARKER_ADDR + 4096) return; /* not enough RAM */
+  if (ram_end < REBOOT_MARKER_ADDR + 4096) return; /* not enough RAM (or unknown) */
   volatile u64 *m = (volatile u64 *)(uintptr_t)REBOOT_MARKER_ADDR;
   if (*m == REBOOT_MARKER) {
     kputs("boot: this QEMU run booted the kernel a second time: the first ended in a reset (triple fault?)\n");
@@ -657,9 +950,20 @@ _Noreturn static void run_guests(void) {
 }
 #endif
 
+/* Last words before any poweroff (machine_poweroff calls this once): faults the IOMMU recorded,
+ * a bait page a device wrote to, console bytes that may have been lost. */
+void host_at_exit(void) {
+  iommu_fault_event(); /* look at FSTS now, whatever the interval */
+  iommu_poll();
+  bait_check();
+  console_report_loss();
+}
+
 void kmain(u32 magic, u32 info) {
   serial_init();
-  save_cmdline(magic, info); /* before anything else could overwrite the multiboot info */
+  check_memory(magic, info); /* first: with too little RAM the rest of the kernel is not there */
+  save_cmdline();            /* before anything else could overwrite the multiboot data */
+  bait_fill();
   arch_init();
   check_reboot();
   irq_handler = on_irq;
@@ -667,6 +971,7 @@ void kmain(u32 magic, u32 info) {
   kprintf("boot: nvme-wasm bare-metal host, tsc %lu MHz, memory at 0x%lx\n", tsc_hz() / 1000000,
           (u64)(uintptr_t)guest_arena);
   self_test_fault();
+  iommu_init((u64)(uintptr_t)guest_arena, ARENA_SIZE); /* translation on before any guest code */
   wasm_rt_init();
   run_guests();
 }

@@ -14,8 +14,9 @@ typedef int32_t s32;
 typedef int64_t s64;
 
 /* Exit codes the kernel itself uses (QEMU exits with (code << 1) | 1 via isa-debug-exit,
- * boot/qemu.sh maps that back to the code). The guest's own poweroff(code) uses 1..124. */
-#define EXIT_TRAP 125      /* wasm trap, abort(), mmio/pci misuse */
+ * boot/qemu.sh maps that back to the code). The guest's own poweroff(code) uses 1..123. */
+#define EXIT_BOOT 124      /* the machine cannot run the guests (too little memory) */
+#define EXIT_TRAP 125      /* wasm trap, abort(), mmio/pci/interrupt/DMA-window misuse */
 #define EXIT_EXCEPTION 126 /* CPU exception in the kernel or the guest code */
 
 /* Port and CPU primitives. */
@@ -28,6 +29,10 @@ static inline u64 rdtsc(void) { u32 lo, hi; __asm__ volatile("rdtsc" : "=a"(lo),
 static inline u64 rdmsr(u32 m) { u32 lo, hi; __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(m)); return ((u64)hi << 32) | lo; }
 static inline void wrmsr(u32 m, u64 v) { __asm__ volatile("wrmsr" ::"c"(m), "a"((u32)v), "d"((u32)(v >> 32))); }
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+/* Writes the cache line holding p back to memory (for DMA remapping hardware that does not snoop
+ * the CPU's caches: VT-d ECAP.C = 0). */
+static inline void clflush(const volatile void *p) { __asm__ volatile("clflush %0" : "+m"(*(volatile char *)p)); }
+static inline void mfence(void) { __asm__ volatile("mfence" ::: "memory"); }
 
 /* console.c */
 void serial_init(void);
@@ -36,6 +41,7 @@ void console_write_bytes(const char *s, size_t n);
 void kputs(const char *s);
 void kprintf(const char *fmt, ...);
 int serial_getc_nowait(void);
+void console_report_loss(void);                /* says once that output was lost, if it was */
 
 /* arch.c */
 void arch_init(void);
@@ -49,13 +55,23 @@ u32 lapic_id(void);
 void pic_mask(u8 irq);
 void pic_unmask(u8 irq);
 extern void (*irq_handler)(u8 vector);         /* set by host.c */
-_Noreturn void machine_poweroff(int code);
+_Noreturn void machine_poweroff(int code);    /* calls host_at_exit first */
 _Noreturn void kernel_fail(int code);          /* cleanup (host_cleanup) and poweroff */
+const u8 *acpi_table(const char sig[4]);       /* an ACPI table by signature, checksum checked; or NULL */
+void lapic_eoi(void);
 
 /* host.c */
-void host_init(u32 mb_magic, u32 mb_info);
 void host_cleanup(void);                       /* clear bus mastering the guest enabled */
-_Noreturn void host_run(void);
+void host_at_exit(void);                       /* last words before poweroff: faults, bait page */
+void fmt_bdf(char b[8], u32 bdf);              /* "bb:dd.f", as lspci prints it */
+
+/* iommu.c: Intel VT-d DMA remapping, the devices' only view of memory when present */
+#define IOMMU_FAULT_VECTOR 0x3E                /* the fault event interrupt (below the MSI lines) */
+void iommu_init(u64 window, u64 window_bytes); /* before any guest code runs */
+void iommu_attach(u32 bdf);                    /* a function the guest claimed: may DMA to the window */
+void iommu_fault_event(void);                  /* from the interrupt handler: faults are waiting */
+void iommu_poll(void);                         /* report recorded faults, if any (thread context) */
+bool iommu_active(void);
 
 /* PCI configuration mechanism #1. */
 u32 pci_cfg_read(u32 bdf, u32 off);

@@ -307,6 +307,8 @@ uint32_t NVME_ENV(mmio_read32)(nvme_env_t *, uint32_t handle, uint32_t off);
 void NVME_ENV(mmio_write32)(nvme_env_t *, uint32_t handle, uint32_t off, uint32_t value);
 uint64_t NVME_ENV(dma_address)(nvme_env_t *, uint32_t ptr, uint32_t len); /* 0 if outside */
 uint32_t NVME_ENV(irq_attach)(nvme_env_t *, uint32_t bdf, uint32_t mode); /* 0 INTx, 1 MSI-X */
+/* For an MSI-X line the driver attached; boot/host.c traps any other line, and refuses MSI-X table
+ * writes of addresses or data other than these (boot/README.md, "The sandbox"). */
 uint64_t NVME_ENV(irq_msi_address)(nvme_env_t *, uint32_t line);
 uint32_t NVME_ENV(irq_msi_data)(nvme_env_t *, uint32_t line);
 uint32_t NVME_ENV(irq_wait)(nvme_env_t *, uint64_t timeout_ns);      /* the lines that fired */

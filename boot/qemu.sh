@@ -8,9 +8,12 @@
 #     --disk PATH        attach PATH (raw) as an NVMe controller, serial nvmewasm0 (repeatable:
 #                        nvmewasm1, ...); add controllers/namespaces yourself after --
 #     --machine pc|q35   (default pc)
+#     --iommu            add an Intel VT-d IOMMU (-device intel-iommu, before the NVMe devices;
+#                        q35 only): the kernel then confines the devices' DMA to the driver's window
 #     --memory SIZE      QEMU -m (default 128M)
 #     --accel auto|tcg|kvm  (default auto = TCG unless the CPU has vmx/svm and a probe boot
-#                        under KVM works; the result is cached in build/.accel)
+#                        under KVM works; the result is cached in build/.accel, or in the file
+#                        $NVME_WASM_ACCEL_CACHE names: the tests keep it out of build/)
 #     --debug            start halted with a GDB stub on :1234 (-s -S)
 #     --serial-log FILE  serial to FILE instead of stdio
 #     --quiet            do not print the banner and QEMU command line
@@ -18,12 +21,13 @@
 #
 # Exit status: the guest's poweroff code. ACPI poweroff (code 0) makes QEMU exit 0; the kernel
 # reports any other code c through isa-debug-exit, where QEMU exits (c << 1) | 1, mapped back
-# to c here. 125 = trap in the guest, 126 = CPU exception (see boot/kernel.h); 1 = QEMU
-# itself failed (or isa-debug-exit(0) after a failed ACPI poweroff).
+# to c here. 124 = too little memory for the guests, 125 = trap in the guest, 126 = CPU
+# exception (see boot/kernel.h); 1 = QEMU itself failed (or isa-debug-exit(0) after a failed
+# ACPI poweroff).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 KERNEL="$ROOT/build/kernel.elf"
-CMD="" HAVE_CMD=0 MACHINE=pc MEMORY=128M ACCEL="${NVME_WASM_ACCEL:-auto}" DEBUG=0 QUIET=0 DRY=0 SERIAL_LOG=""
+CMD="" HAVE_CMD=0 MACHINE=pc IOMMU=0 MEMORY=128M ACCEL="${NVME_WASM_ACCEL:-auto}" DEBUG=0 QUIET=0 DRY=0 SERIAL_LOG=""
 DISKS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,6 +35,7 @@ while [ $# -gt 0 ]; do
     --cmd) CMD="$2"; HAVE_CMD=1; shift 2 ;;
     --disk) DISKS+=("$2"); shift 2 ;;
     --machine) MACHINE="$2"; shift 2 ;;
+    --iommu) IOMMU=1; shift ;;
     --memory) MEMORY="$2"; shift 2 ;;
     --accel) ACCEL="$2"; shift 2 ;;
     --debug) DEBUG=1; shift ;;
@@ -42,6 +47,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 EXTRA=("$@")
+if [ $IOMMU = 1 ] && [ "$MACHINE" != q35 ]; then
+  echo "qemu.sh: --iommu needs --machine q35 (QEMU's intel-iommu is a q35 device)" >&2; exit 2
+fi
 
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu.sh: qemu-system-x86_64 is missing (make deps installs it)" >&2; exit 1; }
 [ -f "$KERNEL" ] || { echo "qemu.sh: $KERNEL does not exist (make kernel builds it)" >&2; exit 1; }
@@ -51,14 +59,14 @@ command -v qemu-system-x86_64 >/dev/null || { echo "qemu.sh: qemu-system-x86_64 
 kvm_usable() {
   grep -qwE 'vmx|svm' /proc/cpuinfo 2>/dev/null || return 1
   [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-  local cache="$ROOT/build/.accel"
+  local cache="${NVME_WASM_ACCEL_CACHE:-$ROOT/build/.accel}"
   if [ -f "$cache" ] && [ "$cache" -nt "$KERNEL" ]; then [ "$(cat "$cache")" = kvm ]; return; fi
   local verdict=tcg
   if timeout 10 qemu-system-x86_64 -accel kvm -machine "$MACHINE" -m 64M -kernel "$KERNEL" -append "poweroff" \
        -display none -serial null -net none -device isa-debug-exit,iobase=0xf4,iosize=4 </dev/null >/dev/null 2>&1; then
     verdict=kvm
   fi
-  mkdir -p "$ROOT/build" && echo "$verdict" > "$cache"
+  mkdir -p "$(dirname "$cache")" && echo "$verdict" > "$cache"
   [ "$verdict" = kvm ]
 }
 case "$ACCEL" in
@@ -72,6 +80,8 @@ ARGS=(qemu-system-x86_64 -machine "$MACHINE" -accel "$ACCEL" -m "$MEMORY" -kerne
       -display none -net none -device isa-debug-exit,iobase=0xf4,iosize=4)
 [ "$ACCEL" = kvm ] && ARGS+=(-cpu host)
 [ $HAVE_CMD = 1 ] && ARGS+=(-append "$CMD")
+# QEMU wants the IOMMU before the PCI devices it translates for.
+[ $IOMMU = 1 ] && ARGS+=(-device intel-iommu)
 if [ -n "$SERIAL_LOG" ]; then ARGS+=(-serial "file:$SERIAL_LOG")
 elif [ -t 0 ]; then ARGS+=(-serial mon:stdio)   # a terminal: Ctrl-A X quits, Ctrl-A C is the monitor
 else ARGS+=(-serial stdio); fi

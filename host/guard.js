@@ -9,10 +9,14 @@
 //   - CC.EN set on an NVMe controller whose admin queues (ASQ, ACQ, sized by AQA) are not inside the
 //     window (the controller fetches and posts there from then on);
 //   - BPMBL, CMBMSC or PMRMSC of an NVMe controller set to anything but 0 (base registers the driver
-//     never needs, each naming host memory for the controller).
+//     never needs, each naming host memory for the controller);
+//   - and in configuration space, any write into a plain MSI capability: the host hands out no MSI
+//     messages (irq_attach offers MSI-X and INTx), and an MSI message is a memory write.
 import { CFG, bdfName } from "./pci.js";
 
 const CAP_ID_MSIX = 0x11;
+const CAP_ID_MSI = 0x05;
+const MSI_CAP_BYTES = 24;   // the largest MSI capability: 64-bit address and per-vector masking
 const NVME_CLASS = 0x010802;
 const REG_CC = 0x14;
 const REG_AQA = 0x24;
@@ -26,21 +30,34 @@ const MSIX_FIELDS = ["message address low", "message address high", "message dat
 const hex32 = (v) => "0x" + (v >>> 0).toString(16).padStart(8, "0");
 const hex64 = (v) => "0x" + BigInt.asUintN(64, BigInt(v)).toString(16).padStart(16, "0");
 
-// The function's MSI-X table, { bar, start, end }, or null (PCI 3.0 section 6.8.2).
-export function msixTable(func) {
-  if (!((func.configRead32(CFG.COMMAND) >>> 16) & 0x10)) return null;
+// The offset of the function's first capability with this id, or 0 (a looping list ends the walk).
+function capability(func, id) {
+  if (!((func.configRead32(CFG.COMMAND) >>> 16) & 0x10)) return 0;
   let p = func.configRead32(CFG.CAP_PTR) & 0xfc;
   for (let i = 0; p >= 0x40 && i < 48; i++) {
     const header = func.configRead32(p) >>> 0;
-    if ((header & 0xff) === CAP_ID_MSIX) {
-      const entries = ((header >>> 16) & 0x7ff) + 1;
-      const table = func.configRead32(p + 4) >>> 0;
-      const start = table & ~7;
-      return { bar: table & 7, start, end: start + entries * MSIX_ENTRY_BYTES };
-    }
+    if ((header & 0xff) === id) return p;
     p = (header >>> 8) & 0xfc;
   }
-  return null;
+  return 0;
+}
+
+// The function's MSI-X table, { bar, start, end }, or null (PCI 3.0 section 6.8.2).
+export function msixTable(func) {
+  const p = capability(func, CAP_ID_MSIX);
+  if (!p) return null;
+  const entries = (((func.configRead32(p) >>> 16) & 0x7ff) + 1);
+  const table = func.configRead32(p + 4) >>> 0;
+  const start = table & ~7;
+  return { bar: table & 7, start, end: start + entries * MSIX_ENTRY_BYTES };
+}
+
+// Throws `trap(message)` for a configuration write into a plain MSI capability.
+export function guardConfigWrite(func, bdf, off, value, trap) {
+  const p = capability(func, CAP_ID_MSI);
+  if (p && off >= p && off < p + MSI_CAP_BYTES) {
+    throw trap(`msi: ${bdfName(bdf)} write of ${hex32(value)} at offset 0x${off.toString(16).padStart(2, "0")} of its MSI capability refused: the host hands out no MSI messages`);
+  }
 }
 
 // Throws `trap(message)` when the write must be refused; `m` is the machine's mapping of the BAR.

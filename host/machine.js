@@ -8,7 +8,7 @@
 //                                                  // runs as a single guest (the kernel's probe guests)
 import { readFileSync, readSync, openSync, closeSync, constants as fsc } from "node:fs";
 import { BlockLink } from "./block-link.js";
-import { guardMmioWrite } from "./guard.js";
+import { guardMmioWrite, guardConfigWrite } from "./guard.js";
 import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, bdfName, hostBridge, isaBridge, ideController, acpiFunction, vga, e1000 } from "./pci.js";
 
 export const DMA_BASE = 0x1_2345_6000n;
@@ -358,8 +358,10 @@ export class Machine {
     if (!r) return refuse("no such function");
     if (!this.readFunctions.has(r.func)) return refuse("the guest never read this function");
     const isBridge = (r.func.configRead32(CFG.HEADER) >>> 16 & 0x7f) === 1;
-    const barOff = isBridge ? off === 0x10 || off === 0x14 || off === 0x38 : (off >= 0x10 && off <= 0x24) || off === 0x30;
-    if (barOff) return refuse("BAR writes are ignored (the host places BARs)");
+    // BARs, the expansion ROM, and a bridge's memory windows: the host keeps them where firmware put them.
+    const barOff = isBridge ? off === 0x10 || off === 0x14 || (off >= 0x20 && off <= 0x2c) || off === 0x38 : (off >= 0x10 && off <= 0x24) || off === 0x30;
+    if (barOff) return refuse("BAR and window writes are ignored (the host places BARs)");
+    guardConfigWrite(r.func, bdf, off, value, (message) => new GuestTrap(message));
     this.trace(`pci: write ${bdfName(bdf)}+${hex(off, 2)} = ${hex(value, 8)}`);
     r.func.configWrite32(off, value);
     if (off === CFG.COMMAND) {

@@ -3,7 +3,8 @@
 // imports, as a hostile driver would call them, against the NVMe controller model.
 import { describe, it, expect } from "vitest";
 import { buildMachine } from "../../host/sim.js";
-import { DMA_BASE } from "../../host/machine.js";
+import { DMA_BASE, Machine } from "../../host/machine.js";
+import { PciFunction } from "../../host/pci.js";
 
 const BDF = 4 << 3;            // 00:04.0, the first controller
 const u32 = (v) => v >>> 0;
@@ -78,5 +79,28 @@ describe("the host refuses what would aim a device outside the window", () => {
       expect(() => e.mmio_write32(bar0, off, 0x1000)).toThrow(`nvme: 00:04.0 write of 0x00001000 to ${name} refused: only 0 (disabled) is allowed`);
       e.mmio_write32(bar0, off, 0);
     }
+  });
+});
+
+describe("configuration space", () => {
+  it("a write into a plain MSI capability traps; a bridge's memory windows are kept where firmware put them", async () => {
+    const m = new Machine({ stdout: null, stderr: null });
+    const f = new PciFunction({ vendor: 0x8086, device: 0x1234, classCode: 0x010601, name: "msi-device" });
+    f.view.setUint16(0x06, 0x10, true);            // a capability list
+    f.space[0x34] = 0x50;
+    f.view.setUint32(0x50, 0x05, true);            // MSI, end of list
+    m.addFunction(f, { dev: 5 });
+    const br = m.addBridge({ dev: 6 });
+    m.firmware();
+    const e = m.imports().env;
+    const bdf = 5 << 3, bridge = 6 << 3;
+    e.pci_read32(bdf, 0);
+    expect(() => e.pci_write32(bdf, 0x54, 0x00100000)).toThrow("msi: 00:05.0 write of 0x00100000 at offset 0x54 of its MSI capability refused: the host hands out no MSI messages");
+    expect(() => e.pci_write32(bdf, 0x50, 0x00010005)).toThrow(/of its MSI capability refused/);
+    e.pci_read32(bridge, 0);
+    const window = u32(br.configRead32(0x20));
+    e.pci_write32(bridge, 0x20, 0x0000ffff);
+    expect(u32(br.configRead32(0x20))).toBe(window);
+    expect(m.refusedConfigWrites.at(-1).why).toMatch(/ignored/);
   });
 });

@@ -11,7 +11,8 @@
 //       { path: "d.img", ctrl: 0 },             // another namespace (nvme-ns) on controller 0
 //       { ns: [{ path: "e.img" }, { path: "f.img", lbaBytes: 4096 }] },  // one controller, these namespaces
 //     ],
-//     machine: "pc" | "q35",                    // default "pc"
+//     machine: "pc" | "q35",                    // default "pc" ("q35" with iommu)
+//     iommu: true,                              // -device intel-iommu before the NVMe devices (q35)
 //     rootPort: true,                           // controllers behind a bridge (bus > 0): pcie-root-port on
 //                                               //   q35, pci-bridge on pc
 //     controllers: 3,                           // at least this many controllers (extra ones have no namespace)
@@ -19,9 +20,13 @@
 //     highBars: true,                           // BAR0 above 4 GiB (see HIGH_BAR_ARGS)
 //     cmd: "info; poweroff",                    // the guest's command line (-append)
 //     input: "info\r",                          // bytes typed on the serial console (optional)
+//     stallReaderMs: 1500,                      // stop reading QEMU's output that long after its first bytes
 //     timeoutMs: 60000, extraArgs: [], kernel: "build/kernel.elf", memory: "256M",
 //   });
 //   r -> { code, output, lines, ms, timedOut, args }
+//
+// Nothing here writes into build/: boot/qemu.sh's KVM probe verdict goes to a file in the OS's
+// temporary directory (NVME_WASM_ACCEL_CACHE), not build/.accel.
 //
 // A controller with several namespaces is `-device nvme,id=nvmeK,serial=nvmewasmK` plus one
 // `-device nvme-ns,drive=dI,bus=nvmeK,nsid=N,...` per namespace; a single-drive controller is
@@ -29,6 +34,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, dirname } from "node:path";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -61,9 +67,10 @@ function normalizeControllers(disks = [], count = 0) {
 }
 
 export function qemuArgs(opts = {}) {
-  const { machine = "pc", rootPort = false, controllers = 0, mdts, maxIoqpairs, highBars = false,
-    cmd, kernel = KERNEL, memory, extraArgs = [] } = opts;
+  const { iommu = false, machine = iommu ? "q35" : "pc", rootPort = false, controllers = 0, mdts, maxIoqpairs,
+    highBars = false, cmd, kernel = KERNEL, memory, extraArgs = [] } = opts;
   const qs = ["--quiet", "--kernel", kernel, "--machine", machine];
+  if (iommu) qs.push("--iommu");
   if (memory) qs.push("--memory", memory);
   if (cmd !== undefined) qs.push("--cmd", cmd);
   const dev = [];
@@ -92,12 +99,21 @@ export function qemuArgs(opts = {}) {
 }
 
 export async function bootQemu(opts = {}) {
-  const { timeoutMs = 120000, input } = opts;
+  const { timeoutMs = 120000, input, stallReaderMs = 0 } = opts;
   const args = qemuArgs(opts);
   const t0 = Date.now();
-  const child = spawn(QEMU_SH, args, { cwd: ROOT, detached: true, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+  const env = { ...process.env, NVME_WASM_ACCEL_CACHE: join(tmpdir(), "nvme-wasm-accel") };
+  const child = spawn(QEMU_SH, args, { cwd: ROOT, env, detached: true, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
   let output = "";
-  child.stdout.on("data", (b) => { output += b.toString("latin1"); });
+  let stalled = false;
+  child.stdout.on("data", (b) => {
+    output += b.toString("latin1");
+    if (stallReaderMs && !stalled) {
+      stalled = true;
+      child.stdout.pause();
+      setTimeout(() => child.stdout.resume(), stallReaderMs);
+    }
+  });
   child.stderr.on("data", (b) => { output += b.toString("latin1"); });
   if (input) child.stdin.write(input);
   let timedOut = false;
@@ -113,3 +129,25 @@ export async function bootQemu(opts = {}) {
   const lines = output.replace(/\r/g, "").split("\n").filter((l, i, a) => l !== "" || i < a.length - 1);
   return { code: timedOut ? null : code, output, lines, ms, timedOut, args };
 }
+
+// Every import a probe guest may use: the driver's hardware ABI plus console input and poweroff, as
+// AssemblyScript declarations to put at the top of a probe's source.
+export const PROBE_IMPORTS = `@external("env", "console_write") declare function console_write(ptr: usize, len: i32): void;
+@external("env", "console_read") declare function console_read(ptr: usize, cap: i32, timeout_ns: u64): i32;
+@external("env", "cmdline") declare function cmdline(ptr: usize, cap: i32): i32;
+@external("env", "now_ns") declare function now_ns(): u64;
+@external("env", "relax") declare function relax(): void;
+@external("env", "pci_read32") declare function pci_read32(bdf: u32, off: u32): u32;
+@external("env", "pci_write32") declare function pci_write32(bdf: u32, off: u32, value: u32): void;
+@external("env", "mmio_map") declare function mmio_map(bdf: u32, bar: u32): i32;
+@external("env", "mmio_size") declare function mmio_size(handle: i32): u32;
+@external("env", "mmio_read32") declare function mmio_read32(handle: i32, off: u32): u32;
+@external("env", "mmio_write32") declare function mmio_write32(handle: i32, off: u32, value: u32): void;
+@external("env", "dma_address") declare function dma_address(ptr: usize, len: u32): u64;
+@external("env", "irq_attach") declare function irq_attach(bdf: u32, mode: u32): i32;
+@external("env", "irq_msi_address") declare function irq_msi_address(line: i32): u64;
+@external("env", "irq_msi_data") declare function irq_msi_data(line: i32): u32;
+@external("env", "irq_wait") declare function irq_wait(timeout_ns: u64): u32;
+@external("env", "irq_ack") declare function irq_ack(line: i32): void;
+@external("env", "poweroff") declare function poweroff(code: i32): void;
+`;

@@ -145,7 +145,8 @@ async function buildClient() {
   const asc = (await import("assemblyscript/asc")).default;
   let err = "";
   const { error } = await asc.main(
-    [tmp.path("client.ts"), "-o", tmp.path("client.wasm"), "-O2", "--runtime", "stub",
+    // --baseDir: never under the project's asconfig.json (whose targets write build/*.wat).
+    [tmp.path("client.ts"), "-o", tmp.path("client.wasm"), "-O2", "--runtime", "stub", "--baseDir", tmp.dir,
       "--importMemory", "--initialMemory", "32", "--maximumMemory", "32"],
     { stderr: { write: (s) => { err += s; return true; } }, stdout: { write: () => true } },
   );
@@ -195,7 +196,7 @@ describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 1
     });
   }
 
-  it("build.sh says what is wrong with its modules", () => {
+  it("build.sh says what is wrong with its modules", async () => {
     const run = (args) => {
       try { execFileSync(join(ROOT, "boot", "build.sh"), args, { stdio: "pipe" }); return ""; }
       catch (e) { return String(e.stderr); }
@@ -205,6 +206,15 @@ describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 1
     expect(run([empty, tmp.path("out")])).toMatch(/exports neither main \(a probe guest\) nor start_cmdline \(the driver\)/);
     expect(run([DRIVER, tmp.path("out"), tmp.path("missing.wasm")])).toMatch(/client .*missing\.wasm does not exist/);
     expect(run([DRIVER, tmp.path("out"), empty])).toMatch(/client .*empty\.wasm does not export main/);
+    // A client importing the hardware ABI would be linked to the host's real functions: refused.
+    const hostile = tmp.path("hostile.wasm");
+    const wabt = await (await import("wabt")).default();
+    writeFileSync(hostile, wabt.parseWat("hostile.wat", `(module
+      (import "env" "memory" (memory 32 32))
+      (import "env" "mmio_write32" (func $w (param i32 i32 i32)))
+      (import "env" "dma_address" (func $d (param i32 i32) (result i64)))
+      (func (export "main") (result i32) (call $w (i32.const 1) (i32.const 20) (i32.const 1)) (i32.const 0)))`).toBinary({}).buffer);
+    expect(run([DRIVER, tmp.path("out"), hostile])).toMatch(/client .*hostile\.wasm imports env\.dma_address env\.mmio_write32: a client reaches devices only through the driver's blk interface/);
   });
 
   const traps = [
