@@ -201,6 +201,18 @@ struct __attribute__((packed)) nvme_done_record {
 /* ---- identify_data: Identify Controller as the device returned it ---- */
 #define NVME_IDENTIFY_BYTES 4096
 
+/* ---- trace (the trace= boot option, the trace export; docs/trace.md) ----
+ * What to trace, a mask the driver passes to env.trace_begin; the host traces the register and
+ * configuration accesses and the interrupts it sees, the driver reports through env.trace_event. */
+#define NVME_TRACE_REGS 1       /* every MMIO access, every configuration-space write */
+#define NVME_TRACE_CMDS 2       /* every command submitted, every completion consumed */
+#define NVME_TRACE_IRQ 4        /* every interrupt delivered */
+#define NVME_TRACE_ALL 7
+/* env.trace_event kinds; `where` is controller index << 16 | queue id (or | stage for STAGE). */
+#define NVME_EVENT_COMMAND 1    /* ptr: the 64-byte submission queue entry just written */
+#define NVME_EVENT_COMPLETION 2 /* ptr: the 16-byte completion queue entry just consumed */
+#define NVME_EVENT_STAGE 3      /* a bring-up stage begun; no data */
+
 /* ---- why a controller failed (CTRL_FAIL_REASON) ---- */
 #define NVME_FAIL_NONE 0
 #define NVME_FAIL_BAR0_MAP 1            /* BAR0 cannot be mapped */

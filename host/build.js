@@ -2,6 +2,7 @@
 // Builds the guest modules from assembly/ when they are missing or older than their sources:
 //   build/nvme.wasm   the driver   (assembly/driver + assembly/common), asconfig.json target "driver"
 //   build/shell.wasm  the shell    (assembly/shell + assembly/common),  asconfig.json target "shell"
+//   build/trace.wasm  the trace decoder (assembly/trace + assembly/common), target "trace"
 // and checks the rules on what comes out: no memory.grow and no runtime allocator in either (their
 // memory is fixed; the driver's is the DMA window); the driver within DRIVER_BYTES_MAX; the shell
 // importing nothing of the hardware ABI.
@@ -16,9 +17,11 @@ export const HARDWARE_IMPORT = /^(pci_|mmio_|dma_|irq_)/;
 export const MODULES = {
   driver: { entry: "assembly/driver/main.ts", dirs: ["assembly/driver", "assembly/common"], wasm: join(ROOT, "build", "nvme.wasm"), wat: join(ROOT, "build", "nvme.wat") },
   shell: { entry: "assembly/shell/main.ts", dirs: ["assembly/shell", "assembly/common"], wasm: join(ROOT, "build", "shell.wasm"), wat: join(ROOT, "build", "shell.wat") },
+  trace: { entry: "assembly/trace/main.ts", dirs: ["assembly/trace", "assembly/common"], wasm: join(ROOT, "build", "trace.wasm"), wat: join(ROOT, "build", "trace.wat") },
 };
 export const WASM = MODULES.driver.wasm;
 export const SHELL_WASM = MODULES.shell.wasm;
+export const TRACE_WASM = MODULES.trace.wasm;
 
 function sources(dir) {
   const out = [];
@@ -52,6 +55,9 @@ export function checkModule(name, bytes) {
   const problems = [];
   const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
   if (name === "driver" && bytes.length > DRIVER_BYTES_MAX) problems.push(`${bytes.length} bytes, more than ${DRIVER_BYTES_MAX}`);
+  if (name === "trace") {
+    for (const i of imports) if (i.module !== "env" || !["memory", "abort", "console_write"].includes(i.name)) problems.push(`the decoder imports ${i.module}.${i.name}`);
+  }
   if (name === "shell") {
     for (const i of imports) if (i.module !== "env" && i.module !== "blk") problems.push(`imports ${i.module}.${i.name}`);
     for (const i of imports) if (HARDWARE_IMPORT.test(i.name)) problems.push(`imports the hardware ABI: ${i.module}.${i.name}`);

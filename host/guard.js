@@ -31,7 +31,7 @@ const hex32 = (v) => "0x" + (v >>> 0).toString(16).padStart(8, "0");
 const hex64 = (v) => "0x" + BigInt.asUintN(64, BigInt(v)).toString(16).padStart(16, "0");
 
 // The offset of the function's first capability with this id, or 0 (a looping list ends the walk).
-function capability(func, id) {
+export function capability(func, id) {
   if (!((func.configRead32(CFG.COMMAND) >>> 16) & 0x10)) return 0;
   let p = func.configRead32(CFG.CAP_PTR) & 0xfc;
   for (let i = 0; p >= 0x40 && i < 48; i++) {

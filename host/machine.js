@@ -9,6 +9,7 @@
 import { readFileSync, readSync, openSync, closeSync, constants as fsc } from "node:fs";
 import { BlockLink } from "./block-link.js";
 import { guardMmioWrite, guardConfigWrite } from "./guard.js";
+import { Tracer } from "./trace.js";
 import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, bdfName, hostBridge, isaBridge, ideController, acpiFunction, vga, e1000 } from "./pci.js";
 
 export const DMA_BASE = 0x1_2345_6000n;
@@ -61,6 +62,7 @@ export class Machine {
   //   platform  false to leave out the host bridge / ISA / VGA / NIC functions
   //   timeLimitNs  optional: trap when the virtual clock passes it (a watchdog for tests)
   //   capture   false to keep no copy of the console output (run() then returns output "")
+  //   traceRecords  an array: every event of a trace= run is also kept there (host/trace.js)
   constructor(options = {}) {
     this.options = options;
     this.memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES });
@@ -362,6 +364,7 @@ export class Machine {
     const barOff = isBridge ? off === 0x10 || off === 0x14 || (off >= 0x20 && off <= 0x2c) || off === 0x38 : (off >= 0x10 && off <= 0x24) || off === 0x30;
     if (barOff) return refuse("BAR and window writes are ignored (the host places BARs)");
     guardConfigWrite(r.func, bdf, off, value, (message) => new GuestTrap(message));
+    if (this.tracer?.mask) this.tracer.config(r.func, bdf, off, value);
     this.trace(`pci: write ${bdfName(bdf)}+${hex(off, 2)} = ${hex(value, 8)}`);
     r.func.configWrite32(off, value);
     if (off === CFG.COMMAND) {
@@ -425,6 +428,7 @@ export class Machine {
     const m = this.mapFor(handle, "read");
     if (!this.checkMmio(m, off, "read")) return 0xffffffff;
     const v = m.func.mmioRead32(m.bar, off) >>> 0;
+    if (this.tracer?.mask) this.tracer.mmio(m, off, v, false);
     if (this.traceFn) {
       const key = `${handle}:${off}:${v}`;
       if (this.lastRead && this.lastRead.key === key) this.lastRead.count++;
@@ -442,6 +446,7 @@ export class Machine {
     const m = this.mapFor(handle, "write");
     if (!this.checkMmio(m, off, "write")) return;
     guardMmioWrite(this, m, off, value, (message) => new GuestTrap(message));
+    if (this.tracer?.mask) this.tracer.mmio(m, off, value, true);
     this.flushReadTrace();
     this.trace(`mmio: write ${bdfName(m.bdf)} bar${m.bar}+${hex(off, 4)} = ${hex(value, 8)}`);
     m.func.mmioWrite32(m.bar, off, value);
@@ -611,6 +616,7 @@ export class Machine {
     }
     const p = this.pending;
     this.pending = 0;
+    if (p && this.tracer?.mask) this.tracer.irq(p);
     return p;
   }
 
@@ -708,6 +714,8 @@ export class Machine {
           if (!requestDone) throw new GuestTrap("request_done called, but no block interface is linked");
           requestDone(tag, status, lba);
         },
+        trace_begin(mask) { if (m.tracer) m.tracer.begin(mask); },
+        trace_event(kind, where, ptr, len) { if (m.tracer) m.tracer.event(kind, where, ptr, len); },
       },
     };
   }
@@ -719,6 +727,7 @@ export class Machine {
 
   // The driver, started, and the client linked to it; returns the client's main.
   async instantiateLinked(driverModule, clientModule) {
+    this.tracer = await Tracer.load(this, this.options.traceRecords ?? null);
     let link = null;
     const driver = await WebAssembly.instantiate(driverModule, this.imports((tag, status, lba) => link.requestDone(tag, status, lba)));
     this.driver = driver;

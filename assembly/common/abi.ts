@@ -124,3 +124,15 @@ export const WAIT_INTERRUPT: u32 = 1;   // every outstanding request is on a con
 export const WAIT_POLL: u32 = 2;        // some are on a polled controller: keep calling poll
 
 export const IDENTIFY_BYTES: u32 = 4096;
+
+// ---- trace (trace=… boot option, the trace export; docs/trace.md) ----
+// What to trace: a mask. The host traces register and configuration accesses and interrupts it
+// sees; the driver reports commands, completions and bring-up stages through env.trace_event.
+export const TRACE_REGS: u32 = 1;       // every MMIO access, every configuration-space write
+export const TRACE_CMDS: u32 = 2;       // every command submitted and completion consumed
+export const TRACE_IRQ: u32 = 4;        // every interrupt delivered
+export const TRACE_ALL: u32 = 7;
+// env.trace_event kinds; `where` is controller index << 16 | queue id (or the stage for STAGE).
+export const EVENT_COMMAND: u32 = 1;    // ptr: the 64-byte submission queue entry just written
+export const EVENT_COMPLETION: u32 = 2; // ptr: the 16-byte completion queue entry just consumed
+export const EVENT_STAGE: u32 = 3;      // where: controller index << 16 | the stage now begun; no data

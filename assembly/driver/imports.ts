@@ -49,5 +49,14 @@ export declare function irq_ack(line: i32): void;
 @external("env", "request_done")
 export declare function request_done(tag: u64, status: u32, errorLba: u64): void;
 
+// Tracing (docs/trace.md): the driver says once what is to be traced (a TRACE_* mask of
+// common/abi.ts), then reports what only it sees: each command as written to its SQ, each completion
+// as consumed, each bring-up stage begun (`where` = controller << 16 | queue, or stage). `ptr` points
+// at the entry in the driver's memory, `len` bytes. Only called while the mask asks for them.
+@external("env", "trace_begin")
+export declare function trace_begin(mask: u32): void;
+@external("env", "trace_event")
+export declare function trace_event(kind: u32, where: u32, ptr: usize, len: u32): void;
+
 export const ATTACH_INTX: u32 = 0;
 export const ATTACH_MSIX: u32 = 1;

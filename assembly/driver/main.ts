@@ -22,7 +22,8 @@ import {
   initRequests, initPending, submit as submitRequest, reap, checkTimeouts, abandonRequests, waitHint,
   outstandingRequests, bufferBase, bufferBytes, internalStatus, MAX_RETRIES,
 } from "./nvme/requests";
-import { optionIrq, optionStage, optionLog, readOptions } from "./options";
+import { optionIrq, optionStage, optionLog, optionTrace, readOptions } from "./options";
+import { setTrace, traceMaskNow } from "./trace";
 import { setLogLevel, logging } from "./log";
 import { fillController, fillNamespace, fillStats } from "./describe";
 import { put, putLine, putDec, putCtrlName, putNsName, newline, putError, errorLines } from "../common/console";
@@ -33,6 +34,7 @@ import {
 } from "../common/abi";
 import { FAIL_DRAIN, FAIL_QUEUE_MEMORY } from "../common/words";
 
+const DRAIN_CHECK_NS: u64 = 1_000_000;
 let started = false;
 let inside = false;  // a call is in progress: request_done must not call back in
 
@@ -73,11 +75,21 @@ export function start(irq: u32, stage: u32, log: u32, bufferBytes: u32): i32 {
   return <i32>found;
 }
 
-// start, with irq=, stage= and log= taken from the boot command line (driver/options.ts).
+// start, with irq=, stage=, log= and trace= taken from the boot command line (driver/options.ts).
 export function start_cmdline(bufferBytes: u32): i32 {
   if (started) return START_AGAIN;
   readOptions();
+  if (optionTrace != 0) setTrace(optionTrace);
   return start(optionIrq, optionStage, optionLog, bufferBytes);
+}
+
+// What to trace from now on (TRACE_* bits of common/abi.ts; 0 stops it); the previous mask.
+export function trace(mask: u32): u32 {
+  enter();
+  const before = traceMaskNow();
+  setTrace(mask);
+  leave();
+  return before;
 }
 
 // ---- what was found ----
@@ -178,10 +190,12 @@ export function log_errors(): u32 { return errorLines; }
 // on the controller: disabled, and every request on it completed with an error.
 function drain(c: Controller): void {
   const deadline = now_ns() + <u64>(MAX_RETRIES + 2) * <u64>c.timeoutMs * 1_000_000;
+  let checked: u64 = 0;
   while (c.requests > 0 && c.state == STATE_READY) {
     reap(c);
     const now = now_ns();
-    checkTimeouts(c, now);
+    // As tick would: every millisecond, not every turn (the CFS check is an MMIO read).
+    if (now - checked >= DRAIN_CHECK_NS) { checkTimeouts(c, now); checked = now; }
     if (now >= deadline) {
       fail(c, FAIL_DRAIN);
       quiesce(c);

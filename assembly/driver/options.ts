@@ -5,10 +5,12 @@
 //   stage=N                    stop bring-up after stage N (1..4; 5..7 is everything)
 //   irq=auto|poll|intx|msix    how completions are noticed (auto: MSI-X, else INTx, else polling)
 //   log=errors|normal          how much the driver says (error lines only, or bring-up too)
+//   trace=regs|cmds|irq|all    what to trace (docs/trace.md); several as regs,cmds
 import { cmdline } from "./imports";
 import { put, putBytes, newline, putError } from "../common/console";
 import {
   IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, LOG_ERRORS, LOG_NORMAL, STAGE_RESET, STAGE_ALL,
+  TRACE_REGS, TRACE_CMDS, TRACE_IRQ, TRACE_ALL,
 } from "../common/abi";
 
 const CMDLINE_CAP: i32 = 4096;
@@ -17,6 +19,7 @@ const line: usize = memory.data(CMDLINE_CAP);
 export let optionIrq: u32 = IRQ_AUTO;
 export let optionStage: u32 = STAGE_ALL;
 export let optionLog: u32 = LOG_NORMAL;
+export let optionTrace: u32 = 0;
 
 function matches(ptr: usize, len: i32, s: string): bool {
   if (len != s.length) return false;
@@ -35,6 +38,24 @@ function isOption(p: usize, n: i32): bool {
     if (b == 61 && i > 0) equals = true;
   }
   return equals;
+}
+
+// trace=regs|cmds|irq|all, or several joined by ',': the TRACE_* mask, 0 if a word is unknown.
+function traceMask(p: usize, n: i32): u32 {
+  let mask: u32 = 0;
+  let start = 0;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && load<u8>(p + <usize>i) != 44) continue;
+    const w = p + <usize>start;
+    const k = i - start;
+    if (matches(w, k, "regs")) mask |= TRACE_REGS;
+    else if (matches(w, k, "cmds")) mask |= TRACE_CMDS;
+    else if (matches(w, k, "irq")) mask |= TRACE_IRQ;
+    else if (matches(w, k, "all")) mask |= TRACE_ALL;
+    else return 0;
+    start = i + 1;
+  }
+  return mask;
 }
 
 // Applies one item if it is a driver option; a malformed value is an error line.
@@ -59,6 +80,9 @@ function applyOption(ptr: usize, len: i32): void {
   } else if (n > 4 && matches(p, 4, "log=")) {
     if (matches(p + 4, n - 4, "errors")) { optionLog = LOG_ERRORS; return; }
     if (matches(p + 4, n - 4, "normal")) { optionLog = LOG_NORMAL; return; }
+  } else if (n > 6 && matches(p, 6, "trace=")) {
+    const mask = traceMask(p + 6, n - 6);
+    if (mask != 0) { optionTrace = mask; return; }
   }
   putError();
   put("boot option not understood: ");

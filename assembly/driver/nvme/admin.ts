@@ -10,6 +10,7 @@ import { Controller, reportBadCompletion } from "./controller";
 import { PAGE_BYTES, busAddress } from "../dma";
 import { IRQ_MODE_POLL, IRQ_MODE_INTX, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY } from "../../common/abi";
 import { isSuccess } from "../../common/status";
+import { traceCommand, traceCompletion } from "../trace";
 
 const IRQ_WAIT_SLICE_NS: u64 = 2_000_000;  // an interrupt that never comes costs at most this
 const CFS_CHECK_SPINS: u32 = 256;           // read CSTS (an MMIO access) once per this many idle steps
@@ -72,6 +73,7 @@ export function submitAdmin(c: Controller): u32 {
   qp.slot(cid).request = NO_REQUEST;
   const sqe = qp.nextEntry(load<u32>(template), cid);
   memory.copy(changetype<usize>(sqe) + 4, template + 4, <usize>SQE_BYTES - 4);
+  traceCommand(c.index, 0, changetype<usize>(sqe));
   qp.push();
   qp.ringSubmission();
   c.commands++;
@@ -93,6 +95,7 @@ function waitAdmin(c: Controller, cid: u32, deadline: u64): u32 {
   while (true) {
     const cqe = qp.peek();
     if (cqe != null) {
+      traceCompletion(c.index, 0, changetype<usize>(cqe));
       const got = <u32>cqe.cid;
       const status = cqeStatus(cqe);
       const dw0 = cqe.dw0;

@@ -23,6 +23,7 @@ import { addNamespace, MAX_NAMESPACES } from "./namespace";
 import { allocPages, busAddress, PAGE_BYTES } from "../dma";
 import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
 import { logging } from "../log";
+import { traceStage } from "../trace";
 import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../../common/console";
 import { putStatusBrief as putStatus, isDriverError } from "../../common/status";
 import {
@@ -366,9 +367,11 @@ function stageIoQueues(c: Controller): bool {
 // common/abi.ts). On failure the controller is left disabled with bus mastering off, and the reason
 // printed as an error line.
 export function bringUp(c: Controller, stopStage: u32, irqPreference: u32): bool {
+  traceStage(c.index, STAGE_RESET);
   if (!stageReset(c)) return quiesce(c);
   c.stage = STAGE_RESET;
   if (stopStage == STAGE_RESET) return stopAt(c);
+  traceStage(c.index, STAGE_IDENTIFY);
   updateCommand(c.bdf, PCI_CMD_BUS_MASTER, 0);
   // Interrupts are stage 4 of the write-up; when bring-up goes that far they are set up before
   // CC.EN, so that the admin CQ (always vector 0) interrupts too: QEMU only routes a vector once
@@ -379,13 +382,16 @@ export function bringUp(c: Controller, stopStage: u32, irqPreference: u32): bool
   if (status != 0) { fail(c, FAIL_IDENTIFY, status); return quiesce(c); }
   c.stage = STAGE_IDENTIFY;
   if (stopStage == STAGE_IDENTIFY) return stopAt(c);
+  traceStage(c.index, STAGE_NAMESPACES);
   if (!decodeIdentify(c) || !stageNamespaces(c)) return quiesce(c);
   c.stage = STAGE_NAMESPACES;
   if (stopStage == STAGE_NAMESPACES) return stopAt(c);
+  traceStage(c.index, STAGE_IO_QUEUES);
   if (!stageIoQueues(c)) return quiesce(c);
   c.stage = STAGE_IO_QUEUES;
   if (stopStage == STAGE_IO_QUEUES) return stopAt(c);
   c.stage = STAGE_ALL;
+  traceStage(c.index, STAGE_ALL);
   setState(c, STATE_READY);
   if (logging()) { putCtrlName(c.index); put(" ready namespaces="); putDec(<u64>c.namespaces); newline(); }
   return true;

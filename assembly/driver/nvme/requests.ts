@@ -19,6 +19,7 @@ import { entry, namespaceCount } from "./namespace";
 import { buildPrps, releaseLists } from "./prp";
 import { resetController } from "./bringup";
 import { allocPages } from "../dma";
+import { traceCommand, traceCompletion } from "../trace";
 import { isSuccess, isRetryable } from "../../common/status";
 import {
   OP_READ, OP_WRITE, OP_FLUSH, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL, IRQ_MODE_INTX,
@@ -278,6 +279,7 @@ function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, 
     sqe.cdw11 = <u32>(lba >> 32);
     sqe.cdw12 = blocks - 1;             // NLB, 0-based
   }
+  traceCommand(c.index, qp.qid, changetype<usize>(sqe));
   qp.push();
   c.commands++;
   return true;
@@ -380,6 +382,7 @@ export function reap(c: Controller): u32 {
   while (seen < qp.entries) {  // a device cannot keep us here: at most one ring's worth per call
     const cqe = qp.peek();
     if (cqe == null) break;
+    traceCompletion(c.index, qp.qid, changetype<usize>(cqe));
     const cid = <u32>cqe.cid;
     const status = cqeStatus(cqe);
     qp.pop(cqe);

@@ -1,0 +1,137 @@
+// Commands and completions in the spec's words, for the trace: the admin command set (NVMe 1.4
+// section 5) and the NVM command set (section 6), each with the fields that matter decoded:
+// "Identify CNS=01h (controller) nsid=0 prp1=0x123457000", "Read nsid=1 slba=2048 nlb=8 prp1=… prp2=…".
+import { put, putDec, putHex, putHexDigits, putByte } from "../common/console";
+import { putStatus } from "../common/status-words";
+
+// Offsets of the 64-byte submission queue entry (4.2) and the 16-byte completion (4.6).
+const CDW0: u32 = 0; const NSID: u32 = 4; const PRP1: u32 = 24; const PRP2: u32 = 32;
+const CDW10: u32 = 40; const CDW11: u32 = 44; const CDW12: u32 = 48;
+const CQE_DW0: u32 = 0; const CQE_SQHD: u32 = 8; const CQE_CID: u32 = 12; const CQE_STATUS: u32 = 14;
+
+export function adminName(op: u32): string {
+  switch (op) {
+    case 0x00: return "Delete I/O Submission Queue";
+    case 0x01: return "Create I/O Submission Queue";
+    case 0x02: return "Get Log Page";
+    case 0x04: return "Delete I/O Completion Queue";
+    case 0x05: return "Create I/O Completion Queue";
+    case 0x06: return "Identify";
+    case 0x08: return "Abort";
+    case 0x09: return "Set Features";
+    case 0x0a: return "Get Features";
+    case 0x0c: return "Asynchronous Event Request";
+    case 0x10: return "Firmware Commit";
+    case 0x11: return "Firmware Image Download";
+    case 0x7c: return "Doorbell Buffer Config";
+    case 0x80: return "Format NVM";
+  }
+  return "admin opcode";
+}
+
+export function ioName(op: u32): string {
+  switch (op) {
+    case 0x00: return "Flush";
+    case 0x01: return "Write";
+    case 0x02: return "Read";
+    case 0x04: return "Write Uncorrectable";
+    case 0x05: return "Compare";
+    case 0x08: return "Write Zeroes";
+    case 0x09: return "Dataset Management";
+  }
+  return "I/O opcode";
+}
+
+function cnsName(cns: u32): string {
+  switch (cns) {
+    case 0x00: return "namespace";
+    case 0x01: return "controller";
+    case 0x02: return "active namespace list";
+    case 0x03: return "namespace identification descriptors";
+  }
+  return "other";
+}
+
+function featureName(fid: u32): string {
+  switch (fid) {
+    case 0x01: return "Arbitration";
+    case 0x02: return "Power Management";
+    case 0x04: return "Temperature Threshold";
+    case 0x06: return "Volatile Write Cache";
+    case 0x07: return "Number of Queues";
+    case 0x08: return "Interrupt Coalescing";
+    case 0x0b: return "Asynchronous Event Configuration";
+  }
+  return "feature";
+}
+
+function kv(name: string, v: u64): void { putByte(32); put(name); putByte(61); putDec(v); }
+function kvHex(name: string, v: u64): void { putByte(32); put(name); putByte(61); putHex(v); }
+
+function adminFields(op: u32, e: usize): void {
+  const cdw10 = load<u32>(e + CDW10);
+  const cdw11 = load<u32>(e + CDW11);
+  if (op == 0x06) {
+    put(" CNS="); putHexDigits(<u64>(cdw10 & 0xff), 2); put("h ("); put(cnsName(cdw10 & 0xff)); put(")");
+    kv("nsid", <u64>load<u32>(e + NSID)); kvHex("prp1", load<u64>(e + PRP1));
+  } else if (op == 0x05 || op == 0x01) {
+    kv("qid", <u64>(cdw10 & 0xffff)); kv("qsize", <u64>(cdw10 >> 16) + 1);
+    if (op == 0x05) { kv("iv", <u64>(cdw11 >> 16)); kv("ien", <u64>((cdw11 >> 1) & 1)); }
+    else { kv("cqid", <u64>(cdw11 >> 16)); kv("qprio", <u64>((cdw11 >> 1) & 3)); }
+    kv("pc", <u64>(cdw11 & 1)); kvHex("prp1", load<u64>(e + PRP1));
+  } else if (op == 0x00 || op == 0x04) {
+    kv("qid", <u64>(cdw10 & 0xffff));
+  } else if (op == 0x09 || op == 0x0a) {
+    put(" FID="); putHexDigits(<u64>(cdw10 & 0xff), 2); put("h ("); put(featureName(cdw10 & 0xff)); put(")");
+    if (op == 0x09 && (cdw10 & 0xff) == 0x07) { kv("nsqr", <u64>(cdw11 & 0xffff) + 1); kv("ncqr", <u64>(cdw11 >> 16) + 1); }
+    else if (op == 0x09) kvHex("cdw11", <u64>cdw11);
+  } else if (op == 0x08) {
+    kv("sqid", <u64>(cdw10 & 0xffff)); kv("cid", <u64>(cdw10 >> 16));
+  } else if (op == 0x02) {
+    put(" LID="); putHexDigits(<u64>(cdw10 & 0xff), 2); put("h"); kv("dwords", <u64>(cdw10 >> 16) + 1); kvHex("prp1", load<u64>(e + PRP1));
+  }
+}
+
+function ioFields(op: u32, e: usize): void {
+  kv("nsid", <u64>load<u32>(e + NSID));
+  if (op == 0x00) return;
+  kv("slba", load<u64>(e + CDW10));
+  kv("nlb", <u64>(load<u32>(e + CDW12) & 0xffff) + 1);
+  kvHex("prp1", load<u64>(e + PRP1));
+  const prp2 = load<u64>(e + PRP2);
+  if (prp2 != 0) kvHex("prp2", prp2);
+}
+
+// What a completion needs to know of its command: opcode | feature id << 8 (admin features).
+export function commandKey(qid: u32, e: usize): u32 {
+  const op = load<u32>(e + CDW0) & 0xff;
+  return qid == 0 && (op == 0x09 || op == 0x0a) ? op | ((load<u32>(e + CDW10) & 0xff) << 8) : op;
+}
+
+// "cmd nvme0 SQ1 cid=3 Read nsid=1 slba=…": the entry at e, on queue qid of controller ctrl.
+export function putCommand(ctrl: u32, qid: u32, e: usize): void {
+  const cdw0 = load<u32>(e + CDW0);
+  const op = cdw0 & 0xff;
+  put("cmd nvme"); putDec(<u64>ctrl); put(" SQ"); putDec(<u64>qid);
+  kv("cid", <u64>(cdw0 >> 16)); putByte(32);
+  put(qid == 0 ? adminName(op) : ioName(op));
+  if (qid == 0) adminFields(op, e); else ioFields(op, e);
+  if (((cdw0 >> 8) & 3) != 0) put(" fused");
+  if (((cdw0 >> 14) & 3) != 0) put(" SGL");
+}
+
+// "cpl nvme0 CQ1 cid=3 sqhd=4 phase=1 Read: Successful Completion", with DW0 where it means something.
+// `what` is the command's opcode | feature id << 8 as putCommand saw it, or -1 when unknown.
+export function putCompletion(ctrl: u32, qid: u32, e: usize, what: i32): void {
+  const opcode = what < 0 ? -1 : what & 0xff;
+  const raw = <u32>load<u16>(e + CQE_STATUS);
+  put("cpl nvme"); putDec(<u64>ctrl); put(" CQ"); putDec(<u64>qid);
+  kv("cid", <u64>load<u16>(e + CQE_CID));
+  kv("sqhd", <u64>load<u16>(e + CQE_SQHD));
+  kv("phase", <u64>(raw & 1));
+  putByte(32);
+  if (opcode >= 0) { put(qid == 0 ? adminName(<u32>opcode) : ioName(<u32>opcode)); put(": "); }
+  putStatus(raw >> 1);
+  const dw0 = load<u32>(e + CQE_DW0);
+  if (qid == 0 && opcode == 0x09 && (what >> 8) == 0x07) { put(" dw0="); putHex(<u64>dw0, 8); put(" (NSQA="); putDec(<u64>(dw0 & 0xffff) + 1); put(" NCQA="); putDec(<u64>(dw0 >> 16) + 1); put(")"); }
+}
