@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // nvme-wasm: run the NVMe driver (build/nvme.wasm) on a simulated machine.
 import { pathToFileURL } from "node:url";
+import { profileHelp } from "./nvme/profiles.js";
 
 export const USAGE = `usage: nvme-wasm sim [options]
+       nvme-wasm svg TRACE.jsonl OUT.svg [--title TEXT]
        nvme-wasm --help
 
 Runs the AssemblyScript NVMe driver (build/nvme.wasm, built when missing or stale) on a simulated PC
@@ -14,17 +16,32 @@ options:
                         FILE[,lba=512|4096|…][,ms=BYTES][,ro][,zoned][,ctrl=K]   a raw image, changes written back
                         mem:SIZE[,…]                                     in memory (SIZE like 64M, 1G)
                       ctrl=K puts it on controller nvmeK (namespaces are numbered 1.. per controller)
-  --profile NAME      controller profile: qemu (default), strict, legacy, tiny
+  --profile NAME      controller profile (default qemu): see "profiles" below
   --set K=V[,K=V…]    override profile fields, e.g. --set mdts=2,mqes=15
   --seed N            seed for every delay, reordering and fault (default 1)
   --controllers N     at least N controllers (default: as many as the disks' ctrl= need)
   --bridge            put the controllers behind a PCIe root port (00:03.0, bus 1)
   --multifunction     two controllers as functions 0 and 1 of one device (00:04.0, 00:04.1)
-  --fault K=V[,…]     inject faults, e.g. error=0.01,drop=0.001,cfs=500 (cfs_repeat=1: CFS again after every reset)
-  --trace             trace MMIO, config writes, interrupts and the model to stderr
+  --fault K=V[,…]     inject faults, e.g. error=0.01,drop=0.001,cfs=500 (cfs_repeat=1: CFS again after every reset;
+                        drop_after=N: only the IO command after the first N is dropped, once)
+  --trace             the host's own debugging trace to stderr (raw MMIO, config, interrupts, model)
+  --trace-json FILE   write every event of a trace= run as JSON lines (docs/trace.md), e.g.
+                        --cmd "trace=all; stage=2; poweroff" --trace-json stage2.jsonl
+  --trace-svg FILE    draw that trace as an SVG sequence diagram (or later: nvme-wasm svg)
+  --dma-base HEX      the DMA window's bus address (default 0x123456000), 4 KiB aligned; e.g.
+                        0x1000000000000 puts it above 2^48 (see amazon-ebs)
   --cmd "A; B; …"     the boot command line, e.g. "info; crc nvme0n1 0 2048; poweroff"
   --wasm FILE         run this module instead of build/nvme.wasm (e.g. a debug build)
   -h, --help          this text
+
+profiles (--profile NAME), each with where its facts come from; qemu, strict, legacy and tiny carry
+real ids but invented behaviour, the others reproduce a real controller's documented quirks or figures
+(host/nvme/profiles.js says which fields no public report gave):
+${profileHelp("  ")}
+
+nvme-wasm svg draws a trace written by --trace-json as an SVG sequence diagram: lifelines for the
+driver, the interrupt controller and the NVMe controller, an arrow per event, a band where each
+stage begins, long runs of IO folded.
 `;
 
 export class UsageError extends Error {}
@@ -35,9 +52,10 @@ export function parseArgs(argv) {
   if (args.length === 0) throw new UsageError("missing command (try: nvme-wasm sim --cmd \"info; poweroff\")");
   const first = args.shift();
   if (first === "-h" || first === "--help" || first === "help") return { help: true };
-  if (first !== "sim") throw new UsageError(`unknown command "${first}" (the only one is "sim")`);
+  if (first === "svg") return parseSvgArgs(args);
+  if (first !== "sim") throw new UsageError(`unknown command "${first}" (the commands are "sim" and "svg")`);
   const opts = { disks: [], overrides: {}, faults: {}, seed: 1, profile: "qemu", bridge: false, multifunction: false, trace: false, cmd: null };
-  const takesValue = new Set(["--disk", "--profile", "--set", "--seed", "--fault", "--cmd", "--controllers", "--wasm"]);
+  const takesValue = new Set(["--disk", "--profile", "--set", "--seed", "--fault", "--cmd", "--controllers", "--wasm", "--dma-base", "--trace-json", "--trace-svg"]);
   while (args.length) {
     let a = args.shift();
     let value;
@@ -66,17 +84,62 @@ export function parseArgs(argv) {
         opts.controllers = Number(v);
         break;
       }
+      case "--dma-base": {
+        const v = need();
+        if (!/^(0x)?[0-9a-f]+$/i.test(v)) throw new UsageError(`--dma-base wants a hex bus address, got "${v}"`);
+        const base = BigInt(v.toLowerCase().startsWith("0x") ? v : `0x${v}`);
+        if (base === 0n || base % 4096n || base >= 1n << 64n) throw new UsageError(`--dma-base ${v}: must be a non-zero, 4 KiB-aligned address below 2^64`);
+        opts.dmaBase = base;
+        break;
+      }
       case "--cmd": opts.cmd = need(); break;
       case "--wasm": opts.wasm = need(); break;
       case "--bridge": opts.bridge = true; break;
       case "--multifunction": opts.multifunction = true; break;
       case "--trace": opts.trace = true; break;
+      case "--trace-json": opts.traceJson = need(); break;
+      case "--trace-svg": opts.traceSvg = need(); break;
       default:
         throw new UsageError(a.startsWith("-") ? `unknown option ${a}` : `unexpected argument "${a}"`);
     }
   }
   if (opts.disks.length === 0) opts.disks.push("mem:16M");
   return opts;
+}
+
+// nvme-wasm svg TRACE.jsonl OUT.svg [--title TEXT]
+function parseSvgArgs(args) {
+  const opts = { svg: true, title: null, files: [] };
+  while (args.length) {
+    const a = args.shift();
+    if (a === "-h" || a === "--help") return { help: true };
+    if (a === "--title") {
+      if (!args.length) throw new UsageError("--title needs a value");
+      opts.title = args.shift();
+    } else if (a.startsWith("-")) {
+      throw new UsageError(`unknown option ${a}`);
+    } else {
+      opts.files.push(a);
+    }
+  }
+  if (opts.files.length !== 2) throw new UsageError("svg wants two files: the trace (JSON lines) and the SVG to write");
+  return opts;
+}
+
+// Reads JSON lines, writes the diagram; a line that is not a trace record is an error with its number.
+async function drawSvg(opts) {
+  const { readFileSync, writeFileSync } = await import("node:fs");
+  const { renderSvg, parseJsonLines } = await import("./trace-svg.js");
+  let records;
+  try {
+    records = parseJsonLines(readFileSync(opts.files[0], "utf8"));
+  } catch (e) {
+    process.stderr.write(`nvme-wasm: ${opts.files[0]}: ${e.message}\n`);
+    return 1;
+  }
+  writeFileSync(opts.files[1], renderSvg(records, { title: opts.title ?? opts.files[0] }));
+  process.stderr.write(`nvme-wasm: ${records.length} events drawn in ${opts.files[1]}\n`);
+  return 0;
 }
 
 function parsePairs(text, what) {
@@ -102,6 +165,7 @@ export async function main(argv = process.argv.slice(2)) {
     return 2;
   }
   if (opts.help) { process.stdout.write(USAGE); return 0; }
+  if (opts.svg) return drawSvg(opts);
   const { runSim } = await import("./sim.js");
   const { parseDiskSpec } = await import("./disk.js");
   try {
@@ -115,11 +179,13 @@ export async function main(argv = process.argv.slice(2)) {
     return 2;
   }
   let result;
+  const traceRecords = opts.traceJson || opts.traceSvg ? [] : null;
   try {
     result = await runSim({
+      traceRecords,
       disks: opts.disks, profile: opts.profile, overrides: opts.overrides, seed: opts.seed,
       cmd: opts.cmd ?? "", input: "stdin", bridge: opts.bridge, multifunction: opts.multifunction,
-      controllers: opts.controllers, faults: Object.fromEntries(Object.entries(opts.faults).map(([k, v]) => [k, Number(v)])),
+      controllers: opts.controllers, dmaBase: opts.dmaBase, faults: Object.fromEntries(Object.entries(opts.faults).map(([k, v]) => [k, Number(v)])),
       trace: opts.trace, wasm: opts.wasm, capture: false,
       stdout: (bytes) => process.stdout.write(bytes),
       stderr: (s) => process.stderr.write(s),
@@ -127,6 +193,17 @@ export async function main(argv = process.argv.slice(2)) {
   } catch (e) {
     process.stderr.write(`nvme-wasm: ${e.message}\n`);
     return e.setup ? 2 : 1;
+  }
+  if (opts.traceJson) {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(opts.traceJson, traceRecords.map((r) => JSON.stringify(r)).join("\n") + (traceRecords.length ? "\n" : ""));
+    process.stderr.write(`nvme-wasm: ${traceRecords.length} trace events written to ${opts.traceJson}\n`);
+  }
+  if (opts.traceSvg) {
+    const { writeFileSync } = await import("node:fs");
+    const { renderSvg } = await import("./trace-svg.js");
+    writeFileSync(opts.traceSvg, renderSvg(traceRecords, { title: "nvme-wasm sim", subtitle: `--cmd "${opts.cmd ?? ""}"` }));
+    process.stderr.write(`nvme-wasm: ${traceRecords.length} trace events drawn in ${opts.traceSvg}\n`);
   }
   return result.code;
 }

@@ -63,9 +63,15 @@ export class Machine {
   //   timeLimitNs  optional: trap when the virtual clock passes it (a watchdog for tests)
   //   capture   false to keep no copy of the console output (run() then returns output "")
   //   traceRecords  an array: every event of a trace= run is also kept there (host/trace.js)
+  //   dmaBase   bus address of the DMA window (BigInt, 4 KiB aligned; default DMA_BASE), e.g. above
+  //             2^48 to meet controllers that cannot address it (amazon-ebs in host/nvme/profiles.js)
   constructor(options = {}) {
     this.options = options;
     this.memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES });
+    this.dmaBase = options.dmaBase == null ? DMA_BASE : BigInt(options.dmaBase);
+    if (this.dmaBase <= 0n || this.dmaBase % 4096n || this.dmaBase + BigInt(this.memory.buffer.byteLength) > 1n << 64n) {
+      throw new Error(`dmaBase 0x${this.dmaBase.toString(16)}: the DMA window needs a non-zero, 4 KiB-aligned bus address, its ${this.memory.buffer.byteLength} bytes below 2^64`);
+    }
     this.now = 0n;
     this.bus = new PciBus();
     this.root = this.bus.root;
@@ -461,14 +467,14 @@ export class Machine {
 
   // Whether [busAddr, busAddr + bytes) lies inside the driver's DMA window.
   inDmaWindow(busAddr, bytes) {
-    const off = BigInt(busAddr) - DMA_BASE;
+    const off = BigInt(busAddr) - this.dmaBase;
     return off >= 0n && off + BigInt(bytes) <= BigInt(this.memory.buffer.byteLength);
   }
 
   dmaAddress(ptr, len) {
     ptr >>>= 0; len >>>= 0;
     if (ptr + len > this.memory.buffer.byteLength) return 0n;
-    return DMA_BASE + BigInt(ptr);
+    return this.dmaBase + BigInt(ptr);
   }
 
   recordDmaFault(entry, busAddr, len, write, why) {
@@ -482,7 +488,7 @@ export class Machine {
   translate(entry, busAddr, len, write) {
     const a = BigInt(busAddr);
     if (!this.masterPathEnabled(entry.func)) throw this.recordDmaFault(entry, a, len, write, "bus mastering disabled");
-    const off = a - DMA_BASE;
+    const off = a - this.dmaBase;
     if (len < 0 || off < 0n || off + BigInt(len) > BigInt(this.memory.buffer.byteLength)) {
       throw this.recordDmaFault(entry, a, len, write, "outside the DMA window");
     }

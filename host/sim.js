@@ -4,6 +4,7 @@
 //     disks: ["mem:64M", "img.raw,lba=4096,ctrl=1"],   // specs (strings) or parsed objects, or opened disks
 //     profile: "strict", overrides: "mdts=2", seed: 7,
 //     cmd: "info; crc nvme0n1 0 8; poweroff",
+//     dmaBase: 0x1_0000_0000_0000n,   // optional: the DMA window's bus address (Machine option)
 //   });
 //   const { machine, opened } = await buildMachine({ … });   // the same machine, not yet running
 import { readFileSync } from "node:fs";
@@ -61,7 +62,7 @@ function slotsFor(machine, count, { bridge, multifunction }) {
 export async function buildMachine({
   disks = ["mem:16M"], profile = "qemu", overrides = {}, seed = 1, cmd = "", input = "",
   bridge = false, multifunction = false, controllers, faults = {}, trace = false,
-  stdout = null, stderr = null, timeLimitNs, platform = true, model, capture = true,
+  stdout = null, stderr = null, timeLimitNs, platform = true, model, capture = true, traceRecords = null, dmaBase,
 } = {}) {
   // `model` (tests only): a controller class to use instead of host/nvme/controller.js
   const loaded = await loadModel(!!model);
@@ -72,7 +73,7 @@ export async function buildMachine({
   const specs = setup(() => disks.map((d) => (typeof d === "string" ? parseDiskSpec(d) : d)));
   const count = Math.max(controllers ?? 1, multifunction ? 2 : 1, ...specs.map((s) => (s.ctrl ?? 0) + 1));
   if (count > 16) setup(() => { throw new Error(`${count} controllers: at most 16`); });
-  const machine = new Machine({ cmdline: cmd, input, stdout, stderr, trace, timeLimitNs, platform, capture });
+  const machine = setup(() => new Machine({ cmdline: cmd, input, stdout, stderr, trace, timeLimitNs, platform, capture, traceRecords, dmaBase }));
   const opened = [];
   try {
     const perCtrl = Array.from({ length: count }, () => []);

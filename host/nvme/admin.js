@@ -4,7 +4,7 @@
 // Event Requests with the events they report (§5.2).
 
 import { CC, CSTS, ADMIN, CNS, FEAT, LOG, AER_TYPE, SCT, SC, CSS, field, packStatus } from './constants.js';
-import { SQE_BYTES, CQE_BYTES, U64, fail, invalidField, hex } from './common.js';
+import { CQE_BYTES, U64, fail, invalidField, hex } from './common.js';
 import { Rng } from '../rng.js';
 
 // LBA formats reported in Identify Namespace: 512 B and 4 KiB with and without metadata, plus the
@@ -31,6 +31,11 @@ export const adminMethods = {
 
   _admin(rec) {
     const { cmd } = rec;
+    // QEMU 1.6-2.x (qemu-2.0) knew only queue create/delete, Identify and Set/Get Features
+    const legacy = this.p.adminSet === 'qemu-1.x';
+    if (legacy && (cmd.opcode === ADMIN.GET_LOG_PAGE || cmd.opcode === ADMIN.ABORT)) {
+      throw fail(SCT.GENERIC, SC.INVALID_OPCODE, `admin opcode ${hex(cmd.opcode, 2)} not supported by this controller`);
+    }
     switch (cmd.opcode) {
       case ADMIN.DELETE_IO_SQ:
         return this._deleteSq(cmd);
@@ -58,7 +63,9 @@ export const adminMethods = {
   _checkQueueEntrySizes() {
     const sqes = field(this.cc, CC.IOSQES);
     const cqes = field(this.cc, CC.IOCQES);
-    if (sqes !== 6 || cqes !== 4) {
+    // apple-t2 takes 6 (Linux) or 7 (FreeBSD) and uses 128-byte IO SQ entries either way
+    const sqesOk = sqes === 6 || (this.p.ioSqeBytes === 128 && sqes === 7);
+    if (!sqesOk || cqes !== 4) {
       throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QUEUE_SIZE, `CC.IOSQES=${sqes}/IOCQES=${cqes}, must be 6/4 (64/16-byte entries) before creating IO queues`);
     }
   },
@@ -100,7 +107,7 @@ export const adminMethods = {
     if (qsize === 0 || qsize > this.p.mqes) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QUEUE_SIZE, `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`);
     if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n) throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `SQ base ${hex(cmd.prp1)} is not page-aligned`);
     if (!pc) throw invalidField('PC=0: physically non-contiguous queues not supported (CAP.CQR=1)');
-    const bar = this._inOwnBar(cmd.prp1, (qsize + 1) * SQE_BYTES);
+    const bar = this._inOwnBar(cmd.prp1, (qsize + 1) * this.p.ioSqeBytes);
     if (bar) throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `SQ base ${hex(cmd.prp1)} is inside the controller's ${bar}`);
     this._newSq({ qid, base: cmd.prp1, size: qsize + 1, cqid, cq: this.cqs.get(cqid) });
     this.qsCreated = true;
@@ -153,9 +160,17 @@ export const adminMethods = {
   },
 
   _identify(cmd) {
-    const cns = cmd.cdw10 & 0xff;
+    let cns = cmd.cdw10 & 0xff;
     const nn = this.namespaces.length;
     let data;
+    // NVME_QUIRK_IDENTIFY_CNS. qemu-2.0: CDW10 read as a boolean, anything but 0 is the controller
+    // structure, with success. apple-t2: CNS read as its bit 0, as in NVMe 1.0 (02h -> Identify
+    // Namespace, 03h -> Identify Controller).
+    if (this.p.cnsQuirk === 'boolean' && cmd.cdw10 !== 0) {
+      this._toHost(cmd, this._identifyController());
+      return {};
+    }
+    if (this.p.cnsQuirk === 'bit0') cns &= 1;
     switch (cns) {
       case CNS.NAMESPACE: {
         const nsid = cmd.nsid;
@@ -182,7 +197,7 @@ export const adminMethods = {
         data = new Uint8Array(4096);
         data[0] = 3; // NIDT: UUID
         data[1] = 16; // NIDL
-        data.set(this._uuid(nsid), 4);
+        data.set(this._nsUuid(nsid), 4);
         const csi = this.namespaces[nsid - 1].csi;
         if (csi) { data[20] = 4; data[21] = 1; data[24] = csi; } // NIDT 04h: Command Set Identifier
         break;
@@ -192,6 +207,15 @@ export const adminMethods = {
     }
     this._toHost(cmd, data);
     return {};
+  },
+
+  // The UUID the controller reports for a namespace. NVME_QUIRK_BOGUS_NID: qemu-5.1 reports the
+  // NSID in big-endian (the same on every controller), 'zero' an all-null one.
+  _nsUuid(nsid) {
+    const u = new Uint8Array(16);
+    if (this.p.nidQuirk === 'nsid-uuid') new DataView(u.buffer).setUint32(0, nsid, false);
+    else if (this.p.nidQuirk !== 'zero') u.set(this._uuid(nsid));
+    return u;
   },
 
   _uuid(nsid) {
@@ -239,12 +263,13 @@ export const adminMethods = {
     d[264] = 1; // AVSCC
     dv.setUint16(266, 0x0157, true); // WCTEMP 343 K
     dv.setUint16(268, 0x0175, true); // CCTEMP 373 K
-    d[512] = 0x66; // SQES: 64 bytes
+    d[512] = p.sqes; // SQES: 64 bytes (required and maximum)
     d[513] = 0x44; // CQES: 16 bytes
     dv.setUint16(514, 0, true); // MAXCMD
     dv.setUint32(516, this.namespaces.length, true); // NN
     // ONCS: Dataset Management (bit 2), Write Zeroes (bit 3), Save/Select in features (bit 4)
-    dv.setUint16(520, (1 << 2) | (v11 ? 1 << 3 : 0) | (v11 ? 1 << 4 : 0), true);
+    const legacy = p.adminSet === 'qemu-1.x';
+    dv.setUint16(520, (p.dsm ? 1 << 2 : 0) | (v11 && p.writeZeroes ? 1 << 3 : 0) | (v11 && !legacy ? 1 << 4 : 0), true);
     dv.setUint16(522, 0, true); // FUSES
     d[524] = 0; // FNA
     d[525] = p.vwc ? 0x07 : 0x00; // VWC (byte 525): present, Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b)
@@ -273,7 +298,7 @@ export const adminMethods = {
     d[27] = 0x02; // MC: metadata as a separate buffer
     d[33] = 0x09; // DLFEAT: deallocated blocks read as zeroes; Write Zeroes may deallocate
     d[99] = ns.readonly ? 1 : 0; // NSATTR bit 0: write protected
-    d.set(this._uuid(ns.nsid), 104); // NGUID
+    if (this.p.nidQuirk === 'none') d.set(this._uuid(ns.nsid), 104); // NGUID (0 with BOGUS_NID, like QEMU 5.1)
     for (let i = 0; i < list.length; i++) {
       dv.setUint32(128 + 4 * i, (list[i].ms & 0xffff) | (list[i].lbads << 16), true); // LBAF: MS, LBADS, RP=0
     }
@@ -366,6 +391,7 @@ export const adminMethods = {
     const sv = cmd.cdw10 >>> 31;
     const dw11 = cmd.cdw11;
     const p = this.p;
+    if (p.adminSet === 'qemu-1.x' && fid !== FEAT.NUMBER_OF_QUEUES) throw invalidField(`feature ${hex(fid, 2)} not supported (only Number of Queues)`);
     if (sv) throw fail(SCT.COMMAND_SPECIFIC, CSS.FEATURE_NOT_SAVEABLE, `feature ${hex(fid, 2)} cannot be saved`);
     switch (fid) {
       case FEAT.NUMBER_OF_QUEUES: {
@@ -406,6 +432,7 @@ export const adminMethods = {
 
   _getFeatures(cmd) {
     const fid = cmd.cdw10 & 0xff;
+    if (this.p.adminSet === 'qemu-1.x' && fid !== FEAT.NUMBER_OF_QUEUES) throw invalidField(`feature ${hex(fid, 2)} not supported (only Number of Queues)`);
     const sel = (cmd.cdw10 >>> 8) & 7;
     const [maj, min] = this.p.version.split('.').map(Number);
     const selOk = maj > 1 || min >= 1;

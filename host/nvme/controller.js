@@ -14,7 +14,7 @@
 //     profile: 'strict',    // a name from profiles.js, or a profile object (missing fields from qemu)
 //     overrides,            // optional: "mdts=2,mqes=15" or { mdts: 2 } applied to the profile
 //     namespaces: [{ disk, lbaBytes = 512, ms = 0, readonly = false, csi = 0 }],  // NSID 1, 2, …
-//     faults: { errorRate, dropRate, cfsAfter, cfsRepeat, slowRate, slowNs }, // or error/drop/cfs/cfs_repeat/slow/slow_ns
+//     faults: { errorRate, dropRate, dropAfter, cfsAfter, cfsRepeat, slowRate, slowNs }, // or error/drop/drop_after/cfs/cfs_repeat/slow/slow_ns
 //     name: 'nvme0',        // for log lines and Rng forks
 //     rng,                  // optional: defaults to host.rng
 //   })
@@ -75,15 +75,17 @@ function normalizeNamespace(ns, i) {
   return { disk: ns.disk, lbaBytes, ms, readonly: !!ns.readonly, csi, blocks, nsid: i + 1, meta: ms ? new Map() : null };
 }
 
-// faults: { errorRate, dropRate, cfsAfter, cfsRepeat, slowRate, slowNs }; the CLI's short names
-// (error=, drop=, cfs=, cfs_repeat=, slow=, slow_ns=) are accepted too. cfsRepeat (1): CSTS.CFS again
-// on every IO command fetched after the first, through every reset.
-const FAULT_ALIASES = { error: 'errorRate', drop: 'dropRate', cfs: 'cfsAfter', cfs_repeat: 'cfsRepeat', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
+// faults: { errorRate, dropRate, dropAfter, cfsAfter, cfsRepeat, slowRate, slowNs }; the CLI's short
+// names (error=, drop=, drop_after=, cfs=, cfs_repeat=, slow=, slow_ns=) are accepted too. cfsRepeat
+// (1): CSTS.CFS again on every IO command fetched after the first, through every reset. dropAfter N:
+// the IO command fetched after the first N never completes, once (one timeout, one reset).
+const FAULT_ALIASES = { error: 'errorRate', drop: 'dropRate', drop_after: 'dropAfter', cfs: 'cfsAfter', cfs_repeat: 'cfsRepeat', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
 export function normalizeFaults(faults = {}) {
   const out = { errorRate: 0, dropRate: 0, cfsAfter: null, cfsRepeat: 0, slowRate: 0, slowNs: 5_000_000 };
   for (const [k, v] of Object.entries(faults || {})) {
     const key = FAULT_ALIASES[k] ?? k;
-    if (!(key in out)) throw new Error(`unknown fault option "${k}" (have: ${Object.keys(out).join(', ')}, or error/drop/cfs/slow/slow_ns)`);
+    // dropAfter is only in the result when asked for
+    if (!(key in out) && key !== 'dropAfter') throw new Error(`unknown fault option "${k}" (have: ${Object.keys(out).join(', ')}, dropAfter, or error/drop/drop_after/cfs/slow/slow_ns)`);
     const n = v == null ? null : Number(v);
     if (n != null && !(Number.isFinite(n) && n >= 0)) throw new Error(`fault option ${k}: bad value ${v}`);
     out[key] = n;
@@ -183,8 +185,11 @@ export class NvmeController {
     this.evTime = null;
     this.intxLevel = false;
     this.cfsFired = false;
+    this.dropFired = false;
     this.ioFetched = 0;
     this.powerOnNs = 0n;
+    this.handsOff = null; // NVME_QUIRK_DELAY_BEFORE_CHK_RDY: { until } after CC.EN 1->0 (profile rdyHandsOffNs)
+    this.wedged = false; // a reset that will never finish (CSTS read inside the hands-off time)
 
     this.cc = 0;
     this.csts = 0;
@@ -351,6 +356,7 @@ export class NvmeController {
       case REG.CC:
         return this.cc;
       case REG.CSTS:
+        this._cstsRead();
         return this.csts;
       case REG.AQA:
         return this.aqa;
@@ -499,11 +505,36 @@ export class NvmeController {
     this._log('CC.EN 1->0: controller reset');
     this._resetQueues(); // epoch++: everything scheduled is dropped
     const done = () => {
+      if (this.wedged) return; // read during the hands-off time: this reset never finishes
       this.csts &= ~(CSTS.RDY | CSTS.SHST_MASK | CSTS.CFS);
     };
+    // NVME_QUIRK_DELAY_BEFORE_CHK_RDY (profiles.js, hgst-sn100): from now until rdyHandsOffNs have
+    // passed the host must not read CSTS; the reset itself ends within that time (checkProfile).
+    if (this.p.rdyHandsOffNs) this.handsOff = { from: this._now(), until: this._now() + BigInt(this.p.rdyHandsOffNs) };
     const d = this._delay(this.p.disableDelayNs);
     if (d === 0n || !(this.csts & CSTS.RDY)) done();
     else this._at(d, done);
+  }
+
+  // A CSTS read. On a controller that needs a delay before RDY is checked after CC.EN is cleared,
+  // a read inside that delay wedges the reset: the controller keeps CSTS.RDY = 1 from then on (the
+  // host times out waiting for 0 and gives the controller up, which is what the quirk prevents).
+  _cstsRead() {
+    const h = this.handsOff;
+    if (!h) return;
+    const now = this._now();
+    if (now >= h.until) {
+      this.handsOff = null;
+      return;
+    }
+    this.handsOff = null;
+    this.wedged = true;
+    this.csts |= CSTS.RDY;
+    const ms = Number(now - h.from) / 1e6;
+    this._violation(
+      `CSTS read ${ms.toFixed(3)} ms after CC.EN was cleared: this controller needs ${this.p.rdyHandsOffNs / 1e6} ms before CSTS is checked ` +
+        '(NVME_QUIRK_DELAY_BEFORE_CHK_RDY): the reset is wedged, CSTS.RDY stays 1',
+    );
   }
 
   _startShutdown(shn) {

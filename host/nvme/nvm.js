@@ -35,9 +35,11 @@ export const nvmMethods = {
       case IO.WRITE:
         return this._readWrite(cmd);
       case IO.WRITE_ZEROES: {
+        if (!this.p.writeZeroes) throw fail(SCT.GENERIC, SC.INVALID_OPCODE, 'Write Zeroes not supported (ONCS bit 3 clear)');
         const ns = this._ns(cmd);
         if (ns.readonly) throw fail(SCT.GENERIC, SC.NS_WRITE_PROTECTED, `namespace ${ns.nsid} is write protected`);
         const slba = U64(cmd.cdw10, cmd.cdw11);
+        if (this.p.writeZeroesQuirk === 'nlb-off-by-one') return this._writeZeroesPc400(ns, slba, cmd.cdw12 & 0xffff);
         const nlb = (cmd.cdw12 & 0xffff) + 1;
         this._checkRange(ns, slba, nlb);
         this._zero(ns, slba, nlb);
@@ -45,6 +47,7 @@ export const nvmMethods = {
         return {};
       }
       case IO.DATASET_MANAGEMENT: {
+        if (!this.p.dsm) throw fail(SCT.GENERIC, SC.INVALID_OPCODE, 'Dataset Management not supported (ONCS bit 2 clear)');
         const ns = this._ns(cmd);
         const nr = (cmd.cdw10 & 0xff) + 1;
         const ad = (cmd.cdw11 >>> 2) & 1;
@@ -68,6 +71,29 @@ export const nvmMethods = {
       default:
         throw fail(SCT.GENERIC, SC.INVALID_OPCODE, `IO opcode ${hex(cmd.opcode, 2)} not supported`);
     }
+  },
+
+  // SK hynix PC400's Write Zeroes (skhynix-pc400 in profiles.js: NVME_QUIRK_DISABLE_WRITE_ZEROES,
+  // Linux 5611ec2b9814): the firmware takes the 0-based NLB field one block too far. It zeroes the
+  // range and the block after it and reports success; when that block is past the namespace the
+  // command fails with LBA Out of Range; NLB = FFFFh overflows its count: Invalid Field. Every use
+  // is recorded: Linux never sends Write Zeroes to this drive.
+  _writeZeroesPc400(ns, slba, nlbField) {
+    const asked = nlbField + 1;
+    const done = nlbField + 2;
+    const what = `Write Zeroes LBA ${slba}+${asked} on a controller whose Write Zeroes is broken (NVME_QUIRK_DISABLE_WRITE_ZEROES)`;
+    if (nlbField === 0xffff) {
+      this._violation(`${what}: NLB FFFFh is not a valid value to its firmware: Invalid Field`);
+      throw invalidField('NLB FFFFh: the firmware\'s block count overflows');
+    }
+    if (slba + BigInt(done) > ns.blocks) {
+      this._violation(`${what}: the firmware covers one block more, past the namespace's end: LBA Out of Range`);
+      throw fail(SCT.GENERIC, SC.LBA_OUT_OF_RANGE, `LBA ${slba}+${done} (one more than asked) beyond NSZE ${ns.blocks}`);
+    }
+    this._violation(`${what}: zeroed ${done} blocks, LBA ${slba + BigInt(asked)} after the range too, and reported success`);
+    this._zero(ns, slba, done);
+    this.stats.blocksZeroed += done;
+    return {};
   },
 
   _zero(ns, slba, nlb) {

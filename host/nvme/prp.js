@@ -84,6 +84,14 @@ export const dmaMethods = {
     }
     const bar = this._inOwnBar(addr, len);
     if (bar) throw new DmaError(`DMA address ${hex(addr)} points into the controller's own ${bar}`);
+    // NVME_QUIRK_DMA_ADDRESS_BITS_48 (amazon-ebs): the controller cannot address 2^48 and beyond.
+    // What the real one does with the high bits is not public; the model refuses and records it.
+    if (this.p.dmaBits < 64 && (addr + BigInt(Math.max(len, 1)) - 1n) >> BigInt(this.p.dmaBits)) {
+      const why = `${this.name}: DMA at ${hex(addr)} (+${len}) beyond the controller's ${this.p.dmaBits}-bit DMA addressing (NVME_QUIRK_DMA_ADDRESS_BITS_48)`;
+      this.stats.dmaFaults++;
+      this.host.dmaFault?.(addr, len, why);
+      throw new DmaError(why);
+    }
   },
 
   _dmaRead(addr, len) {

@@ -92,8 +92,11 @@ export const queueMethods = {
     sq.fetchPending = false;
     if (!this.ready || this.sqs.get(sq.qid) !== sq) return;
     const batch = [];
+    // NVME_QUIRK_128_BYTES_SQES (apple-t2): IO SQ entries are 128 bytes apart, the command in the
+    // first 64, whatever CC.IOSQES says; the admin SQ keeps 64-byte entries.
+    const stride = sq.qid === 0 ? SQE_BYTES : this.p.ioSqeBytes;
     while (sq.head !== sq.tail) {
-      const addr = sq.base + BigInt(sq.head * SQE_BYTES);
+      const addr = sq.base + BigInt(sq.head * stride);
       let bytes;
       try {
         bytes = this._dmaRead(addr, SQE_BYTES);
@@ -156,6 +159,27 @@ export const queueMethods = {
       }
     }
 
+    // NVME_QUIRK_SHARED_TAGS / SKIP_CID_GEN (apple-t2): the controller tracks commands by id alone,
+    // one table for every queue, of tagLimit entries. A collision, or an id past the table, takes
+    // the controller down (Linux: "they blow up (and shut the machine down)").
+    if (this.p.tagLimit && cmd.cid >= this.p.tagLimit) {
+      this._violation(`SQ${sq.qid}: command id ${cmd.cid} (${opname}) not below ${this.p.tagLimit}: this controller's command ids must stay below its queue depth (NVME_QUIRK_SKIP_CID_GEN)`);
+      this._fatal(`command id ${cmd.cid} beyond the controller's ${this.p.tagLimit}-entry tag table`);
+      return;
+    }
+    if (this.p.sharedTags) {
+      for (const other of this.outstanding.values()) {
+        if (other.cid === cmd.cid && other.sqid !== sq.qid && !other.conflict) {
+          this._violation(
+            `SQ${sq.qid}: command id ${cmd.cid} (${opname}) submitted while SQ${other.sqid} has command id ${cmd.cid} (${other.opname}) outstanding: ` +
+              'this controller shares one tag space across the admin and IO queues (NVME_QUIRK_SHARED_TAGS)',
+          );
+          this._fatal(`command id ${cmd.cid} used on SQ${sq.qid} and SQ${other.sqid} at once (shared tags)`);
+          return;
+        }
+      }
+    }
+
     if (this.outstanding.has(key)) {
       const other = this.outstanding.get(key);
       this._violation(`SQ${sq.qid}: command id ${cmd.cid} (${opname}) submitted while command id ${cmd.cid} (${other.opname}) is still outstanding`);
@@ -168,8 +192,8 @@ export const queueMethods = {
     this.outstanding.set(key, rec);
     rec.key = key;
 
-    // AERs are held until an event happens (§5.2)
-    if (admin && cmd.opcode === ADMIN.ASYNC_EVENT_REQUEST && !cmd.fuse && !cmd.psdt) {
+    // AERs are held until an event happens (§5.2); a controller without them fails the opcode
+    if (admin && cmd.opcode === ADMIN.ASYNC_EVENT_REQUEST && !cmd.fuse && !cmd.psdt && this.p.aer && this.p.adminSet === 'full') {
       if (this.aers.length > this.p.aerl) {
         this._at(this._delay(this.p.completionDelayNs), () =>
           this._complete(rec, { sct: SCT.COMMAND_SPECIFIC, sc: CSS.AER_LIMIT_EXCEEDED, dnr: true, why: `more than AERL+1 = ${this.p.aerl + 1} outstanding` }),
@@ -190,7 +214,9 @@ export const queueMethods = {
       }
     }
 
-    if (!admin && this.faultRng.chance(this.faults.dropRate)) {
+    const dropOnce = !admin && this.faults.dropAfter != null && !this.dropFired && this.ioFetched > this.faults.dropAfter;
+    if (dropOnce) this.dropFired = true;
+    if (!admin && (dropOnce || this.faultRng.chance(this.faults.dropRate))) {
       rec.state = 'dropped';
       this.stats.injected.drop++;
       this._log(`injected fault: SQ${sq.qid} cid ${cmd.cid} (${opname}) dropped`);
