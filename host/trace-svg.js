@@ -80,6 +80,10 @@ function eventRow(r, y) {
     return `<g class="stage" ${tag}><rect x="8" y="${y - 8}" width="100%" height="${ROW - 3}" fill="#f3efe0"/>` +
       `<text x="14" y="${y + 4}" ${font()} font-weight="bold" fill="#5a4a00">${escape(r.text)}</text></g>`;
   }
+  if (r.kind === "quirk") {   // the driver acting on a controller's quirk: a note on its lifeline
+    return `<g class="event" ${tag}><rect x="${LANE.driver - 6}" y="${y - 6}" width="12" height="12" fill="#c0392b"/>` +
+      `<text x="${TEXT_X}" y="${y + 4}" ${font()} font-weight="bold" fill="#c0392b">${escape(label(r))}</text></g>`;
+  }
   return `<g class="event" ${tag}>${arrows(r, y)}<text x="${TEXT_X}" y="${y + 4}" ${font()} fill="${COLOR[r.kind] ?? "#333"}">${escape(label(r))}</text></g>`;
 }
 
@@ -135,7 +139,7 @@ export function splitStages(records) {
 // JSON lines (nvme-wasm sim --trace-json) back into records.
 // Anything else — a line that is not JSON, a record without its fields, an unknown kind — is an
 // error naming the line.
-export const KINDS = ["stage", "mmio-read", "mmio-write", "pci-write", "command", "completion", "irq"];
+export const KINDS = ["stage", "quirk", "mmio-read", "mmio-write", "pci-write", "command", "completion", "irq"];
 export function parseJsonLines(text) {
   const records = [];
   text.split("\n").forEach((line, i) => {

@@ -28,6 +28,7 @@ export const FAIL_DELETE_CQ: u32 = 22;
 export const FAIL_SHUTDOWN: u32 = 23;
 export const FAIL_MEMORY: u32 = 24;
 export const FAIL_DRAIN: u32 = 25;
+export const FAIL_DMA_48_BIT: u32 = 26;
 
 export function failText(reason: u32): string {
   switch (reason) {
@@ -56,6 +57,7 @@ export function failText(reason: u32): string {
     case FAIL_SHUTDOWN: return "shutdown: CSTS.SHST did not report complete";
     case FAIL_MEMORY: return "out of DMA memory for a controller";
     case FAIL_DRAIN: return "shutdown: requests did not complete";
+    case FAIL_DMA_48_BIT: return "the DMA window is beyond the controller's 48-bit DMA addressing";
   }
   return "unknown failure";
 }

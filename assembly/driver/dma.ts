@@ -39,3 +39,9 @@ export function allocPages(bytes: u32, align: u32 = PAGE_BYTES): usize {
 export function busAddress(ptr: usize, len: u32): u64 {
   return dma_address(ptr, len);
 }
+
+// The bus address of the window's last byte: no address the driver hands a device is higher.
+export function windowLastBusAddress(): u64 {
+  if (next == 0) init();
+  return dma_address(limit - 1, 1);
+}

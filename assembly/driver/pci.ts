@@ -93,7 +93,8 @@ function scanBus(bus: u32, depth: u32): void {
   }
 }
 
-// Walks the hierarchy from bus 0 and records every NVMe function, in bus order.
+// Walks the hierarchy from bus 0, depth-first (a bridge's bus is scanned when the bridge is met, before
+// the next slot), and records every NVMe function in the order met.
 export function enumerate(): u32 {
   foundCount = 0;
   skippedCount = 0;

@@ -5,7 +5,7 @@
 //
 // Exports (all i32): buffer() -> ptr (64 bytes the host copies an entry into), mmio(bdf, region, off,
 // value, write), config(bdf, off, value, msixCap), irq(lines, line, vector, kind), command(where),
-// completion(where), stage(where). Imports: env.memory, env.abort, env.console_write.
+// completion(where), stage(where), quirk(where). Imports: env.memory, env.abort, env.console_write.
 import { put, putDec, putHex, putBdf, newline } from "../common/console";
 import { putRegister, putMsixTable, putConfigWrite } from "./registers";
 import { putCommand, putCompletion, commandKey } from "./commands";
@@ -103,5 +103,23 @@ function stageText(stage: u32): string {
 export function stage(where: u32): void {
   put("stage nvme"); putDec(<u64>(where >> 16)); put(" "); putDec(<u64>(where & 0xffff));
   put(": "); put(stageText(where & 0xffff));
+  newline();
+}
+
+// What the driver does differently for a quirk (driver/nvme/quirks.ts), by quirk bit; the names are
+// Linux's (NVME_QUIRK_*), so a reader can find each in its quirk table.
+function quirkText(bit: u32): string {
+  switch (bit) {
+    case 0: return "DELAY_BEFORE_CHK_RDY: CSTS left alone for 2300 ms after clearing CC.EN";
+    case 1: return "IDENTIFY_CNS: CNS read as a boolean, so no CNS 02h/03h: namespaces probed 1..NN, NVM assumed";
+    case 2: return "128_BYTES_SQES: IO submission queue entries 128 bytes apart";
+    case 3: return "SHARED_TAGS: one command id space, IO ids from 32 and below 128";
+    case 4: return "DMA_ADDRESS_BITS_48: the DMA window is at or above 2^48, out of this controller's reach";
+  }
+  return "unknown";
+}
+
+export function quirk(where: u32): void {
+  put("quirk nvme"); putDec(<u64>(where >> 16)); put(" "); put(quirkText(where & 0xffff));
   newline();
 }

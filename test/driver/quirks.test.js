@@ -1,10 +1,11 @@
 // The current driver against the profiles that reproduce real controllers' documented quirks
 // (host/nvme/profiles.js, test/model/quirks.test.js). Every profile: bring-up, fill then verify,
-// the image checked byte for byte, and a clean run where the driver copes. Where it does not cope
-// yet, the test says what a passing run looks like and is marked `it.fails`: each one's comment
-// says what the driver must do for it to pass (then drop the `.fails`).
+// the image checked byte for byte, and a clean run. Where the driver must act differently
+// (assembly/driver/nvme/quirks.ts, Linux's quirk table by vendor and device id) it does, and the
+// trace shows where: a `quirk nvmeK NAME: …` line, at the moment it acts.
 import { describe, it, expect, afterAll } from "vitest";
 import { drive, expectClean } from "./helpers.js";
+import { runSim } from "../../host/sim.js";
 import { tempDir, writeImage, readImage, noiseBytes, patternBytes, linesOf, errorLines } from "../lib/disk-images.js";
 import { profiles } from "../../host/nvme/profiles.js";
 import { Machine, DMA_BASE } from "../../host/machine.js";
@@ -44,7 +45,7 @@ describe("every real-controller profile: bring-up, fill, verify, the image", () 
     expect(QUIRK_PROFILES).toEqual(["hgst-sn100", "qemu-2.0", "qemu-5.1", "apple-t2", "skhynix-pc400", "amazon-ebs", "samsung-pm981", "samsung-sm961", "skhynix-pc401"]);
   });
 
-  for (const name of QUIRK_PROFILES.filter((p) => p !== "apple-t2")) {
+  for (const name of QUIRK_PROFILES) {
     it(`${name}: clean, and info reports what the controller advertises`, async () => {
       const p = profiles[name];
       const { r, imageOk } = await fillVerify({ profile: name });
@@ -64,8 +65,8 @@ describe("every real-controller profile: bring-up, fill, verify, the image", () 
 describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
   // Bring-up never meets the quirk: the driver writes CC = 0 to a controller that is already
   // disabled (no 1 -> 0 transition). A recovery reset does: one IO command is dropped (dropAfter),
-  // times out, the driver clears CC.EN and polls CSTS at once, the controller wedges with RDY = 1
-  // and the driver gives it up after CAP.TO.
+  // times out, the driver clears CC.EN, leaves CSTS alone for 2.3 s (a read before would wedge the
+  // controller with RDY = 1, which the model records), then waits for RDY = 0.
   async function resetRun(opts) {
     const noise = noiseBytes(4 * MiB, 22);
     const path = image(noise);
@@ -84,24 +85,11 @@ describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
     expectClean(r);
   }
 
-  // For this to pass, the driver must: after writing CC.EN = 0 to a controller whose CC.EN was 1,
-  // on vendor/device 1c58:0003, 1c58:0023, 1c5f:0540, 144d:a821, 144d:a822 or 1bb1:0100 (Linux's
-  // DELAY_BEFORE_CHK_RDY list; Linux also matches the Samsung X5 by model number "Samsung Portable
-  // SSD X5"), not read CSTS for 2300 ms (NVME_QUIRK_DELAY_AMOUNT) — relax() without touching the
-  // register — and only then wait for CSTS.RDY = 0, bounded by CAP.TO as now. (Linux sleeps there
-  // even when the controller was already disabled; this model does not need that.)
-  it.fails("a recovery reset keeps its hands off CSTS for 2.3 s, then recovers; data intact", async () => {
+  it("a recovery reset keeps its hands off CSTS for 2.3 s, then recovers; data intact", async () => {
     const { r, imageOk } = await resetRun({ profile: "hgst-sn100" });
     expectRecovered(r, imageOk);
     const resetUs = [...r.output.matchAll(/^nvme0 reset ok us=(\d+)$/gm)].map((m) => Number(m[1]));
     expect(resetUs.at(-1), r.why).toBeGreaterThanOrEqual(2_300_000);
-  });
-
-  it("what happens today: the reset wedges, recorded as the quirk, the controller is given up in words", async () => {
-    const { r } = await resetRun({ profile: "hgst-sn100" });
-    expect(r.violations, r.why).toEqual([expect.stringMatching(/^nvme0: CSTS read 0\.\d+ ms after CC\.EN was cleared: .*NVME_QUIRK_DELAY_BEFORE_CHK_RDY/)]);
-    expect(errorLines(r.output)[0], r.why).toBe("error: nvme0: reset: CSTS.RDY did not clear: command timed out");
-    expect(r.dmaFaults).toEqual([]);
   });
 
   it("the same reset on the same controller without the quirk recovers: the reset path itself is fine", async () => {
@@ -109,14 +97,24 @@ describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
     expectRecovered(r, imageOk);
   });
 
-  // Not the quirk: a second thing the driver must change, which any controller whose reset takes
-  // time shows after a fatal status (strict here; `npx nvme-wasm sim --profile strict --fault cfs=5`).
-  // After CSTS.CFS the driver clears CC.EN and waits for RDY = 0, but waitStatus() ends that wait
-  // with ERR_CONTROLLER_FATAL as soon as it sees CFS, and disable() then gives the controller up
-  // because RDY is still 1 ("reset: CSTS.RDY stays 1"). CFS is the reason for this reset and stays
-  // set until the reset is done: for this to pass, the wait for RDY = 0 after clearing CC.EN must
-  // not stop at CFS (bounded by CAP.TO as now). hgst-sn100 needs it too after a CFS.
-  it.fails("after CSTS.CFS, a controller whose reset takes milliseconds is recovered (strict)", async () => {
+  it("the trace shows the hands-off: the quirk line after CC.EN is cleared, the next CSTS read 2.3 s later", async () => {
+    const records = [];
+    const r = await runSim({ profile: "hgst-sn100", disks: ["mem:4M"], faults: { dropAfter: 2 }, cmd: "trace=regs; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; poweroff", traceRecords: records });
+    const at = records.findIndex((x) => x.kind === "quirk");
+    expect(at, r.output).toBeGreaterThan(0);
+    expect(records[at].text).toBe("quirk nvme0 DELAY_BEFORE_CHK_RDY: CSTS left alone for 2300 ms after clearing CC.EN");
+    expect(records[at - 1].text).toMatch(/^mmio 00:04\.0 write CC = 0x00000000 \(EN=0 /);
+    const next = records.slice(at + 1).find((x) => x.kind === "mmio-read");
+    expect(next.text).toMatch(/ read CSTS = /);
+    expect(next.ns - records[at].ns).toBeGreaterThanOrEqual(2_300_000_000);
+    expect(records.filter((x) => x.kind === "quirk").length).toBe(1); // bring-up's CC = 0 met a disabled controller
+  });
+
+  // Not the quirk, but met with it: any controller whose reset takes time, after a fatal status
+  // (strict here; `npx nvme-wasm sim --profile strict --fault cfs=5`). CFS is the reason for the
+  // reset and stays set until it is done, so the wait for RDY = 0 after clearing CC.EN does not
+  // stop at CFS (it is bounded by CAP.TO).
+  it("after CSTS.CFS, a controller whose reset takes milliseconds is recovered (strict)", async () => {
     const noise = noiseBytes(4 * MiB, 23);
     const path = image(noise);
     const r = await drive({ profile: "strict", faults: { cfsAfter: 5 }, disks: [path], cmd: "fill nvme0n1 0 3000 4; verify nvme0n1 0 3000 4; poweroff" });
@@ -142,64 +140,76 @@ describe("NVME_QUIRK_IDENTIFY_CNS", () => {
     expectClean(r);
   });
 
-  // What-if: the same boolean CNS handling behind a VS the driver reads as 1.1 or later (QEMU
-  // 2.6-2.7 may have had exactly that, VS 1.2 with the old Identify; not verified). CNS 02h then
-  // returns the controller structure with success and the driver takes it for a namespace list:
-  // ids 0x1af48086, then serial-number bytes. For this to pass, the driver must check the list it
-  // gets (ids strictly increasing, none above Identify NN, none of FFFFFFFEh/FFFFFFFFh) and, when
-  // it is not a list, fall back to probing 1..NN as it does after an error status — or do what Linux
-  // does and never send CNS 02h to 8086:5845 or 106b:2005 (NVME_QUIRK_IDENTIFY_CNS).
-  it.fails("qemu-2.0 with VS 1.2: the namespace is found all the same, fill and verify clean", async () => {
+  // What-if: the same boolean CNS handling behind a VS of 1.1 or later (QEMU 2.6-2.7 may have had
+  // exactly that, VS 1.2 with the old Identify; not verified). By its id (8086:5845) the driver
+  // knows not to ask CNS 02h (NVME_QUIRK_IDENTIFY_CNS), and the trace says so.
+  it("qemu-2.0 with VS 1.2: the quirk keeps CNS 02h unasked, the namespace is found by probing, fill and verify clean", async () => {
     const { r, imageOk } = await fillVerify({ profile: "qemu-2.0", overrides: { version: "1.2.0" } });
     expect(r.output, r.why).toMatch(/^nvme0 ready namespaces=1$/m);
     expectVerified(r, imageOk);
     expectClean(r);
+    expect(r.machine.controllers[0].stats.admin.identify, r.why).toBe(2); // controller, namespace 1
+    const records = [];
+    await runSim({ profile: "qemu-2.0", overrides: { version: "1.2.0" }, disks: ["mem:1M"], cmd: "trace=cmds; stage=3; poweroff", traceRecords: records });
+    const texts = records.map((x) => x.text);
+    expect(texts).toContain("quirk nvme0 IDENTIFY_CNS: CNS read as a boolean, so no CNS 02h/03h: namespaces probed 1..NN, NVM assumed");
+    expect(texts.filter((t) => /Identify CNS=02h/.test(t))).toEqual([]);
+  });
+
+  // The same device under an id the table does not know: CNS 02h is asked, answered with the
+  // controller structure (ids 0x1af48086, then serial-number bytes), and the driver sees that it is
+  // not a list of active ids (increasing, at most NN) and probes 1..NN instead, saying so.
+  it("an unknown id with the same bug: the answer to CNS 02h is rejected as a list, in a line, and probing finds the namespace", async () => {
+    const { r, imageOk } = await fillVerify({ profile: "qemu-2.0", overrides: { version: "1.2.0", did: 0x1234 } });
+    expect(r.output, r.why).toMatch(/^nvme0 active namespace list rejected: id 0x1af48086 at entry 0, probing 1\.\.NN$/m);
+    expect(r.output, r.why).toMatch(/^nvme0 ready namespaces=1$/m);
+    expectVerified(r, imageOk);
+    expectClean(r);
+    expect(r.machine.controllers[0].stats.admin.identify, r.why).toBe(3); // controller, the "list", namespace 1
   });
 });
 
 describe("qemu-5.1: NVME_QUIRK_BOGUS_NID", () => {
-  it("two controllers whose namespace 1 has the same UUID: the driver asks CNS 03h only for the command set and copes", async () => {
-    const a = image(noiseBytes(2 * MiB, 3));
-    const b = image(noiseBytes(2 * MiB, 4));
-    const r = await drive({ profile: "qemu-5.1", disks: [a, `${b},ctrl=1`], cmd: "fill nvme0n1 0 100 1; fill nvme1n1 0 100 2; verify nvme0n1 0 100 1; verify nvme1n1 0 100 2; poweroff" });
-    expect(r.code, r.why).toBe(0);
-    expectClean(r);
-    expect(r.machine.controllers.map((c) => c.stats.admin.identify), r.why).toEqual([4, 4]); // controller, list, namespace, descriptors
+  // As 8086:5845 the driver never asks CNS 02h/03h (Linux lists IDENTIFY_CNS for the id, whichever
+  // QEMU it is); as 1b36:0010, today's QEMU id, it asks CNS 03h for the command set only. Either way
+  // the identifiers are never taken for a namespace's identity, so the same UUID on two controllers
+  // changes nothing.
+  for (const [label, overrides, identifies] of [["8086:5845", {}, 2], ["1b36:0010", { vid: 0x1b36, did: 0x0010 }, 4]]) {
+    it(`two controllers whose namespace 1 has the same UUID (${label}): ${identifies} Identify commands each, both disks right`, async () => {
+      const a = image(noiseBytes(2 * MiB, 3));
+      const b = image(noiseBytes(2 * MiB, 4));
+      const r = await drive({ profile: "qemu-5.1", overrides, disks: [a, `${b},ctrl=1`], cmd: "fill nvme0n1 0 100 1; fill nvme1n1 0 100 2; verify nvme0n1 0 100 1; verify nvme1n1 0 100 2; poweroff" });
+      expect(r.code, r.why).toBe(0);
+      expectClean(r);
+      expect(r.machine.controllers.map((c) => c.stats.admin.identify), r.why).toEqual([identifies, identifies]);
     expect(readImage(a).subarray(0, 51200).equals(patternBytes(1, 0, 51200))).toBe(true);
     expect(readImage(b).subarray(0, 51200).equals(patternBytes(2, 0, 51200))).toBe(true);
-  });
+    });
+  }
 });
 
 describe("apple-t2: SINGLE_VECTOR, 128_BYTES_SQES, SHARED_TAGS, SKIP_CID_GEN", () => {
-  // For this to pass, the driver must, on 106b:2005:
-  // - write IO SQ entries 128 bytes apart (the 64-byte command in the first half, the rest zero),
-  //   the IO SQ ring allocated entries * 128 bytes; the admin SQ stays at 64-byte entries; CC.IOSQES
-  //   may stay 6 (Linux) or be 7 (FreeBSD);
-  // - keep command ids unique across the admin queue and the IO queue whenever both can have
-  //   commands outstanding (Linux: admin ids 0..31, IO ids from 32), and every id below 128 (the
-  //   IO queue depth; no generation bits) — the driver's ids are 0..entries-2 per queue today,
-  //   disjoint only because it never has admin commands in flight during IO;
-  // - use one IO queue and MSI-X vector 0 only (it already does).
-  it.fails("bring-up, fill, verify, clean", async () => {
+  // On 106b:2005 the driver writes IO SQ entries 128 bytes apart (CC.IOSQES stays 6, as Linux
+  // leaves it), gives IO commands ids from 32 (admin ids stay below: the admin queue has at most
+  // 32 entries) and below 128 (the IO ring is cut to 97 entries), and uses one MSI-X vector, as
+  // it always does. SKIP_CID_GEN needs nothing: the driver's ids carry no generation bits.
+  it("bring-up, fill, verify, clean; the trace shows both quirks and every IO id in 32..127", async () => {
     const { r, imageOk } = await fillVerify({ profile: "apple-t2" });
     expectVerified(r, imageOk);
     expectClean(r);
-  });
-
-  it("what happens today: 64-byte entries read 128 bytes apart, a command the driver never wrote", async () => {
-    const { r } = await fillVerify({ profile: "apple-t2" });
-    expect(r.code).not.toBe(0);
-    expect(r.violations.join("\n"), r.why).toMatch(/command id 0 \(flush\) submitted while command id 0 \(\w+\) is still outstanding/);
-  });
-
-  // With 64-byte IO entries (a what-if) the rest of the T2's rules hold for today's driver: its
-  // ids stay below 128 (IO queue of 128 entries: ids 0..126) and it never has an admin command
-  // outstanding while IO commands are, so the shared tag space is never hit.
-  it("with 64-byte IO entries (what-if) today's driver keeps the tag rules: clean", async () => {
-    const { r, imageOk } = await fillVerify({ profile: "apple-t2", overrides: { ioSqeBytes: 64 } });
-    expectVerified(r, imageOk);
-    expectClean(r);
     expect(linesOf(r.output, "ctrl")[0].fields).toMatchObject({ irq: "msix", queues: "1" });
+    const records = [];
+    const t = await runSim({ profile: "apple-t2", disks: ["mem:4M"], cmd: "trace=cmds; fill nvme0n1 0 4000 5; verify nvme0n1 0 4000 5; poweroff", traceRecords: records });
+    expect(t.code, t.stdout).toBe(0);
+    const texts = records.map((x) => x.text);
+    expect(texts).toContain("quirk nvme0 128_BYTES_SQES: IO submission queue entries 128 bytes apart");
+    expect(texts).toContain("quirk nvme0 SHARED_TAGS: one command id space, IO ids from 32 and below 128");
+    expect(texts.some((x) => /Create I\/O Submission Queue qid=1 qsize=97 /.test(x)), texts.join("\n")).toBe(true);
+    const ioIds = texts.filter((x) => /^cmd nvme0 SQ1 /.test(x)).map((x) => Number(/cid=(\d+)/.exec(x)[1]));
+    expect(ioIds.length).toBeGreaterThanOrEqual(4);   // 4,000 blocks are 4 writes and 4 reads at its MDTS, and a flush
+    for (const id of ioIds) { expect(id).toBeGreaterThanOrEqual(32); expect(id).toBeLessThan(128); }
+    const adminIds = texts.filter((x) => /^cmd nvme0 SQ0 /.test(x)).map((x) => Number(/cid=(\d+)/.exec(x)[1]));
+    for (const id of adminIds) expect(id).toBeLessThan(32);
   });
 });
 
@@ -211,12 +221,11 @@ describe("skhynix-pc400: NVME_QUIRK_DISABLE_WRITE_ZEROES", () => {
     expect(r.machine.controllers[0].stats.io["write-zeroes"]).toBeUndefined();
   });
 
-  // When the driver (or a client) gets a way to zero blocks: never send Write Zeroes to 1c5c:1504
-  // (nor to Linux's other DISABLE_WRITE_ZEROES ids: 8086:f1a5 Intel 600P/P3100, 8086:5845 QEMU,
-  // 144d:a822 PM1725a, 15b7:2001 Sandisk Skyhawk, 1d97:2263 SPCC, 1344:5413 Micron 2400) — write
-  // zeroed buffers instead — even though ONCS bit 3 says it is there. The model records every Write
-  // Zeroes this profile gets, and zeroes the block after the range, so such a test would catch it.
-  it.todo("zeroing blocks on skhynix-pc400 uses writes, not Write Zeroes: only the range is zeroed, clean");
+  // The block interface has no zeroing request, so the driver never sends Write Zeroes to anyone.
+  // Whoever adds one must not send it to 1c5c:1504 (nor to Linux's other DISABLE_WRITE_ZEROES ids:
+  // 8086:f1a5, 8086:5845, 144d:a822, 15b7:2001, 1d97:2263, 1344:5413) — write zeroed buffers
+  // instead — even though ONCS bit 3 says it is there. The model records every Write Zeroes this
+  // profile gets, and zeroes the block after the range, so the test above would catch it.
 });
 
 describe("amazon-ebs: NVME_QUIRK_DMA_ADDRESS_BITS_48, with the DMA window above 2^48", () => {
@@ -228,27 +237,17 @@ describe("amazon-ebs: NVME_QUIRK_DMA_ADDRESS_BITS_48, with the DMA window above 
   });
 
   // Every bus address the driver has is in its window, so with the window above 2^48 nothing can
-  // work on this controller. For this to pass, the driver must, on vendor 1d0f devices 0061, 0065,
-  // 8061, cd00, cd01, cd02 (Linux's DMA_ADDRESS_BITS_48 list), before enabling the controller (so
-  // before any DMA), check that the window's last byte, dma_address(memory size - 1, 1), is below
-  // 2^48 (2^48 - 1 at most) and otherwise refuse bring-up with an error line naming the reason —
-  // e.g. "error: nvme0: DMA window at 0x1000000000000 is beyond the controller's 48-bit DMA
-  // addressing" — bus mastering left off, state failed, its devices refused in words.
-  it.fails("the controller is refused before any DMA, in words; no DMA fault", async () => {
+  // work on this controller: on 1d0f:{0061,0065,8061,cd00,cd01,cd02} the driver checks the window's
+  // last byte before touching the controller and refuses it in words, bus mastering left off.
+  it("the controller is refused before any DMA, in words; no DMA fault", async () => {
     const r = await drive({ profile: "amazon-ebs", dmaBase: ABOVE_2_48, disks: ["mem:1M"], cmd: "info; crc nvme0n1 0 1; poweroff" });
     expect(r.dmaFaults, r.why).toEqual([]);
     expectClean(r);
-    expect(errorLines(r.output)[0], r.why).toMatch(/^error: nvme0: .*48-bit/);
+    expect(errorLines(r.output)[0], r.why).toBe("error: nvme0: the DMA window is beyond the controller's 48-bit DMA addressing");
     expect(linesOf(r.output, "ctrl")[0].fields.state, r.why).toBe("failed");
     expect(r.machine.controllers[0].configRead32(4) & 4, r.why).toBe(0);
   });
 
-  it("what happens today: the first admin command cannot be fetched, recorded as a DMA fault, CSTS.CFS", async () => {
-    const r = await drive({ profile: "amazon-ebs", dmaBase: ABOVE_2_48, disks: ["mem:1M"], cmd: "info; poweroff" });
-    expect(r.dmaFaults.map((f) => f.why), r.why).toEqual([expect.stringMatching(/beyond the controller's 48-bit DMA addressing/)]);
-    expect(r.fatal[0], r.why).toMatch(/^cannot fetch SQ0 entry 0 at 0x1000000/);
-    expect(linesOf(r.output, "ctrl")[0].fields.state).toBe("failed");
-  });
 });
 
 describe("the DMA window's bus address (Machine dmaBase, sim --dma-base)", () => {

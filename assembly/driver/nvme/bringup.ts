@@ -11,55 +11,51 @@ import {
   CSTS_RDY, CSTS_CFS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, AQA_ACQS_SHIFT,
   SQE_BYTES, CQE_BYTES, SQES_LOG2, CQES_LOG2,
   ADMIN_SET_FEATURES, ADMIN_CREATE_IO_CQ, ADMIN_CREATE_IO_SQ, ADMIN_DELETE_IO_SQ, ADMIN_DELETE_IO_CQ,
-  CNS_CONTROLLER, CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, CNS_NS_DESCRIPTORS, NIDT_CSI, NID_HEADER_BYTES, FEATURE_NUMBER_OF_QUEUES,
-  QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
-  IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS,
+  CNS_CONTROLLER, FEATURE_NUMBER_OF_QUEUES, QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
 } from "./registers";
 import { QueuePair, SLOT_BYTES, MAX_LIST_PAGES } from "./queue";
 import { Controller, addController, setState, fail, MAX_CONTROLLERS, count, CONTROLLER_PAGE_PART } from "./controller";
 import { adminCommand, submitAdmin, identify } from "./admin";
 import { setupInterrupts } from "./interrupts";
-import { addNamespace, MAX_NAMESPACES } from "./namespace";
-import { allocPages, busAddress, PAGE_BYTES } from "../dma";
-import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand } from "../pci";
+import { decodeIdentify, stageNamespaces } from "./identify";
+import {
+  quirksOf, traceQuirk, QUIRK_DELAY_BEFORE_CHK_RDY, QUIRK_128_BYTES_SQES, QUIRK_SHARED_TAGS, QUIRK_DMA_ADDRESS_BITS_48,
+  QUIRK_BIT_DELAY_BEFORE_CHK_RDY, QUIRK_BIT_128_BYTES_SQES, QUIRK_BIT_SHARED_TAGS, QUIRK_BIT_DMA_ADDRESS_BITS_48,
+  QUIRK_RDY_DELAY_MS, QUIRK_IO_CID_BASE, QUIRK_SHARED_CID_LIMIT, QUIRK_SQE_BYTES, DMA_48_BIT_LIMIT,
+} from "./quirks";
+import { allocPages, busAddress, windowLastBusAddress, PAGE_BYTES } from "../dma";
+import { PCI_CMD_MEMORY, PCI_CMD_BUS_MASTER, updateCommand, vendorId, deviceId } from "../pci";
 import { logging } from "../log";
 import { traceStage } from "../trace";
-import { put, putLine, putDec, putHex, putByte, putCtrlName, putNsName, newline, putError } from "../../common/console";
-import { putStatusBrief as putStatus, isDriverError } from "../../common/status";
+import { put, putLine, putDec, putHex, putByte, putCtrlName, newline } from "../../common/console";
+import { putStatusBrief as putStatus } from "../../common/status";
 import {
   STATE_READY, STATE_STOPPED, STATE_SHUT_DOWN, STATE_FAILED, IRQ_MODE_POLL, IRQ_MODE_MSIX, IRQ_MODE_INTX,
   STAGE_RESET, STAGE_IDENTIFY, STAGE_NAMESPACES, STAGE_IO_QUEUES, STAGE_ALL, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY,
 } from "../../common/abi";
 import {
   FAIL_BAR0_MAP, FAIL_BAR0_SMALL, FAIL_CSS, FAIL_MQES, FAIL_DSTRD, FAIL_MPS, FAIL_QUEUE_MEMORY, FAIL_PRP_MEMORY,
-  FAIL_RESET_RDY_STAYS, FAIL_RESET_RDY, FAIL_ENABLE_RDY, FAIL_IDENTIFY, FAIL_SQES, FAIL_CQES, FAIL_CNTRLTYPE,
-  FAIL_NS_LIST, FAIL_IDENTIFY_NS, FAIL_NUMBER_OF_QUEUES, FAIL_CREATE_CQ, FAIL_CREATE_SQ, FAIL_DELETE_SQ,
-  FAIL_DELETE_CQ, FAIL_SHUTDOWN, refusedText, REFUSED_OVER_MDTS, REFUSED_COMMAND_SET,
+  FAIL_RESET_RDY_STAYS, FAIL_RESET_RDY, FAIL_ENABLE_RDY, FAIL_IDENTIFY, FAIL_NUMBER_OF_QUEUES, FAIL_CREATE_CQ,
+  FAIL_CREATE_SQ, FAIL_DELETE_SQ, FAIL_DELETE_CQ, FAIL_SHUTDOWN, FAIL_DMA_48_BIT,
 } from "../../common/words";
 
 const ADMIN_ENTRIES_MAX: u32 = 32;
 const IO_ENTRIES_MAX: u32 = 256;
-// Our own cap on one command's transfer, on top of MDTS; larger than one PRP list page covers
-// (511 data pages + a chain pointer at 4 KiB), so controllers without MDTS get chained lists.
-export const MAX_COMMAND_BYTES: u32 = 4 << 20;
 const PRP_POOL_PAGES: u32 = 64;   // list pages per controller: one each for 64 large commands in flight
 if (PRP_POOL_PAGES < MAX_LIST_PAGES || PRP_POOL_PAGES * 4 > CONTROLLER_PAGE_PART) ERROR("PRP_POOL_PAGES: one command's lists, and a stack that fits its part of the page");
 const SHUTDOWN_MIN_MS: u32 = 5000;
-const NS_PROBE_MAX: u32 = 1024;   // namespaces probed one by one on a 1.0 controller
-const NLB_MAX_BLOCKS: u32 = 65536; // CDW12 NLB is 16 bits, 0-based: the most blocks of one command
-const NS_LIST_ENTRIES: u32 = 1024; // ids in the active namespace list page (5.15.2.2, CNS 02h)
-const nsIds = memory.data(<i32>(MAX_NAMESPACES * 4));
 
 function elapsedUs(start: u64): u64 { return (now_ns() - start) / 1000; }
 
-// Waits until (CSTS & mask) == want, bounded by CAP.TO; CFS ends the wait early.
-function waitStatus(c: Controller, mask: u32, want: u32, start: u64, timeoutMs: u32): u32 {
+// Waits until (CSTS & mask) == want, bounded by CAP.TO; CFS ends the wait early unless `cfsEnds`
+// is false (a reset: CFS is often why it happens, and stays set until the reset is done).
+function waitStatus(c: Controller, mask: u32, want: u32, start: u64, timeoutMs: u32, cfsEnds: bool = true): u32 {
   const deadline = start + <u64>timeoutMs * 1_000_000;
   while (true) {
     const csts = c.csts();
     if (csts == 0xffffffff) return ERR_NOT_READY;         // the device fell off the bus
     if ((csts & mask) == want) return 0;
-    if ((csts & CSTS_CFS) != 0 && mask != CSTS_CFS) return ERR_CONTROLLER_FATAL;
+    if (cfsEnds && (csts & CSTS_CFS) != 0) return ERR_CONTROLLER_FATAL;
     if (now_ns() >= deadline) return ERR_TIMEOUT;
     relax();
   }
@@ -104,6 +100,12 @@ function printCap(c: Controller, cap: u64, csts: u32, barBytes: u32): void {
 
 // Stage 1: map BAR0, read and check CAP and VS, reset.
 function stageReset(c: Controller): bool {
+  c.quirks = quirksOf(vendorId(c.bdf), deviceId(c.bdf));
+  // A controller that cannot reach the window is refused before it is touched: nothing could work.
+  if ((c.quirks & QUIRK_DMA_ADDRESS_BITS_48) != 0 && windowLastBusAddress() >= DMA_48_BIT_LIMIT) {
+    traceQuirk(c.index, QUIRK_BIT_DMA_ADDRESS_BITS_48);
+    return fail(c, FAIL_DMA_48_BIT);
+  }
   updateCommand(c.bdf, PCI_CMD_MEMORY, 0);
   const handle = mmio_map(c.bdf, 0);
   if (handle < 0) return fail(c, FAIL_BAR0_MAP);
@@ -133,13 +135,20 @@ function stageReset(c: Controller): bool {
   return disable(c);
 }
 
-// First bring-up: the rings and bookkeeping, sized from MQES, allocated once.
+// First bring-up: the rings and bookkeeping, sized from MQES, allocated once. With shared tags the
+// IO ids start above the admin ones and stay below QUIRK_SHARED_CID_LIMIT, which bounds the ring.
 function allocateRings(c: Controller): bool {
   c.adminEntries = c.mqes < ADMIN_ENTRIES_MAX ? c.mqes : ADMIN_ENTRIES_MAX;
-  c.ioEntries = c.mqes < IO_ENTRIES_MAX ? c.mqes : IO_ENTRIES_MAX;
-  if (!allocQueue(c, c.adminQueue(), 0, c.adminEntries) || !allocQueue(c, c.ioQueue(), 1, c.ioEntries)) {
+  let ioMax = IO_ENTRIES_MAX;
+  const shared = (c.quirks & QUIRK_SHARED_TAGS) != 0;
+  if (shared) ioMax = QUIRK_SHARED_CID_LIMIT - QUIRK_IO_CID_BASE + 1; // ids base .. base + entries - 2
+  c.ioEntries = c.mqes < ioMax ? c.mqes : ioMax;
+  const ioSqeBytes = (c.quirks & QUIRK_128_BYTES_SQES) != 0 ? QUIRK_SQE_BYTES : SQE_BYTES;
+  if (!allocQueue(c, c.adminQueue(), 0, c.adminEntries, SQE_BYTES, 0) ||
+      !allocQueue(c, c.ioQueue(), 1, c.ioEntries, ioSqeBytes, shared ? QUIRK_IO_CID_BASE : 0)) {
     return fail(c, FAIL_QUEUE_MEMORY);
   }
+  assert(c.adminEntries <= QUIRK_IO_CID_BASE, "admin ids would meet shared-tag IO ids");
   for (let i: u32 = 0; i < PRP_POOL_PAGES; i++) {
     const p = allocPages(c.pageBytes, c.pageBytes);
     if (p == 0) return fail(c, FAIL_PRP_MEMORY);
@@ -150,18 +159,19 @@ function allocateRings(c: Controller): bool {
   return true;
 }
 
-function allocQueue(c: Controller, qp: QueuePair, qid: u32, entries: u32): bool {
-  const sq = allocPages(entries * SQE_BYTES, c.pageBytes);
+function allocQueue(c: Controller, qp: QueuePair, qid: u32, entries: u32, sqeBytes: u32, cidBase: u32): bool {
+  const sq = allocPages(entries * sqeBytes, c.pageBytes);
   const cq = allocPages(entries * CQE_BYTES, c.pageBytes);
   const slots = allocPages(entries * SLOT_BYTES);
   const cids = allocPages(entries * 2);
   if (sq == 0 || cq == 0 || slots == 0 || cids == 0) return false;
-  qp.init(qid, entries, sq, cq, slots, cids, c.mmio, c.strideBytes);
+  qp.init(qid, entries, sq, cq, slots, cids, c.mmio, c.strideBytes, sqeBytes, cidBase);
   return true;
 }
 
-// CC.EN = 0 and wait for CSTS.RDY = 0 (7.6.1 step 1). A controller caught while becoming ready
-// (EN = 1, RDY = 0) is first let finish, as the spec asks of a host.
+// CC.EN = 0 and wait for CSTS.RDY = 0 (7.6.1 step 1), bounded by CAP.TO whatever CSTS.CFS says
+// (after a fatal status the reset is the cure, and CFS stays set until it is done). A controller
+// caught while becoming ready (EN = 1, RDY = 0) is first let finish, as the spec asks of a host.
 function disable(c: Controller): bool {
   const start = now_ns();
   const cc = mmio_read32(c.mmio, REG_CC);
@@ -169,15 +179,21 @@ function disable(c: Controller): bool {
     waitStatus(c, CSTS_RDY, CSTS_RDY, start, c.timeoutMs);
   }
   mmio_write32(c.mmio, REG_CC, 0);
-  const status = waitStatus(c, CSTS_RDY, 0, now_ns(), c.timeoutMs);
-  if (status == ERR_CONTROLLER_FATAL) {
-    // CFS with EN = 0 and RDY = 0 is a reset still in progress on some devices: RDY is what counts.
-    if ((c.csts() & CSTS_RDY) != 0) return fail(c, FAIL_RESET_RDY_STAYS, status);
-  } else if (status != 0) {
-    return fail(c, FAIL_RESET_RDY, status);
+  if ((cc & CC_EN) != 0 && (c.quirks & QUIRK_DELAY_BEFORE_CHK_RDY) != 0) handsOff(c);
+  const status = waitStatus(c, CSTS_RDY, 0, now_ns(), c.timeoutMs, false);
+  if (status != 0) {
+    const cfs = status == ERR_TIMEOUT && (c.csts() & CSTS_CFS) != 0;
+    return fail(c, cfs ? FAIL_RESET_RDY_STAYS : FAIL_RESET_RDY, cfs ? ERR_CONTROLLER_FATAL : status);
   }
   if (logging()) { putCtrlName(c.index); put(" reset ok us="); putDec(elapsedUs(start)); newline(); }
   return true;
+}
+
+// QUIRK_DELAY_BEFORE_CHK_RDY: CSTS is not read for QUIRK_RDY_DELAY_MS after CC.EN went 1 -> 0.
+function handsOff(c: Controller): void {
+  traceQuirk(c.index, QUIRK_BIT_DELAY_BEFORE_CHK_RDY);
+  const until = now_ns() + <u64>QUIRK_RDY_DELAY_MS * 1_000_000;
+  while (now_ns() < until) relax();   // bounded: the clock moves on
 }
 
 // Admin queue registers and CC, written while disabled; then CC.EN = 1 and wait for RDY (7.6.1 steps 2-5).
@@ -197,133 +213,6 @@ function enable(c: Controller): bool {
   if (logging()) {
     putCtrlName(c.index); put(" enable ok admin_entries="); putDec(<u64>entries);
     put(" us="); putDec(elapsedUs(start)); newline();
-  }
-  return true;
-}
-
-// Stage 3a: what Identify Controller (5.15.2.1) says the driver must respect.
-function decodeIdentify(c: Controller): bool {
-  const id = c.idctrl;
-  // SQES/CQES give the required (3:0) and maximum (7:4) entry sizes; 0 on some 1.0 devices.
-  const sqes = <u32>load<u8>(id + <usize>IDC_SQES);
-  const cqes = <u32>load<u8>(id + <usize>IDC_CQES);
-  if (sqes != 0 && ((sqes & 0xf) > SQES_LOG2 || (sqes >> 4) < SQES_LOG2)) return fail(c, FAIL_SQES);
-  if (cqes != 0 && ((cqes & 0xf) > CQES_LOG2 || (cqes >> 4) < CQES_LOG2)) return fail(c, FAIL_CQES);
-  if (<u32>load<u8>(id + <usize>IDC_CNTRLTYPE) > 1) return fail(c, FAIL_CNTRLTYPE);
-  const mdts = <u32>load<u8>(id + <usize>IDC_MDTS);
-  const mpsMin = <u32>(((<u64>c.capHi << 32) >> CAP_MPSMIN_SHIFT) & CAP_MPS_MASK);
-  c.mdtsBytes = mdts == 0 ? 0 : (mdts >= 40 ? (<u64>1 << 52) : (<u64>(4096 << mpsMin) << mdts));
-  let maxBytes: u64 = <u64>MAX_COMMAND_BYTES;
-  if (c.mdtsBytes != 0 && c.mdtsBytes < maxBytes) maxBytes = c.mdtsBytes;
-  c.maxCommandBytes = <u32>maxBytes;
-  c.nn = load<u32>(id + <usize>IDC_NN);
-  c.oncs = <u32>load<u16>(id + <usize>IDC_ONCS);
-  c.vwc = <u32>load<u8>(id + <usize>IDC_VWC) & 1;
-  c.sgl = (load<u32>(id + <usize>IDC_SGLS) & 3) != 0 ? 1 : 0;
-  if (logging()) {
-    putCtrlName(c.index);
-    put(" identify nn="); putDec(<u64>c.nn);
-    put(" mdts_bytes="); putDec(c.mdtsBytes);
-    put(" vwc="); put(c.vwc != 0 ? "yes" : "no");
-    put(" sgl="); put(c.sgl != 0 ? "yes" : "no");
-    newline();
-  }
-  return true;
-}
-
-// Stage 3b: active namespace ids from CNS 02h on 1.1+, else (or if refused) every id from 1 to NN.
-function stageNamespaces(c: Controller): bool {
-  assert(c.namespaces == 0, "namespaces identified twice");
-  const list = c.scratch; // Identify data is one page; the list is read, then the page reused
-  let useList = c.version >= 0x00010100;
-  if (useList) {
-    const status = identify(c, CNS_ACTIVE_NSID_LIST, 0, list);
-    if (status != 0) {
-      if (isDriverError(status)) return fail(c, FAIL_NS_LIST, status);
-      useList = false; // e.g. Invalid Field on a controller that does not know CNS 02h
-    }
-  }
-  if (!useList) {
-    const last = c.nn < NS_PROBE_MAX ? c.nn : NS_PROBE_MAX;
-    if (c.nn > NS_PROBE_MAX) tooMany(c, c.nn - NS_PROBE_MAX, "not probed: the driver probes ids 1 to 1024");
-    for (let nsid: u32 = 1; nsid <= last; nsid++) {
-      if (!identifyNamespace(c, nsid, false)) return false;
-    }
-    return true;
-  }
-  // Copy the ids out first: the scratch page is needed for each Identify Namespace.
-  let n: u32 = 0;
-  let beyond: u32 = 0;
-  for (let i: u32 = 0; i < NS_LIST_ENTRIES; i++) {
-    const nsid = load<u32>(list + <usize>(i * 4));
-    if (nsid == 0) break;
-    if (n == MAX_NAMESPACES) { beyond++; continue; }
-    store<u32>(nsIds + <usize>(n * 4), nsid);
-    n++;
-  }
-  if (beyond > 0) tooMany(c, beyond, "ignored: more than the driver's 64");
-  for (let i: u32 = 0; i < n; i++) {
-    if (!identifyNamespace(c, load<u32>(nsIds + <usize>(i * 4)), true)) return false;
-  }
-  return true;
-}
-
-// Namespaces the driver leaves out, said in one error line.
-function tooMany(c: Controller, count: u32, why: string): void {
-  putError(); putCtrlName(c.index); put(": "); putDec(<u64>count); put(" namespaces "); putLine(why);
-}
-
-// The namespace's command set from its identification descriptors (CNS 03h, NVMe 1.3+): 0 (NVM)
-// when the list has no CSI descriptor, or the controller does not answer CNS 03h.
-function commandSet(c: Controller, nsid: u32): u32 {
-  if (c.version < 0x00010300) return 0;
-  const page = c.scratch;
-  memory.fill(page, 0, PAGE_BYTES);
-  if (identify(c, CNS_NS_DESCRIPTORS, nsid, page) != 0) return 0;
-  let off: u32 = 0;
-  for (let steps: u32 = 0; steps < PAGE_BYTES / NID_HEADER_BYTES && off + NID_HEADER_BYTES < PAGE_BYTES; steps++) {
-    const type = <u32>load<u8>(page + <usize>off);
-    const length = <u32>load<u8>(page + <usize>off + 1);
-    if (type == 0) break;
-    if (type == NIDT_CSI && length >= 1 && off + NID_HEADER_BYTES < PAGE_BYTES) return <u32>load<u8>(page + <usize>(off + NID_HEADER_BYTES));
-    off += NID_HEADER_BYTES + length;
-  }
-  return 0;
-}
-
-function identifyNamespace(c: Controller, nsid: u32, listed: bool): bool {
-  const page = c.scratch;
-  memory.fill(page, 0, PAGE_BYTES);
-  const status = identify(c, CNS_NAMESPACE, nsid, page);
-  if (isDriverError(status)) return fail(c, FAIL_IDENTIFY_NS, status);
-  if (status != 0) {
-    // Probing 1..NN: an inactive id may be answered with Invalid Namespace; that is not an error.
-    if (!listed) return true;
-    putError(); putNsName(c.index, nsid); put(": Identify Namespace failed: "); putStatus(status); newline();
-    return true;
-  }
-  // An inactive namespace reads as all zeroes (NSZE = 0) when probed.
-  if (!listed && load<u64>(page) == 0) return true;
-  const ns = addNamespace(c.index, nsid, page);
-  if (ns == null) {
-    putError(); putNsName(c.index, nsid); putLine(": too many namespaces, ignored");
-    return true;
-  }
-  // A block the controller cannot move in one command could never be read or written; a
-  // namespace of another command set (zoned: writes only at a zone's write pointer) has rules the
-  // driver does not keep.
-  if (ns.refused == 0 && (<u64>1 << ns.lbaShift) > <u64>c.maxCommandBytes) ns.refused = REFUSED_OVER_MDTS;
-  if (ns.refused == 0 && commandSet(c, nsid) != 0) ns.refused = REFUSED_COMMAND_SET;
-  const blocks = c.maxCommandBytes >> ns.lbaShift;
-  ns.maxBlocks = blocks > NLB_MAX_BLOCKS ? NLB_MAX_BLOCKS : blocks;
-  c.namespaces++;
-  if (logging()) {
-    putNsName(c.index, nsid);
-    put(" nsid="); putDec(<u64>nsid);
-    put(" lba_bytes="); putDec(<u64>(ns.refused == 0 || ns.lbaShift < 32 ? (<u64>1 << ns.lbaShift) : 0));
-    put(" blocks="); putDec(ns.blocks);
-    if (ns.refused != 0) { put(" refused=\""); put(refusedText(ns.refused)); put("\""); }
-    newline();
   }
   return true;
 }
@@ -348,7 +237,9 @@ function stageIoQueues(c: Controller): bool {
   status = submitAdmin(c);
   if (status != 0) return fail(c, FAIL_CREATE_CQ, status);
   sqe = adminCommand(ADMIN_CREATE_IO_SQ, 0);
-  sqe.prp1 = busAddress(io.sq, entries * SQE_BYTES);
+  if (io.sqeBytes != SQE_BYTES) traceQuirk(c.index, QUIRK_BIT_128_BYTES_SQES);
+  if (io.cidBase != 0) traceQuirk(c.index, QUIRK_BIT_SHARED_TAGS);
+  sqe.prp1 = busAddress(io.sq, entries * io.sqeBytes);
   sqe.cdw10 = ((entries - 1) << 16) | io.qid;
   sqe.cdw11 = QUEUE_PHYS_CONTIG | (io.qid << SQ_CQID_SHIFT);
   status = submitAdmin(c);

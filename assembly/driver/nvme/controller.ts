@@ -16,6 +16,7 @@ export const MAX_CONTROLLERS: u32 = MAX_NVME; // one per NVMe function enumerati
 export class Controller {
   index: u32;            // n of nvmeN
   bdf: u32;
+  quirks: u32;           // QUIRK_* of quirks.ts, from the vendor and device id
   mmio: i32;             // BAR0 handle
   state: u32;            // STATE_* of common/abi.ts
   stage: u32;            // the last bring-up stage completed

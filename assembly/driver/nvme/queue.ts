@@ -41,7 +41,9 @@ if (offsetof<CommandSlot>() > SLOT_BYTES) ERROR("CommandSlot outgrew SLOT_BYTES"
 export class QueuePair {
   qid: u32;
   entries: u32;     // ring size (1-based); entries - 1 command ids
-  sq: usize;        // SQ ring, entries * 64 bytes
+  sq: usize;        // SQ ring, entries * sqeBytes
+  sqeBytes: u32;    // 64 (4.2); 128 on controllers with QUIRK_128_BYTES_SQES (IO queues)
+  cidBase: u32;     // the command id of slot 0 (QUIRK_SHARED_TAGS: IO ids above the admin ones)
   cq: usize;        // CQ ring, entries * 16 bytes
   slots: usize;     // entries * SLOT_BYTES
   freeCids: usize;  // stack of free command ids (u16)
@@ -57,9 +59,13 @@ export class QueuePair {
   cqDoorbell: u32;
 
   // Laid out in memory the caller provides (page-aligned rings, from the DMA allocator).
-  init(qid: u32, entries: u32, sq: usize, cq: usize, slots: usize, freeCids: usize, mmio: i32, strideBytes: u32): void {
+  init(qid: u32, entries: u32, sq: usize, cq: usize, slots: usize, freeCids: usize, mmio: i32, strideBytes: u32, sqeBytes: u32, cidBase: u32): void {
     assert(entries >= 2, "queue: fewer than 2 entries");
+    assert(sqeBytes == SQE_BYTES || sqeBytes == 2 * SQE_BYTES, "queue: SQ entries neither 64 nor 128 bytes apart");
+    assert(cidBase + entries <= 0x10000, "queue: command ids past 16 bits");
     this.qid = qid;
+    this.sqeBytes = sqeBytes;
+    this.cidBase = cidBase;
     this.entries = entries;
     this.sq = sq;
     this.cq = cq;
@@ -73,7 +79,7 @@ export class QueuePair {
 
   // The state of a queue the controller has just created (or after a controller reset).
   reset(): void {
-    memory.fill(this.sq, 0, <usize>(this.entries * SQE_BYTES));
+    memory.fill(this.sq, 0, <usize>(this.entries * this.sqeBytes));
     memory.fill(this.cq, 0, <usize>(this.entries * CQE_BYTES));
     memory.fill(this.slots, 0, <usize>(this.entries * SLOT_BYTES));
     this.sqTail = 0;
@@ -131,14 +137,15 @@ export class QueuePair {
     this.freeCount++;
   }
 
-  // The SQE at the tail, zeroed, with opcode and command id set. The caller checks canQueue()
-  // first (push() asserts it). Zeroed with eight stores: this is on every command's path.
+  // The SQE at the tail, zeroed, with opcode and command id set (the id the controller sees is
+  // cidBase + cid). The caller checks canQueue() first (push() asserts it). Zeroed with eight
+  // stores: this is on every command's path (the second half of a 128-byte entry stays zero).
   nextEntry(opcode: u32, cid: u32): SubmissionEntry {
-    const p = this.sq + <usize>(this.sqTail * SQE_BYTES);
+    const p = this.sq + <usize>(this.sqTail * this.sqeBytes);
     store<u64>(p, 0); store<u64>(p, 0, 8); store<u64>(p, 0, 16); store<u64>(p, 0, 24);
     store<u64>(p, 0, 32); store<u64>(p, 0, 40); store<u64>(p, 0, 48); store<u64>(p, 0, 56);
     const sqe = changetype<SubmissionEntry>(p);
-    sqe.cdw0 = (opcode & 0xff) | (cid << 16);
+    sqe.cdw0 = (opcode & 0xff) | ((cid + this.cidBase) << 16);
     return sqe;
   }
 

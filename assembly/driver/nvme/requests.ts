@@ -383,14 +383,15 @@ export function reap(c: Controller): u32 {
     const cqe = qp.peek();
     if (cqe == null) break;
     traceCompletion(c.index, qp.qid, changetype<usize>(cqe));
-    const cid = <u32>cqe.cid;
+    const got = <u32>cqe.cid;
+    const cid = got - qp.cidBase;       // the slot; an id below the base wraps past the ring
     const status = cqeStatus(cqe);
     qp.pop(cqe);
     seen++;
     c.completions++;
-    if (cid >= qp.entries) { reportBadCompletion(c, qp.qid, cid); continue; }
+    if (cid >= qp.entries) { reportBadCompletion(c, qp.qid, got); continue; }
     const slot = qp.slot(cid);
-    if (slot.busy != 1 || slot.request == NO_REQUEST) { reportBadCompletion(c, qp.qid, cid); continue; }
+    if (slot.busy != 1 || slot.request == NO_REQUEST) { reportBadCompletion(c, qp.qid, got); continue; }
     done += finishCommand(c, cid, status);
   }
   if (seen > 0) {
