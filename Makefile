@@ -7,6 +7,7 @@
 #   make debug          QEMU halted with a GDB stub, and GDB with the kernel's symbols
 #   make bench          throughput figures (Node model and QEMU); never a pass/fail
 #   make soak           long fuzz and fault soak (sim, and a QEMU sample); figures and failures
+#   make diagrams       the sequence diagrams of docs/bring-up.md (docs/diagrams/, from a Node trace)
 
 SHELL := /bin/bash
 BUILD := build
@@ -14,7 +15,7 @@ WASM  := $(BUILD)/nvme.wasm
 SHELL_WASM := $(BUILD)/shell.wasm
 GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json
 
-.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench soak clean
+.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench soak diagrams clean
 
 all: wasm kernel
 
@@ -39,6 +40,10 @@ bench: deps wasm kernel
 	node bench/node-throughput.js
 	boot/bench-qemu.sh
 	bench/qemu-vs-linux.sh
+
+# One trace=all run under Node, cut at each stage line: docs/diagrams/stage-N.svg (docs/trace.md).
+diagrams: deps-npm wasm
+	node host/diagrams.js docs/diagrams
 
 clean:
 	rm -rf $(BUILD)
