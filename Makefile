@@ -13,6 +13,7 @@ SHELL := /bin/bash
 BUILD := build
 WASM  := $(BUILD)/nvme.wasm
 SHELL_WASM := $(BUILD)/shell.wasm
+TRACE_WASM := $(BUILD)/trace.wasm
 GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json
 
 .PHONY: all deps deps-npm deps-system wasm kernel run test debug bench soak diagrams clean
@@ -26,9 +27,9 @@ deps-npm:
 deps-system:
 	@scripts/deps.sh system
 
-# host/build.js builds both modules (each only when stale), so both are outputs of one recipe.
-wasm: $(WASM) $(SHELL_WASM)
-$(WASM) $(SHELL_WASM) &: $(GUEST_SOURCES) | deps-npm
+# host/build.js builds the three modules (each only when stale), so all are outputs of one recipe.
+wasm: $(WASM) $(SHELL_WASM) $(TRACE_WASM)
+$(WASM) $(SHELL_WASM) $(TRACE_WASM) &: $(GUEST_SOURCES) | deps-npm
 	node host/build.js
 
 include boot/boot.mk

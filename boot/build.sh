@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds the bare-metal kernel around the driver and a client module:
-#   boot/build.sh [DRIVER.wasm] [OUTDIR] [CLIENT.wasm]
-#       (defaults: build/nvme.wasm build build/shell.wasm)
-# The driver becomes nvme.c (wasm2c -n nvme), the client shell.c (wasm2c -n shell); host.c links
-# the two (the client's `blk` imports call the driver's exports).
+# Builds the bare-metal kernel around the driver, a client module and the trace decoder:
+#   boot/build.sh [DRIVER.wasm] [OUTDIR] [CLIENT.wasm] [TRACE.wasm]
+#       (defaults: build/nvme.wasm build build/shell.wasm build/trace.wasm)
+# The driver becomes nvme.c (wasm2c -n nvme), the client shell.c (wasm2c -n shell), the decoder
+# trace.c (wasm2c -n trace); host.c links them (the client's `blk` imports call the driver's
+# exports; the driver's trace_begin/trace_event and the host's own MMIO, configuration and
+# interrupt paths feed the decoder).
 # Probe mode: a DRIVER.wasm that exports main itself (test/qemu/kernel.test.js's probe guests) is
-# built alone, and the kernel calls its main; CLIENT.wasm is not used then.
+# built alone, and the kernel calls its main; CLIENT.wasm and TRACE.wasm are not used then.
+# Modules with a name section (the debug variants of boot/debug-wasm.js) keep their function
+# names in the C: a function the name section calls bringUp is the C function bringUp, not
+# w2c_bringUp (boot/w2c-names.js), so gdb's `break bringUp` finds it.
+# GUEST_OPT overrides the optimisation flags of the generated C (default -O3 with more inlining).
 # OUTDIR/kernel.elf is what QEMU boots (ELF32, multiboot v1); OUTDIR/kernel64.elf is the
 # same image with 64-bit symbols, for gdb. Intermediate files go to OUTDIR/boot/.
 set -euo pipefail
@@ -13,6 +19,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WASM="${1:-$ROOT/build/nvme.wasm}"
 OUT="${2:-$ROOT/build}"
 CLIENT="${3:-$ROOT/build/shell.wasm}"
+DECODER="${4:-$ROOT/build/trace.wasm}"
 OBJ="$OUT/boot"
 BOOT="$ROOT/boot"
 mkdir -p "$OBJ"
@@ -61,30 +68,55 @@ done
 "$WASM2C" -n nvme "$WASM" -o "$OBJ/nvme.c"
 # Which kind of module: the generated header declares its exports (either naming scheme).
 exports() { grep -Eq "\b(Z_nvmeZ_|w2c_nvme_)$1\(" "$OBJ/nvme.h"; }
-rm -f "$OBJ/shell.c" "$OBJ/shell.h" "$OBJ/shell.o"   # left over from a build of the other kind
+rm -f "$OBJ"/{shell,trace}.{c,h,o}   # left over from a build of the other kind
 GUESTS=(nvme)
+# One C function serves an env import for every module (host.c), so a module importing more than
+# its kind may would get the real thing: refuse, as host/build.js does. $1 the generated header,
+# $2 the env imports allowed, $3 what the module is, $4 why.
+only_env_imports() {
+  local bad=() name
+  while IFS= read -r name; do
+    [[ "$2" == *" $name "* ]] || bad+=("env.$name")
+  done < <(grep -oE '\b(Z_envZ_|w2c_env_)[A-Za-z0-9_]+\(' "$1" | sed -E 's/^(Z_envZ_|w2c_env_)//; s/\($//' | sort -u)
+  if [ ${#bad[@]} -gt 0 ]; then
+    echo "boot/build.sh: $3 imports ${bad[*]}: $4" >&2; exit 1
+  fi
+}
 if exports main; then
-  MODE=-DGUEST_HAS_MAIN=1
+  MODE=(-DGUEST_HAS_MAIN=1)
 elif exports start_cmdline; then
-  MODE=-DGUEST_HAS_MAIN=0
+  MODE=(-DGUEST_HAS_MAIN=0)
   [ -f "$CLIENT" ] || { echo "boot/build.sh: client $CLIENT does not exist (make wasm builds build/shell.wasm)" >&2; exit 1; }
   "$WASM2C" -n shell "$CLIENT" -o "$OBJ/shell.c"
   grep -Eq '\b(Z_shellZ_|w2c_shell_)main\(' "$OBJ/shell.h" || {
     echo "boot/build.sh: client $CLIENT does not export main" >&2; exit 1; }
-  # One C function serves an env import for every module (host.c), so a client that imported the
-  # driver's hardware ABI would get it: refuse any env import beyond a client's (docs/abi.md, "A
-  # client's imports"), as host/build.js does for build/shell.wasm.
-  CLIENT_ENV=" memory abort console_write console_read cmdline now_ns poweroff "
-  bad=()
-  while IFS= read -r name; do
-    [[ "$CLIENT_ENV" == *" $name "* ]] || bad+=("env.$name")
-  done < <(grep -oE '\b(Z_envZ_|w2c_env_)[A-Za-z0-9_]+\(' "$OBJ/shell.h" | sed -E 's/^(Z_envZ_|w2c_env_)//; s/\($//' | sort -u)
-  if [ ${#bad[@]} -gt 0 ]; then
-    echo "boot/build.sh: client $CLIENT imports ${bad[*]}: a client reaches devices only through the driver's blk interface" >&2; exit 1
-  fi
+  # A client importing the driver's hardware ABI would get it: only a client's env imports
+  # (docs/abi.md, "A client's imports").
+  only_env_imports "$OBJ/shell.h" " memory abort console_write console_read cmdline now_ns poweroff " \
+    "client $CLIENT" "a client reaches devices only through the driver's blk interface"
   GUESTS+=(shell)
+  # The trace decoder: fed by host.c, prints on the console, touches nothing else.
+  [ -f "$DECODER" ] || { echo "boot/build.sh: trace decoder $DECODER does not exist (make wasm builds build/trace.wasm)" >&2; exit 1; }
+  "$WASM2C" -n trace "$DECODER" -o "$OBJ/trace.c"
+  for x in buffer mmio config irq command completion stage; do
+    grep -Eq "\b(Z_traceZ_|w2c_trace_)$x\(" "$OBJ/trace.h" || {
+      echo "boot/build.sh: trace decoder $DECODER does not export $x (buffer mmio config irq command completion stage)" >&2; exit 1; }
+  done
+  only_env_imports "$OBJ/trace.h" " memory abort console_write " "trace decoder $DECODER" "the decoder only prints"
+  GUESTS+=(trace)
+  MODE+=(-DGUEST_HAS_TRACE=1)
 else
   echo "boot/build.sh: $WASM exports neither main (a probe guest) nor start_cmdline (the driver)" >&2; exit 1
+fi
+
+# The debug kernel (boot/build-debug.sh sets W2C_KEEP_NAMES=1): each module's functions get the
+# names of its name section in the C (bringUp, not w2c_bringUp), for gdb.
+if [ "${W2C_KEEP_NAMES:-0}" = 1 ]; then
+  command -v node >/dev/null || { echo "boot/build.sh: W2C_KEEP_NAMES=1 needs node (boot/w2c-names.js)" >&2; exit 1; }
+  declare -A SOURCE=([nvme]="$WASM" [shell]="$CLIENT" [trace]="$DECODER")
+  for g in "${GUESTS[@]}"; do
+    node "$BOOT/w2c-names.js" "$OBJ/$g.c" "${SOURCE[$g]}" "$OBJ" "$BOOT/include" || exit 1
+  done
 fi
 
 CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -fno-pie -mcmodel=small
@@ -93,7 +125,7 @@ CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -f
   -I"$BOOT/include" -I"$OBJ" -I"$BOOT"
   -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_SKIP_SIGNAL_RECOVERY=1
   -DWASM_RT_USE_STACK_DEPTH_COUNT=1 -DWASM_RT_MAX_CALL_STACK_DEPTH=400
-  "$NAMES" "$MODE")
+  "$NAMES" "${MODE[@]}")
 
 clang "${CFLAGS[@]}" -c "$BOOT/entry.S" -o "$OBJ/entry.o"
 pids=()

@@ -7,8 +7,15 @@
  * through `blk`. wasm2c hands every import the env instance of the module calling it, and each
  * instance holds that module's memory, so one C function serves both modules.
  *
+ * A third module, the trace decoder (build/trace.wasm, wasm2c -n trace, -DGUEST_HAS_TRACE=1), has
+ * its own memory and env instance too: once the driver asks for a trace (env.trace_begin), the host
+ * hands it the MMIO accesses, configuration writes and interrupts it sees and the commands,
+ * completions and stages the driver reports (env.trace_event), as host/trace.js does under Node, and
+ * the decoder prints each as one line.
+ *
  * Probe mode (build.sh passes -DGUEST_HAS_MAIN=1): a single module that exports main() itself
- * (test/qemu/kernel.test.js's probes) runs alone with the driver's imports; there is no client.
+ * (test/qemu/kernel.test.js's probes) runs alone with the driver's imports; there is no client
+ * and no decoder.
  *
  * Generated names differ between wabt releases (Z_envZ_<name> up to 1.0.32, w2c_env_<name> from
  * 1.0.33, -DW2C_NEW_NAMES=1): nvme_wasm.h maps them. */
@@ -23,6 +30,12 @@
 #if !GUEST_HAS_MAIN
 #include "shell.h"
 #endif
+#ifndef GUEST_HAS_TRACE
+#define GUEST_HAS_TRACE 0
+#endif
+#if GUEST_HAS_TRACE
+#include "trace.h"
+#endif
 
 #define IMPORT(name) NVME_ENV(name)
 #define BLK(name) NVME_BLK(name)
@@ -31,18 +44,26 @@
 #define SHELL_TYPE w2c_shell
 #define SHELL_INSTANTIATE(s, b, e) wasm2c_shell_instantiate(s, b, e)
 #define SHELL_MAIN(s) w2c_shell_main(s)
+#define DECODER_TYPE w2c_trace
+#define DECODER_INSTANTIATE(t, e) wasm2c_trace_instantiate(t, e)
+#define DECODER(name) w2c_trace_##name
 #else
 #define PROBE_MAIN(g) Z_nvmeZ_main(g)
 #define SHELL_TYPE Z_shell_instance_t
 #define SHELL_INSTANTIATE(s, b, e) (Z_shell_init_module(), Z_shell_instantiate(s, b, e))
 #define SHELL_MAIN(s) Z_shellZ_main(s)
+#define DECODER_TYPE Z_trace_instance_t
+#define DECODER_INSTANTIATE(t, e) (Z_trace_init_module(), Z_trace_instantiate(t, e))
+#define DECODER(name) Z_traceZ_##name
 #endif
 
 #define PAGE_BYTES 65536u
 #define DRIVER_PAGES 256u                        /* the driver's memory, the DMA window: 16 MiB */
 #define CLIENT_PAGES 32u                         /* the shell's memory: 2 MiB */
+#define DECODER_PAGES 4u                         /* the trace decoder's memory: 256 KiB */
 #define ARENA_SIZE (DRIVER_PAGES * PAGE_BYTES)
 #define CLIENT_ARENA_SIZE (CLIENT_PAGES * PAGE_BYTES)
+#define DECODER_ARENA_SIZE (GUEST_HAS_TRACE ? DECODER_PAGES * PAGE_BYTES : 0)
 #define BUFFER_BYTES (8u << 20)                  /* the driver's buffer memory, all the shell's share */
 
 #define ARENA_ALIGN (2u << 20)                   /* lets the IOMMU map the window with 2 MiB pages */
@@ -53,6 +74,10 @@
 u8 guest_arena[ARENA_SIZE] __attribute__((aligned(ARENA_ALIGN), section(".bss.zz_arena.driver")));
 /* The client's memory: no device ever sees it, any static array will do. */
 static u8 client_arena[CLIENT_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.client")));
+#if GUEST_HAS_TRACE
+/* The trace decoder's memory: the host copies entries into it, never a device. */
+static u8 decoder_arena[DECODER_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.trace")));
+#endif
 
 /* A page of kernel memory outside every arena, filled with a known pattern at boot and checked at
  * poweroff: a device that wrote there DMAed outside the window (test/qemu/sandbox.test.js aims
@@ -83,6 +108,7 @@ typedef struct NVME_ENV_STRUCT env_t;
 
 static env_t driver_env;  /* the driver's, or in probe mode the probe's */
 static env_t client_env;
+static env_t decoder_env; /* the trace decoder's */
 static nvme_instance_t driver;
 
 wasm_rt_memory_t *IMPORT(memory)(env_t *e) { return &e->memory; }
@@ -110,6 +136,65 @@ static u8 *guest_range(env_t *e, u32 ptr, u64 len, const char *who) {
   }
   return e->memory.data + ptr;
 }
+
+/* ---- trace: the driver's env.trace_begin / env.trace_event, and the decoder they feed ------------
+ * The same as host/trace.js under Node: once the driver has called trace_begin(mask) (the trace=
+ * boot option, or its trace export), every MMIO access it makes (after the host's checks; reads
+ * with the value read), every configuration write the host performs for it and every interrupt
+ * irq_wait hands it go to the decoder (build/trace.wasm), and so do the commands, completions and
+ * stages it reports through trace_event; the decoder prints each as one line on the console.
+ * Off (mask 0, the default), the cost is one test of trace_mask per access. */
+
+#define TRACE_REGION_OTHER 0            /* what an MMIO access hit, for the decoder's mmio() */
+#define TRACE_REGION_NVME 1             /* an NVMe controller's BAR0 (class 01/08/02) */
+#define TRACE_REGION_MSIX 2             /* a function's MSI-X table: off is relative to its start */
+#define TRACE_ENTRY_MAX 64              /* the decoder's buffer(): an SQE, the largest entry */
+
+#if GUEST_HAS_TRACE
+static u32 trace_mask;                  /* NVME_TRACE_* bits of the last trace_begin */
+#define TRACING(bits) __builtin_expect((trace_mask & (bits)) != 0, 0)
+static DECODER_TYPE decoder;
+static bool decoder_ready;
+static u32 decoder_entry;               /* buffer(): where entries are copied, in its memory */
+
+/* Instantiated on the first trace_begin: a kernel that never traces never runs it. */
+static DECODER_TYPE *the_decoder(void) {
+  if (!decoder_ready) {
+    env_init(&decoder_env, "trace", decoder_arena, DECODER_PAGES);
+    DECODER_INSTANTIATE(&decoder, &decoder_env);
+    decoder_entry = DECODER(buffer)(&decoder);
+    guest_range(&decoder_env, decoder_entry, TRACE_ENTRY_MAX, "buffer");
+    decoder_ready = true;
+  }
+  return &decoder;
+}
+
+void IMPORT(trace_begin)(env_t *e, u32 mask) {
+  (void)e;
+  if (mask) the_decoder();
+  trace_mask = mask;
+}
+
+/* The driver's report: a command as written to its SQ, a completion as consumed (the entry is
+ * copied into the decoder's memory), a stage begun, or a quirk acted on. */
+void IMPORT(trace_event)(env_t *e, u32 kind, u32 where, u32 ptr, u32 len) {
+  if (kind == NVME_EVENT_STAGE) { DECODER(stage)(the_decoder(), where); return; }
+  if (kind == NVME_EVENT_QUIRK) { DECODER(quirk)(the_decoder(), where); return; }
+  if (len > TRACE_ENTRY_MAX || !in_memory(e, ptr, len)) {
+    kprintf("trap: trace_event: entry [0x%x, +%u) outside the driver's memory\n", ptr, len);
+    kernel_fail(EXIT_TRAP);
+  }
+  DECODER_TYPE *d = the_decoder();
+  memcpy(decoder_env.memory.data + decoder_entry, e->memory.data + ptr, len);
+  if (kind == NVME_EVENT_COMMAND) DECODER(command)(d, where);
+  else if (kind == NVME_EVENT_COMPLETION) DECODER(completion)(d, where);
+}
+#else
+/* No decoder in this build (probe mode): a trace asked for shows nothing. */
+#define TRACING(bits) 0
+void IMPORT(trace_begin)(env_t *e, u32 mask) { (void)e; (void)mask; }
+void IMPORT(trace_event)(env_t *e, u32 kind, u32 where, u32 ptr, u32 len) { (void)e; (void)kind; (void)where; (void)ptr; (void)len; }
+#endif
 
 /* ---- what the boot loader hands over: memory map, command line (Multiboot 0.6.96, 3.3) ---- */
 
@@ -166,7 +251,7 @@ static void check_memory(u32 magic, u32 info) {
   if (mb_cmdline && (u64)(uintptr_t)mb_cmdline + 1 > need) need = (u64)(uintptr_t)mb_cmdline + 1;
   need = (need + 0xFFF) & ~0xFFFULL; /* whole pages */
   if (need <= ram_end) return;
-  u32 arenas_mib = (ARENA_SIZE + (GUEST_HAS_MAIN ? 0 : CLIENT_ARENA_SIZE)) >> 20;
+  u32 arenas_mib = (ARENA_SIZE + (GUEST_HAS_MAIN ? 0 : CLIENT_ARENA_SIZE) + DECODER_ARENA_SIZE) >> 20;
   kprintf("boot: memory: %lu MiB is too small: the guests need %u MiB of arenas above 1 MiB plus the kernel "
           "(the kernel, its arenas and the command line end at 0x%lx, usable RAM at 0x%lx); give QEMU -m %s or more\n",
           (ram_end + (1 << 20) - 1) >> 20, arenas_mib, need, ram_end, SUGGESTED_MEMORY);
@@ -331,12 +416,21 @@ static void refuse_msi_write(u32 bdf, u32 off, u32 v) {
   kernel_fail(EXIT_TRAP);
 }
 
+/* A configuration write the host performs for the guest, with the function's MSI-X capability
+ * offset (0 if none) so the decoder can name that capability's fields. */
+__attribute__((noinline, cold)) static void trace_config(u32 bdf, u32 off, u32 v) {
+#if GUEST_HAS_TRACE
+  DECODER(config)(the_decoder(), bdf, off, v, pci_capability(bdf, PCI_CAP_ID_MSIX));
+#endif
+}
+
 void IMPORT(pci_write32)(env_t *e, u32 bdf, u32 off, u32 v) {
   (void)e;
   check_cfg(bdf, off, "pci_write32");
   if (!bit(claimed, bdf)) return;        /* not a function the guest enumerated */
   if (is_bar_offset(bdf, off)) return;   /* BARs and windows stay where the firmware put them */
   refuse_msi_write(bdf, off, v);
+  if (TRACING(NVME_TRACE_REGS)) trace_config(bdf, off, v);
   if (off == 0x04 && (v & 0x4)) set_bit(bus_master, bdf);
   pci_cfg_write(bdf, off, v);
 }
@@ -471,7 +565,22 @@ static volatile u32 *mmio_reg(u32 h, u32 off, const char *who) {
   return (volatile u32 *)(m->virt + off);
 }
 
-u32 IMPORT(mmio_read32)(env_t *e, u32 h, u32 off) { (void)e; return *mmio_reg(h, off, "mmio_read32"); }
+/* An MMIO access for the decoder: which part of the BAR it hit, worked out from what mmio_map
+ * noted for the host's checks (watch_mapping), as host/trace.js does. */
+__attribute__((noinline, cold)) static void trace_mmio(const struct mapping *m, u32 off, u32 v, u32 write) {
+#if GUEST_HAS_TRACE
+  u32 region = m->nvme_regs_end ? TRACE_REGION_NVME : TRACE_REGION_OTHER, at = off;
+  if (off >= m->msix_lo && off < m->msix_hi) { region = TRACE_REGION_MSIX; at = off - m->msix_lo; }
+  DECODER(mmio)(the_decoder(), m->bdf, region, at, v, write);
+#endif
+}
+
+u32 IMPORT(mmio_read32)(env_t *e, u32 h, u32 off) {
+  (void)e;
+  u32 v = *mmio_reg(h, off, "mmio_read32");
+  if (TRACING(NVME_TRACE_REGS)) trace_mmio(&maps[h - 1], off, v, 0);
+  return v;
+}
 static void guarded_write(const struct mapping *m, u32 off, u32 v);
 
 void IMPORT(mmio_write32)(env_t *e, u32 h, u32 off, u32 v) {
@@ -479,6 +588,7 @@ void IMPORT(mmio_write32)(env_t *e, u32 h, u32 off, u32 v) {
   volatile u32 *r = mmio_reg(h, off, "mmio_write32");
   const struct mapping *m = &maps[h - 1];
   if (off < m->nvme_regs_end || (off >= m->msix_lo && off < m->msix_hi)) guarded_write(m, off, v); /* traps if refused */
+  if (TRACING(NVME_TRACE_REGS)) trace_mmio(m, off, v, 1);
   *r = v;
 }
 
@@ -570,14 +680,31 @@ u32 IMPORT(irq_msi_data)(env_t *e, u32 line) {
   return msi_data(line);
 }
 
+/* Interrupts handed to the driver, for the decoder: one line per pending line, with its MSI-X
+ * message data or its INTx IRQ number. */
+__attribute__((noinline, cold)) static void trace_irq(u32 pending) {
+#if GUEST_HAS_TRACE
+  for (u32 n = 0; n < LINES; n++) {
+    if (!(pending & (1u << n))) continue;
+    bool msix = is_msix_line(n);
+    u32 vector = msix ? msi_data(n) : lines[n].used ? lines[n].irq : 0;
+    DECODER(irq)(the_decoder(), pending, n, vector, msix);
+  }
+#endif
+}
+
 /* Sleeps until a line fires or the timeout passes; returns the lines that fired. Bounded by the
- * deadline: the 1 kHz PIT tick ends every hlt. */
+ * deadline: the 1 kHz PIT tick ends every hlt. Serves irq_wait and the block link's idle step. */
 static u32 wait_lines(u64 timeout_ns) {
   u64 deadline = deadline_after(timeout_ns);
   for (;;) {
     poll_interrupts();
     u32 p = irq_pending;
-    if (p) { irq_pending = 0; return p; }
+    if (p) {
+      irq_pending = 0;
+      if (TRACING(NVME_TRACE_IRQ)) trace_irq(p);
+      return p;
+    }
     if (time_ns() >= deadline) return 0;
     iommu_poll();
     wait_for_interrupt();

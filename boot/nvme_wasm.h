@@ -6,7 +6,8 @@
  *
  * Your kernel provides:
  *   - the driver's `env` imports, declared below: the hardware ABI of docs/abi.md (PCI
- *     configuration space, MMIO, DMA addresses, interrupts, time, console) and env.request_done;
+ *     configuration space, MMIO, DMA addresses, interrupts, time, console), env.request_done,
+ *     and env.trace_begin / env.trace_event (which may do nothing);
  *   - its linear memory (env.memory): 256 pages (16 MiB), initial = maximum, never grown, zeroed.
  *     It is the DMA window: queues, PRP lists and data buffers live in it, so put it where
  *     devices can reach it, and make env.dma_address return the bus address of a range of it;
@@ -212,6 +213,7 @@ struct __attribute__((packed)) nvme_done_record {
 #define NVME_EVENT_COMMAND 1    /* ptr: the 64-byte submission queue entry just written */
 #define NVME_EVENT_COMPLETION 2 /* ptr: the 16-byte completion queue entry just consumed */
 #define NVME_EVENT_STAGE 3      /* a bring-up stage begun; no data */
+#define NVME_EVENT_QUIRK 4      /* the driver acting on a controller quirk (where: index << 16 | quirk bit); no data */
 
 /* ---- why a controller failed (CTRL_FAIL_REASON) ---- */
 #define NVME_FAIL_NONE 0
@@ -328,6 +330,19 @@ void NVME_ENV(irq_ack)(nvme_env_t *, uint32_t line);                  /* unmask 
 /* Once per finished request, only from inside poll/interrupt/tick/shutdown. Do not call the
  * driver from here: queue the completion, and act on it after the export returns. */
 void NVME_ENV(request_done)(nvme_env_t *, uint64_t tag, uint32_t status, uint64_t error_lba);
+/* Tracing (the trace= boot option or nvme_trace; docs/trace.md). The driver calls trace_begin
+ * with the NVME_TRACE_* mask it wants (0: off) before anything it traces; from then on the host
+ * traces what only it sees, while the mask asks: with NVME_TRACE_REGS every MMIO access (reads
+ * with the value read) and configuration write it performs for the driver, with NVME_TRACE_IRQ
+ * every interrupt line irq_wait returns. trace_event is the driver's report of what only it sees,
+ * called only while its mask asks: kind NVME_EVENT_COMMAND or NVME_EVENT_COMPLETION with the
+ * entry at [ptr, ptr + len) of its memory (len <= 64), or NVME_EVENT_STAGE / NVME_EVENT_QUIRK (no
+ * data); `where` is controller index << 16 | queue id (or | stage, or | quirk bit). A host that does not trace makes both do
+ * nothing. boot/host.c (like host/trace.js under Node) hands all of it to the decoder module
+ * build/trace.wasm (wasm2c -n trace: its own env instance and 4-page memory; exports buffer,
+ * mmio, config, irq, command, completion, stage, quirk), which prints one line per event. */
+void NVME_ENV(trace_begin)(nvme_env_t *, uint32_t mask);
+void NVME_ENV(trace_event)(nvme_env_t *, uint32_t kind, uint32_t where, uint32_t ptr, uint32_t len);
 
 /* ---- the driver's exports, as wasm2c generates them (use the nvme_* functions below) ---- */
 #if W2C_NEW_NAMES
@@ -354,6 +369,7 @@ uint32_t NVME_EXPORT(wait_hint)(nvme_instance_t *);
 uint32_t NVME_EXPORT(outstanding)(nvme_instance_t *);
 uint32_t NVME_EXPORT(log_errors)(nvme_instance_t *);
 uint32_t NVME_EXPORT(shutdown)(nvme_instance_t *);
+uint32_t NVME_EXPORT(trace)(nvme_instance_t *, uint32_t mask);
 
 /* ---- the same, under names that do not change with wabt ---- */
 
@@ -410,6 +426,9 @@ static inline uint32_t nvme_log_errors(nvme_instance_t *d) { return NVME_EXPORT(
 /* Orderly shutdown of every controller (outstanding requests finish first); returns the error
  * lines it printed. */
 static inline uint32_t nvme_shutdown(nvme_instance_t *d) { return NVME_EXPORT(shutdown)(d); }
+/* What to trace from now on (NVME_TRACE_* bits, 0 stops it; the driver calls env.trace_begin
+ * with it); returns the previous mask. The trace= boot option does the same from start_cmdline. */
+static inline uint32_t nvme_trace(nvme_instance_t *d, uint32_t mask) { return NVME_EXPORT(trace)(d, mask); }
 
 /* ==== the `blk` client interface: what a host gives a client module ============================
  * A client has its own memory and a share of the driver's buffer memory (offsets 0 .. share - 1).

@@ -100,7 +100,7 @@ export function qemuArgs(opts = {}) {
 
 export async function bootQemu(opts = {}) {
   const { timeoutMs = 120000, input, stallReaderMs = 0 } = opts;
-  const args = qemuArgs(opts);
+  const args = opts.args ?? qemuArgs(opts);   // opts.args: boot/qemu.sh's arguments as they are
   const t0 = Date.now();
   const env = { ...process.env, NVME_WASM_ACCEL_CACHE: join(tmpdir(), "nvme-wasm-accel") };
   const child = spawn(QEMU_SH, args, { cwd: ROOT, env, detached: true, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
