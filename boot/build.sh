@@ -98,9 +98,9 @@ elif exports start_cmdline; then
   # The trace decoder: fed by host.c, prints on the console, touches nothing else.
   [ -f "$DECODER" ] || { echo "boot/build.sh: trace decoder $DECODER does not exist (make wasm builds build/trace.wasm)" >&2; exit 1; }
   "$WASM2C" -n trace "$DECODER" -o "$OBJ/trace.c"
-  for x in buffer mmio config irq command completion stage; do
+  for x in buffer mmio config irq command completion stage quirk reap; do
     grep -Eq "\b(Z_traceZ_|w2c_trace_)$x\(" "$OBJ/trace.h" || {
-      echo "boot/build.sh: trace decoder $DECODER does not export $x (buffer mmio config irq command completion stage)" >&2; exit 1; }
+      echo "boot/build.sh: trace decoder $DECODER does not export $x (buffer mmio config irq command completion stage quirk reap)" >&2; exit 1; }
   done
   only_env_imports "$OBJ/trace.h" " memory abort console_write " "trace decoder $DECODER" "the decoder only prints"
   GUESTS+=(trace)

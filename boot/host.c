@@ -180,6 +180,7 @@ void IMPORT(trace_begin)(env_t *e, u32 mask) {
 void IMPORT(trace_event)(env_t *e, u32 kind, u32 where, u32 ptr, u32 len) {
   if (kind == NVME_EVENT_STAGE) { DECODER(stage)(the_decoder(), where); return; }
   if (kind == NVME_EVENT_QUIRK) { DECODER(quirk)(the_decoder(), where); return; }
+  if (kind == NVME_EVENT_REAP) { DECODER(reap)(the_decoder(), where); return; }
   if (len > TRACE_ENTRY_MAX || !in_memory(e, ptr, len)) {
     kprintf("trap: trace_event: entry [0x%x, +%u) outside the driver's memory\n", ptr, len);
     kernel_fail(EXIT_TRAP);

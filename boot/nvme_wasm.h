@@ -214,6 +214,7 @@ struct __attribute__((packed)) nvme_done_record {
 #define NVME_EVENT_COMPLETION 2 /* ptr: the 16-byte completion queue entry just consumed */
 #define NVME_EVENT_STAGE 3      /* a bring-up stage begun; no data */
 #define NVME_EVENT_QUIRK 4      /* the driver acting on a controller quirk (where: index << 16 | quirk bit); no data */
+#define NVME_EVENT_REAP 5       /* IO completion entries one reap consumed (where: index << 16 | count); no data; under NVME_TRACE_IRQ */
 
 /* ---- why a controller failed (CTRL_FAIL_REASON) ---- */
 #define NVME_FAIL_NONE 0
@@ -336,11 +337,12 @@ void NVME_ENV(request_done)(nvme_env_t *, uint64_t tag, uint32_t status, uint64_
  * with the value read) and configuration write it performs for the driver, with NVME_TRACE_IRQ
  * every interrupt line irq_wait returns. trace_event is the driver's report of what only it sees,
  * called only while its mask asks: kind NVME_EVENT_COMMAND or NVME_EVENT_COMPLETION with the
- * entry at [ptr, ptr + len) of its memory (len <= 64), or NVME_EVENT_STAGE / NVME_EVENT_QUIRK (no
- * data); `where` is controller index << 16 | queue id (or | stage, or | quirk bit). A host that does not trace makes both do
- * nothing. boot/host.c (like host/trace.js under Node) hands all of it to the decoder module
- * build/trace.wasm (wasm2c -n trace: its own env instance and 4-page memory; exports buffer,
- * mmio, config, irq, command, completion, stage, quirk), which prints one line per event. */
+ * entry at [ptr, ptr + len) of its memory (len <= 64), or NVME_EVENT_STAGE / NVME_EVENT_QUIRK /
+ * NVME_EVENT_REAP (no data); `where` is controller index << 16 | queue id (or | stage, | quirk
+ * bit, | entries reaped). A host that does not trace makes both do nothing. boot/host.c (like
+ * host/trace.js under Node) hands all of it to the decoder module build/trace.wasm (wasm2c -n
+ * trace: its own env instance and 4-page memory; exports buffer, mmio, config, irq, command,
+ * completion, stage, quirk, reap), which prints one line per event. */
 void NVME_ENV(trace_begin)(nvme_env_t *, uint32_t mask);
 void NVME_ENV(trace_event)(nvme_env_t *, uint32_t kind, uint32_t where, uint32_t ptr, uint32_t len);
 

@@ -25,7 +25,7 @@ const escape = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").rep
 function isIo(r) {
   if (r.kind === "command" || r.kind === "completion") return / [SC]Q[1-9]\d* /.test(r.text);
   if (r.kind === "mmio-write") return /write [SC]Q[1-9]\d* (tail|head)=/.test(r.text);
-  return r.kind === "irq";
+  return r.kind === "irq" || r.kind === "reap";
 }
 
 // The rows: events, with runs of more than FOLD_AFTER + FOLD_KEEP_END IO events folded.
@@ -72,7 +72,7 @@ function arrows(r, y) {
   return "";
 }
 
-const COLOR = { "mmio-write": "#1f4e8c", "mmio-read": "#1f4e8c", "pci-write": "#6b3fa0", command: "#0b6e4f", completion: "#0b6e4f", irq: "#a0522d" };
+const COLOR = { "mmio-write": "#1f4e8c", "mmio-read": "#1f4e8c", "pci-write": "#6b3fa0", command: "#0b6e4f", completion: "#0b6e4f", irq: "#a0522d", reap: "#a0522d" };
 
 function eventRow(r, y) {
   const tag = `data-seq="${r.seq}" data-kind="${escape(r.kind)}"`;
@@ -91,7 +91,7 @@ function foldRow(folded, y) {
   const commands = folded.filter((r) => r.kind === "command").length;
   const completions = folded.filter((r) => r.kind === "completion").length;
   const irqs = folded.filter((r) => r.kind === "irq").length;
-  const text = `… ${folded.length} IO events folded: ${commands} commands, ${completions} completions, ${irqs} interrupts, and their doorbells …`;
+  const text = `… ${folded.length} IO events folded: ${commands} commands, ${completions} completions, ${irqs} interrupts, and their reaps and doorbells …`;
   return `<g class="fold" data-events="${folded.length}" data-first="${folded[0].seq}" data-last="${folded.at(-1).seq}">` +
     `<text x="${TEXT_X}" y="${y + 4}" ${font()} font-style="italic" fill="#777">${escape(text)}</text></g>`;
 }
@@ -139,7 +139,7 @@ export function splitStages(records) {
 // JSON lines (nvme-wasm sim --trace-json) back into records.
 // Anything else — a line that is not JSON, a record without its fields, an unknown kind — is an
 // error naming the line.
-export const KINDS = ["stage", "quirk", "mmio-read", "mmio-write", "pci-write", "command", "completion", "irq"];
+export const KINDS = ["stage", "quirk", "mmio-read", "mmio-write", "pci-write", "command", "completion", "irq", "reap"];
 export function parseJsonLines(text) {
   const records = [];
   text.split("\n").forEach((line, i) => {

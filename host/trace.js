@@ -11,7 +11,7 @@ import { CFG } from "./pci.js";
 import { msixTable, capability } from "./guard.js";
 
 export const TRACE_REGS = 1, TRACE_CMDS = 2, TRACE_IRQ = 4;
-const EVENT_COMMAND = 1, EVENT_COMPLETION = 2, EVENT_STAGE = 3, EVENT_QUIRK = 4;
+const EVENT_COMMAND = 1, EVENT_COMPLETION = 2, EVENT_STAGE = 3, EVENT_QUIRK = 4, EVENT_REAP = 5;
 const REGION_OTHER = 0, REGION_NVME = 1, REGION_MSIX = 2;
 const NVME_CLASS = 0x010802;
 const DECODER_PAGES = 4;
@@ -90,6 +90,7 @@ export class Tracer {
   event(kind, where, ptr, len) {
     if (kind === EVENT_STAGE) { this.emit("stage", "stage", () => this.d.stage(where >>> 0)); return; }
     if (kind === EVENT_QUIRK) { this.emit("quirk", "driver", () => this.d.quirk(where >>> 0)); return; }
+    if (kind === EVENT_REAP) { this.emit("reap", "driver", () => this.d.reap(where >>> 0)); return; }
     ptr >>>= 0; len >>>= 0;
     if (len > 64 || ptr + len > this.m.memory.buffer.byteLength) throw new Error(`trace_event: entry [${ptr}, +${len}) outside the driver's memory`);
     new Uint8Array(this.memory.buffer).set(new Uint8Array(this.m.memory.buffer, ptr, len), this.entry);

@@ -137,3 +137,4 @@ export const EVENT_COMMAND: u32 = 1;    // ptr: the 64-byte submission queue ent
 export const EVENT_COMPLETION: u32 = 2; // ptr: the 16-byte completion queue entry just consumed
 export const EVENT_STAGE: u32 = 3;      // where: controller index << 16 | the stage now begun; no data
 export const EVENT_QUIRK: u32 = 4;      // where: controller index << 16 | the quirk bit acted on now (driver/nvme/quirks.ts); no data
+export const EVENT_REAP: u32 = 5;       // where: controller index << 16 | the IO CQ entries one reap consumed (> 0); no data; under TRACE_IRQ

@@ -119,6 +119,13 @@ function quirkText(bit: u32): string {
   return "unknown";
 }
 
+// How many IO completion entries one reap of the driver consumed (after the interrupt line above
+// it, or a poll).
+export function reap(where: u32): void {
+  put("reap nvme"); putDec(<u64>(where >> 16)); put(" CQ1 entries="); putDec(<u64>(where & 0xffff));
+  newline();
+}
+
 export function quirk(where: u32): void {
   put("quirk nvme"); putDec(<u64>(where >> 16)); put(" "); put(quirkText(where & 0xffff));
   newline();

@@ -55,6 +55,7 @@ const EXPECTED_ARROWS = {
   irq: [[["controller", "interrupts"], false], [["interrupts", "driver"], false]],
   stage: [],
   quirk: [],
+  reap: [],
 };
 
 // The checks shared by the committed diagrams and a fresh one: each record appears exactly once,

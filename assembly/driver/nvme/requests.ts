@@ -19,7 +19,7 @@ import { entry, namespaceCount } from "./namespace";
 import { buildPrps, releaseLists } from "./prp";
 import { resetController } from "./bringup";
 import { allocPages } from "../dma";
-import { traceCommand, traceCompletion } from "../trace";
+import { traceCommand, traceCompletion, traceReap } from "../trace";
 import { isSuccess, isRetryable } from "../../common/status";
 import {
   OP_READ, OP_WRITE, OP_FLUSH, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL, IRQ_MODE_INTX,
@@ -395,6 +395,7 @@ export function reap(c: Controller): u32 {
     done += finishCommand(c, cid, status);
   }
   if (seen > 0) {
+    traceReap(c.index, seen);
     // INTx stays asserted until the head catches up: ring at once there; else when due.
     if (c.irqMode == IRQ_MODE_INTX || qp.cqDoorbellDue(0)) qp.ringCompletion();
     if ((c.pendingCount != 0 || c.backlogHead != NONE) && issue(c, now_ns()) > 0) qp.ringSubmission();
