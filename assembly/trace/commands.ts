@@ -26,7 +26,7 @@ export function adminName(op: u32): string {
     case 0x7c: return "Doorbell Buffer Config";
     case 0x80: return "Format NVM";
   }
-  return "admin opcode";
+  return "";
 }
 
 export function ioName(op: u32): string {
@@ -39,7 +39,14 @@ export function ioName(op: u32): string {
     case 0x08: return "Write Zeroes";
     case 0x09: return "Dataset Management";
   }
-  return "I/O opcode";
+  return "";
+}
+
+// The opcode in the spec's words; one it does not know, with its number: "admin opcode 0xc0".
+function putOpcode(qid: u32, op: u32): void {
+  const name = qid == 0 ? adminName(op) : ioName(op);
+  if (name.length > 0) { put(name); return; }
+  put(qid == 0 ? "admin opcode " : "I/O opcode "); putHex(<u64>op, 2);
 }
 
 function cnsName(cns: u32): string {
@@ -114,7 +121,7 @@ export function putCommand(ctrl: u32, qid: u32, e: usize): void {
   const op = cdw0 & 0xff;
   put("cmd nvme"); putDec(<u64>ctrl); put(" SQ"); putDec(<u64>qid);
   kv("cid", <u64>(cdw0 >> 16)); putByte(32);
-  put(qid == 0 ? adminName(op) : ioName(op));
+  putOpcode(qid, op);
   if (qid == 0) adminFields(op, e); else ioFields(op, e);
   if (((cdw0 >> 8) & 3) != 0) put(" fused");
   if (((cdw0 >> 14) & 3) != 0) put(" SGL");
@@ -130,7 +137,7 @@ export function putCompletion(ctrl: u32, qid: u32, e: usize, what: i32): void {
   kv("sqhd", <u64>load<u16>(e + CQE_SQHD));
   kv("phase", <u64>(raw & 1));
   putByte(32);
-  if (opcode >= 0) { put(qid == 0 ? adminName(<u32>opcode) : ioName(<u32>opcode)); put(": "); }
+  if (opcode >= 0) { putOpcode(qid, <u32>opcode); put(": "); }
   putStatus(raw >> 1);
   const dw0 = load<u32>(e + CQE_DW0);
   if (qid == 0 && opcode == 0x09 && (what >> 8) == 0x07) { put(" dw0="); putHex(<u64>dw0, 8); put(" (NSQA="); putDec(<u64>(dw0 & 0xffff) + 1); put(" NCQA="); putDec(<u64>(dw0 >> 16) + 1); put(")"); }
