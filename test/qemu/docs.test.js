@@ -19,21 +19,25 @@
 // the block must come out there too, numbers aside: every number, quoted string and hexdump byte is
 // masked, the words, fields and their order must be the same. The model is a different controller
 // (its PCI address, BAR, serial, Identify contents differ); the driver's steps are not.
+//
+// A block marked `<!-- output node: CMD -->` shows a run under Node (`npx nvme-wasm sim --cmd CMD`,
+// the CLI's defaults: profile qemu, seed 1, one 16 MiB disk): it is compared with such a run, exactly
+// but for the times; it needs no QEMU.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bootQemu, hasQemu, KERNEL, ROOT } from "./helpers.js";
-import { buildMachine, closeDisks } from "../../host/sim.js";
+import { buildMachine, closeDisks, runSim } from "../../host/sim.js";
 import { tempDir } from "../lib/disk-images.js";
 
 const enabled = hasQemu() || !!process.env.CI;
-const DOCS = ["docs/bring-up.md"];   // pages with marked blocks
+const DOCS = ["docs/bring-up.md", "docs/trace.md"];   // pages with marked blocks
 // Pages whose every fenced block must be marked or be a command someone types.
 const ALL_MARKED = ["docs/bring-up.md"];
 const COMMAND_BLOCK = /^(\$ |npx |make |node |boot\/|\(gdb\) )/;
 const DOCUMENTED_QEMU = "7.2";
-const MARKER = /^<!-- output: (.+?) -->$/;
+const MARKER = /^<!-- output( node)?: (.+?) -->$/;
 
 // [{ doc, line, cmd, lines }] of a page: marked blocks; `unmarked` the blocks without a marker.
 export function outputBlocks(doc, text) {
@@ -45,7 +49,7 @@ export function outputBlocks(doc, text) {
     if (end < 0) throw new Error(`${doc}:${i + 1}: a fenced block that never ends`);
     const lines = src.slice(i + 1, end);
     const m = MARKER.exec(src[i - 1] ?? "");
-    if (m) blocks.push({ doc, line: i + 1, cmd: m[1], lines });
+    if (m) blocks.push({ doc, line: i + 1, cmd: m[2], node: !!m[1], lines });
     else unmarked.push({ doc, line: i + 1, lines });
     i = end;
   }
@@ -105,7 +109,7 @@ const splitLines = (output) => output.replace(/\r/g, "").split("\n");
 describe("docs: finding the marked output blocks", () => {
   it("reads marked blocks and masks only what may vary", () => {
     const { blocks, unmarked } = outputBlocks("x.md", ["<!-- output: stage=1; poweroff -->", "```", "a us=12", "```", "```", "npx x", "```"].join("\n"));
-    expect(blocks).toEqual([{ doc: "x.md", line: 2, cmd: "stage=1; poweroff", lines: ["a us=12"] }]);
+    expect(blocks).toEqual([{ doc: "x.md", line: 2, cmd: "stage=1; poweroff", node: false, lines: ["a us=12"] }]);
     expect(unmarked.map((b) => b.lines)).toEqual([["npx x"]]);
     expect(maskRun(["nvme0 reset ok us=776"])).toEqual(["nvme0 reset ok us=…"]);
     expect(maskRun(["nvme0 reset ok rs=776"])).toEqual(["nvme0 reset ok rs=776"]);
@@ -128,8 +132,27 @@ describe("docs: finding the marked output blocks", () => {
   });
 });
 
+describe("docs: every block marked as a Node run is what `nvme-wasm sim` prints today", () => {
+  const blocks = DOCS.flatMap((doc) => outputBlocks(doc, readFileSync(join(ROOT, doc), "utf8")).blocks).filter((b) => b.node);
+  it("docs/trace.md's examples are marked", () => {
+    expect(blocks.filter((b) => b.doc === "docs/trace.md").length).toBeGreaterThanOrEqual(2);
+  });
+  it("each is a run of consecutive lines of its command's output under Node, times aside", async () => {
+    const runs = new Map();
+    for (const b of blocks) {
+      if (!runs.has(b.cmd)) {
+        const r = await runSim({ cmd: b.cmd, disks: ["mem:16M"], stdout: null, stderr: null });
+        runs.set(b.cmd, r);
+      }
+      const r = runs.get(b.cmd);
+      const have = maskRun(splitLines(r.output));
+      expect(runAt(have, maskRun(b.lines)), explain(b, r, have)).toBeGreaterThanOrEqual(0);
+    }
+  });
+});
+
 describe.skipIf(!enabled)("docs: every marked output block is what QEMU and the Node host print today", () => {
-  const blocks = DOCS.flatMap((doc) => outputBlocks(doc, readFileSync(join(ROOT, doc), "utf8")).blocks);
+  const blocks = DOCS.flatMap((doc) => outputBlocks(doc, readFileSync(join(ROOT, doc), "utf8")).blocks).filter((b) => !b.node);
   const commands = [...new Set(blocks.map((b) => b.cmd))];
   let tmp, image, qemuVersion;
   const qemuRuns = new Map(), nodeRuns = new Map();
