@@ -6,6 +6,8 @@
 #   make kernel         build/kernel.elf only
 #   make debug          QEMU halted with a GDB stub, and GDB with the kernel's symbols
 #   make bench          throughput figures (Node model and QEMU); never a pass/fail
+#   make sweep          IOPS against queue depth, both drivers, and the device floor: build/sweep.txt,
+#                       drawn as build/bench-qd.svg (copy it to docs/ to update the README's plot)
 #   make soak           long fuzz and fault soak (sim, and a QEMU sample); figures and failures
 #   make diagrams       the sequence diagrams of docs/bring-up.md (docs/diagrams/, from a Node trace)
 
@@ -14,9 +16,9 @@ BUILD := build
 WASM  := $(BUILD)/nvme.wasm
 SHELL_WASM := $(BUILD)/shell.wasm
 TRACE_WASM := $(BUILD)/trace.wasm
-GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json
+GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json host/ascii-strings.js
 
-.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench soak diagrams clean
+.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench sweep soak diagrams clean
 
 all: wasm kernel
 
@@ -39,8 +41,13 @@ test: deps wasm kernel
 
 bench: deps wasm kernel
 	node bench/node-throughput.js
+	node bench/crc32.js
 	boot/bench-qemu.sh
 	bench/qemu-vs-linux.sh
+
+sweep: deps wasm kernel
+	bench/sweep.sh --linux --rounds 3 | tee $(BUILD)/sweep.txt
+	node bench/plot.js $(BUILD)/sweep.txt $(BUILD)/bench-qd.svg
 
 # One trace=all run under Node, cut at each stage line: docs/diagrams/stage-N.svg (docs/trace.md).
 diagrams: deps-npm wasm

@@ -6,28 +6,56 @@
 # polled jobs really poll. fio then runs the jobs below against /dev/nvme0n1 with direct IO.
 # A benchmark: it prints one line per job and never judges.
 #
-#   bench/linux-fio.sh            prints: linux job=NAME engine=E iops=N mib_s=N io_irqs=N
-#                                 or:     linux job=NAME engine=E timed-out|error="…"
+#   bench/linux-fio.sh [JOB|SET …]   runs the jobs named (in that order, in one boot), or a set:
+#                                    compare (default: the five of bench/qemu-vs-linux.sh, deep ones last), sweep
+#                                    (io_uring 4 KiB random reads at QD 1 2 4 8 16 32 64)
+#   prints, per job:  linux job=NAME engine=E iops=N mib_s=N io_irqs=N rw=RW bs=BS qd=Q
+#              or:    linux job=NAME engine=E timed-out io_timeouts=N rw=RW bs=BS qd=Q
+#              or:    linux job=NAME engine=E error="…" rw=RW bs=BS qd=Q
+#              or:    linux job=NAME engine=E skipped after=JOB rw=RW bs=BS qd=Q   (not run: JOB timed out
+#                     earlier in the same boot, and what follows a controller reset is not a figure)
+# A job is timed out when the kernel logged an NVMe I/O timeout while it ran (Linux 6.1 on QEMU
+# 7.2.22 loses completions now and then at depth — seen on 128 KiB QD8, on 4 KiB QD8 and QD32 with
+# io_uring, on QD32 with libaio: 30 s timeouts, aborts, resets, and fio then reports 0 IOPS for that
+# job and those after it), when fio reported 0 IOPS, or when it never reported before TIMEOUT. The
+# jobs after a timed-out one in the same boot are not run (`skipped`): run them again in a fresh
+# boot (bench/lib.sh linux_jobs does), and put deep jobs last.
 # Environment: RUNTIME (seconds per job, default 5), RAMP (default 1), TIMEOUT (seconds for the
 # whole QEMU run, default 300). Everything comes from Debian packages (apt-get, as root).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNTIME=${RUNTIME:-5} RAMP=${RAMP:-1} TIMEOUT=${TIMEOUT:-300}
 
-# The jobs, in the order of bench/qemu-vs-linux.sh: name, rw, block size, depth, engine, extra.
-# QD1 with interrupts is pvsync2 (one synchronous request at a time), QD1 polled is io_uring with
-# hipri on the poll queue, the deeper ones io_uring.
-JOBS="randread-4k-qd1 randread 4k 1 pvsync2
+# Every job: name, rw, block size, depth, engine, extra. QD1 with interrupts is pvsync2 (one
+# synchronous request at a time), QD1 polled is io_uring with hipri on the poll queue, the deeper
+# ones io_uring.
+ALL_JOBS="randread-4k-qd1 randread 4k 1 pvsync2
 randread-4k-qd1-poll randread 4k 1 io_uring --hipri=1
 randread-4k-qd32 randread 4k 32 io_uring
 read-128k-qd8 randread 128k 8 io_uring
-randwrite-4k-qd1 randwrite 4k 1 pvsync2"
+randwrite-4k-qd1 randwrite 4k 1 pvsync2
+randread-4k-qd32-libaio randread 4k 32 libaio"
+for q in 1 2 4 8 16 32 64; do ALL_JOBS+=$'\n'"randread-4k-qd$q-uring randread 4k $q io_uring"; done
+SET_compare="randread-4k-qd1 randread-4k-qd1-poll randwrite-4k-qd1 randread-4k-qd32 read-128k-qd8"  # deep jobs last
+SET_sweep="randread-4k-qd1-uring randread-4k-qd2-uring randread-4k-qd4-uring randread-4k-qd8-uring randread-4k-qd16-uring randread-4k-qd32-uring randread-4k-qd64-uring"
+names=()
+for a in "${@:-compare}"; do
+  case "$a" in
+    compare) names+=($SET_compare) ;;
+    sweep) names+=($SET_sweep) ;;
+    *) grep -q "^$a " <<<"$ALL_JOBS" || { echo "linux-fio: unknown job $a (the jobs are at the top of bench/linux-fio.sh)" >&2; exit 2; }
+       names+=("$a") ;;
+  esac
+done
+JOBS=$(for n in "${names[@]}"; do grep "^$n " <<<"$ALL_JOBS"; done)
 
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v fio >/dev/null || need+=(fio)
 command -v cpio >/dev/null || need+=(cpio)
 [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v zstd >/dev/null || need+=(zstd)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-amd64)
 if [ ${#need[@]} -gt 0 ]; then
   echo "linux-fio: installing ${need[*]} (apt-get)" >&2
@@ -70,14 +98,20 @@ modprobe nvme poll_queues=1
 for i in \$(seq 100); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
 echo none > /sys/block/nvme0n1/queue/scheduler 2>/dev/null
 irqs() { awk '/nvme0q[1-9]/ { for (i = 2; i <= NF; i++) if (\$i ~ /^[0-9]+\$/) n += \$i } END { print n + 0 }' /proc/interrupts; }
+timeouts() { dmesg | grep -c 'nvme.* timeout' ; }
+tainted=""
 while read name rw bs qd engine extra; do
-  before=\$(irqs)
+  if [ -n "\$tainted" ]; then echo "@@skipped \$name \$tainted"; continue; fi
+  echo "@@start \$name"
+  before=\$(irqs) lost=\$(timeouts)
   out=\$(fio --name=\$name --filename=/dev/nvme0n1 --direct=1 --rw=\$rw --bs=\$bs --iodepth=\$qd \\
     --ioengine=\$engine \$extra --time_based --runtime=$RUNTIME --ramp_time=$RAMP --norandommap \\
     --randrepeat=1 --output-format=terse --terse-version=3 2>&1)
   line=\$(echo "\$out" | grep '^3;' || true)
-  if [ -n "\$line" ]; then echo "@@job \$name \$engine \$((\$(irqs) - before)) \$line"
+  lost=\$((\$(timeouts) - lost))
+  if [ -n "\$line" ]; then echo "@@job \$name \$engine \$((\$(irqs) - before)) \$lost \$line"
   else echo "@@error \$name \$engine \$(echo "\$out" | tr '\n' ' ' | cut -c1-200)"; fi
+  [ "\$lost" -gt 0 ] && tainted=\$name  # what follows would measure the reset's aftermath
 done < /etc/jobs
 poweroff -f
 EOF
@@ -92,13 +126,21 @@ timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -machine q35 -m 512M -
   </dev/null 2>&1 | tr -d '\r' > "$LOG" || true
 
 # fio's terse format, version 3: the read section from field 6 (6 KiB, 7 KiB/s, 8 IOPS), the write
-# section from field 47 (47 KiB, 48 KiB/s, 49 IOPS). A job that never reported timed out.
-while read -r name _ _ _ engine _; do
+# section from field 47 (47 KiB, 48 KiB/s, 49 IOPS). A job that never reported, reported 0 IOPS, or
+# saw an NVMe I/O timeout in the kernel log timed out (its figure would measure the 30 s timeout).
+while read -r name rw bs qd engine _; do
+  shape="rw=$rw bs=$bs qd=$qd"
   if line=$(grep "^@@job $name " "$LOG"); then
-    awk -v n="$name" -v e="$engine" '{ split($5, f, ";"); printf "linux job=%s engine=%s iops=%d mib_s=%d io_irqs=%d\n", n, e, f[8] + f[49], (f[7] + f[48]) / 1024, $4 }' <<<"$line"
+    awk -v n="$name" -v e="$engine" -v s="$shape" '{ split($6, f, ";"); iops = f[8] + f[49]
+      if ($5 > 0 || iops == 0) printf "linux job=%s engine=%s timed-out io_timeouts=%d %s\n", n, e, $5, s
+      else printf "linux job=%s engine=%s iops=%d mib_s=%d io_irqs=%d %s\n", n, e, iops, (f[7] + f[48]) / 1024, $4, s }' <<<"$line"
   elif line=$(grep "^@@error $name " "$LOG"); then
-    echo "linux job=$name engine=$engine error=\"${line#@@error $name $engine }\""
+    echo "linux job=$name engine=$engine error=\"${line#@@error $name $engine }\" $shape"
+  elif line=$(grep "^@@skipped $name " "$LOG"); then
+    echo "linux job=$name engine=$engine skipped after=${line##* } $shape"
+  elif ! grep -qx "@@start $name" "$LOG"; then
+    echo "linux job=$name engine=$engine skipped after=timeout-of-the-run $shape"
   else
-    echo "linux job=$name engine=$engine timed-out"
+    echo "linux job=$name engine=$engine timed-out io_timeouts=$(grep -c 'nvme.* timeout' "$LOG") $shape"
   fi
 done <<<"$JOBS"

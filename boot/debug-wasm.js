@@ -192,7 +192,8 @@ async function compile(name, outDir) {
   const asc = (await import("assemblyscript/asc")).default;
   let errText = "";
   const { error } = await asc.main(
-    [m.entry, "--config", "asconfig.json", "--target", name, "--debug", "--outFile", wasm, "--textFile", wat],
+    // The config by its absolute path, as host/build.js gives it (its transform is found from there).
+    [m.entry, "--config", join(ROOT, "asconfig.json"), "--target", name, "--debug", "--outFile", wasm, "--textFile", wat],
     {
       stdout: { write: () => true },
       stderr: { write: (s) => { errText += s; return true; } },

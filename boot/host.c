@@ -912,11 +912,15 @@ u32 BLK(buffer_read)(blk_t *c, u32 off, u32 ptr, u32 len) {
 }
 
 /* The driver checks its own buffer range; the host checks the client's share, which the driver
- * cannot tell apart from another client's. */
+ * cannot tell apart from another client's. Only reads and writes move data: every other operation
+ * (flush, zeroes, deallocate, or an unknown one the driver refuses) gets the share's base. */
 u32 BLK(submit)(blk_t *c, u32 tag, u32 op, u32 ns, u64 lba, u32 blocks, u32 off) {
-  if ((op & NVME_OP_MASK) != NVME_OP_FLUSH) {
+  bool data = (op & NVME_OP_MASK) == NVME_OP_READ || (op & NVME_OP_MASK) == NVME_OP_WRITE;
+  if (data) {
     if (ns >= ns_known) return NVME_ERR_NO_NAMESPACE;
     if (!in_share(c, off, request_bytes(blocks, ns_shift[ns]))) return NVME_ERR_BAD_BUFFER;
+  } else {
+    off = 0;
   }
   u32 status = nvme_submit(&driver, ((u64)c->id << 32) | tag, op, ns, lba, blocks, c->share_base + off);
   if (status == 0) c->in_flight++;

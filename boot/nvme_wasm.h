@@ -58,6 +58,8 @@
 #define NVME_OP_READ 1          /* blocks from the namespace into the buffer */
 #define NVME_OP_WRITE 2         /* blocks from the buffer to the namespace */
 #define NVME_OP_FLUSH 3         /* commit the volatile write cache (lba, blocks, buffer ignored) */
+#define NVME_OP_WRITE_ZEROES 4  /* the blocks read as zeroes afterwards: Write Zeroes (buffer ignored) */
+#define NVME_OP_DEALLOCATE 5    /* deallocate (trim) the blocks: Dataset Management (buffer ignored) */
 #define NVME_OP_MASK 0xff
 #define NVME_OP_FLAG_MORE 0x100 /* more submissions follow at once: the SQ doorbell may wait */
 
@@ -77,6 +79,7 @@
 #define NVME_ERR_BAD_BUFFER 0x10008       /* submit: buffer outside the buffer memory, or not 4-byte aligned */
 #define NVME_ERR_BAD_OP 0x10009           /* submit: unknown operation or flag */
 #define NVME_ERR_UNUSABLE 0x1000a         /* submit: the driver refused this namespace at bring-up */
+#define NVME_ERR_UNSUPPORTED 0x1000b      /* submit: the controller does not offer this op (ONCS, or a quirk) */
 #define NVME_DRIVER_STATUS_BASE 0x10000
 
 /* ---- start's options ---- */
@@ -181,11 +184,13 @@ struct __attribute__((packed)) nvme_namespace_record {
 #define NVME_STAT_POLLS 56
 #define NVME_STAT_TIMEOUTS 64
 #define NVME_STAT_RESETS 72
-#define NVME_STATS_RECORD_BYTES 80
+#define NVME_STAT_DEVICE_NS 80       /* sum over IO commands of doorbell rung -> completion seen */
+#define NVME_STAT_DEVICE_COMMANDS 88 /* IO commands in that sum */
+#define NVME_STATS_RECORD_BYTES 96
 
 struct __attribute__((packed)) nvme_stats_record {
   uint64_t commands, completions, errors, retries, read_bytes, write_bytes, interrupts, polls,
-      timeouts, resets;
+      timeouts, resets, device_ns, device_commands;
 };
 
 /* ---- completion record: what blk.complete writes to a client's memory ---- */
@@ -279,6 +284,8 @@ NVME_CHECK_FIELD(nvme_namespace_record, format, NVME_NS_FORMAT);
 _Static_assert(sizeof(struct nvme_namespace_record) == NVME_NAMESPACE_RECORD_BYTES, "namespace record size");
 NVME_CHECK_FIELD(nvme_stats_record, interrupts, NVME_STAT_INTERRUPTS);
 NVME_CHECK_FIELD(nvme_stats_record, resets, NVME_STAT_RESETS);
+NVME_CHECK_FIELD(nvme_stats_record, device_ns, NVME_STAT_DEVICE_NS);
+NVME_CHECK_FIELD(nvme_stats_record, device_commands, NVME_STAT_DEVICE_COMMANDS);
 _Static_assert(sizeof(struct nvme_stats_record) == NVME_STATS_RECORD_BYTES, "stats record size");
 NVME_CHECK_FIELD(nvme_done_record, status, NVME_DONE_STATUS);
 NVME_CHECK_FIELD(nvme_done_record, error_lba, NVME_DONE_ERROR_LBA);
@@ -450,7 +457,8 @@ uint32_t NVME_BLK(buffer_write)(nvme_blk_t *, uint32_t offset, uint32_t ptr, uin
 uint32_t NVME_BLK(buffer_read)(nvme_blk_t *, uint32_t offset, uint32_t ptr, uint32_t len);
 /* nvme_submit with tag (client id << 32) | tag and buffer share base + offset, once the blocks
  * are known to fit the share (else NVME_ERR_BAD_BUFFER; NVME_ERR_NO_NAMESPACE without a
- * namespace to size them by; flushes are not checked). */
+ * namespace to size them by). Only reads and writes carry data and are checked; the other
+ * operations get the share's base, whatever the offset. */
 uint32_t NVME_BLK(submit)(nvme_blk_t *, uint32_t tag, uint32_t op, uint32_t ns, uint64_t lba, uint32_t blocks, uint32_t offset);
 /* Waits up to timeout_ns until this client has completions or nothing in flight; writes up to
  * cap struct nvme_done_record at ptr and returns how many (-1 if the ptr range is outside). */

@@ -14,12 +14,15 @@
 
 // Numbers of the block interface; test/machine/abi.test.js checks them against assembly/common/abi.ts.
 export const OP_MASK = 0xff;
-export const OP_FLUSH = 3;
+export const OP_READ = 1;
+export const OP_WRITE = 2;
 export const ERR_BAD_BUFFER = 0x10008;
 export const ERR_NO_NAMESPACE = 0x10005;
 export const CONTROLLER_RECORD_BYTES = 148;
 export const NAMESPACE_RECORD_BYTES = 36;
-export const STATS_RECORD_BYTES = 80;
+export const STATS_RECORD_BYTES = 96;
+export const STAT_DEVICE_NS = 80;        // u64: doorbell rung -> completion seen, summed over IO commands
+export const STAT_DEVICE_COMMANDS = 88;  // u64: the IO commands in that sum
 export const IDENTIFY_BYTES = 4096;
 export const DONE_RECORD_BYTES = 16;
 export const NS_LBA_SHIFT = 16;
@@ -110,15 +113,18 @@ export class BlockLink {
         clientBytes().set(link.driverBytes().subarray(client.shareBase + off, client.shareBase + off + len), ptr);
         return 0;
       },
+      // Only reads and writes move data: the others (flush, zeroes, deallocate, and any unknown op,
+      // which the driver refuses) get the share's start, never a client's offset.
       submit(tag, op, ns, lba, blocks, off) {
         op >>>= 0; ns >>>= 0; blocks >>>= 0; off >>>= 0;
-        if ((op & OP_MASK) !== OP_FLUSH) {
+        const data = (op & OP_MASK) === OP_READ || (op & OP_MASK) === OP_WRITE;
+        if (data) {
           const shift = lbaShift(ns);
           if (shift < 0) return ERR_NO_NAMESPACE;
           if (!inShare(off, blocks * 2 ** shift)) return ERR_BAD_BUFFER;
         }
         const driverTag = (BigInt(id) << 32n) | BigInt(tag >>> 0);
-        const status = drv.submit(driverTag, op, ns, lba, blocks, client.shareBase + off) >>> 0;
+        const status = drv.submit(driverTag, op, ns, lba, blocks, client.shareBase + (data ? off : 0)) >>> 0;
         if (status === 0) client.inFlight++;
         return status;
       },

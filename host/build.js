@@ -36,7 +36,7 @@ function sources(dir) {
 export function isStale(module = MODULES.driver) {
   if (!existsSync(module.wasm) || !existsSync(module.wat)) return true;
   const built = statSync(module.wasm).mtimeMs;
-  const inputs = [...module.dirs.flatMap((d) => sources(join(ROOT, d))), join(ROOT, "asconfig.json")];
+  const inputs = [...module.dirs.flatMap((d) => sources(join(ROOT, d))), join(ROOT, "asconfig.json"), join(ROOT, "host", "ascii-strings.js")];
   return inputs.some((p) => statSync(p).mtimeMs > built);
 }
 
@@ -70,7 +70,9 @@ async function compile(name, quiet) {
   const asc = (await import("assemblyscript/asc")).default;
   let errText = "";
   const { error } = await asc.main(
-    [m.entry, "--config", "asconfig.json", "--target", name],
+    // The config by its absolute path: asc 0.28 finds the transform it names (./host/ascii-strings.js)
+    // from the config's directory, and cannot when that is ".".
+    [m.entry, "--config", join(ROOT, "asconfig.json"), "--target", name],
     {
       stdout: { write: (s) => { if (!quiet) process.stdout.write(s); return true; } },
       stderr: { write: (s) => { errText += s; return true; } },

@@ -7,6 +7,8 @@
 export const OP_READ: u32 = 1;        // blocks from the namespace into the buffer
 export const OP_WRITE: u32 = 2;       // blocks from the buffer to the namespace
 export const OP_FLUSH: u32 = 3;       // commit the volatile write cache (lba, blocks, buffer ignored)
+export const OP_WRITE_ZEROES: u32 = 4; // the blocks read as zeroes afterwards: Write Zeroes (buffer ignored)
+export const OP_DEALLOCATE: u32 = 5;   // the blocks are deallocated (trim): Dataset Management (buffer ignored)
 export const OP_MASK: u32 = 0xff;
 // Flag: more submissions follow at once, so the driver may leave the SQ tail doorbell for the
 // last one (or for the next poll/interrupt/tick): one MMIO write for a batch.
@@ -28,6 +30,7 @@ export const ERR_READ_ONLY: u32 = 0x10007;        // submit: write to a write-pr
 export const ERR_BAD_BUFFER: u32 = 0x10008;       // submit: buffer outside the handed-out memory, or not 4-byte aligned
 export const ERR_BAD_OP: u32 = 0x10009;           // submit: unknown operation or flag
 export const ERR_UNUSABLE: u32 = 0x1000a;         // submit: the driver refused this namespace at bring-up
+export const ERR_UNSUPPORTED: u32 = 0x1000b;      // submit: the controller does not offer this operation (ONCS, or a quirk)
 export const DRIVER_STATUS_BASE: u32 = 0x10000;
 
 // ---- start options ----
@@ -110,7 +113,12 @@ export const STAT_INTERRUPTS: u32 = 48;
 export const STAT_POLLS: u32 = 56;
 export const STAT_TIMEOUTS: u32 = 64;
 export const STAT_RESETS: u32 = 72;
-export const STATS_RECORD_BYTES: u32 = 80;
+// The device's part of IO commands: the sum, over IO commands completed, of the time from the SQ
+// tail doorbell that sent each to the poll that found its completion (the emulator's or the
+// device's work, the interrupt and the wait for the next look included), and how many were summed.
+export const STAT_DEVICE_NS: u32 = 80;
+export const STAT_DEVICE_COMMANDS: u32 = 88;
+export const STATS_RECORD_BYTES: u32 = 96;
 
 // ---- completion record (client side: blk.complete writes these) ----
 export const DONE_TAG: u32 = 0;         // u32 the client's tag

@@ -1,5 +1,6 @@
 // Console output without allocation, for every module (driver and clients alike): text is built
-// in a line buffer and written through the host's console_write. Strings passed here are literals.
+// in a line buffer and written through the host's console_write. What is printed is mostly string
+// literals, which the build stores as ASCII Texts (below).
 
 // Bytes to the console (COM1 on bare metal, stdout under Node); ptr is in the calling module's memory.
 @external("env", "console_write")
@@ -20,10 +21,40 @@ export function putByte(b: u32): void {
   outLen++;
 }
 
-// ASCII text from a string literal.
-export function put(s: string): void {
-  const n = s.length;
-  for (let i = 0; i < n; i++) putByte(<u32>s.charCodeAt(i) & 0x7f);
+// A Text: ASCII bytes in the data segment, the byte before them their count. A string literal
+// given to put or putLine, to ascii(), or to a parameter of type Text becomes one when compiling
+// (host/ascii-strings.js, a transform asconfig.json names): one byte a character, where a string
+// costs two and a 20-byte header, and the driver must fit in 32 KiB.
+export type Text = usize;
+
+// A string literal as a Text, for a table of words: `return ascii("namespace size is 0");`.
+// Only the transform can make one (it knows the literal's bytes when compiling).
+export function ascii(s: string): Text {
+  ERROR("ascii() takes a string literal, made a Text by host/ascii-strings.js when compiling");
+  return 0;
+}
+
+export function textLength(t: Text): i32 {
+  return <i32>load<u8>(t);
+}
+
+// (Its own loop, not a call of putBytes: a function with a loop is never inlined, and a call of
+// putText at each put is the smallest code.)
+export function putText(t: Text): void {
+  const n = textLength(t);
+  for (let i = 1; i <= n; i++) putByte(<u32>load<u8>(t + <usize>i));
+}
+
+// A Text, or ASCII text from a string (a literal, `put("...")`, is made a Text: above).
+export function put<T>(s: T): void {
+  if (isString<T>()) {
+    const n = s.length;
+    for (let i = 0; i < n; i++) putByte(<u32>s.charCodeAt(i) & 0x7f);
+  } else if (isInteger<T>() && !isSigned<T>() && sizeof<T>() == sizeof<usize>()) {
+    putText(<usize>s);
+  } else {
+    ERROR("put takes a string or a Text");
+  }
 }
 
 // Every failure is one line starting "error: "; how many were printed decides the exit code.
@@ -38,8 +69,8 @@ export function countFailure(): void {
   errorLines++;
 }
 
-export function putLine(s: string): void {
-  put(s);
+export function putLine<T>(s: T): void {
+  put<T>(s);
   newline();
 }
 

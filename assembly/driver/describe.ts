@@ -12,7 +12,7 @@ import {
   CONTROLLER_RECORD_BYTES, CTRL_FLAG_IDENTIFIED, CTRL_FLAG_SGL, CTRL_FLAG_VWC, CTRL_FLAG_CAP,
   NS_CTRL, NS_NSID, NS_BLOCKS, NS_LBA_SHIFT, NS_METADATA, NS_READONLY, NS_REFUSED, NS_FORMAT, NAMESPACE_RECORD_BYTES,
   STAT_COMMANDS, STAT_COMPLETIONS, STAT_ERRORS, STAT_RETRIES, STAT_READ_BYTES, STAT_WRITE_BYTES, STAT_INTERRUPTS,
-  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STATS_RECORD_BYTES,
+  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STAT_DEVICE_NS, STAT_DEVICE_COMMANDS, STATS_RECORD_BYTES,
 } from "../common/abi";
 
 const record: usize = memory.data(256, 16);
@@ -73,5 +73,7 @@ export function fillStats(c: Controller): usize {
   store<u64>(record + <usize>STAT_POLLS, c.polls);
   store<u64>(record + <usize>STAT_TIMEOUTS, c.timeouts);
   store<u64>(record + <usize>STAT_RESETS, c.resets);
+  store<u64>(record + <usize>STAT_DEVICE_NS, c.deviceNs);
+  store<u64>(record + <usize>STAT_DEVICE_COMMANDS, c.deviceCommands);
   return record;
 }

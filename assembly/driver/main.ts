@@ -132,7 +132,8 @@ export function poll(): u32 {
   for (let i: u32 = 0; i < count(); i++) {
     const c = at(i);
     if (c.state != STATE_READY) continue;
-    c.ioQueue().ringSubmission();
+    const qp = c.ioQueue();
+    if (qp.unrung != 0) qp.ringSubmissionAt(now_ns());  // a batch's doorbell: one clock read
     if (c.requests > 0) c.polls++;
     done += reap(c);
   }
@@ -172,9 +173,7 @@ export function tick(): u32 {
   const now = now_ns();
   let done: u32 = 0;
   for (let i: u32 = 0; i < count(); i++) {
-    const c = at(i);
-    done += checkTimeouts(c, now);
-    if (c.state == STATE_READY) c.ioQueue().ringSubmission();
+    done += checkTimeouts(at(i), now);  // rings what a batch left first
   }
   leave();
   return done;
@@ -213,7 +212,7 @@ function flushCache(c: Controller): void {
     const ns = namespaceAt(k);
     if (ns.ctrl != c.index || ns.refused != 0) continue;
     let status = submitRequest(0, OP_FLUSH, k, 0, 0, 0, true);
-    if (status == 0) { c.ioQueue().ringSubmission(); drain(c); status = internalStatus; }
+    if (status == 0) { c.ioQueue().ringSubmissionAt(now_ns()); drain(c); status = internalStatus; }
     if (status != 0) { putError(); put("poweroff flush dev="); putNsName(ns.ctrl, ns.nsid); put(": "); putStatus(status); newline(); }
   }
 }

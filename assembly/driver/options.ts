@@ -7,7 +7,7 @@
 //   log=errors|normal          how much the driver says (error lines only, or bring-up too)
 //   trace=regs|cmds|irq|all    what to trace (docs/trace.md); several as regs,cmds
 import { cmdline } from "./imports";
-import { put, putBytes, newline, putError } from "../common/console";
+import { put, putBytes, newline, putError, Text, textLength } from "../common/console";
 import {
   IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, LOG_ERRORS, LOG_NORMAL, STAGE_RESET, STAGE_ALL,
   TRACE_REGS, TRACE_CMDS, TRACE_IRQ, TRACE_ALL,
@@ -21,9 +21,10 @@ export let optionStage: u32 = STAGE_ALL;
 export let optionLog: u32 = LOG_NORMAL;
 export let optionTrace: u32 = 0;
 
-function matches(ptr: usize, len: i32, s: string): bool {
-  if (len != s.length) return false;
-  for (let i = 0; i < len; i++) if (<i32>load<u8>(ptr + <usize>i) != s.charCodeAt(i)) return false;
+// The `len` bytes at ptr are the word `w` (a literal: a Text, console.ts).
+function matches(ptr: usize, len: i32, w: Text): bool {
+  if (len != textLength(w)) return false;
+  for (let i = 0; i < len; i++) if (load<u8>(ptr + <usize>i) != load<u8>(w + 1 + <usize>i)) return false;
   return true;
 }
 

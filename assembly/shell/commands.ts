@@ -9,7 +9,7 @@ import {
   CTRL_MDTS_BYTES, CTRL_FLAGS, CTRL_QUEUES, CTRL_SERIAL, CTRL_MODEL, CTRL_FIRMWARE, CTRL_FLAG_IDENTIFIED,
   CTRL_FLAG_SGL, CTRL_FLAG_VWC, CTRL_FLAG_CAP, IRQ_MODE_MSIX, IRQ_MODE_INTX, NS_METADATA,
   STAT_COMMANDS, STAT_COMPLETIONS, STAT_ERRORS, STAT_RETRIES, STAT_READ_BYTES, STAT_WRITE_BYTES, STAT_INTERRUPTS,
-  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STATS_RECORD_BYTES, IDENTIFY_BYTES,
+  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STAT_DEVICE_NS, STAT_DEVICE_COMMANDS, STATS_RECORD_BYTES, IDENTIFY_BYTES,
 } from "../common/abi";
 import {
   loadController, loadNamespace, ctrl32, ctrl64, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused,
@@ -28,8 +28,11 @@ export function cmdHelp(): void {
   putLine("  crc DEV LBA COUNT             CRC-32 (zlib) of COUNT blocks");
   putLine("  fill DEV LBA COUNT SEED       write the seeded pattern");
   putLine("  verify DEV LBA COUNT SEED     check the seeded pattern");
+  putLine("  zero DEV LBA COUNT            set the blocks to zeroes (Write Zeroes, else writes)");
+  putLine("  trim DEV LBA COUNT            deallocate the blocks (Dataset Management)");
   putLine("  flush DEV                     flush the volatile write cache");
   putLine("  bench DEV [read|write] [BLOCKS] [QD] [IOS]   random IO, IOPS and MiB/s");
+  putLine("  iochk DEV IOS SEED [QD]       random reads and writes, every block checked");
   putLine("  stats                         counters per controller");
   putLine("  poweroff                      orderly shutdown, then exit");
   putLine("DEV is a namespace such as nvme0n1; numbers are decimal or 0x-hex.");
@@ -128,6 +131,8 @@ export function cmdStats(): void {
     put(" polls="); putDec(stat(STAT_POLLS));
     put(" timeouts="); putDec(stat(STAT_TIMEOUTS));
     put(" resets="); putDec(stat(STAT_RESETS));
+    put(" device_ns="); putDec(stat(STAT_DEVICE_NS));
+    put(" device_commands="); putDec(stat(STAT_DEVICE_COMMANDS));
     newline();
   }
 }

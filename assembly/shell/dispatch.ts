@@ -2,8 +2,9 @@
 // checked, the command found, run. Shared by the boot command line (main.ts) and the prompt.
 import { put, putLine, putHex } from "../common/console";
 import { split, wordCount, wordPtr, wordLen, wordIs } from "./words";
+import { cmdIochk } from "./iochk";
 import { cmdHelp, cmdInfo, cmdStats } from "./commands";
-import { cmdRead, cmdStream, cmdFlush, cmdBench, errorBegin, errorWord } from "./io-commands";
+import { cmdRead, cmdStream, cmdZero, cmdTrim, cmdFlush, cmdBench, errorBegin, errorWord } from "./io-commands";
 export let poweroffRequested = false;
 export function requestPoweroff(): void { poweroffRequested = true; }
 
@@ -32,9 +33,12 @@ function runCommand(ptr: usize, len: i32): void {
   else if (wordIs(0, "crc")) cmdStream(0);
   else if (wordIs(0, "fill")) cmdStream(1);
   else if (wordIs(0, "verify")) cmdStream(2);
+  else if (wordIs(0, "zero")) cmdZero();
+  else if (wordIs(0, "trim")) cmdTrim();
   else if (wordIs(0, "flush")) cmdFlush();
   else if (wordIs(0, "stats")) { if (noArguments("stats")) cmdStats(); }
   else if (wordIs(0, "bench")) cmdBench();
+  else if (wordIs(0, "iochk")) cmdIochk();
   else if (wordIs(0, "poweroff")) { if (noArguments("poweroff")) requestPoweroff(); }
   else if (isOption(0)) { /* a boot option: the driver read it from the same line */ }
   else { errorBegin("shell"); put(": unknown command"); errorWord(0); putLine(" (try help)"); }

@@ -1,11 +1,14 @@
-// The shell's block IO commands: read, crc, fill, verify, flush and bench. Each checks every word
+// The shell's block IO commands: read, crc, fill, verify, zero, trim, flush and bench. Each checks every word
 // before any IO is issued, then moves data between this module's staging memory and its share of
 // the driver's buffer memory (blk.buffer_read/write) and sends requests through the block interface.
-import { buffer_bytes, buffer_write, buffer_read, now_ns } from "./client";
-import { put, putLine, putDec, putHex, putCtrlName, putNsName, putDeviceString, newline, putError, countFailure } from "../common/console";
+import { buffer_bytes, buffer_write, buffer_read, controller_stats, now_ns } from "./client";
+import { putByte, put, putLine, putDec, putHex, putCtrlName, putNsName, putDeviceString, newline, putError, countFailure } from "../common/console";
 import { putStatus } from "../common/status-words";
 import { refusedText } from "../common/words";
-import { OP_READ, OP_WRITE, OP_FLUSH, OP_FLAG_MORE, ERR_BUSY, STATE_READY, CTRL_STATE } from "../common/abi";
+import {
+  OP_READ, OP_WRITE, OP_FLUSH, OP_WRITE_ZEROES, OP_DEALLOCATE, OP_FLAG_MORE, ERR_BUSY, ERR_UNSUPPORTED, STATE_READY, CTRL_STATE,
+  STAT_DEVICE_NS, STAT_DEVICE_COMMANDS, STATS_RECORD_BYTES,
+} from "../common/abi";
 import {
   loadController, ctrl32, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused, namespaceByName, putNotReady,
 } from "./devices";
@@ -123,8 +126,10 @@ export function cmdRead(): void {
 const STREAM_CRC: u32 = 0;
 const STREAM_FILL: u32 = 1;
 const STREAM_VERIFY: u32 = 2;
+const STREAM_ZERO: u32 = 3;    // zero-filled buffers written: `zero` where Write Zeroes is not offered
 
 function streamName(kind: u32): string {
+  if (kind == STREAM_ZERO) return "zero";
   return kind == STREAM_CRC ? "crc" : kind == STREAM_FILL ? "fill" : "verify";
 }
 
@@ -161,14 +166,37 @@ const slotBlocks = memory.data<u32>([0, 0]);
 export function cmdStream(kind: u32): void {
   const cmd = streamName(kind);
   if (!ioArguments(cmd, kind != STREAM_CRC, 0)) return;
-  if (kind == STREAM_FILL && nsReadonly()) {
-    errorBegin(cmd); putDevRange(argLba, argCount); putLine(": namespace is write protected (NSATTR)");
-    return;
+  if (kind == STREAM_FILL && refuseReadonly(cmd)) return;
+  if (!stream(kind)) return;
+  put(cmd); putDevRange(argLba, argCount);
+  if (kind == STREAM_CRC) { put(" crc32="); putHex(<u64>crc, 8); }
+  else { put(" seed="); putDec(argSeed); put(" ok"); }
+  newline();
+}
+
+// A write to a write-protected namespace is refused before any IO, in words; true when it was.
+function refuseReadonly(cmd: string): bool {
+  if (!nsReadonly()) return false;
+  errorBegin(cmd); putDevRange(argLba, argCount); putLine(": namespace is write protected (NSATTR)");
+  return true;
+}
+
+// Zeroes `bytes` of the share from offset 0, STAGE_BYTES at a time.
+function zeroShare(bytes: u32): void {
+  memory.fill(stage, 0, <usize>STAGE_BYTES);
+  for (let done: u32 = 0; done < bytes; done += STAGE_BYTES) {
+    buffer_write(done, stage, bytes - done < STAGE_BYTES ? bytes - done : STAGE_BYTES);
   }
+}
+
+// Streams the checked range through the share; false once a failure or mismatch was printed.
+function stream(kind: u32): bool {
+  const cmd = streamName(kind);
   const shift = nsShift();
   const half = (buffer_bytes() / 2) >> shift << shift;
   const chunk = <u64>(half >> shift);
-  const op = kind == STREAM_FILL ? OP_WRITE : OP_READ;
+  const op = kind == STREAM_FILL || kind == STREAM_ZERO ? OP_WRITE : OP_READ;
+  if (kind == STREAM_ZERO) zeroShare(2 * half);  // writes leave the buffer as it was: zeroed once
   crc = 0;
   mismatchAt = -1;
   let nextLba = argLba;
@@ -197,7 +225,7 @@ export function cmdStream(kind: u32): void {
     head ^= 1;
     if (failed) continue;  // draining the other half after a failure
     if (status != 0) { ioFailed(cmd, argLba, argCount, status, takenLba); failed = true; continue; }
-    if (kind != STREAM_FILL) absorb(kind, offset, blocks << shift, lba << shift);
+    if (op == OP_READ) absorb(kind, offset, blocks << shift, lba << shift);
     if (mismatchAt >= 0) {
       const at = <u64>mismatchAt;
       countFailure();
@@ -207,11 +235,7 @@ export function cmdStream(kind: u32): void {
       failed = true;
     }
   }
-  if (failed) return;
-  put(cmd); putDevRange(argLba, argCount);
-  if (kind == STREAM_CRC) { put(" crc32="); putHex(<u64>crc, 8); }
-  else { put(" seed="); putDec(argSeed); put(" ok"); }
-  newline();
+  return !failed;
 }
 
 // Sends one chunk as a request, remembering it in `slot`; waits for room while the driver is busy.
@@ -227,6 +251,52 @@ function sendChunk(op: u32, lba: u64, blocks: u32, offset: u32, slot: u32): u32 
     if (t != -<i64>ERR_BUSY || inFlight == 0) return <u32>(-t);
     collect();
   }
+}
+
+// ---- zero, trim: a range of any length, no data; one request per REQUEST_BLOCKS_MAX blocks ----
+
+const REQUEST_BLOCKS_MAX: u64 = 1 << 30;  // a request's count is 32 bits: longer ranges take several
+
+// Sends the checked range as requests of `op`, one after another; 0, or the first failure
+// (takenLba says where).
+function runRange(op: u32): u32 {
+  let lba = argLba;
+  let left = argCount;
+  for (let turns: u64 = 0; left > 0 && turns <= argCount / REQUEST_BLOCKS_MAX; turns++) {
+    const n = left < REQUEST_BLOCKS_MAX ? left : REQUEST_BLOCKS_MAX;
+    const status = run(op, argNs, lba, <u32>n, 0);
+    if (status != 0) return status;
+    lba += n;
+    left -= n;
+  }
+  return 0;
+}
+
+// zero DEV LBA COUNT: Write Zeroes; where the controller does not offer it (ONCS, or a quirk),
+// zero-filled buffers written instead, and the line says so (method=write).
+export function cmdZero(): void {
+  if (!ioArguments("zero", false, 0) || refuseReadonly("zero")) return;
+  const status = runRange(OP_WRITE_ZEROES);
+  if (status == ERR_UNSUPPORTED) {
+    if (!stream(STREAM_ZERO)) return;
+    put("zero"); putDevRange(argLba, argCount); putLine(" ok method=write");
+    return;
+  }
+  if (status != 0) { ioFailed("zero", argLba, argCount, status, takenLba); return; }
+  put("zero"); putDevRange(argLba, argCount); putLine(" ok");
+}
+
+// trim DEV LBA COUNT: Dataset Management, deallocate. What the blocks read afterwards is the
+// controller's (DLFEAT); a controller without it is an error line.
+export function cmdTrim(): void {
+  if (!ioArguments("trim", false, 0) || refuseReadonly("trim")) return;
+  const status = runRange(OP_DEALLOCATE);
+  if (status == ERR_UNSUPPORTED) {
+    errorBegin("trim"); putDevRange(argLba, argCount); put(": "); putStatus(status); newline();
+    return;
+  }
+  if (status != 0) { ioFailed("trim", argLba, argCount, status, takenLba); return; }
+  put("trim"); putDevRange(argLba, argCount); putLine(" ok");
 }
 
 // ---- flush ----
@@ -316,8 +386,47 @@ function benchRun(): u32 {
   return status;
 }
 
+// Where the time goes: the driver's device counters (stats record) around the run.
+const benchStats: usize = memory.data(<i32>STATS_RECORD_BYTES, 8);
+let deviceNsBefore: u64 = 0;
+let deviceCommandsBefore: u64 = 0;
+
+// The namespace's controller's stats record into benchStats; false when it did not come.
+function loadStats(): bool {
+  return controller_stats(nsCtrl(), benchStats) == <i32>STATS_RECORD_BYTES;
+}
+
+const CHAR_DOT: u32 = 0x2e;
+const CHAR_ZERO: u32 = 0x30;
+
+// Nanoseconds as microseconds with two decimals: 12345 -> 12.34.
+function putMicros(ns: u64): void {
+  putDec(ns / 1000);
+  const hundredths = ns % 1000 / 10;
+  putByte(CHAR_DOT);
+  if (hundredths < 10) putByte(CHAR_ZERO);
+  putDec(hundredths);
+}
+
+// device_us_avg: the mean time an IO command of the run spent between its doorbell and the poll that
+// saw its completion (the device's or the emulator's work, and the interrupt). host_us_avg: the rest
+// of a request's life, the driver's, the host link's and this client's part: QD x the wall time per
+// request (Little's law; at QD1 the wall time per IO itself) minus the device's part. Both per
+// command as long as a request is one command (BLOCKS within MDTS).
+function putDeviceSplit(elapsedNs: u64): void {
+  const commands = load<u64>(benchStats + <usize>STAT_DEVICE_COMMANDS) - deviceCommandsBefore;
+  if (commands == 0) return;
+  const deviceNs = (load<u64>(benchStats + <usize>STAT_DEVICE_NS) - deviceNsBefore) / commands;
+  const lifeNs = benchQd * elapsedNs / benchIos;
+  put(" device_us_avg="); putMicros(deviceNs);
+  put(" host_us_avg="); putMicros(lifeNs > deviceNs ? lifeNs - deviceNs : 0);
+}
+
 export function cmdBench(): void {
   if (!benchArguments()) return;
+  const counted = loadStats();
+  deviceNsBefore = load<u64>(benchStats + <usize>STAT_DEVICE_NS);
+  deviceCommandsBefore = load<u64>(benchStats + <usize>STAT_DEVICE_COMMANDS);
   const start = now_ns();
   const status = benchRun();
   if (status != 0) { ioFailed("bench", failedAt, benchBlocks, status, failedAt); return; }
@@ -331,5 +440,6 @@ export function cmdBench(): void {
   put(" us="); putDec(elapsed / 1000);
   put(" iops="); putDec(elapsed == 0 ? 0 : benchIos * 1_000_000_000 / elapsed);
   put(" mib_s="); putDec(elapsed == 0 ? 0 : bytes * 1_000_000_000 / elapsed / (1 << 20));
+  if (counted && elapsed != 0 && loadStats()) putDeviceSplit(elapsed);
   newline();
 }

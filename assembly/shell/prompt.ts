@@ -9,6 +9,7 @@ import { console_read } from "./client";
 import { put, putByte, putHex, putLine, newline, flush } from "../common/console";
 import { runCommands, poweroffRequested, requestPoweroff, isRefusedByte } from "./dispatch";
 import { errorBegin } from "./io-commands";
+import { setAtPrompt } from "./session";
 
 const LINE_CAP: i32 = 512;
 const line: usize = memory.data(LINE_CAP);
@@ -40,7 +41,7 @@ function enter(): void {
   newline();
   if (overlong) { errorBegin("shell"); putLine(": line longer than 512 bytes, ignored"); }
   else if (refused != 0) { errorBegin("shell"); put(": control byte "); putHex(<u64>(refused - 1), 2); putLine(" in the line, ignored"); }
-  else runCommands(line, len);
+  else { setAtPrompt(true); runCommands(line, len); setAtPrompt(false); }
   clear();
 }
 

@@ -1,7 +1,7 @@
 // Commands and completions in the spec's words, for the trace: the admin command set (NVMe 1.4
 // section 5) and the NVM command set (section 6), each with the fields that matter decoded:
 // "Identify CNS=01h (controller) nsid=0 prp1=0x123457000", "Read nsid=1 slba=2048 nlb=8 prp1=… prp2=…".
-import { put, putDec, putHex, putHexDigits, putByte } from "../common/console";
+import { put, putDec, putHex, putHexDigits, putByte, ascii, Text, textLength } from "../common/console";
 import { putStatus } from "../common/status-words";
 
 // Offsets of the 64-byte submission queue entry (4.2) and the 16-byte completion (4.6).
@@ -9,71 +9,71 @@ const CDW0: u32 = 0; const NSID: u32 = 4; const PRP1: u32 = 24; const PRP2: u32 
 const CDW10: u32 = 40; const CDW11: u32 = 44; const CDW12: u32 = 48;
 const CQE_DW0: u32 = 0; const CQE_SQHD: u32 = 8; const CQE_CID: u32 = 12; const CQE_STATUS: u32 = 14;
 
-export function adminName(op: u32): string {
+export function adminName(op: u32): Text {
   switch (op) {
-    case 0x00: return "Delete I/O Submission Queue";
-    case 0x01: return "Create I/O Submission Queue";
-    case 0x02: return "Get Log Page";
-    case 0x04: return "Delete I/O Completion Queue";
-    case 0x05: return "Create I/O Completion Queue";
-    case 0x06: return "Identify";
-    case 0x08: return "Abort";
-    case 0x09: return "Set Features";
-    case 0x0a: return "Get Features";
-    case 0x0c: return "Asynchronous Event Request";
-    case 0x10: return "Firmware Commit";
-    case 0x11: return "Firmware Image Download";
-    case 0x7c: return "Doorbell Buffer Config";
-    case 0x80: return "Format NVM";
+    case 0x00: return ascii("Delete I/O Submission Queue");
+    case 0x01: return ascii("Create I/O Submission Queue");
+    case 0x02: return ascii("Get Log Page");
+    case 0x04: return ascii("Delete I/O Completion Queue");
+    case 0x05: return ascii("Create I/O Completion Queue");
+    case 0x06: return ascii("Identify");
+    case 0x08: return ascii("Abort");
+    case 0x09: return ascii("Set Features");
+    case 0x0a: return ascii("Get Features");
+    case 0x0c: return ascii("Asynchronous Event Request");
+    case 0x10: return ascii("Firmware Commit");
+    case 0x11: return ascii("Firmware Image Download");
+    case 0x7c: return ascii("Doorbell Buffer Config");
+    case 0x80: return ascii("Format NVM");
   }
-  return "";
+  return ascii("");
 }
 
-export function ioName(op: u32): string {
+export function ioName(op: u32): Text {
   switch (op) {
-    case 0x00: return "Flush";
-    case 0x01: return "Write";
-    case 0x02: return "Read";
-    case 0x04: return "Write Uncorrectable";
-    case 0x05: return "Compare";
-    case 0x08: return "Write Zeroes";
-    case 0x09: return "Dataset Management";
+    case 0x00: return ascii("Flush");
+    case 0x01: return ascii("Write");
+    case 0x02: return ascii("Read");
+    case 0x04: return ascii("Write Uncorrectable");
+    case 0x05: return ascii("Compare");
+    case 0x08: return ascii("Write Zeroes");
+    case 0x09: return ascii("Dataset Management");
   }
-  return "";
+  return ascii("");
 }
 
 // The opcode in the spec's words; one it does not know, with its number: "admin opcode 0xc0".
 function putOpcode(qid: u32, op: u32): void {
   const name = qid == 0 ? adminName(op) : ioName(op);
-  if (name.length > 0) { put(name); return; }
+  if (textLength(name) > 0) { put(name); return; }
   put(qid == 0 ? "admin opcode " : "I/O opcode "); putHex(<u64>op, 2);
 }
 
-function cnsName(cns: u32): string {
+function cnsName(cns: u32): Text {
   switch (cns) {
-    case 0x00: return "namespace";
-    case 0x01: return "controller";
-    case 0x02: return "active namespace list";
-    case 0x03: return "namespace identification descriptors";
+    case 0x00: return ascii("namespace");
+    case 0x01: return ascii("controller");
+    case 0x02: return ascii("active namespace list");
+    case 0x03: return ascii("namespace identification descriptors");
   }
-  return "other";
+  return ascii("other");
 }
 
-function featureName(fid: u32): string {
+function featureName(fid: u32): Text {
   switch (fid) {
-    case 0x01: return "Arbitration";
-    case 0x02: return "Power Management";
-    case 0x04: return "Temperature Threshold";
-    case 0x06: return "Volatile Write Cache";
-    case 0x07: return "Number of Queues";
-    case 0x08: return "Interrupt Coalescing";
-    case 0x0b: return "Asynchronous Event Configuration";
+    case 0x01: return ascii("Arbitration");
+    case 0x02: return ascii("Power Management");
+    case 0x04: return ascii("Temperature Threshold");
+    case 0x06: return ascii("Volatile Write Cache");
+    case 0x07: return ascii("Number of Queues");
+    case 0x08: return ascii("Interrupt Coalescing");
+    case 0x0b: return ascii("Asynchronous Event Configuration");
   }
-  return "feature";
+  return ascii("feature");
 }
 
-function kv(name: string, v: u64): void { putByte(32); put(name); putByte(61); putDec(v); }
-function kvHex(name: string, v: u64): void { putByte(32); put(name); putByte(61); putHex(v); }
+function kv(name: Text, v: u64): void { putByte(32); put(name); putByte(61); putDec(v); }
+function kvHex(name: Text, v: u64): void { putByte(32); put(name); putByte(61); putHex(v); }
 
 function adminFields(op: u32, e: usize): void {
   const cdw10 = load<u32>(e + CDW10);
@@ -102,8 +102,18 @@ function adminFields(op: u32, e: usize): void {
 function ioFields(op: u32, e: usize): void {
   kv("nsid", <u64>load<u32>(e + NSID));
   if (op == 0x00) return;
+  if (op == 0x09) {  // Dataset Management (6.7): NR 0-based in CDW10, AD (deallocate) bit 2 of CDW11
+    kv("nr", <u64>(load<u32>(e + CDW10) & 0xff) + 1);
+    if ((load<u32>(e + CDW11) & 4) != 0) put(" AD");
+    kvHex("prp1", load<u64>(e + PRP1));
+    return;
+  }
   kv("slba", load<u64>(e + CDW10));
   kv("nlb", <u64>(load<u32>(e + CDW12) & 0xffff) + 1);
+  if (op == 0x08) {  // Write Zeroes (6.16): no data, so no PRPs; DEAC is bit 25 of CDW12
+    if ((load<u32>(e + CDW12) & (1 << 25)) != 0) put(" DEAC");
+    return;
+  }
   kvHex("prp1", load<u64>(e + PRP1));
   const prp2 = load<u64>(e + PRP2);
   if (prp2 != 0) kvHex("prp2", prp2);

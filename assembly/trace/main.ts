@@ -6,7 +6,7 @@
 // Exports (all i32): buffer() -> ptr (64 bytes the host copies an entry into), mmio(bdf, region, off,
 // value, write), config(bdf, off, value, msixCap), irq(lines, line, vector, kind), command(where),
 // completion(where), stage(where), quirk(where). Imports: env.memory, env.abort, env.console_write.
-import { put, putDec, putHex, putBdf, newline } from "../common/console";
+import { put, putDec, putHex, putBdf, newline, ascii, Text } from "../common/console";
 import { putRegister, putMsixTable, putConfigWrite } from "./registers";
 import { putCommand, putCompletion, commandKey } from "./commands";
 
@@ -89,15 +89,15 @@ export function completion(where: u32): void {
   newline();
 }
 
-function stageText(stage: u32): string {
+function stageText(stage: u32): Text {
   switch (stage) {
-    case 1: return "map BAR0, read CAP/VS/CSTS, reset";
-    case 2: return "admin queue, interrupts, the first command: Identify";
-    case 3: return "decode Identify, find and identify the namespaces";
-    case 4: return "Number of Queues, the IO queue pair";
-    case 7: return "ready: IO";
+    case 1: return ascii("map BAR0, read CAP/VS/CSTS, reset");
+    case 2: return ascii("admin queue, interrupts, the first command: Identify");
+    case 3: return ascii("decode Identify, find and identify the namespaces");
+    case 4: return ascii("Number of Queues, the IO queue pair");
+    case 7: return ascii("ready: IO");
   }
-  return "";
+  return ascii("");
 }
 
 export function stage(where: u32): void {
@@ -108,15 +108,16 @@ export function stage(where: u32): void {
 
 // What the driver does differently for a quirk (driver/nvme/quirks.ts), by quirk bit; the names are
 // Linux's (NVME_QUIRK_*), so a reader can find each in its quirk table.
-function quirkText(bit: u32): string {
+function quirkText(bit: u32): Text {
   switch (bit) {
-    case 0: return "DELAY_BEFORE_CHK_RDY: CSTS left alone for 2300 ms after clearing CC.EN";
-    case 1: return "IDENTIFY_CNS: CNS read as a boolean, so no CNS 02h/03h: namespaces probed 1..NN, NVM assumed";
-    case 2: return "128_BYTES_SQES: IO submission queue entries 128 bytes apart";
-    case 3: return "SHARED_TAGS: one command id space, IO ids from 32 and below 128";
-    case 4: return "DMA_ADDRESS_BITS_48: the DMA window is at or above 2^48, out of this controller's reach";
+    case 0: return ascii("DELAY_BEFORE_CHK_RDY: CSTS left alone for 2300 ms after clearing CC.EN");
+    case 1: return ascii("IDENTIFY_CNS: CNS read as a boolean, so no CNS 02h/03h: namespaces probed 1..NN, NVM assumed");
+    case 2: return ascii("128_BYTES_SQES: IO submission queue entries 128 bytes apart");
+    case 3: return ascii("SHARED_TAGS: one command id space, IO ids from 32 and below 128");
+    case 4: return ascii("DMA_ADDRESS_BITS_48: the DMA window is at or above 2^48, out of this controller's reach");
+    case 5: return ascii("DISABLE_WRITE_ZEROES: Write Zeroes refused (ERR_UNSUPPORTED), never sent");
   }
-  return "unknown";
+  return ascii("unknown");
 }
 
 // How many IO completion entries one reap of the driver consumed (after the interrupt line above

@@ -1,7 +1,7 @@
 // NVMe controller registers (NVMe 1.4 section 3.1) and PCI configuration writes, named and decoded
 // for the trace: "CC = 0x00460001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=64B IOCQES=16B)".
 // 64-bit registers are accessed as two halves, and decoded half by half.
-import { put, putDec, putHex, putByte } from "../common/console";
+import { put, putDec, putHex, putByte, ascii, Text, textLength } from "../common/console";
 
 // 3.1 offsets
 const CAP_LO: u32 = 0x00; const CAP_HI: u32 = 0x04; const VS: u32 = 0x08; const INTMS: u32 = 0x0c;
@@ -16,10 +16,10 @@ let first = true;
 function begin(): void { put(" ("); first = true; }
 function end(): void { put(")"); }
 function next(): void { if (!first) putByte(32); first = false; }
-function text(s: string): void { next(); put(s); }
-function field(name: string, v: u32): void { next(); put(name); putByte(61); putDec(<u64>v); }
-function bytes(name: string, log2: u32): void { next(); put(name); putByte(61); putDec(<u64>1 << log2); putByte(66); }
-function pageSize(name: string, mps: u32): void { next(); put(name); putByte(61); putDec(<u64>4 << mps); put("KiB"); }
+function text(s: Text): void { next(); put(s); }
+function field(name: Text, v: u32): void { next(); put(name); putByte(61); putDec(<u64>v); }
+function bytes(name: Text, log2: u32): void { next(); put(name); putByte(61); putDec(<u64>1 << log2); putByte(66); }
+function pageSize(name: Text, mps: u32): void { next(); put(name); putByte(61); putDec(<u64>4 << mps); put("KiB"); }
 
 // 3.1.1 CAP, low half: MQES 15:0, CQR 16, AMS 18:17, TO 31:24.
 function capLow(v: u32): void {
@@ -68,16 +68,16 @@ function csts(v: u32): void {
   if (((v >> 5) & 1) != 0) text("PP=1");
 }
 
-function registerName(off: u32): string {
+function registerName(off: u32): Text {
   switch (off) {
-    case CAP_LO: return "CAP[31:0]"; case CAP_HI: return "CAP[63:32]"; case VS: return "VS";
-    case INTMS: return "INTMS"; case INTMC: return "INTMC"; case CC: return "CC"; case CSTS: return "CSTS";
-    case NSSR: return "NSSR"; case AQA: return "AQA"; case ASQ_LO: return "ASQ[31:0]"; case ASQ_HI: return "ASQ[63:32]";
-    case ACQ_LO: return "ACQ[31:0]"; case ACQ_HI: return "ACQ[63:32]"; case CMBLOC: return "CMBLOC"; case CMBSZ: return "CMBSZ";
-    case BPINFO: return "BPINFO"; case BPRSEL: return "BPRSEL"; case BPMBL: return "BPMBL[31:0]"; case BPMBL + 4: return "BPMBL[63:32]";
-    case CMBMSC: return "CMBMSC[31:0]"; case CMBMSC + 4: return "CMBMSC[63:32]";
+    case CAP_LO: return ascii("CAP[31:0]"); case CAP_HI: return ascii("CAP[63:32]"); case VS: return ascii("VS");
+    case INTMS: return ascii("INTMS"); case INTMC: return ascii("INTMC"); case CC: return ascii("CC"); case CSTS: return ascii("CSTS");
+    case NSSR: return ascii("NSSR"); case AQA: return ascii("AQA"); case ASQ_LO: return ascii("ASQ[31:0]"); case ASQ_HI: return ascii("ASQ[63:32]");
+    case ACQ_LO: return ascii("ACQ[31:0]"); case ACQ_HI: return ascii("ACQ[63:32]"); case CMBLOC: return ascii("CMBLOC"); case CMBSZ: return ascii("CMBSZ");
+    case BPINFO: return ascii("BPINFO"); case BPRSEL: return ascii("BPRSEL"); case BPMBL: return ascii("BPMBL[31:0]"); case BPMBL + 4: return ascii("BPMBL[63:32]");
+    case CMBMSC: return ascii("CMBMSC[31:0]"); case CMBMSC + 4: return ascii("CMBMSC[63:32]");
   }
-  return "";
+  return ascii("");
 }
 
 function decoded(off: u32, v: u32): void {
@@ -100,7 +100,7 @@ export function putRegister(off: u32, v: u32, strideBytes: u32): void {
     return;
   }
   const name = registerName(off);
-  if (name.length == 0) { put("reg+"); putHex(<u64>off, 3); } else put(name);
+  if (textLength(name) == 0) { put("reg+"); putHex(<u64>off, 3); } else put(name);
   put(" = "); putHex(<u64>v, 8);
   decoded(off, v);
 }

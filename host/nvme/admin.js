@@ -296,7 +296,7 @@ export const adminMethods = {
     d[25] = list.length - 1; // NLBAF (0-based)
     d[26] = idx & 0xf; // FLBAS: format in use; bit 4 = 0: metadata in a separate buffer (MPTR)
     d[27] = 0x02; // MC: metadata as a separate buffer
-    d[33] = 0x09; // DLFEAT: deallocated blocks read as zeroes; Write Zeroes may deallocate
+    d[33] = this.p.dlfeat; // DLFEAT: 2:0 001b deallocated blocks read as zeroes; bit 3 Write Zeroes' DEAC honoured
     d[99] = ns.readonly ? 1 : 0; // NSATTR bit 0: write protected
     if (this.p.nidQuirk === 'none') d.set(this._uuid(ns.nsid), 104); // NGUID (0 with BOGUS_NID, like QEMU 5.1)
     for (let i = 0; i < list.length; i++) {

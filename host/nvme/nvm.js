@@ -1,6 +1,7 @@
 // NVM (IO) commands (NvmeController methods, installed by controller.js; NVMe 1.4 §6): Flush
 // (§6.8), Read (§6.9), Write (§6.15), Write Zeroes (§6.16) and Dataset Management (§6.7), with
-// separate-buffer metadata and the injected media errors (faults.errorRate) on reads and writes.
+// separate-buffer metadata and the injected media errors (faults.errorRate) on every command that
+// reads or changes the medium.
 
 import { IO, SCT, SC, MEDIA } from './constants.js';
 import { U64, fail, invalidField, hex } from './common.js';
@@ -42,6 +43,7 @@ export const nvmMethods = {
         if (this.p.writeZeroesQuirk === 'nlb-off-by-one') return this._writeZeroesPc400(ns, slba, cmd.cdw12 & 0xffff);
         const nlb = (cmd.cdw12 & 0xffff) + 1;
         this._checkRange(ns, slba, nlb);
+        this._injectError(MEDIA.WRITE_FAULT, 'Write Zeroes', slba);
         this._zero(ns, slba, nlb);
         this.stats.blocksZeroed += nlb;
         return {};
@@ -62,8 +64,9 @@ export const nvmMethods = {
           this._checkRange(ns, slba, nlb);
           list.push([slba, nlb]);
         }
+        this._injectError(MEDIA.WRITE_FAULT, 'Dataset Management', list[0][0]);
         for (const [slba, nlb] of list) {
-          if (nlb) this._zero(ns, slba, nlb);
+          if (nlb && this.p.deallocate === 'zeroes') this._zero(ns, slba, nlb);
           this.stats.blocksDeallocated += nlb;
         }
         return {};
@@ -96,6 +99,14 @@ export const nvmMethods = {
     return {};
   },
 
+  // faults.errorRate: the command fails with a media error the host may retry (DNR clear), the
+  // medium untouched.
+  _injectError(sc, what, slba) {
+    if (!this.faultRng.chance(this.faults.errorRate)) return;
+    this.stats.injected.error++;
+    throw fail(SCT.MEDIA, sc, `injected ${what} error at LBA ${slba}`, { dnr: false });
+  },
+
   _zero(ns, slba, nlb) {
     const chunkBlocks = Math.max(1, Math.floor((1 << 20) / ns.lbaBytes));
     let lba = slba;
@@ -123,10 +134,7 @@ export const nvmMethods = {
       if (cmd.mptr === 0n) throw invalidField(`namespace ${ns.nsid} has ${ns.ms}-byte metadata in a separate buffer, but MPTR is 0`);
       if (cmd.psdt !== 2 && cmd.mptr & 3n) throw invalidField(`MPTR ${hex(cmd.mptr)} not dword-aligned`);
     }
-    if (this.faultRng.chance(this.faults.errorRate)) {
-      this.stats.injected.error++;
-      throw fail(SCT.MEDIA, write ? MEDIA.WRITE_FAULT : MEDIA.UNRECOVERED_READ_ERROR, `injected ${write ? 'write' : 'read'} error at LBA ${slba}`, { dnr: false });
-    }
+    this._injectError(write ? MEDIA.WRITE_FAULT : MEDIA.UNRECOVERED_READ_ERROR, write ? 'write' : 'read', slba);
     const off = slba * BigInt(ns.lbaBytes);
     if (write) {
       const data = this._fromHost(cmd, len);

@@ -67,6 +67,8 @@ const common = {
   dmaBits: 64, // NVME_QUIRK_DMA_ADDRESS_BITS_48: 48 = no DMA at or above 2^48
   writeZeroes: true, // Write Zeroes implemented and advertised (ONCS bit 3, on 1.1+ controllers)
   dsm: true, // Dataset Management implemented and advertised (ONCS bit 2)
+  dlfeat: 0x09, // Identify Namespace DLFEAT (§5.15.2.2): bits 2:0 001b deallocated blocks read as zeroes, bit 3 Write Zeroes' DEAC honoured
+  deallocate: 'zeroes', // what a DSM deallocate does: 'zeroes' (the blocks read as zeroes, as DLFEAT says) or 'ignore' (QEMU's -drive discard=ignore, its default: success, nothing changes)
   aer: true, // Asynchronous Event Requests accepted (else Invalid Opcode)
   adminSet: 'full', // 'qemu-1.x': only queue create/delete, Identify and the Number of Queues feature (QEMU <= 2.x)
   sqes: 0x66, // Identify SQES: required (3:0) and maximum (7:4) SQ entry size, log2
@@ -105,6 +107,12 @@ export const profiles = {
     sgl: true,
     version: '1.4.0',
     mpsmax: 4, // QEMU 7.2: CAP.MPSMAX = 4 (64 KiB), MPSMIN = 0
+    // QEMU 7.2 hw/nvme/ns.c: DLFEAT = 1 (deallocated blocks read as zeroes; Write Zeroes' DEAC not
+    // reported). Its DSM deallocate discards through the block layer: with -drive discard=unmap a raw
+    // file gets holes and the blocks read as zeroes (this profile); with the default discard=ignore
+    // (boot/qemu.sh, the QEMU tests) nothing changes and the old data reads back, DLFEAT
+    // notwithstanding: --set deallocate=ignore (test/qemu/zeroes.test.js shows both).
+    dlfeat: 0x01,
   },
   // Like a picky real controller.
   strict: {
@@ -652,6 +660,9 @@ export function checkProfile(p) {
   oneOf('nidQuirk', ['none', 'nsid-uuid', 'zero']);
   oneOf('writeZeroesQuirk', ['none', 'nlb-off-by-one']);
   oneOf('adminSet', ['full', 'qemu-1.x']);
+  oneOf('deallocate', ['zeroes', 'ignore']);
+  // the model's deallocated blocks read as zeroes (or keep their data): DLFEAT 000b (not reported) or 001b, never 010b (FFh)
+  if (!(Number.isInteger(p.dlfeat) && p.dlfeat >= 0 && p.dlfeat <= 0x1f && (p.dlfeat & 7) <= 1)) bad('dlfeat: bits 2:0 must be 000b or 001b (deallocated blocks read as zeroes), bits 7:5 reserved');
   oneOf('ioSqeBytes', [64, 128]);
   oneOf('dmaBits', [48, 64]);
   if (!(Number.isInteger(p.rdyHandsOffNs) && p.rdyHandsOffNs >= 0)) bad('rdyHandsOffNs must be a whole number of ns, >= 0');

@@ -6,10 +6,10 @@ import { readFileSync } from "node:fs";
 import { buildMachine, closeDisks } from "../../host/sim.js";
 import { buildWasm } from "../../host/build.js";
 
-export const OP_READ = 1, OP_WRITE = 2, OP_FLUSH = 3, OP_FLAG_MORE = 0x100;
+export const OP_READ = 1, OP_WRITE = 2, OP_FLUSH = 3, OP_WRITE_ZEROES = 4, OP_DEALLOCATE = 5, OP_FLAG_MORE = 0x100;
 export const ERR = {
   TIMEOUT: 0x10000, FATAL: 0x10001, NOT_READY: 0x10002, BUSY: 0x10004, NO_NAMESPACE: 0x10005, RANGE: 0x10006,
-  READ_ONLY: 0x10007, BAD_BUFFER: 0x10008, BAD_OP: 0x10009, UNUSABLE: 0x1000a,
+  READ_ONLY: 0x10007, BAD_BUFFER: 0x10008, BAD_OP: 0x10009, UNUSABLE: 0x1000a, UNSUPPORTED: 0x1000b,
 };
 export const MiB = 1 << 20;
 const TICK_NS = 1_000_000n;
@@ -113,8 +113,9 @@ export class DriverHarness {
 
   stats(i) {
     const p = this.d.controller_stats(i) >>> 0;
-    const v = new DataView(this.m.memory.buffer, p, 80);
-    const names = ["commands", "completions", "errors", "retries", "readBytes", "writeBytes", "interrupts", "polls", "timeouts", "resets"];
+    const v = new DataView(this.m.memory.buffer, p, 96);
+    const names = ["commands", "completions", "errors", "retries", "readBytes", "writeBytes", "interrupts", "polls", "timeouts", "resets",
+      "deviceNs", "deviceCommands"];
     return Object.fromEntries(names.map((n, k) => [n, v.getBigUint64(k * 8, true)]));
   }
 

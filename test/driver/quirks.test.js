@@ -214,18 +214,44 @@ describe("apple-t2: SINGLE_VECTOR, 128_BYTES_SQES, SHARED_TAGS, SKIP_CID_GEN", (
 });
 
 describe("skhynix-pc400: NVME_QUIRK_DISABLE_WRITE_ZEROES", () => {
-  it("the driver issues no Write Zeroes today, so the broken one is never met", async () => {
+  it("fill, verify and flush never meet the broken Write Zeroes", async () => {
     const { r, imageOk } = await fillVerify({ profile: "skhynix-pc400" }, { extra: " flush nvme0n1;" });
     expectVerified(r, imageOk);
     expectClean(r);
     expect(r.machine.controllers[0].stats.io["write-zeroes"]).toBeUndefined();
   });
 
-  // The block interface has no zeroing request, so the driver never sends Write Zeroes to anyone.
-  // Whoever adds one must not send it to 1c5c:1504 (nor to Linux's other DISABLE_WRITE_ZEROES ids:
-  // 8086:f1a5, 8086:5845, 144d:a822, 15b7:2001, 1d97:2263, 1344:5413) — write zeroed buffers
-  // instead — even though ONCS bit 3 says it is there. The model records every Write Zeroes this
-  // profile gets, and zeroes the block after the range, so the test above would catch it.
+  // ONCS bit 3 says Write Zeroes is there, but by its id (1c5c:1504, as Linux's table has it, with
+  // Linux's other DISABLE_WRITE_ZEROES ids) the driver answers OP_WRITE_ZEROES with ERR_UNSUPPORTED
+  // and sends nothing; the shell's `zero` then writes zero-filled buffers. The model records every
+  // Write Zeroes this profile gets as a violation, and zeroes the block after the range too.
+  it("zero: no Write Zeroes sent (a quirk line says why), zeroes written instead; the block after the range untouched", async () => {
+    const noise = noiseBytes(4 * MiB, 24);
+    const path = image(noise);
+    const records = [];
+    const r = await drive({ profile: "skhynix-pc400", disks: [path], traceRecords: records, cmd: "trace=cmds; zero nvme0n1 100 3000; zero nvme0n1 8190 2; trim nvme0n1 5000 8; poweroff" });
+    expect(r.code, r.why).toBe(0);
+    expect(errorLines(r.output), r.why).toEqual([]);
+    expect(r.output, r.why).toMatch(/^zero dev=nvme0n1 lba=100 count=3000 ok method=write$/m);
+    expect(r.output, r.why).toMatch(/^zero dev=nvme0n1 lba=8190 count=2 ok method=write$/m);
+    expect(r.output, r.why).toMatch(/^trim dev=nvme0n1 lba=5000 count=8 ok$/m);
+    const ctrl = r.machine.controllers[0];
+    expect(ctrl.p.writeZeroes && ctrl.p.version !== "1.0.0", "ONCS bit 3 is advertised").toBe(true);
+    expect(ctrl.stats.io["write-zeroes"], r.why).toBeUndefined();
+    const want = Buffer.from(noise);
+    want.fill(0, 100 * 512, 3100 * 512);
+    want.fill(0, 8190 * 512, 8192 * 512);
+    want.fill(0, 5000 * 512, 5008 * 512);   // this profile's deallocated blocks read as zeroes
+    expect(readImage(path).equals(want), r.why).toBe(true);
+    expectClean(r);
+    // each refusal is in the trace where it happens, and writes follow it
+    const at = records.map((x, i) => (x.kind === "quirk" ? i : -1)).filter((i) => i >= 0);
+    expect(at.length).toBe(2);
+    for (const i of at) {
+      expect(records[i].text).toMatch(/^quirk nvme0 /);
+      expect(records[i + 1].text).toMatch(/^cmd nvme0 SQ1 cid=\d+ Write nsid=1 /);
+    }
+  });
 });
 
 describe("amazon-ebs: NVME_QUIRK_DMA_ADDRESS_BITS_48, with the DMA window above 2^48", () => {

@@ -7,12 +7,13 @@
 // and through the interactive prompt. A run passes when the guest powered off by itself (no trap, no
 // hang), the model saw no host violation and no DMA outside the window, the exit code is 0 exactly
 // when no error line or mismatch was printed, and the image holds exactly what the `fill … ok`
-// lines wrote, every other byte as it was.
+// lines wrote and zeroes where `zero … ok` and `trim … ok` lines say (every profile here reads
+// deallocated blocks as zeroes), every other byte as it was.
 //
 // Fault soak: seeded runs over the model's profiles with media errors, dropped commands, fatal
-// controller status and slow completions injected, random fills, verifies and crcs; afterwards every
-// byte a `fill … ok` wrote (and no later fill touched) is on the image, every byte no fill touched is
-// as it was.
+// controller status and slow completions injected, random fills, zeroes, trims, verifies and crcs;
+// afterwards every byte a `fill … ok` (or `zero`/`trim … ok`) wrote and nothing later touched is on
+// the image, every byte nothing touched is as it was.
 import { runSim } from "../../host/sim.js";
 import { Rng } from "../../host/rng.js";
 import { tempDir, writeImage, readImage, noiseBytes, patternBytes, linesOf, errorLines } from "../lib/disk-images.js";
@@ -54,9 +55,9 @@ function argumentWord(rng, cmd, index) {
 }
 
 export function grammarLine(rng) {
-  const cmd = pick(rng, ["help", "info", "read", "crc", "fill", "verify", "flush", "bench", "stats", "crc", "fill", "verify", "stage=2", "irq=msix", "frob", "poweroff now", "READ"]);
+  const cmd = pick(rng, ["help", "info", "read", "crc", "fill", "verify", "flush", "bench", "stats", "crc", "fill", "verify", "zero", "trim", "stage=2", "irq=msix", "frob", "poweroff now", "READ"]);
   const words = [cmd];
-  const args = below(rng, 10) === 0 ? below(rng, 9) : { read: 3, crc: 3, fill: 4, verify: 4, flush: 1, bench: 1 + below(rng, 5) }[cmd] ?? below(rng, 2);
+  const args = below(rng, 10) === 0 ? below(rng, 9) : { read: 3, crc: 3, fill: 4, verify: 4, zero: 3, trim: 3, flush: 1, bench: 1 + below(rng, 5) }[cmd] ?? below(rng, 2);
   for (let i = 0; i < args; i++) words.push(argumentWord(rng, cmd, i));
   return words.join(pick(rng, [" ", " ", "  ", "\t"]));
 }
@@ -78,8 +79,9 @@ export function randomLine(rng) {
 
 // ---- checking a run against the image ----
 
-// The image the run should have left: `before`, with every `fill … ok` applied in order. Failed
-// fills leave their range unknown (a command may have written part of it) until a later ok fill.
+// The image the run should have left: `before`, with every `fill … ok`, `zero … ok` and `trim … ok`
+// applied in order (the profiles here read deallocated blocks as zeroes). Failed ones leave their
+// range unknown (a command may have written part of it) until a later ok one.
 function expectedImage(before, output) {
   const image = Buffer.from(before);
   const unknown = new Uint8Array(before.length / BLOCK);
@@ -91,7 +93,14 @@ function expectedImage(before, output) {
       unknown.fill(0, lba, lba + count);
       continue;
     }
-    m = /^error: (?:fill|bench) dev=nvme0n1 lba=(\d+) count=(\d+)(?: seed=\d+)?: at lba=/.exec(line);
+    m = /^(?:zero|trim) dev=nvme0n1 lba=(\d+) count=(\d+) ok(?: method=write)?$/.exec(line);
+    if (m) {
+      const [lba, count] = [Number(m[1]), Number(m[2])];
+      image.fill(0, lba * BLOCK, (lba + count) * BLOCK);
+      unknown.fill(0, lba, lba + count);
+      continue;
+    }
+    m = /^error: (?:fill|zero|trim|bench) dev=nvme0n1 lba=(\d+) count=(\d+)(?: seed=\d+)?: at lba=/.exec(line);
     if (m) unknown.fill(1, Number(m[1]), Number(m[1]) + Number(m[2]));
     if (/^error: bench dev=nvme0n1 .*: at lba=/.test(line)) unknown.fill(1); // random writes: anywhere
     if (/^bench dev=nvme0n1 op=write/.test(line)) unknown.fill(1);           // random writes: anywhere
@@ -170,10 +179,11 @@ export async function soakRun(seed, { tmp }) {
   if (below(rng, 6) === 0) faults.cfsAfter = below(rng, 200);
   const cmds = [];
   for (let i = 0; i < 6 + below(rng, 10); i++) {
-    const op = pick(rng, ["fill", "fill", "verify", "crc"]);
+    const op = pick(rng, ["fill", "fill", "verify", "crc", "zero", "trim"]);
     const lba = below(rng, 2000);
     const count = 1 + below(rng, Math.min(2048 - lba, below(rng, 2) ? 64 : 2048));
-    cmds.push(op === "crc" ? `crc nvme0n1 ${lba} ${count}` : `${op} nvme0n1 ${lba} ${count} ${below(rng, 1 << 24)}`);
+    const seeded = op === "fill" || op === "verify";
+    cmds.push(seeded ? `${op} nvme0n1 ${lba} ${count} ${below(rng, 1 << 24)}` : `${op} nvme0n1 ${lba} ${count}`);
   }
   const cmd = cmds.join("; ") + "; stats; poweroff";
   const before = noiseBytes(DISK_BYTES, seed ^ 0x5eed);

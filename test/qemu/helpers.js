@@ -8,6 +8,7 @@
 //       { path: "a.img" },                      // controller nvmeN with this drive as namespace 1
 //       { path: "b.img", lbaBytes: 4096 },      // logical/physical block size
 //       { path: "c.img", readonly: true },      // -drive readonly=on
+//       { path: "g.img", discard: "unmap" },    // -drive discard=unmap (QEMU's default: ignore)
 //       { path: "d.img", ctrl: 0 },             // another namespace (nvme-ns) on controller 0
 //       { ns: [{ path: "e.img" }, { path: "f.img", lbaBytes: 4096 }] },  // one controller, these namespaces
 //     ],
@@ -88,7 +89,7 @@ export function qemuArgs(opts = {}) {
     dev.push("-device", props);
     namespaces.forEach((ns, i) => {
       const id = `d${driveNo++}`;
-      dev.push("-drive", `file=${ns.path},format=raw,if=none,id=${id}${ns.readonly ? ",readonly=on" : ""}`);
+      dev.push("-drive", `file=${ns.path},format=raw,if=none,id=${id}${ns.readonly ? ",readonly=on" : ""}${ns.discard ? `,discard=${ns.discard}` : ""}`);
       let nsp = `nvme-ns,drive=${id},bus=nvme${k},nsid=${ns.nsid ?? i + 1}`;
       if (ns.lbaBytes) nsp += `,logical_block_size=${ns.lbaBytes},physical_block_size=${ns.lbaBytes}`;
       dev.push("-device", nsp);

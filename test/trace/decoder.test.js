@@ -350,6 +350,30 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
   });
 });
 
+describe("Write Zeroes and Dataset Management in the spec's words", () => {
+  it("zero and trim: Write Zeroes with slba and nlb and no PRP, Dataset Management with nr, AD and its range list's prp1", async () => {
+    const t = await traced("trace=cmds; zero nvme0n1 16 8; trim nvme0n1 64 32; poweroff");
+    expect(t.code, t.why).toBe(0);
+    expect(only(t.trace, / SQ1 /), t.why).toEqual([
+      "cmd nvme0 SQ1 cid=0 Write Zeroes nsid=1 slba=16 nlb=8",
+      expect.stringMatching(/^cmd nvme0 SQ1 cid=0 Dataset Management nsid=1 nr=1 AD prp1=0x[0-9a-f]+000$/),
+      "cmd nvme0 SQ1 cid=0 Flush nsid=1",
+    ]);
+    expect(only(t.trace, /^cpl nvme0 CQ1 /).map((l) => l.replace(/^.* phase=\d /, "")), t.why).toEqual([
+      "Write Zeroes: Successful Completion (generic sct=0 sc=0x00)",
+      "Dataset Management: Successful Completion (generic sct=0 sc=0x00)",
+      "Flush: Successful Completion (generic sct=0 sc=0x00)",
+    ]);
+  });
+
+  it("a controller with Linux's DISABLE_WRITE_ZEROES quirk: a quirk line, and no Write Zeroes command at all", async () => {
+    const t = await traced("trace=cmds; zero nvme0n1 0 8; poweroff", { profile: "skhynix-pc400" });
+    expect(t.code, t.why).toBe(0);
+    expect(t.trace, t.why).toContain("quirk nvme0 DISABLE_WRITE_ZEROES: Write Zeroes refused (ERR_UNSUPPORTED), never sent");
+    expect(t.trace.filter((l) => / Write Zeroes /.test(l) && l.startsWith("cmd ")), t.why).toEqual([]);
+  });
+});
+
 describe("IO batches, interrupts and reaps", () => {
   let fill, intx, two;
   beforeAll(async () => {

@@ -69,6 +69,8 @@ export class Controller {
   polls: u64;
   timeouts: u64;
   resets: u64;
+  deviceNs: u64;         // IO commands: doorbell rung -> completion seen, summed (requests.ts reap)
+  deviceCommands: u64;   // the IO commands in deviceNs
 
   adminQueue(): QueuePair { return changetype<QueuePair>(this.admin); }
   ioQueue(): QueuePair { return changetype<QueuePair>(this.io); }

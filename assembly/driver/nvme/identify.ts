@@ -5,7 +5,7 @@
 import {
   CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, CNS_NS_DESCRIPTORS, NIDT_CSI, NID_HEADER_BYTES,
   CAP_MPSMIN_SHIFT, CAP_MPS_MASK, SQES_LOG2, CQES_LOG2,
-  IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS,
+  IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS, NLB_MAX_BLOCKS,
 } from "./registers";
 import { Controller, fail } from "./controller";
 import { identify } from "./admin";
@@ -13,7 +13,7 @@ import { addNamespace, MAX_NAMESPACES } from "./namespace";
 import { QUIRK_IDENTIFY_CNS, QUIRK_BIT_IDENTIFY_CNS, traceQuirk } from "./quirks";
 import { PAGE_BYTES } from "../dma";
 import { logging } from "../log";
-import { put, putLine, putDec, putHex, putCtrlName, putNsName, newline, putError } from "../../common/console";
+import { put, putLine, putDec, putHex, putCtrlName, putNsName, newline, putError, Text } from "../../common/console";
 import { putStatusBrief as putStatus, isDriverError } from "../../common/status";
 import {
   FAIL_SQES, FAIL_CQES, FAIL_CNTRLTYPE, FAIL_NS_LIST, FAIL_IDENTIFY_NS, refusedText, REFUSED_OVER_MDTS, REFUSED_COMMAND_SET,
@@ -23,7 +23,6 @@ import {
 // (511 data pages + a chain pointer at 4 KiB), so controllers without MDTS get chained lists.
 export const MAX_COMMAND_BYTES: u32 = 4 << 20;
 const NS_PROBE_MAX: u32 = 1024;   // namespaces probed one by one on a 1.0 controller
-const NLB_MAX_BLOCKS: u32 = 65536; // CDW12 NLB is 16 bits, 0-based: the most blocks of one command
 const NS_LIST_ENTRIES: u32 = 1024; // ids in the active namespace list page (5.15.2.2, CNS 02h)
 const NSID_BROADCAST_MIN: u32 = 0xfffffffe; // FFFFFFFEh and FFFFFFFFh are never a namespace's id
 const nsIds = memory.data(<i32>(MAX_NAMESPACES * 4));
@@ -115,7 +114,7 @@ function copyNamespaceList(c: Controller): i32 {
 }
 
 // Namespaces the driver leaves out, said in one error line.
-function tooMany(c: Controller, count: u32, why: string): void {
+function tooMany(c: Controller, count: u32, why: Text): void {
   putError(); putCtrlName(c.index); put(": "); putDec(<u64>count); put(" namespaces "); putLine(why);
 }
 

@@ -2,7 +2,10 @@
 // data is. PRP1 is the first page (it may start inside it); two pages use PRP2 directly; more use a
 // PRP list page whose last entry chains to the next list page only when more entries follow. List
 // pages come from a per-controller pool filled at bring-up, so nothing is allocated on the IO path.
-import { SubmissionEntry, PRP_ENTRY_BYTES } from "./registers";
+// The same pool holds the range list of a Dataset Management command (6.7), which PRP1 points at.
+import {
+  SubmissionEntry, PRP_ENTRY_BYTES, DSM_ATTRIBUTE_DEALLOCATE, DSM_RANGE_BYTES, DSM_RANGE_LENGTH, DSM_RANGE_SLBA,
+} from "./registers";
 import { CommandSlot, MAX_LIST_PAGES } from "./queue";
 import { Controller } from "./controller";
 import { busAddress } from "../dma";
@@ -73,5 +76,23 @@ export function buildPrps(c: Controller, slot: CommandSlot, sqe: SubmissionEntry
     store<u64>(list + <usize>(idx * PRP_ENTRY_BYTES), next + <u64>i * page);
     idx++;
   }
+  return true;
+}
+
+// A Dataset Management deallocate of one range (6.7): the 16-byte range (context attributes 0, the
+// length, the starting LBA) at the start of a pool page the command holds until it completes (given
+// back with its lists), PRP1 pointing at it, NR 0 (one range), AD set. False, holding no page, when
+// the pool is lent out (the caller tries again after completions have given pages back).
+export function buildRangeList(c: Controller, slot: CommandSlot, sqe: SubmissionEntry, lba: u64, blocks: u32): bool {
+  assert(blocks != 0, "dsm: an empty range");
+  const page = takePrpPage(c);
+  if (page == 0) return false;
+  holdList(slot, page);
+  store<u32>(page, 0);                                  // context attributes: none
+  store<u32>(page + <usize>DSM_RANGE_LENGTH, blocks);
+  store<u64>(page + <usize>DSM_RANGE_SLBA, lba);
+  sqe.prp1 = busAddress(page, DSM_RANGE_BYTES);
+  sqe.cdw10 = 0;                                        // NR: one range (0-based)
+  sqe.cdw11 = DSM_ATTRIBUTE_DEALLOCATE;
   return true;
 }

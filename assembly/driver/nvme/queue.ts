@@ -23,7 +23,8 @@ export class CommandSlot {
   busy: u32;        // 1 while the controller owns the id
   request: u32;     // index of the request the command belongs to (NO_REQUEST for admin commands)
   lba: u64;
-  submitNs: u64;    // when it was written to the SQ: the timeout counts from here
+  submitNs: u64;    // when the SQ tail doorbell sent it (0 while written, not rung): its timeout
+                    // and the device's part of its latency count from here (ringSubmissionAt)
   blocks: u32;      // NLB + 1
   buffer: u32;      // linear-memory address of the data
   retries: u32;     // times this piece was sent again
@@ -162,6 +163,19 @@ export class QueuePair {
     if (this.unrung == 0) return;
     mmio_write32(this.mmio, this.sqDoorbell, this.sqTail);
     this.unrung = 0;
+  }
+
+  // The IO queues' doorbell: first stamps the commands it sends (the `unrung` entries before the
+  // tail, found by the command id in their CDW0) with `nowNs`, the time it is rung.
+  ringSubmissionAt(nowNs: u64): void {
+    assert(this.unrung < this.entries, "queue: more unrung entries than the SQ holds");
+    let index = this.sqTail;
+    for (let k: u32 = 0; k < this.unrung; k++) {
+      index = (index == 0 ? this.entries : index) - 1;
+      const cdw0 = load<u32>(this.sq + <usize>(index * this.sqeBytes));
+      this.slot((cdw0 >> 16) - this.cidBase).submitNs = nowNs;
+    }
+    this.ringSubmission();
   }
 
   // The CQE at the head if the controller has posted it (its phase tag matches), else null.

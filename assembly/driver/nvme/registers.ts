@@ -102,6 +102,19 @@ export const ADMIN_GET_FEATURES: u32 = 0x0a;   // 5.9
 export const NVM_FLUSH: u32 = 0x00;            // 6.8
 export const NVM_WRITE: u32 = 0x01;            // 6.15
 export const NVM_READ: u32 = 0x02;             // 6.9
+export const NVM_WRITE_ZEROES: u32 = 0x08;     // 6.16 (ONCS bit 3)
+export const NVM_DATASET_MANAGEMENT: u32 = 0x09; // 6.7 (ONCS bit 2)
+
+// 6.9 / 6.15 / 6.16 CDW12: NLB bits 15:0, 0-based, so one command covers at most 65,536 blocks.
+export const NLB_MAX_BLOCKS: u32 = 65536;
+
+// 6.7 Dataset Management: CDW10 NR bits 7:0 (ranges, 0-based), CDW11 bit 2 AD (deallocate); the
+// range list is 16-byte ranges (Figure "Dataset Management - Range Definition"): context
+// attributes bytes 3:0, length in logical blocks bytes 7:4 (32 bits, 1-based), starting LBA 15:8.
+export const DSM_ATTRIBUTE_DEALLOCATE: u32 = 1 << 2;
+export const DSM_RANGE_BYTES: u32 = 16;
+export const DSM_RANGE_LENGTH: u32 = 4;
+export const DSM_RANGE_SLBA: u32 = 8;
 
 // 5.15 Identify: CNS values (CDW10 bits 7:0).
 export const CNS_NAMESPACE: u32 = 0x00;
@@ -135,6 +148,8 @@ export const IDC_SQES: u32 = 512;   // required (3:0) and maximum (7:4) SQ entry
 export const IDC_CQES: u32 = 513;
 export const IDC_NN: u32 = 516;     // Number of Namespaces
 export const IDC_ONCS: u32 = 520;   // Optional NVM Command Support
+export const ONCS_DATASET_MANAGEMENT: u32 = 1 << 2; // ONCS bit 2: Dataset Management
+export const ONCS_WRITE_ZEROES: u32 = 1 << 3;       // ONCS bit 3: Write Zeroes (since 1.1)
 export const IDC_VWC: u32 = 525;    // bit 0: a volatile write cache is present
 export const IDC_SGLS: u32 = 536;   // bits 1:0 non-zero: SGLs supported
 

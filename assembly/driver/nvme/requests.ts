@@ -1,8 +1,12 @@
-// Requests: the IO path of the block interface (NVMe 1.4 sections 6.8 Flush, 6.9 Read, 6.15 Write).
+// Requests: the IO path of the block interface (NVMe 1.4 sections 6.8 Flush, 6.9 Read, 6.15 Write,
+// 6.16 Write Zeroes, 6.7 Dataset Management).
 //
 // A request is what a client asked for: a tag, an operation, a namespace, a block range and a buffer.
 // The driver splits it into commands of at most MDTS (and NLB's 16 bits), each described by PRPs
-// (prp.ts), sends as many as the IO queue takes and the rest as completions free command ids. Nothing
+// (prp.ts), sends as many as the IO queue takes and the rest as completions free command ids. A
+// zeroing request is split at NLB's 65,536 blocks (no data moves, so MDTS does not bound it), a
+// deallocation into one-range Dataset Management commands below 2 GiB each, each range list in a
+// page of the PRP list pool; both only where ONCS offers them (and no quirk forbids). Nothing
 // here waits for the device: submit answers at once; completions are reaped by poll/interrupt
 // (reap), lost commands found by tick (checkTimeouts), which resets the controller and sends what
 // was in flight again. A request completes exactly once, through request_done, when every command
@@ -12,24 +16,32 @@
 // again (the controller's pending ring: retries and what a reset took back), or not sent yet (the
 // request is on the controller's backlog). `outstanding` counts the first two.
 import { now_ns, request_done } from "../imports";
-import { NVM_READ, NVM_WRITE, NVM_FLUSH, CSTS_CFS } from "./registers";
+import {
+  NVM_READ, NVM_WRITE, NVM_FLUSH, NVM_WRITE_ZEROES, NVM_DATASET_MANAGEMENT, NLB_MAX_BLOCKS, ONCS_WRITE_ZEROES,
+  ONCS_DATASET_MANAGEMENT, CSTS_CFS, SubmissionEntry,
+} from "./registers";
 import { CommandSlot, NO_REQUEST, cqeStatus } from "./queue";
 import { Controller, at, count, reportBadCompletion } from "./controller";
-import { entry, namespaceCount } from "./namespace";
-import { buildPrps, releaseLists } from "./prp";
+import { Namespace, entry, namespaceCount } from "./namespace";
+import { buildPrps, buildRangeList, releaseLists } from "./prp";
+import { QUIRK_DISABLE_WRITE_ZEROES, QUIRK_BIT_DISABLE_WRITE_ZEROES, traceQuirk } from "./quirks";
 import { resetController } from "./bringup";
 import { allocPages } from "../dma";
 import { traceCommand, traceCompletion, traceReap } from "../trace";
 import { isSuccess, isRetryable } from "../../common/status";
 import {
-  OP_READ, OP_WRITE, OP_FLUSH, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL, IRQ_MODE_INTX,
-  ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BUSY, ERR_NO_NAMESPACE, ERR_RANGE, ERR_READ_ONLY,
-  ERR_BAD_BUFFER, ERR_BAD_OP, ERR_UNUSABLE, WAIT_NOTHING, WAIT_INTERRUPT, WAIT_POLL,
+  OP_READ, OP_WRITE, OP_FLUSH, OP_WRITE_ZEROES, OP_DEALLOCATE, OP_MASK, OP_FLAG_MORE, STATE_READY, IRQ_MODE_POLL,
+  IRQ_MODE_INTX, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY, ERR_BUSY, ERR_NO_NAMESPACE, ERR_RANGE,
+  ERR_READ_ONLY, ERR_BAD_BUFFER, ERR_BAD_OP, ERR_UNUSABLE, ERR_UNSUPPORTED, WAIT_NOTHING, WAIT_INTERRUPT, WAIT_POLL,
 } from "../../common/abi";
 
 const REQUESTS_MAX: u32 = 1024;    // requests in flight at once, all controllers together
 export const MAX_RETRIES: u32 = 3;        // a piece is sent again at most this many times
 const NONE: u32 = 0;               // end of the backlog list (links are index + 1)
+// One deallocated range stays below 2 GiB: a DSM range's length is 32 bits (6.7), but NVMe 2.0's
+// DMRSL (Identify Controller, NVM command set) may limit it and a 1.4 driver cannot ask; QEMU 7.2
+// reports DMRSL = (2^31 - 512) / block size and skips a longer range without a word (success).
+const DSM_RANGE_BYTES_LIMIT: u64 = <u64>1 << 31;
 
 @unmanaged
 class Request {
@@ -38,8 +50,8 @@ class Request {
   errorLba: u64;     // lowest block of a failed command (set with the first failure)
   blocks: u32;       // blocks in all (1 for a flush: one command, no data)
   issued: u32;       // blocks handed to commands so far
-  buffer: u32;       // linear-memory address of the data (set for requests on the backlog)
-  opcode: u32;       // NVM_READ, NVM_WRITE or NVM_FLUSH
+  buffer: u32;       // linear-memory address of the data (set for requests on the backlog; 0 without data)
+  opcode: u32;       // NVM_READ, NVM_WRITE, NVM_FLUSH, NVM_WRITE_ZEROES or NVM_DATASET_MANAGEMENT
   nsid: u32;
   lbaShift: u32;
   outstanding: u32;  // commands in flight or waiting to be sent again
@@ -49,7 +61,7 @@ class Request {
   next: u32;         // backlog link: request index + 1, NONE at the end
   internal: u32;     // 1 for the driver's own requests (the flush before shutdown)
   ctrl: u32;         // controller index
-  maxBlocks: u32;    // blocks one command may carry, the namespace's (set for requests on the backlog)
+  maxBlocks: u32;    // blocks one command may cover (set for requests on the backlog)
 }
 const REQUEST_BYTES: u32 = 80;
 
@@ -110,19 +122,19 @@ export function initPending(c: Controller): bool {
 // with nothing sent. `op` is OP_* | OP_FLAG_MORE; `buffer` an address inside the handed-out memory.
 export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, buffer: u32, internal: bool): u32 {
   const kind = op & OP_MASK;
-  if ((op & ~(OP_MASK | OP_FLAG_MORE)) != 0 || kind - OP_READ > OP_FLUSH - OP_READ) return ERR_BAD_OP;
+  if ((op & ~(OP_MASK | OP_FLAG_MORE)) != 0 || kind - OP_READ > OP_DEALLOCATE - OP_READ) return ERR_BAD_OP;
   if (nsIndex >= namespaceCount()) return ERR_NO_NAMESPACE;
   const ns = entry(nsIndex);
   if (ns.refused != 0) return ERR_UNUSABLE;
   const c = at(ns.ctrl);
   if (c.state != STATE_READY) return ERR_NOT_READY;
   const isFlush = kind == OP_FLUSH;
+  const hasData = kind == OP_READ || kind == OP_WRITE;
   if (!isFlush) {
-    if (kind == OP_WRITE && ns.readonly != 0) return ERR_READ_ONLY;
-    if (blocks == 0 || lba >= ns.blocks || <u64>blocks > ns.blocks - lba) return ERR_RANGE;
-    const end = <u64>buffer + (<u64>blocks << ns.lbaShift);
-    if ((buffer & 3) != 0 || <usize>buffer < bufferStart || end > <u64>bufferEnd) return ERR_BAD_BUFFER;
+    const refusal = checkRequest(c, ns, kind, lba, blocks, buffer);
+    if (refusal != 0) return refusal;
   }
+  if (!hasData) buffer = 0;
   // Fair and bounded: while earlier requests still wait for command ids, new ones wait too.
   if (c.backlogHead != NONE || c.pendingCount != 0 || freeCount == 0 || !c.ioQueue().canQueue()) return ERR_BUSY;
   const index = allocRequest();
@@ -132,7 +144,7 @@ export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, b
   r.lba = isFlush ? 0 : lba;
   r.blocks = isFlush ? 1 : blocks;
   r.issued = 0;
-  r.opcode = kind == OP_READ ? NVM_READ : kind == OP_WRITE ? NVM_WRITE : NVM_FLUSH;
+  r.opcode = opcodeOf(kind);
   r.nsid = ns.nsid;
   r.lbaShift = ns.lbaShift;
   r.outstanding = 0;
@@ -140,18 +152,18 @@ export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, b
   r.queued = 0;
   r.internal = internal ? 1 : 0;
   r.ctrl = c.index;
-  const now = now_ns();
-  if (r.blocks <= ns.maxBlocks) {
+  const most = commandBlocksMax(kind, ns);
+  if (r.blocks <= most) {
     // One command carries it all: straight to the queue (the common case).
-    if (!enqueue(c, index, r.lba, r.blocks, isFlush ? 0 : buffer, 0, now)) { freeRequest(index); return ERR_BUSY; }
+    if (!enqueue(c, index, r.lba, r.blocks, buffer, 0)) { freeRequest(index); return ERR_BUSY; }
     r.issued = r.blocks;
     r.outstanding = 1;
   } else {
     // Pieces go from the backlog as command ids free up (issue).
     r.buffer = buffer;
-    r.maxBlocks = ns.maxBlocks;
+    r.maxBlocks = most;
     appendBacklog(c, index);
-    issue(c, now);
+    issue(c);
     if (r.outstanding == 0) {
       // Not even the first command fitted (the PRP list pool is lent out): as if nothing happened.
       unlinkBacklog(c, index);
@@ -160,8 +172,43 @@ export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, b
     }
   }
   c.requests++;
-  if ((op & OP_FLAG_MORE) == 0) c.ioQueue().ringSubmission();
+  if ((op & OP_FLAG_MORE) == 0) c.ioQueue().ringSubmissionAt(now_ns());
   return 0;
+}
+
+// Whether a request may go to this namespace's controller as asked (every operation but a flush):
+// 0, or the refusal. A zeroing or deallocation the controller does not offer (ONCS, or a quirk that
+// disables it) is ERR_UNSUPPORTED, asked for only once the request is otherwise valid.
+function checkRequest(c: Controller, ns: Namespace, kind: u32, lba: u64, blocks: u32, buffer: u32): u32 {
+  if (kind != OP_READ && ns.readonly != 0) return ERR_READ_ONLY;
+  if (blocks == 0 || lba >= ns.blocks || <u64>blocks > ns.blocks - lba) return ERR_RANGE;
+  if (kind == OP_READ || kind == OP_WRITE) {
+    const end = <u64>buffer + (<u64>blocks << ns.lbaShift);
+    if ((buffer & 3) != 0 || <usize>buffer < bufferStart || end > <u64>bufferEnd) return ERR_BAD_BUFFER;
+    return 0;
+  }
+  if (kind == OP_DEALLOCATE) return (c.oncs & ONCS_DATASET_MANAGEMENT) != 0 ? 0 : ERR_UNSUPPORTED;
+  if ((c.oncs & ONCS_WRITE_ZEROES) == 0) return ERR_UNSUPPORTED;
+  if ((c.quirks & QUIRK_DISABLE_WRITE_ZEROES) != 0) {
+    traceQuirk(c.index, QUIRK_BIT_DISABLE_WRITE_ZEROES);
+    return ERR_UNSUPPORTED;
+  }
+  return 0;
+}
+
+function opcodeOf(kind: u32): u32 {
+  if (kind == OP_READ) return NVM_READ;
+  if (kind == OP_WRITE) return NVM_WRITE;
+  if (kind == OP_WRITE_ZEROES) return NVM_WRITE_ZEROES;
+  return kind == OP_DEALLOCATE ? NVM_DATASET_MANAGEMENT : NVM_FLUSH;
+}
+
+// The most blocks one command of this operation covers on the namespace: reads and writes as MDTS
+// and NLB allow (the namespace's), Write Zeroes NLB's 65,536, a deallocated range under 2 GiB.
+function commandBlocksMax(kind: u32, ns: Namespace): u32 {
+  if (kind == OP_WRITE_ZEROES) return NLB_MAX_BLOCKS;
+  if (kind == OP_DEALLOCATE) return <u32>(DSM_RANGE_BYTES_LIMIT >> ns.lbaShift) - 1;
+  return ns.maxBlocks;
 }
 
 // A free request record, marked active; the caller sets every other field.
@@ -255,9 +302,9 @@ function dropPending(c: Controller, index: u32): void {
 
 // ---- sending commands ----
 
-// Writes one command at the SQ tail (the doorbell is rung by the caller); false, with nothing
-// changed, when no command id, SQ slot or PRP list page is free.
-function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, retries: u32, now: u64): bool {
+// Writes one command at the SQ tail (the doorbell, which stamps its time, is rung by the caller);
+// false, with nothing changed, when no command id, SQ slot or PRP list page is free.
+function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, retries: u32): bool {
   const qp = c.ioQueue();
   if (!qp.canQueue()) return false;
   if (qp.cqDoorbellDue(1)) qp.ringCompletion(); // the controller needs room to post this one too
@@ -269,32 +316,44 @@ function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, 
   slot.blocks = blocks;
   slot.buffer = buffer;
   slot.retries = retries;
-  slot.submitNs = now;
+  slot.submitNs = 0;
   slot.listCount = 0;
   const sqe = qp.nextEntry(r.opcode, cid);
   sqe.nsid = r.nsid;
-  if (r.opcode != NVM_FLUSH) {
-    if (!buildPrps(c, slot, sqe, <usize>buffer, blocks << r.lbaShift)) { qp.freeCid(cid); return false; }
-    sqe.cdw10 = <u32>lba;               // starting LBA, low and high halves
-    sqe.cdw11 = <u32>(lba >> 32);
-    sqe.cdw12 = blocks - 1;             // NLB, 0-based
-  }
+  if (!fillCommand(c, slot, sqe, r.opcode, lba, blocks, buffer, r.lbaShift)) { qp.freeCid(cid); return false; }
   traceCommand(c.index, qp.qid, changetype<usize>(sqe));
   qp.push();
   c.commands++;
   return true;
 }
 
+// The fields of a command beyond its opcode and namespace: the data pointer and block range of a
+// read or write, the block range of a Write Zeroes (no data), the range list of a deallocation.
+// False, holding no PRP page, when the pool cannot cover it.
+function fillCommand(c: Controller, slot: CommandSlot, sqe: SubmissionEntry, opcode: u32, lba: u64, blocks: u32, buffer: u32, lbaShift: u32): bool {
+  if (opcode == NVM_FLUSH) return true;
+  if (opcode == NVM_DATASET_MANAGEMENT) {
+    assert((<u64>blocks << lbaShift) < DSM_RANGE_BYTES_LIMIT, "deallocate: a range of 2 GiB or more");
+    return buildRangeList(c, slot, sqe, lba, blocks);
+  }
+  if (opcode == NVM_WRITE_ZEROES) assert(blocks <= NLB_MAX_BLOCKS, "write zeroes: more blocks than NLB holds");
+  else if (!buildPrps(c, slot, sqe, <usize>buffer, blocks << lbaShift)) return false;
+  sqe.cdw10 = <u32>lba;               // starting LBA, low and high halves
+  sqe.cdw11 = <u32>(lba >> 32);
+  sqe.cdw12 = blocks - 1;             // NLB, 0-based
+  return true;
+}
+
 // Sends what waits, as far as command ids and PRP pages allow: pieces to send again first, then
 // the backlog in order. Returns the number of commands written (the doorbell is the caller's).
-function issue(c: Controller, now: u64): u32 {
+function issue(c: Controller): u32 {
   if (c.pendingCount == 0 && c.backlogHead == NONE) return 0;
   const qp = c.ioQueue();
   let sent: u32 = 0;
   while (sent < qp.entries) {
     if (c.pendingCount > 0) {
       const p = pendingAt(c, 0);
-      if (!enqueue(c, p.request, p.lba, p.blocks, p.buffer, p.retries, now)) break;
+      if (!enqueue(c, p.request, p.lba, p.blocks, p.buffer, p.retries)) break;
       c.pendingHead = (c.pendingHead + 1) % c.ioEntries;
       c.pendingCount--;
     } else if (c.backlogHead != NONE) {
@@ -303,8 +362,9 @@ function issue(c: Controller, now: u64): u32 {
       const left = r.blocks - r.issued;
       const n = left < r.maxBlocks ? left : r.maxBlocks;
       const lba = r.lba + <u64>r.issued;
-      const buffer = r.buffer + (r.issued << r.lbaShift);
-      if (!enqueue(c, index, lba, n, buffer, 0, now)) break;
+      const hasData = r.opcode == NVM_READ || r.opcode == NVM_WRITE;
+      const buffer = hasData ? r.buffer + (r.issued << r.lbaShift) : 0;
+      if (!enqueue(c, index, lba, n, buffer, 0)) break;
       r.issued += n;
       r.outstanding++;
       if (r.issued == r.blocks) popBacklog(c);
@@ -348,12 +408,17 @@ function settle(c: Controller, index: u32): u32 {
   return 1;
 }
 
-// One IO completion: counted, retried when the device allows it, or settled.
-function finishCommand(c: Controller, cid: u32, status: u32): u32 {
+// One IO completion, seen at seenNs: counted (the device's part too), retried when the device
+// allows it, or settled.
+function finishCommand(c: Controller, cid: u32, status: u32, seenNs: u64): u32 {
   const qp = c.ioQueue();
   const slot = qp.slot(cid);
   const index = slot.request;
   const r = request(index);
+  if (slot.submitNs != 0 && seenNs >= slot.submitNs) {  // else a device that answered before the doorbell
+    c.deviceNs += seenNs - slot.submitNs;
+    c.deviceCommands++;
+  }
   if (slot.listCount != 0) releaseLists(c, slot);
   if (isSuccess(status)) {
     const bytes = <u64>slot.blocks << r.lbaShift;
@@ -379,9 +444,11 @@ export function reap(c: Controller): u32 {
   const qp = c.ioQueue();
   let done: u32 = 0;
   let seen: u32 = 0;
+  let seenNs: u64 = 0;  // when this reap found its first completion: one clock read per reap
   while (seen < qp.entries) {  // a device cannot keep us here: at most one ring's worth per call
     const cqe = qp.peek();
     if (cqe == null) break;
+    if (seen == 0) seenNs = now_ns();
     traceCompletion(c.index, qp.qid, changetype<usize>(cqe));
     const got = <u32>cqe.cid;
     const cid = got - qp.cidBase;       // the slot; an id below the base wraps past the ring
@@ -392,13 +459,13 @@ export function reap(c: Controller): u32 {
     if (cid >= qp.entries) { reportBadCompletion(c, qp.qid, got); continue; }
     const slot = qp.slot(cid);
     if (slot.busy != 1 || slot.request == NO_REQUEST) { reportBadCompletion(c, qp.qid, got); continue; }
-    done += finishCommand(c, cid, status);
+    done += finishCommand(c, cid, status, seenNs);
   }
   if (seen > 0) {
     traceReap(c.index, seen);
     // INTx stays asserted until the head catches up: ring at once there; else when due.
     if (c.irqMode == IRQ_MODE_INTX || qp.cqDoorbellDue(0)) qp.ringCompletion();
-    if ((c.pendingCount != 0 || c.backlogHead != NONE) && issue(c, now_ns()) > 0) qp.ringSubmission();
+    if ((c.pendingCount != 0 || c.backlogHead != NONE) && issue(c) > 0) qp.ringSubmissionAt(now_ns());
   }
   return done;
 }
@@ -407,11 +474,14 @@ export function reap(c: Controller): u32 {
 
 // A command older than CAP.TO, or CSTS.CFS, on a controller with requests: reset it. The commands
 // that overran fail with ERR_TIMEOUT; every other command in flight is sent again after the reset
-// (each piece at most MAX_RETRIES times). Returns the requests completed.
+// (each piece at most MAX_RETRIES times). Commands a batch left unrung are sent first, so every
+// command in flight has its doorbell time. Returns the requests completed.
 export function checkTimeouts(c: Controller, now: u64): u32 {
-  if (c.state != STATE_READY || c.ioQueue().inFlight() == 0) return 0;
-  const limitNs = <u64>c.timeoutMs * 1_000_000;
+  if (c.state != STATE_READY) return 0;
   const qp = c.ioQueue();
+  qp.ringSubmissionAt(now);
+  if (qp.inFlight() == 0) return 0;
+  const limitNs = <u64>c.timeoutMs * 1_000_000;
   let why: u32 = 0;
   for (let cid: u32 = 0; cid < qp.entries; cid++) {
     const slot = qp.slot(cid);
@@ -424,8 +494,8 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
   takeBack(c, why, now, limitNs);
   // The reset re-creates the IO queue pair, which frees every command id.
   if (!resetController(c, why)) return abandonRequests(c);
-  issue(c, now_ns());
-  c.ioQueue().ringSubmission();
+  issue(c);
+  qp.ringSubmissionAt(now_ns());
   return settleAll(c);
 }
 
