@@ -1,23 +1,27 @@
 # The bare-metal host (included by the top-level Makefile).
 #   make kernel                 build/kernel.elf (ELF32 multiboot image: the driver build/nvme.wasm and
 #                               the shell build/shell.wasm) + build/kernel64.elf (symbols)
-#   make run [CMD="a; b"]       boot QEMU with build/disk.img as an NVMe disk; default CMD shows
-#                               bring-up, `info` and LBA 0, then the nvme> prompt
+#   make run [CMD="a; b"] [DISK=image] [QEMU_OPTS="-m 512M ..."]
+#                               boot QEMU with build/disk.img (or DISK, a raw image, written in
+#                               place) as an NVMe disk; default CMD shows bring-up, `info` and LBA 0,
+#                               then the nvme> prompt
 #   make debug [CMD=...]        the debug kernel (build/debug/, boot/build-debug.sh: the modules with
 #                               their function names), QEMU halted with a GDB stub (:1234) and gdb with
 #                               its symbols, run to kmain: then `break bringUp`, `continue`
 #   make debug-kernel           just build/debug/kernel.elf + kernel64.elf
-# Boot options for QEMU go through boot/qemu.sh (see its header), e.g. QEMU_OPTS="--machine q35".
+# QEMU_OPTS: options for QEMU (-m 512M, -smp 2, -machine q35, -device ...) or for boot/qemu.sh
+# (--machine q35, --iommu, --accel tcg, --console script: see its header); both kinds may be mixed.
 
 KERNEL := $(BUILD)/kernel.elf
-DISK := $(BUILD)/disk.img
+DEFAULT_DISK := $(BUILD)/disk.img
+DISK ?= $(DEFAULT_DISK)
 DEBUG_DIR := $(BUILD)/debug
 DEBUG_KERNEL := $(DEBUG_DIR)/kernel.elf
 BOOT_SOURCES := $(wildcard boot/*.c boot/*.h boot/*.S boot/*.ld boot/include/*.h) boot/build.sh
 RUN_CMD := $(if $(CMD),$(CMD),info; read nvme0n1 0 1)
 QEMU_OPTS ?=
 
-.PHONY: kernel run debug debug-kernel
+.PHONY: kernel run debug debug-kernel disk-check
 
 kernel: $(KERNEL)
 $(KERNEL): $(WASM) $(SHELL_WASM) $(TRACE_WASM) $(BOOT_SOURCES) | deps-system
@@ -27,12 +31,16 @@ debug-kernel: $(DEBUG_KERNEL)
 $(DEBUG_KERNEL): $(GUEST_SOURCES) $(WASM) $(BOOT_SOURCES) boot/build-debug.sh boot/debug-wasm.js boot/w2c-names.js | deps-system deps-npm
 	boot/build-debug.sh $(DEBUG_DIR)
 
-$(DISK):
+$(DEFAULT_DISK):
 	node boot/mkdisk.js $@ 64
 
-run: deps wasm kernel $(DISK)
-	@boot/qemu.sh $(QEMU_OPTS) --disk $(DISK) --cmd "$(RUN_CMD)"
+# DISK names an image of the user's: it must exist (only the default one is made here).
+disk-check:
+	@[ -f "$(DISK)" ] || { echo "make: DISK=$(DISK): no such image (make run without DISK makes $(DEFAULT_DISK))" >&2; exit 2; }
 
-debug: deps wasm $(DEBUG_KERNEL) $(DISK)
+run: deps wasm kernel $(if $(filter $(DEFAULT_DISK),$(DISK)),$(DEFAULT_DISK),disk-check)
+	@boot/qemu.sh --disk "$(DISK)" --cmd "$(RUN_CMD)" $(QEMU_OPTS)
+
+debug: deps wasm $(DEBUG_KERNEL) $(if $(filter $(DEFAULT_DISK),$(DISK)),$(DEFAULT_DISK),disk-check)
 	@scripts/deps.sh debug
 	@boot/debug.sh --kernel $(DEBUG_KERNEL) $(QEMU_OPTS) --disk $(DISK) --cmd "$(RUN_CMD)"

@@ -912,11 +912,16 @@ u32 BLK(buffer_read)(blk_t *c, u32 off, u32 ptr, u32 len) {
 }
 
 /* The driver checks its own buffer range; the host checks the client's share, which the driver
- * cannot tell apart from another client's. Only reads and writes move data: every other operation
- * (flush, zeroes, deallocate, or an unknown one the driver refuses) gets the share's base. */
+ * cannot tell apart from another client's. Only reads, writes and log pages move data: every other
+ * operation (flush, zeroes, deallocate, or an unknown one the driver refuses) gets the share's base.
+ * A log page's `ns` is a controller index and `blocks` its byte count: a count past the limit
+ * goes on unchecked, for the driver to refuse (ERR_RANGE, nothing sent). */
 u32 BLK(submit)(blk_t *c, u32 tag, u32 op, u32 ns, u64 lba, u32 blocks, u32 off) {
-  bool data = (op & NVME_OP_MASK) == NVME_OP_READ || (op & NVME_OP_MASK) == NVME_OP_WRITE;
-  if (data) {
+  u32 kind = op & NVME_OP_MASK;
+  bool data = kind == NVME_OP_READ || kind == NVME_OP_WRITE || kind == NVME_OP_LOG_PAGE;
+  if (kind == NVME_OP_LOG_PAGE) {
+    if (blocks <= NVME_LOG_PAGE_BYTES_MAX && !in_share(c, off, blocks)) return NVME_ERR_BAD_BUFFER;
+  } else if (data) {
     if (ns >= ns_known) return NVME_ERR_NO_NAMESPACE;
     if (!in_share(c, off, request_bytes(blocks, ns_shift[ns]))) return NVME_ERR_BAD_BUFFER;
   } else {

@@ -60,6 +60,7 @@
 #define NVME_OP_FLUSH 3         /* commit the volatile write cache (lba, blocks, buffer ignored) */
 #define NVME_OP_WRITE_ZEROES 4  /* the blocks read as zeroes afterwards: Write Zeroes (buffer ignored) */
 #define NVME_OP_DEALLOCATE 5    /* deallocate (trim) the blocks: Dataset Management (buffer ignored) */
+#define NVME_OP_LOG_PAGE 6      /* Get Log Page of controller `ns`: LID lba 7:0, offset lba 63:32, `blocks` bytes */
 #define NVME_OP_MASK 0xff
 #define NVME_OP_FLAG_MORE 0x100 /* more submissions follow at once: the SQ doorbell may wait */
 
@@ -206,6 +207,9 @@ struct __attribute__((packed)) nvme_done_record {
 
 /* ---- identify_data: Identify Controller as the device returned it ---- */
 #define NVME_IDENTIFY_BYTES 4096
+#define NVME_LOG_PAGE_BYTES_MAX 4096 /* OP_LOG_PAGE: at most this many bytes per request */
+#define NVME_LID_ERROR_INFO 0x01     /* NVMe 1.4 5.14.1.1 Error Information */
+#define NVME_LID_SMART 0x02          /* 5.14.1.2 SMART / Health Information */
 
 /* ---- trace (the trace= boot option, the trace export; docs/trace.md) ----
  * What to trace, a mask the driver passes to env.trace_begin; the host traces the register and

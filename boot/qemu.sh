@@ -2,7 +2,7 @@
 # Boots the bare-metal kernel in QEMU. Used by `make run`, `make debug`, boot/bench-qemu.sh
 # and the QEMU tests (test/qemu/helpers.js).
 #
-#   boot/qemu.sh [options] [-- more QEMU arguments]
+#   boot/qemu.sh [options] [QEMU options] [-- more QEMU arguments]
 #     --kernel PATH      kernel to boot (default build/kernel.elf)
 #     --cmd "A; B"       the guest's command line (QEMU -append)
 #     --disk PATH        attach PATH (raw) as an NVMe controller, serial nvmewasm0 (repeatable:
@@ -18,6 +18,14 @@
 #     --serial-log FILE  serial to FILE instead of stdio
 #     --quiet            do not print the banner and QEMU command line
 #     --dry-run          print the QEMU command line and exit
+#     --console tty|script|auto  whether a person types at the serial console: tty adds
+#                        console=tty to the guest's command line (line editing, history, Ctrl-C
+#                        stops a command, typed errors do not fail the run: docs/shell.md); auto
+#                        (default) is tty when standard input is a terminal and there is no
+#                        --serial-log
+#   Any other option is QEMU's and goes to QEMU after this script's own, with the words that follow
+#   it up to the next option (-m 512M, -smp 2, -device nvme,...): QEMU takes the last of a repeated
+#   -m or -machine, so `make run QEMU_OPTS="-m 512M"` works. Options after -- go to QEMU as they are.
 #
 # Exit status: the guest's poweroff code. ACPI poweroff (code 0) makes QEMU exit 0; the kernel
 # reports any other code c through isa-debug-exit, where QEMU exits (c << 1) | 1, mapped back
@@ -27,8 +35,9 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 KERNEL="$ROOT/build/kernel.elf"
-CMD="" HAVE_CMD=0 MACHINE=pc IOMMU=0 MEMORY=128M ACCEL="${NVME_WASM_ACCEL:-auto}" DEBUG=0 QUIET=0 DRY=0 SERIAL_LOG=""
+CMD="" HAVE_CMD=0 CONSOLE=auto MACHINE=pc IOMMU=0 MEMORY=128M ACCEL="${NVME_WASM_ACCEL:-auto}" DEBUG=0 QUIET=0 DRY=0 SERIAL_LOG=""
 DISKS=()
+PASS=()   # QEMU's own options given among this script's
 while [ $# -gt 0 ]; do
   case "$1" in
     --kernel) KERNEL="$2"; shift 2 ;;
@@ -42,11 +51,25 @@ while [ $# -gt 0 ]; do
     --serial-log) SERIAL_LOG="$2"; shift 2 ;;
     --quiet) QUIET=1; shift ;;
     --dry-run) DRY=1; shift ;;
+    --console) CONSOLE="$2"; shift 2 ;;
     --) shift; break ;;
-    *) echo "qemu.sh: unknown option $1 (see the comment at the top of boot/qemu.sh)" >&2; exit 2 ;;
+    -*) PASS+=("$1"); shift
+        while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do PASS+=("$1"); shift; done ;;
+    *) echo "qemu.sh: unexpected argument $1 (see the comment at the top of boot/qemu.sh)" >&2; exit 2 ;;
   esac
 done
-EXTRA=("$@")
+EXTRA=("${PASS[@]}" "$@")
+case "$CONSOLE" in
+  tty) ;;
+  script) ;;
+  auto) if [ -t 0 ] && [ -z "$SERIAL_LOG" ]; then CONSOLE=tty; else CONSOLE=script; fi ;;
+  *) echo "qemu.sh: --console must be tty, script or auto" >&2; exit 2 ;;
+esac
+# A person at the console: the shell's prompt edits lines (docs/shell.md, console=tty).
+if [ "$CONSOLE" = tty ]; then
+  if [ $HAVE_CMD = 1 ] && [ -n "$CMD" ]; then CMD="$CMD; console=tty"; else CMD="console=tty"; fi
+  HAVE_CMD=1
+fi
 if [ $IOMMU = 1 ] && [ "$MACHINE" != q35 ]; then
   echo "qemu.sh: --iommu needs --machine q35 (QEMU's intel-iommu is a q35 device)" >&2; exit 2
 fi

@@ -16,6 +16,8 @@
 export const OP_MASK = 0xff;
 export const OP_READ = 1;
 export const OP_WRITE = 2;
+export const OP_LOG_PAGE = 6;
+export const LOG_PAGE_BYTES_MAX = 4096;
 export const ERR_BAD_BUFFER = 0x10008;
 export const ERR_NO_NAMESPACE = 0x10005;
 export const CONTROLLER_RECORD_BYTES = 148;
@@ -113,12 +115,17 @@ export class BlockLink {
         clientBytes().set(link.driverBytes().subarray(client.shareBase + off, client.shareBase + off + len), ptr);
         return 0;
       },
-      // Only reads and writes move data: the others (flush, zeroes, deallocate, and any unknown op,
-      // which the driver refuses) get the share's start, never a client's offset.
+      // Only reads, writes and log pages move data: the others (flush, zeroes, deallocate, and any
+      // unknown op, which the driver refuses) get the share's start, never a client's offset. A log
+      // page's `ns` is a controller index and `blocks` its byte count; past the limit the driver
+      // refuses it (ERR_RANGE), so it is not checked here.
       submit(tag, op, ns, lba, blocks, off) {
         op >>>= 0; ns >>>= 0; blocks >>>= 0; off >>>= 0;
-        const data = (op & OP_MASK) === OP_READ || (op & OP_MASK) === OP_WRITE;
-        if (data) {
+        const kind = op & OP_MASK;
+        const data = kind === OP_READ || kind === OP_WRITE || kind === OP_LOG_PAGE;
+        if (kind === OP_LOG_PAGE) {
+          if (blocks <= LOG_PAGE_BYTES_MAX && !inShare(off, blocks)) return ERR_BAD_BUFFER;
+        } else if (data) {
           const shift = lbaShift(ns);
           if (shift < 0) return ERR_NO_NAMESPACE;
           if (!inShare(off, blocks * 2 ** shift)) return ERR_BAD_BUFFER;

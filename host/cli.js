@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // nvme-wasm: run the NVMe driver (build/nvme.wasm) on a simulated machine.
 import { pathToFileURL } from "node:url";
+import { parseArgs as utilParseArgs } from "node:util";
 import { profileHelp } from "./nvme/profiles.js";
 
 export const USAGE = `usage: nvme-wasm sim [options]
@@ -31,6 +32,10 @@ options:
   --dma-base HEX      the DMA window's bus address (default 0x123456000), 4 KiB aligned; e.g.
                         0x1000000000000 puts it above 2^48 (see amazon-ebs)
   --cmd "A; B; …"     the boot command line, e.g. "info; crc nvme0n1 0 2048; poweroff"
+  --console MODE      tty: a person types at the prompt (line editing, history, Tab, Ctrl-C stops a
+                        command, typed errors do not fail the run); script: input is read as it comes;
+                        auto (default): tty when standard input is a terminal. Adds console=tty to the
+                        boot command line (docs/shell.md)
   --wasm FILE         run this module instead of build/nvme.wasm (e.g. a debug build)
   -h, --help          this text
 
@@ -46,6 +51,26 @@ stage begins, long runs of IO folded.
 
 export class UsageError extends Error {}
 
+// The sim options, for node:util's parseArgs: the value-taking ones are strings, several may repeat.
+const SIM_OPTIONS = {
+  disk: { type: "string", multiple: true }, profile: { type: "string" }, set: { type: "string", multiple: true },
+  seed: { type: "string" }, fault: { type: "string", multiple: true }, cmd: { type: "string" },
+  controllers: { type: "string" }, wasm: { type: "string" }, "dma-base": { type: "string" },
+  "trace-json": { type: "string" }, "trace-svg": { type: "string" }, console: { type: "string" },
+  bridge: { type: "boolean" }, multifunction: { type: "boolean" }, trace: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+// node:util's parse errors in this CLI's words.
+function usageError(e) {
+  const name = /'(-[^' ]+)/.exec(e.message)?.[1] ?? "?";
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown option ${name}`);
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return new UsageError(/does not take an argument/.test(e.message) ? `${name} takes no value` : `${name} needs a value`);
+  }
+  return new UsageError(e.message);
+}
+
 // argv (after the program name) -> options for runSim, or { help: true }
 export function parseArgs(argv) {
   const args = [...argv];
@@ -54,57 +79,53 @@ export function parseArgs(argv) {
   if (first === "-h" || first === "--help" || first === "help") return { help: true };
   if (first === "svg") return parseSvgArgs(args);
   if (first !== "sim") throw new UsageError(`unknown command "${first}" (the commands are "sim" and "svg")`);
-  const opts = { disks: [], overrides: {}, faults: {}, seed: 1, profile: "qemu", bridge: false, multifunction: false, trace: false, cmd: null };
-  const takesValue = new Set(["--disk", "--profile", "--set", "--seed", "--fault", "--cmd", "--controllers", "--wasm", "--dma-base", "--trace-json", "--trace-svg"]);
-  while (args.length) {
-    let a = args.shift();
-    let value;
-    const eq = a.indexOf("=");
-    if (a.startsWith("--") && eq > 0 && takesValue.has(a.slice(0, eq))) { value = a.slice(eq + 1); a = a.slice(0, eq); }
-    const need = () => {
-      if (value !== undefined) return value;
-      if (!args.length) throw new UsageError(`${a} needs a value`);
-      return args.shift();
-    };
-    switch (a) {
-      case "-h": case "--help": return { help: true };
-      case "--disk": opts.disks.push(need()); break;
-      case "--profile": opts.profile = need(); break;
-      case "--set": Object.assign(opts.overrides, parsePairs(need(), "--set")); break;
-      case "--fault": Object.assign(opts.faults, parsePairs(need(), "--fault")); break;
-      case "--seed": {
-        const v = need();
-        if (!/^\d+$/.test(v)) throw new UsageError(`--seed wants a non-negative integer, got "${v}"`);
-        opts.seed = Number(v);
-        break;
-      }
-      case "--controllers": {
-        const v = need();
-        if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 16) throw new UsageError(`--controllers wants 1..16, got "${v}"`);
-        opts.controllers = Number(v);
-        break;
-      }
-      case "--dma-base": {
-        const v = need();
-        if (!/^(0x)?[0-9a-f]+$/i.test(v)) throw new UsageError(`--dma-base wants a hex bus address, got "${v}"`);
-        const base = BigInt(v.toLowerCase().startsWith("0x") ? v : `0x${v}`);
-        if (base === 0n || base % 4096n || base >= 1n << 64n) throw new UsageError(`--dma-base ${v}: must be a non-zero, 4 KiB-aligned address below 2^64`);
-        opts.dmaBase = base;
-        break;
-      }
-      case "--cmd": opts.cmd = need(); break;
-      case "--wasm": opts.wasm = need(); break;
-      case "--bridge": opts.bridge = true; break;
-      case "--multifunction": opts.multifunction = true; break;
-      case "--trace": opts.trace = true; break;
-      case "--trace-json": opts.traceJson = need(); break;
-      case "--trace-svg": opts.traceSvg = need(); break;
-      default:
-        throw new UsageError(a.startsWith("-") ? `unknown option ${a}` : `unexpected argument "${a}"`);
-    }
+  let parsed;
+  try {
+    parsed = utilParseArgs({ args, options: SIM_OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    if (!e.code?.startsWith("ERR_PARSE_ARGS")) throw e;
+    throw usageError(e);
   }
+  const v = parsed.values;
+  if (v.help) return { help: true };
+  if (parsed.positionals.length) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+  const opts = { disks: v.disk ?? [], overrides: {}, faults: {}, seed: 1, profile: v.profile ?? "qemu",
+    bridge: !!v.bridge, multifunction: !!v.multifunction, trace: !!v.trace, cmd: v.cmd ?? null };
+  for (const s of v.set ?? []) Object.assign(opts.overrides, parsePairs(s, "--set"));
+  for (const f of v.fault ?? []) Object.assign(opts.faults, parsePairs(f, "--fault"));
+  if (v.seed !== undefined) {
+    if (!/^\d+$/.test(v.seed)) throw new UsageError(`--seed wants a non-negative integer, got "${v.seed}"`);
+    opts.seed = Number(v.seed);
+  }
+  if (v.controllers !== undefined) {
+    if (!/^\d+$/.test(v.controllers) || Number(v.controllers) < 1 || Number(v.controllers) > 16) throw new UsageError(`--controllers wants 1..16, got "${v.controllers}"`);
+    opts.controllers = Number(v.controllers);
+  }
+  if (v["dma-base"] !== undefined) opts.dmaBase = parseDmaBase(v["dma-base"]);
+  if (v.console !== undefined) {
+    if (!["tty", "script", "auto"].includes(v.console)) throw new UsageError(`--console wants tty, script or auto, got "${v.console}"`);
+    opts.console = v.console;
+  }
+  if (v.wasm !== undefined) opts.wasm = v.wasm;
+  if (v["trace-json"] !== undefined) opts.traceJson = v["trace-json"];
+  if (v["trace-svg"] !== undefined) opts.traceSvg = v["trace-svg"];
   if (opts.disks.length === 0) opts.disks.push("mem:16M");
   return opts;
+}
+
+function parseDmaBase(v) {
+  if (!/^(0x)?[0-9a-f]+$/i.test(v)) throw new UsageError(`--dma-base wants a hex bus address, got "${v}"`);
+  const base = BigInt(v.toLowerCase().startsWith("0x") ? v : `0x${v}`);
+  if (base === 0n || base % 4096n || base >= 1n << 64n) throw new UsageError(`--dma-base ${v}: must be a non-zero, 4 KiB-aligned address below 2^64`);
+  return base;
+}
+
+// The boot command line the shell gets: --cmd, and console=tty when a person types at the prompt
+// (--console tty, or auto and standard input is a terminal; docs/shell.md).
+export function bootCommandLine(cmd, mode = "auto", stdinIsTty = !!process.stdin.isTTY) {
+  const tty = mode === "tty" || (mode === "auto" && stdinIsTty);
+  if (!tty) return cmd ?? "";
+  return cmd ? `${cmd}; console=tty` : "console=tty";
 }
 
 // nvme-wasm svg TRACE.jsonl OUT.svg [--title TEXT]
@@ -184,7 +205,7 @@ export async function main(argv = process.argv.slice(2)) {
     result = await runSim({
       traceRecords,
       disks: opts.disks, profile: opts.profile, overrides: opts.overrides, seed: opts.seed,
-      cmd: opts.cmd ?? "", input: "stdin", bridge: opts.bridge, multifunction: opts.multifunction,
+      cmd: bootCommandLine(opts.cmd, opts.console), input: "stdin", bridge: opts.bridge, multifunction: opts.multifunction,
       controllers: opts.controllers, dmaBase: opts.dmaBase, faults: Object.fromEntries(Object.entries(opts.faults).map(([k, v]) => [k, Number(v)])),
       trace: opts.trace, wasm: opts.wasm, capture: false,
       stdout: (bytes) => process.stdout.write(bytes),

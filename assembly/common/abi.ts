@@ -9,6 +9,12 @@ export const OP_WRITE: u32 = 2;       // blocks from the buffer to the namespace
 export const OP_FLUSH: u32 = 3;       // commit the volatile write cache (lba, blocks, buffer ignored)
 export const OP_WRITE_ZEROES: u32 = 4; // the blocks read as zeroes afterwards: Write Zeroes (buffer ignored)
 export const OP_DEALLOCATE: u32 = 5;   // the blocks are deallocated (trim): Dataset Management (buffer ignored)
+// An admin request (docs/block-interface.md "Log pages"): Get Log Page (NVMe 1.4 section 5.14) of
+// controller `ns` (a controller index here, not a namespace), log page LID = lba bits 7:0, from
+// byte offset lba bits 63:32 (dword-aligned; LPO, Identify LPA bit 2), `blocks` bytes (a multiple
+// of 4, 4..LOG_PAGE_BYTES_MAX) into `buffer`. Sent with RAE = 1: a client's read never clears an
+// asynchronous event.
+export const OP_LOG_PAGE: u32 = 6;
 export const OP_MASK: u32 = 0xff;
 // Flag: more submissions follow at once, so the driver may leave the SQ tail doorbell for the
 // last one (or for the next poll/interrupt/tick): one MMIO write for a batch.
@@ -132,6 +138,11 @@ export const WAIT_INTERRUPT: u32 = 1;   // every outstanding request is on a con
 export const WAIT_POLL: u32 = 2;        // some are on a polled controller: keep calling poll
 
 export const IDENTIFY_BYTES: u32 = 4096;
+
+// ---- log pages (OP_LOG_PAGE; NVMe 1.4 section 5.14.1) ----
+export const LOG_PAGE_BYTES_MAX: u32 = 4096;  // one request: at most one page, two PRP entries
+export const LID_ERROR_INFO: u32 = 0x01;      // 5.14.1.1 Error Information, 64-byte entries
+export const LID_SMART: u32 = 0x02;           // 5.14.1.2 SMART / Health Information, 512 bytes
 
 // ---- trace (trace=… boot option, the trace export; docs/trace.md) ----
 // What to trace: a mask. The host traces register and configuration accesses and interrupts it

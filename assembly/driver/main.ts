@@ -17,6 +17,7 @@ import { enumerate, nvmeFunction, nvmeSkipped, printFunction, MAX_NVME } from ".
 import { Controller, count, at, fail } from "./nvme/controller";
 import { attach, bringUp, shutdownController, quiesce } from "./nvme/bringup";
 import { takeLinesSeen } from "./nvme/admin";
+import { submitLogPage } from "./nvme/admin-requests";
 import { namespaceCount, namespaceAt } from "./nvme/namespace";
 import {
   initRequests, initPending, submit as submitRequest, reap, checkTimeouts, abandonRequests, waitHint,
@@ -29,7 +30,7 @@ import { fillController, fillNamespace, fillStats } from "./describe";
 import { put, putLine, putDec, putCtrlName, putNsName, newline, putError, errorLines } from "../common/console";
 import { putStatusBrief as putStatus } from "../common/status";
 import {
-  IRQ_MSIX, LOG_NORMAL, STAGE_RESET, STAGE_ALL, STATE_READY, IRQ_MODE_INTX, OP_FLUSH,
+  IRQ_MSIX, LOG_NORMAL, STAGE_RESET, STAGE_ALL, STATE_READY, IRQ_MODE_INTX, OP_FLUSH, OP_LOG_PAGE, OP_MASK, OP_FLAG_MORE,
   START_AGAIN, START_BAD_OPTION, START_NO_MEMORY, ERR_NOT_READY,
 } from "../common/abi";
 import { FAIL_DRAIN, FAIL_QUEUE_MEMORY } from "../common/words";
@@ -115,10 +116,13 @@ export function buffer_bytes(): u32 { return bufferBytes(); }
 
 // ---- requests ----
 
-// Queues a request; 0, ERR_BUSY, or an argument error with nothing sent (docs/block-interface.md).
+// Queues a request (an IO request, or an admin one: OP_LOG_PAGE); 0, ERR_BUSY, or an argument
+// error with nothing sent (docs/block-interface.md).
 export function submit(tag: u64, op: u32, ns: u32, lba: u64, blocks: u32, buffer: u32): u32 {
   enter();
-  const status = started ? submitRequest(tag, op, ns, lba, blocks, buffer, false) : ERR_NOT_READY;
+  let status = ERR_NOT_READY;
+  if (started && (op & OP_MASK) == OP_LOG_PAGE && (op & ~(OP_MASK | OP_FLAG_MORE)) == 0) status = submitLogPage(tag, ns, lba, blocks, buffer);
+  else if (started) status = submitRequest(tag, op, ns, lba, blocks, buffer, false);
   leave();
   return status;
 }

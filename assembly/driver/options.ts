@@ -6,6 +6,7 @@
 //   irq=auto|poll|intx|msix    how completions are noticed (auto: MSI-X, else INTx, else polling)
 //   log=errors|normal          how much the driver says (error lines only, or bring-up too)
 //   trace=regs|cmds|irq|all    what to trace (docs/trace.md); several as regs,cmds
+//   console=tty|script         the shell's: is a person typing at the console (docs/shell.md)
 import { cmdline } from "./imports";
 import { put, putBytes, newline, putError, Text, textLength } from "../common/console";
 import {
@@ -81,6 +82,8 @@ function applyOption(ptr: usize, len: i32): void {
   } else if (n > 4 && matches(p, 4, "log=")) {
     if (matches(p + 4, n - 4, "errors")) { optionLog = LOG_ERRORS; return; }
     if (matches(p + 4, n - 4, "normal")) { optionLog = LOG_NORMAL; return; }
+  } else if (n > 8 && matches(p, 8, "console=")) {
+    if (matches(p + 8, n - 8, "tty") || matches(p + 8, n - 8, "script")) return;
   } else if (n > 6 && matches(p, 6, "trace=")) {
     const mask = traceMask(p + 6, n - 6);
     if (mask != 0) { optionTrace = mask; return; }

@@ -33,9 +33,11 @@ export function cmdHelp(): void {
   putLine("  flush DEV                     flush the volatile write cache");
   putLine("  bench DEV [read|write] [BLOCKS] [QD] [IOS]   random IO, IOPS and MiB/s");
   putLine("  iochk DEV IOS SEED [QD]       random reads and writes, every block checked");
+  putLine("  smart CTRL                    SMART / Health log (nvme-cli smart-log)");
+  putLine("  errors CTRL                   Error Information log (nvme-cli error-log)");
   putLine("  stats                         counters per controller");
   putLine("  poweroff                      orderly shutdown, then exit");
-  putLine("DEV is a namespace such as nvme0n1; numbers are decimal or 0x-hex.");
+  putLine("DEV is a namespace such as nvme0n1, CTRL a controller such as nvme0; numbers are decimal or 0x-hex.");
 }
 
 function putVersion(vs: u32): void {

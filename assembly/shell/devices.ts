@@ -56,6 +56,14 @@ function startsWithNvme(ptr: usize, len: i32): bool {
   return len > 4 && load<u8>(ptr) == 110 && load<u8>(ptr + 1) == 118 && load<u8>(ptr + 2) == 109 && load<u8>(ptr + 3) == 101;
 }
 
+// "nvme0" -> the controller's index, with its record in ctrlRecord; -1 if there is none.
+export function controllerByName(ptr: usize, len: i32): i32 {
+  if (!startsWithNvme(ptr, len)) return -1;
+  const ctrl = decimal(ptr + 4, len - 4);
+  if (ctrl < 0 || ctrl >= <i64>controllerCount() || !loadController(<u32>ctrl)) return -1;
+  return <i32>ctrl;
+}
+
 // "nvme0n1" -> the namespace's index, with its record in nsRecord; -1 if there is none.
 export function namespaceByName(ptr: usize, len: i32): i32 {
   if (!startsWithNvme(ptr, len)) return -1;

@@ -3,8 +3,10 @@
 import { put, putLine, putHex } from "../common/console";
 import { split, wordCount, wordPtr, wordLen, wordIs } from "./words";
 import { cmdIochk } from "./iochk";
+import { cmdSmart, cmdErrors } from "./log-pages";
 import { cmdHelp, cmdInfo, cmdStats } from "./commands";
 import { cmdRead, cmdStream, cmdZero, cmdTrim, cmdFlush, cmdBench, errorBegin, errorWord } from "./io-commands";
+import { stopRequested } from "./session";
 export let poweroffRequested = false;
 export function requestPoweroff(): void { poweroffRequested = true; }
 
@@ -36,6 +38,8 @@ function runCommand(ptr: usize, len: i32): void {
   else if (wordIs(0, "zero")) cmdZero();
   else if (wordIs(0, "trim")) cmdTrim();
   else if (wordIs(0, "flush")) cmdFlush();
+  else if (wordIs(0, "smart")) cmdSmart();
+  else if (wordIs(0, "errors")) cmdErrors();
   else if (wordIs(0, "stats")) { if (noArguments("stats")) cmdStats(); }
   else if (wordIs(0, "bench")) cmdBench();
   else if (wordIs(0, "iochk")) cmdIochk();
@@ -52,10 +56,11 @@ function isOption(i: i32): bool {
   return false;
 }
 
-// Runs every ';'-separated command of the text, in order, until one is poweroff.
+// Runs every ';'-separated command of the text, in order, until one is poweroff (or Ctrl-C
+// stopped one: session.ts).
 export function runCommands(ptr: usize, len: i32): void {
   let start = 0;
-  for (let i = 0; i <= len && !poweroffRequested; i++) {
+  for (let i = 0; i <= len && !poweroffRequested && !stopRequested; i++) {
     if (i == len || load<u8>(ptr + <usize>i) == 59) {
       runCommand(ptr + <usize>start, i - start);
       start = i + 1;

@@ -17,6 +17,8 @@ import { run, send, collect, waitFor, takenLba, inFlight, resetUnkept, unkeptDon
 import { crc32Update } from "./crc32";
 import { fillPattern, checkPattern } from "./pattern";
 import { hexdump } from "./hexdump";
+import { pollStop } from "./session";
+import { progressStart, progressShow, progressClear } from "./progress";
 
 const READ_MAX_BYTES: u64 = 1 << 20;  // `read` prints a hex dump: keep it to 1 MiB
 // The pattern shifts the seed left by 40 bits (pattern.ts): seeds that differ above bit 23 would
@@ -46,6 +48,7 @@ function putDevRange(lba: u64, count: u64): void {
 }
 
 function ioFailed(cmd: string, lba: u64, count: u64, status: u32, at: u64): void {
+  progressClear();
   errorBegin(cmd); putDevRange(lba, count);
   put(": at lba="); putDec(at); put(": "); putStatus(status); newline();
 }
@@ -163,11 +166,22 @@ const slotTag = memory.data<u32>([0, 0]);
 const slotLba = memory.data<u64>([0, 0]);
 const slotBlocks = memory.data<u32>([0, 0]);
 
+// Ctrl-C at an interactive prompt (session.ts): the line saying where a command stopped, after
+// every request it had in flight completed. Not an error line and not a failure: the user asked.
+function putStopped(cmd: string, withSeed: bool, at: u64): void {
+  progressClear();
+  put(cmd); putDevRange(argLba, argCount);
+  if (withSeed) { put(" seed="); putDec(argSeed); }
+  put(" stopped at lba="); putDec(at); putLine(" (Ctrl-C)");
+}
+
 export function cmdStream(kind: u32): void {
   const cmd = streamName(kind);
   if (!ioArguments(cmd, kind != STREAM_CRC, 0)) return;
   if (kind == STREAM_FILL && refuseReadonly(cmd)) return;
   if (!stream(kind)) return;
+  if (streamStopped) { putStopped(cmd, kind != STREAM_CRC, streamStopLba); return; }
+  progressClear();
   put(cmd); putDevRange(argLba, argCount);
   if (kind == STREAM_CRC) { put(" crc32="); putHex(<u64>crc, 8); }
   else { put(" seed="); putDec(argSeed); put(" ok"); }
@@ -190,6 +204,10 @@ function zeroShare(bytes: u32): void {
 }
 
 // Streams the checked range through the share; false once a failure or mismatch was printed.
+// Ctrl-C (pollStop) ends it early with streamStopped set: nothing new is sent, what is in flight
+// completes and is taken in, streamStopLba is the first block not done.
+let streamStopped = false;
+let streamStopLba: u64 = 0;
 function stream(kind: u32): bool {
   const cmd = streamName(kind);
   const shift = nsShift();
@@ -204,8 +222,11 @@ function stream(kind: u32): bool {
   let head: u32 = 0;     // the slot whose request was sent first
   let busy: u32 = 0;     // slots with a request in flight
   let failed = false;
+  streamStopped = false;
+  progressStart();
   for (let turns: u64 = 0; turns <= argCount + 2; turns++) {   // each turn completes one chunk
-    while (busy < 2 && left > 0 && !failed) {
+    if (!streamStopped && !failed && left > 0 && pollStop()) { streamStopped = true; streamStopLba = nextLba; }
+    while (busy < 2 && left > 0 && !failed && !streamStopped) {
       const slot = (head + busy) & 1;
       const n = left < chunk ? left : chunk;
       const offset = slot * half;
@@ -226,8 +247,10 @@ function stream(kind: u32): bool {
     if (failed) continue;  // draining the other half after a failure
     if (status != 0) { ioFailed(cmd, argLba, argCount, status, takenLba); failed = true; continue; }
     if (op == OP_READ) absorb(kind, offset, blocks << shift, lba << shift);
+    progressShow(cmd, lba + <u64>blocks - argLba, argCount, "blocks");
     if (mismatchAt >= 0) {
       const at = <u64>mismatchAt;
+      progressClear();
       countFailure();
       put(cmd); putDevRange(argLba, argCount); put(" seed="); putDec(argSeed);
       put(" mismatch lba="); putDec(at >> shift); put(" offset="); putDec(at & ((<u64>1 << shift) - 1));
@@ -258,11 +281,15 @@ function sendChunk(op: u32, lba: u64, blocks: u32, offset: u32, slot: u32): u32 
 const REQUEST_BLOCKS_MAX: u64 = 1 << 30;  // a request's count is 32 bits: longer ranges take several
 
 // Sends the checked range as requests of `op`, one after another; 0, or the first failure
-// (takenLba says where).
+// (takenLba says where). Ctrl-C between two requests stops it: 0 with rangeStopped set, at
+// streamStopLba.
+let rangeStopped = false;
 function runRange(op: u32): u32 {
   let lba = argLba;
   let left = argCount;
+  rangeStopped = false;
   for (let turns: u64 = 0; left > 0 && turns <= argCount / REQUEST_BLOCKS_MAX; turns++) {
+    if (turns > 0 && pollStop()) { rangeStopped = true; streamStopLba = lba; return 0; }
     const n = left < REQUEST_BLOCKS_MAX ? left : REQUEST_BLOCKS_MAX;
     const status = run(op, argNs, lba, <u32>n, 0);
     if (status != 0) return status;
@@ -279,10 +306,13 @@ export function cmdZero(): void {
   const status = runRange(OP_WRITE_ZEROES);
   if (status == ERR_UNSUPPORTED) {
     if (!stream(STREAM_ZERO)) return;
+    if (streamStopped) { putStopped("zero", false, streamStopLba); return; }
+    progressClear();
     put("zero"); putDevRange(argLba, argCount); putLine(" ok method=write");
     return;
   }
   if (status != 0) { ioFailed("zero", argLba, argCount, status, takenLba); return; }
+  if (rangeStopped) { putStopped("zero", false, streamStopLba); return; }
   put("zero"); putDevRange(argLba, argCount); putLine(" ok");
 }
 
@@ -296,6 +326,7 @@ export function cmdTrim(): void {
     return;
   }
   if (status != 0) { ioFailed("trim", argLba, argCount, status, takenLba); return; }
+  if (rangeStopped) { putStopped("trim", false, streamStopLba); return; }
   put("trim"); putDevRange(argLba, argCount); putLine(" ok");
 }
 
@@ -359,6 +390,8 @@ let benchIos: u64 = 0;
 // k using slice k mod QD of the share; doorbells batched (OP_FLAG_MORE) and rung by the next wait.
 // Returns 0, or the first failure (failedAt says where).
 let failedAt: u64 = 0;
+let benchStopped = false;   // Ctrl-C: nothing new sent, what is in flight completes
+let benchIssued: u64 = 0;
 function benchRun(): u32 {
   const op = (benchWrite ? OP_WRITE : OP_READ) | OP_FLAG_MORE;
   const bytes = <u32>(benchBlocks << nsShift());
@@ -369,8 +402,11 @@ function benchRun(): u32 {
   let slice: u32 = 0;  // issued mod QD: the buffer slice of the next request
   let lba = (nextRandom() % slots) * benchBlocks;
   let status: u32 = 0;
-  while (unkeptDone < issued || (issued < benchIos && status == 0)) {
-    while (issued < benchIos && <u64>inFlight < benchQd && status == 0 && unkeptStatus == 0) {
+  benchStopped = false;
+  progressStart();
+  while (unkeptDone < issued || (issued < benchIos && status == 0 && !benchStopped)) {
+    if (!benchStopped && pollStop()) benchStopped = true;
+    while (issued < benchIos && <u64>inFlight < benchQd && status == 0 && unkeptStatus == 0 && !benchStopped) {
       const t = send(op, argNs, lba, <u32>benchBlocks, slice * bytes, false);
       if (t == -<i64>ERR_BUSY && inFlight > 0) break;  // room comes with the next completion
       if (t < 0) { status = <u32>(-t); failedAt = lba; break; }
@@ -379,9 +415,11 @@ function benchRun(): u32 {
       lba = (nextRandom() % slots) * benchBlocks;
     }
     if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = unkeptLba; }
-    if (inFlight == 0) { if (status != 0 || issued == benchIos) break; }
+    if (inFlight == 0) { if (status != 0 || issued == benchIos || benchStopped) break; }
     collect();
+    progressShow("bench", unkeptDone, benchIos, "ios");
   }
+  benchIssued = issued;
   if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = unkeptLba; }
   return status;
 }
@@ -431,12 +469,14 @@ export function cmdBench(): void {
   const status = benchRun();
   if (status != 0) { ioFailed("bench", failedAt, benchBlocks, status, failedAt); return; }
   const elapsed = now_ns() - start;
+  progressClear();
   const bytes = benchIos * (benchBlocks << nsShift());
   put("bench dev="); putNsName(nsCtrl(), nsId());
   put(benchWrite ? " op=write" : " op=read");
   put(" block_bytes="); putDec(benchBlocks << nsShift());
   put(" qd="); putDec(benchQd);
   put(" ios="); putDec(benchIos);
+  if (benchStopped) { put(" stopped at ios="); putDec(benchIssued); putLine(" (Ctrl-C)"); return; }
   put(" us="); putDec(elapsed / 1000);
   put(" iops="); putDec(elapsed == 0 ? 0 : benchIos * 1_000_000_000 / elapsed);
   put(" mib_s="); putDec(elapsed == 0 ? 0 : bytes * 1_000_000_000 / elapsed / (1 << 20));

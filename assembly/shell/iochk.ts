@@ -20,7 +20,7 @@ import { wordCount, wordPtr, wordLen, number, numberOk } from "./words";
 import { send, collect, finished, take, takenLba, inFlight } from "./requests";
 import { mix } from "./pattern";
 import { stage, errorBegin, errorWord } from "./io-commands";
-import { atPrompt } from "./session";
+import { atPrompt, pollStop } from "./session";
 
 const REQUEST_BYTES_MAX: u32 = 256 << 10;  // the largest operation: 256 KiB
 const TRACK_BLOCKS_MAX: u32 = 512 << 10;   // generation bytes: 512 KiB of the shell's 2 MiB
@@ -185,6 +185,7 @@ let failExpected: u32 = 0;
 let failFound: u32 = 0;
 let progressAt: u64 = 0;
 let progressShown = false;
+let stopped = false;       // Ctrl-C at an interactive prompt: nothing new is issued
 
 function resetRun(): void {
   const words = (trackedBlocks + WORD_BYTES - 1) / WORD_BYTES;   // a generation byte per block
@@ -200,6 +201,7 @@ function resetRun(): void {
   failKind = FAIL_NONE;
   progressAt = now_ns();
   progressShown = false;
+  stopped = false;
 }
 
 // splitmix64: value k of seed s is mix(s + k * GAMMA) (mix adds GAMMA once more).
@@ -279,7 +281,7 @@ function fail(status: u32, write: bool, lba: u64, blocks: u32, at: u64): void {
 // Issues what fits: until QD are in flight, the next operation overlaps one in flight, the driver
 // is busy, or nothing is left. Doorbells wait for the collect that always follows (OP_FLAG_MORE).
 function issueWhatFits(): void {
-  for (let k: u32 = 0; k < qd && busyCount < qd && failKind == FAIL_NONE; k++) {
+  for (let k: u32 = 0; k < qd && busyCount < qd && failKind == FAIL_NONE && !stopped; k++) {
     if (!pendValid) {
       pendFinal = drawn == ios;
       if (!pendFinal) drawRandom();
@@ -358,7 +360,7 @@ function progress(): void {
   progressShown = true;
   if (drawn < ios) { put("\riochk "); putDec(drawn); put("/"); putDec(ios); put(" ios, "); }
   else { put("\riochk final pass at lba "); putDec(<u64>finalLba); put("/"); putDec(<u64>trackedBlocks); put(", "); }
-  putDec(verifiedBlocks); put(" blocks verifiedBlocks");
+  putDec(verifiedBlocks); put(" blocks verified");
   flush();
 }
 
@@ -394,6 +396,13 @@ function report(): void {
     newline();
     return;
   }
+  if (stopped) {   // not an error line, not a failure: the user asked (docs/shell.md)
+    putRun();
+    if (drawn < ios || pendValid && !pendFinal) { put(" stopped at ios="); putDec(reads + writes); }
+    else { put(" stopped in the final pass at lba="); putDec(<u64>finalLba); }
+    putLine(" (Ctrl-C)");
+    return;
+  }
   putRun();
   put(" tracked_blocks="); putDec(<u64>trackedBlocks);
   put(" max_blocks="); putDec(<u64>maxBlocks);
@@ -412,13 +421,14 @@ export function cmdIochk(): void {
   // completes once: IOS random ones, at most finalChunks in the final pass.
   const turnsMax = ios + finalChunks + 2;
   for (let turn: u64 = 0; turn < turnsMax; turn++) {
+    if (!stopped && failKind == FAIL_NONE && pollStop()) stopped = true;
     issueWhatFits();
     if (busyCount == 0) break;
     collect();
     reapFinished();
     progress();
   }
-  assert(busyCount == 0 && (failKind != FAIL_NONE || (drawn == ios && !pendValid)), "iochk: the run did not finish");
+  assert(busyCount == 0 && (failKind != FAIL_NONE || stopped || (drawn == ios && !pendValid)), "iochk: the run did not finish");
   clearProgress();
   report();
 }

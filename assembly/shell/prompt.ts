@@ -1,4 +1,6 @@
 // The interactive prompt `nvme> `: a raw console, so the shell echoes and edits the line itself.
+// On an interactive console (console=tty, session.ts) the line editor of editor.ts reads the keys;
+// otherwise (scripted input, the default) this file's plain reader, as follows.
 // Enter runs the line (';'-separated commands); Backspace/DEL erase; Ctrl-C drops the line; Ctrl-D
 // on an empty line is poweroff; Tab is a blank. Nothing typed is silently read as something else:
 // a line longer than LINE_CAP bytes, or with a control byte or a non-ASCII byte in it, is refused
@@ -6,10 +8,11 @@
 // not have: they ring the bell and leave the line as it was. End of input runs a last line that has
 // no newline, then ends the session.
 import { console_read } from "./client";
-import { put, putByte, putHex, putLine, newline, flush } from "../common/console";
+import { put, putByte, putHex, putLine, newline, flush, errorLines } from "../common/console";
 import { runCommands, poweroffRequested, requestPoweroff, isRefusedByte } from "./dispatch";
 import { errorBegin } from "./io-commands";
-import { setAtPrompt } from "./session";
+import { setAtPrompt, consoleTty, takeTypeahead, typeaheadDropped, clearTypeaheadDropped, addTypedErrors } from "./session";
+import { editByte, editTimeout, enterLine, clearLine, linePtr, lineLen, overlong as editOverlong, deleteAtCursor, bell } from "./editor";
 
 const LINE_CAP: i32 = 512;
 const line: usize = memory.data(LINE_CAP);
@@ -83,8 +86,61 @@ function key(b: u32): void {
   }
 }
 
+// ---- console=tty: the line editor ----
+
+// Enter on an interactive console: the line runs (its error lines do not count in the exit code),
+// or is refused whole when it grew past 512 bytes. Ctrl-C during it stopped the line's command.
+function enterTty(): void {
+  newline();
+  enterLine();
+  if (editOverlong) { errorBegin("shell"); putLine(": line longer than 512 bytes, ignored"); addTypedErrors(1); }
+  else {
+    const before = errorLines;
+    setAtPrompt(true);
+    runCommands(linePtr(), <i32>lineLen);
+    setAtPrompt(false);
+    addTypedErrors(errorLines - before);
+  }
+  clearLine();
+  if (typeaheadDropped != 0) { clearTypeaheadDropped(); bell(); }
+}
+
+function keyTty(b: u32): void {
+  if (b == KEY_CR || b == KEY_LF) { enterTty(); if (!poweroffRequested) prompt(); }
+  else if (b == KEY_CTRL_C) { put("^C"); newline(); clearLine(); prompt(); }
+  else if (b == KEY_CTRL_D) {
+    if (lineLen == 0 && !editOverlong) { putLine("poweroff"); requestPoweroff(); }
+    else deleteAtCursor();
+  }
+  else editByte(b);
+}
+
+// The next byte typed: the type-ahead a command left first. 1, 0 on timeout, -1 at end of input.
+function readTty(): i32 {
+  const b = takeTypeahead();
+  if (b >= 0) { store<u8>(inByte, <u8>b); return 1; }
+  return console_read(inByte, 1, INPUT_POLL_NS);
+}
+
+function interactiveTty(): void {
+  clearLine();
+  prompt();
+  while (!poweroffRequested) {
+    const n = readTty();
+    if (n < 0) {
+      editTimeout();
+      if (lineLen > 0 || editOverlong) enterTty(); // the last line had no newline: it runs
+      else newline();
+      return;
+    }
+    if (n == 0) editTimeout();
+    else keyTty(<u32>load<u8>(inByte));
+  }
+}
+
 // Returns at end of input (the Node host's stdin closing) or at poweroff.
 export function interactive(): void {
+  if (consoleTty) { interactiveTty(); return; }
   clear();
   prompt();
   while (!poweroffRequested) {

@@ -367,22 +367,24 @@ export const adminMethods = {
     const d = new Uint8Array(512);
     const dv = new DataView(d.buffer);
     const s = this.stats;
-    d[0] = this.csts & CSTS.CFS ? 0x04 : 0; // critical warning: reliability degraded
-    dv.setUint16(1, 0x0141, true); // composite temperature 321 K
-    d[3] = 100; // available spare
-    d[4] = 10; // available spare threshold
+    // critical warning: bit 1 temperature (at or above WCTEMP, 343 K), bit 2 reliability degraded
+    // (CSTS.CFS), and whatever was set (smartCriticalWarning)
+    d[0] = this.smartCriticalWarning | (this.temperatureK >= 343 ? 0x02 : 0) | (this.csts & CSTS.CFS ? 0x04 : 0);
+    dv.setUint16(1, this.temperatureK, true); // composite temperature, K
+    d[3] = 100; // available spare, %
+    d[4] = 10; // available spare threshold, %
     d[5] = 0; // percentage used
     const units = (bytes) => BigInt(Math.ceil(bytes / 512000)); // thousands of 512-byte units, rounded up
     dv.setBigUint64(32, units(s.bytesRead), true); // data units read
     dv.setBigUint64(48, units(s.bytesWritten), true); // data units written
-    dv.setBigUint64(64, BigInt(s.readCommands), true); // host read commands
+    dv.setBigUint64(64, BigInt(s.readCommands), true); // host read commands (completed without error)
     dv.setBigUint64(80, BigInt(s.writeCommands), true); // host write commands
     dv.setBigUint64(96, (this._now() - this.powerOnNs) / 60_000_000_000n, true); // controller busy time (min)
-    dv.setBigUint64(112, 1n, true); // power cycles
-    dv.setBigUint64(128, 0n, true); // power on hours
-    dv.setBigUint64(144, 0n, true); // unsafe shutdowns
-    dv.setBigUint64(160, BigInt(s.injected.error), true); // media errors
-    dv.setBigUint64(176, this.errorCount, true); // error log entries
+    dv.setBigUint64(112, 1n, true); // power cycles: this model is powered on once
+    dv.setBigUint64(128, (this._now() - this.bornNs) / 3_600_000_000_000n, true); // power on hours
+    dv.setBigUint64(144, BigInt(this.unsafeShutdowns), true); // unsafe shutdowns
+    dv.setBigUint64(160, BigInt(s.injected.error), true); // media and data integrity errors (the injected media errors)
+    dv.setBigUint64(176, this.errorCount, true); // error information log entries (over the life)
     return d;
   },
 
@@ -473,6 +475,16 @@ export const adminMethods = {
       const dw0 = ev.type | (ev.info << 8) | (ev.logPage << 16);
       this._at(this._delay(this.p.completionDelayNs), () => this._complete(rec, { dw0 }));
     }
+  },
+
+  // For tests (a machine method; no fault option yet): SMART critical warning bits become set, and the
+  // SMART / Health event is raised (§5.2.1, Figure 146 information: 00h reliability, 01h
+  // temperature threshold, 02h spare below threshold), reported by an outstanding AER unless its
+  // type is masked (reported and the SMART log not yet read with RAE=0).
+  raiseCriticalWarning(bits) {
+    this.smartCriticalWarning |= bits;
+    const info = bits & 0x01 ? 0x02 : bits & 0x02 ? 0x01 : 0x00;
+    this._asyncEvent(AER_TYPE.SMART, info, LOG.SMART);
   },
 
   _unmaskAsyncEvents(type) {

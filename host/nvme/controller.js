@@ -188,6 +188,15 @@ export class NvmeController {
     this.dropFired = false;
     this.ioFetched = 0;
     this.powerOnNs = 0n;
+    // SMART / Health Information (§5.14.1.2), counted over this model's life: it is powered on once
+    // (power cycles 1), from its construction (power-on hours); an unsafe shutdown is CC.EN cleared
+    // on a ready controller without a completed shutdown notification (its state is lost as at a
+    // power loss: a reset after a timeout counts). smartCriticalWarning bits are reported as set
+    // (a test's or --set's), temperatureK is the composite temperature.
+    this.bornNs = 0n; // the machine's time 0: powered on with it
+    this.unsafeShutdowns = 0;
+    this.smartCriticalWarning = 0;
+    this.temperatureK = this.p.temperatureK;
     this.handsOff = null; // NVME_QUIRK_DELAY_BEFORE_CHK_RDY: { until } after CC.EN 1->0 (profile rdyHandsOffNs)
     this.wedged = false; // a reset that will never finish (CSTS read inside the hands-off time)
 
@@ -502,6 +511,7 @@ export class NvmeController {
 
   _disable() {
     this.stats.resets++;
+    if ((this.csts & CSTS.RDY) && field(this.csts, [2, 2]) !== SHST.COMPLETE) this.unsafeShutdowns++;
     this._log('CC.EN 1->0: controller reset');
     this._resetQueues(); // epoch++: everything scheduled is dropped
     const done = () => {

@@ -44,6 +44,7 @@ const common = {
   acl: 3, // Abort Command Limit, 0-based
   aerl: 3, // Asynchronous Event Request Limit, 0-based
   elpe: 7, // Error Log Page Entries, 0-based
+  temperatureK: 321, // SMART composite temperature (§5.14.1.2), kelvin; Identify WCTEMP is 343 K, CCTEMP 373 K
   // interrupts
   msixVectors: 65, // 0 = no MSI-X capability
   msixBar: 0, // BAR holding the MSI-X table and PBA: 0 (after the doorbells) or 4 (its own BAR)

@@ -2,7 +2,7 @@ import { describe, it, expect } from "vitest";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "../../host/build.js";
-import { parseArgs } from "../../host/cli.js";
+import { parseArgs, bootCommandLine } from "../../host/cli.js";
 
 const CLI = join(ROOT, "host", "cli.js");
 const cli = (...args) => spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input: "", timeout: 30000 });
@@ -29,6 +29,22 @@ describe("CLI arguments", () => {
     expect(() => parseArgs(["sim", "--frobnicate"])).toThrow(/unknown option --frobnicate/);
     expect(() => parseArgs(["sim", "stray"])).toThrow(/unexpected argument "stray"/);
     expect(() => parseArgs(["sim", "--controllers", "0"])).toThrow(/--controllers/);
+  });
+
+  it("parses with node:util: --opt=value, repeated options in order, --console", () => {
+    const o = parseArgs(["sim", "--set=mdts=2", "--set", "mqes=15", "--fault", "error=0.1", "--fault=drop=0.2", "--console", "tty", "--dma-base", "0x1000000000000"]);
+    expect(o).toMatchObject({ overrides: { mdts: "2", mqes: "15" }, faults: { error: "0.1", drop: "0.2" }, console: "tty", dmaBase: 0x1000000000000n });
+    expect(() => parseArgs(["sim", "--console", "vt100"])).toThrow(/--console wants/);
+    expect(() => parseArgs(["sim", "--bridge=1"])).toThrow(/--bridge takes no value/);
+    expect(() => parseArgs(["sim", "--disk", "--cmd", "x"])).toThrow(/--disk needs a value/);
+  });
+
+  it("console=tty joins the boot command line when a person types (docs/shell.md)", () => {
+    expect(bootCommandLine("info", "auto", true)).toBe("info; console=tty");
+    expect(bootCommandLine(null, "auto", true)).toBe("console=tty");
+    expect(bootCommandLine("info", "auto", false)).toBe("info");
+    expect(bootCommandLine(null, "tty", false)).toBe("console=tty");
+    expect(bootCommandLine("info", "script", true)).toBe("info");
   });
 
   it("exits 2 with a message on usage errors, 0 for --help", () => {

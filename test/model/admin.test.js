@@ -341,6 +341,54 @@ describe('Get Log Page', () => {
     expect((u16(data, 64 + 12) >> 1) & 0xff).toBe(0x01);
   });
 
+  it('SMART counts what the model did: power cycles, power-on hours, unsafe shutdowns, media errors, error log entries, critical warning', () => {
+    const d = new TestDriver({ disks: [new MemDisk(1 << 20)], faults: { errorRate: 1 } });
+    let q = d.bringUp();
+    const e = d.read(q, { slba: 0, nlb: 1 }).e;
+    expect(st(e)).toBe('Unrecovered Read Error');
+    let s = log(d, 0x02, 512).data;
+    expect(u64(s, 112)).toBe(1n); // power cycles
+    expect(u64(s, 128)).toBe(0n); // power-on hours: not one yet
+    expect(u64(s, 144)).toBe(0n); // unsafe shutdowns
+    expect(u64(s, 160)).toBe(1n); // media errors: the injected one
+    expect(u64(s, 176)).toBe(1n); // error log entries
+    expect(u64(s, 64)).toBe(0n); // a failed read is no host read command
+    expect(s[0]).toBe(0); // no critical warning
+    // a reset of a ready controller without shutdown notification: one unsafe shutdown
+    d.disable();
+    q = d.bringUp();
+    d.host.clock += 2n * 3_600_000_000_000n; // two hours of virtual time
+    d.ctrl.smartCriticalWarning = 0x01; // available spare below threshold
+    d.ctrl.temperatureK = 350; // above WCTEMP 343 K
+    s = log(d, 0x02, 512).data;
+    expect(u64(s, 144)).toBe(1n);
+    expect(u64(s, 128)).toBe(2n);
+    expect(u16(s, 1)).toBe(350);
+    expect(s[0]).toBe(0x03); // spare (as set) and temperature (bit 1)
+    // a normal shutdown before the reset is not unsafe
+    d.w32(0x14, d.r32(0x14) | (1 << 14)); // CC.SHN = 01b
+    d.waitFor(() => ((d.r32(0x1c) >> 2) & 3) === 2); // CSTS.SHST complete
+    d.disable();
+    d.bringUp();
+    expect(u64(log(d, 0x02, 512).data, 144)).toBe(1n);
+  });
+
+  it('Error Information: an injected media error is recorded with its SQID, CID, status, LBA and NSID', () => {
+    const d = new TestDriver({ disks: [new MemDisk(1 << 20)], faults: { errorRate: 1 } });
+    const q = d.bringUp();
+    const r = d.read(q, { slba: 77, nlb: 2 });
+    expect(st(r.e)).toBe('Unrecovered Read Error');
+    const { e, data } = log(d, 0x01, 256);
+    expect(st(e)).toBe('ok');
+    expect(u64(data, 0)).toBe(1n); // error count
+    expect(u16(data, 8)).toBe(q.qid); // SQID
+    expect(u16(data, 10)).toBe(r.e.cid); // CID
+    expect((u16(data, 12) >> 1) & 0x7ff).toBe(0x281); // SCT 2, SC 81h
+    expect(u64(data, 16)).toBe(77n); // LBA
+    expect(u32(data, 24)).toBe(1); // NSID
+    expect(u64(data, 64)).toBe(0n); // the next entry is empty: error count 0
+  });
+
   it('tiny (MDTS 1 = 8 KiB): a 12 KiB log read -> Invalid Field', () => {
     const d = new TestDriver({ profile: 'tiny' });
     d.enable({ asqEntries: 4, acqEntries: 4 });

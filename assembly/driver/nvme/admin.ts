@@ -1,12 +1,14 @@
-// Admin commands (NVMe 1.4 section 5), one at a time: built in a 64-byte template, submitted on the
-// admin queue, waited for with a bound of CAP.TO. Only bring-up, recovery and shutdown use them, and
-// those may wait; the IO path (requests.ts) never does.
+// Synchronous admin commands (NVMe 1.4 section 5), one at a time: built in a 64-byte template,
+// submitted on the admin queue, waited for with a bound of CAP.TO. Only bring-up, recovery and
+// shutdown use them, and those may wait; the IO path (requests.ts) and the clients' admin requests
+// (admin-requests.ts, which may be in flight meanwhile) never do.
 import { now_ns, relax, irq_wait, irq_ack } from "../imports";
 import {
   SubmissionEntry, SQE_BYTES, CSTS_CFS, ADMIN_IDENTIFY,
 } from "./registers";
 import { cqeStatus, NO_REQUEST } from "./queue";
-import { Controller, reportBadCompletion } from "./controller";
+import { Controller } from "./controller";
+import { handOver } from "./admin-requests";
 import { PAGE_BYTES, busAddress } from "../dma";
 import { IRQ_MODE_POLL, IRQ_MODE_INTX, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY } from "../../common/abi";
 import { isSuccess } from "../../common/status";
@@ -87,8 +89,8 @@ export function submitAdmin(c: Controller): u32 {
   return status;
 }
 
-// The completion of admin command `cid`, bounded by the deadline; completions for any other id
-// are reported and skipped (the admin queue has one command in flight).
+// The completion of admin command `cid`, bounded by the deadline; a completion for any other id
+// goes to the admin request that owns it (request_done), or is reported as bad, and the wait goes on.
 function waitAdmin(c: Controller, cid: u32, deadline: u64): u32 {
   const qp = c.adminQueue();
   let spins: u32 = 0;
@@ -107,7 +109,7 @@ function waitAdmin(c: Controller, cid: u32, deadline: u64): u32 {
         c.lastDw0 = dw0;
         return status;
       }
-      reportBadCompletion(c, qp.qid, got);
+      handOver(c, got, status);  // an admin request's (admin-requests.ts), or reported as bad
     } else {
       if (++spins % CFS_CHECK_SPINS == 0 && (c.csts() & CSTS_CFS) != 0) return ERR_CONTROLLER_FATAL;
       idle(c, deadline);

@@ -98,6 +98,13 @@ export const ADMIN_ABORT: u32 = 0x08;          // 5.1
 export const ADMIN_SET_FEATURES: u32 = 0x09;   // 5.21
 export const ADMIN_GET_FEATURES: u32 = 0x0a;   // 5.9
 
+// 5.14 Get Log Page: CDW10 LID 7:0, RAE bit 15 (Retain Asynchronous Event), NUMDL 31:16 (dwords,
+// 0-based, low half); CDW11 NUMDU 15:0; CDW12/13 LPOL/LPOU (byte offset, dword-aligned).
+export const GLP_RAE: u32 = 1 << 15;
+export const GLP_NUMDL_SHIFT: u32 = 16;
+// 5.14: the controller as a whole (a namespace-wide log such as SMART is asked with this NSID).
+export const NSID_ALL: u32 = 0xffffffff;
+
 // 6 NVM command set opcodes.
 export const NVM_FLUSH: u32 = 0x00;            // 6.8
 export const NVM_WRITE: u32 = 0x01;            // 6.15
@@ -147,6 +154,8 @@ export const IDC_CNTRLTYPE: u32 = 111; // 1.4: 0 not reported, 1 IO, 2 discovery
 export const IDC_SQES: u32 = 512;   // required (3:0) and maximum (7:4) SQ entry size, log2
 export const IDC_CQES: u32 = 513;
 export const IDC_NN: u32 = 516;     // Number of Namespaces
+export const IDC_LPA: u32 = 261;    // Log Page Attributes
+export const LPA_EXTENDED: u32 = 1 << 2;            // LPA bit 2: extended data (NUMDU, LPO) for Get Log Page
 export const IDC_ONCS: u32 = 520;   // Optional NVM Command Support
 export const ONCS_DATASET_MANAGEMENT: u32 = 1 << 2; // ONCS bit 2: Dataset Management
 export const ONCS_WRITE_ZEROES: u32 = 1 << 3;       // ONCS bit 3: Write Zeroes (since 1.1)

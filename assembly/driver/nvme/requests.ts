@@ -26,6 +26,8 @@ import { Namespace, entry, namespaceCount } from "./namespace";
 import { buildPrps, buildRangeList, releaseLists } from "./prp";
 import { QUIRK_DISABLE_WRITE_ZEROES, QUIRK_BIT_DISABLE_WRITE_ZEROES, traceQuirk } from "./quirks";
 import { resetController } from "./bringup";
+import { reapAdmin, sendAdmin } from "./admin-requests";
+import { QueuePair } from "./queue";
 import { allocPages } from "../dma";
 import { traceCommand, traceCompletion, traceReap } from "../trace";
 import { isSuccess, isRetryable } from "../../common/status";
@@ -61,8 +63,12 @@ class Request {
   next: u32;         // backlog link: request index + 1, NONE at the end
   internal: u32;     // 1 for the driver's own requests (the flush before shutdown)
   ctrl: u32;         // controller index
-  maxBlocks: u32;    // blocks one command may cover (set for requests on the backlog)
+  maxBlocks: u32;    // blocks one command may cover (set for requests on the backlog); for an
+                     // admin request, the times it was sent again after a reset
 }
+// Request.opcode of an admin request (admin-requests.ts): this bit or-ed with the admin opcode, so
+// that no IO opcode test can match it. Its blocks are bytes, its lba the client's (not a block).
+export const ADMIN_REQUEST: u32 = 0x100;
 const REQUEST_BYTES: u32 = 80;
 
 // A piece of a request waiting to be sent again.
@@ -400,7 +406,7 @@ function settle(c: Controller, index: u32): u32 {
   c.requests--;
   const tag = r.tag;
   const status = r.status;
-  const lba = status != 0 ? r.errorLba : 0;
+  const lba = status != 0 && r.opcode < ADMIN_REQUEST ? r.errorLba : 0;
   const internal = r.internal;
   freeRequest(index);
   if (internal != 0) internalStatus = status;
@@ -442,7 +448,7 @@ function finishCommand(c: Controller, cid: u32, status: u32, seenNs: u64): u32 {
 // Consumes the IO completion queue, then sends what waits. Returns the requests completed.
 export function reap(c: Controller): u32 {
   const qp = c.ioQueue();
-  let done: u32 = 0;
+  let done: u32 = reapAdmin(c);
   let seen: u32 = 0;
   let seenNs: u64 = 0;  // when this reap found its first completion: one clock read per reap
   while (seen < qp.entries) {  // a device cannot keep us here: at most one ring's worth per call
@@ -479,24 +485,32 @@ export function reap(c: Controller): u32 {
 export function checkTimeouts(c: Controller, now: u64): u32 {
   if (c.state != STATE_READY) return 0;
   const qp = c.ioQueue();
+  const aq = c.adminQueue();
   qp.ringSubmissionAt(now);
-  if (qp.inFlight() == 0) return 0;
+  if (qp.inFlight() == 0 && aq.inFlight() == 0) return 0;
   const limitNs = <u64>c.timeoutMs * 1_000_000;
-  let why: u32 = 0;
-  for (let cid: u32 = 0; cid < qp.entries; cid++) {
-    const slot = qp.slot(cid);
-    if (slot.busy == 1 && now - slot.submitNs > limitNs) why = ERR_TIMEOUT;
-  }
+  let why: u32 = overran(qp, now, limitNs) || overran(aq, now, limitNs) ? ERR_TIMEOUT : 0;
   if (why == 0 && (c.csts() & CSTS_CFS) != 0) why = ERR_CONTROLLER_FATAL;
   if (why == 0) return 0;
   c.timeouts++;
   c.errors++;
   takeBack(c, why, now, limitNs);
-  // The reset re-creates the IO queue pair, which frees every command id.
+  // The reset re-creates the admin and IO queue pairs, which frees every command id.
   if (!resetController(c, why)) return abandonRequests(c);
+  resendAdmin(c);
   issue(c);
   qp.ringSubmissionAt(now_ns());
   return settleAll(c);
+}
+
+// Whether a command of a request on this queue is older than limitNs (the synchronous admin
+// commands of bring-up, recovery and shutdown have no request: they time out where they wait).
+function overran(qp: QueuePair, now: u64, limitNs: u64): bool {
+  for (let cid: u32 = 0; cid < qp.entries; cid++) {
+    const slot = qp.slot(cid);
+    if (slot.busy == 1 && slot.request != NO_REQUEST && now - slot.submitNs > limitNs) return true;
+  }
+  return false;
 }
 
 // Takes back every command the controller owns, before a reset or after giving it up: a command
@@ -504,6 +518,7 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
 // the others wait to be sent again (retries counted), or, when `why` is ERR_NOT_READY, fail too.
 // Their command ids are the reset's to free (QueuePair.reset), so they are only marked idle here.
 function takeBack(c: Controller, why: u32, now: u64, limitNs: u64): void {
+  takeBackAdmin(c, why, now, limitNs);
   const qp = c.ioQueue();
   for (let cid: u32 = 0; cid < qp.entries; cid++) {
     const slot = qp.slot(cid);
@@ -521,6 +536,80 @@ function takeBack(c: Controller, why: u32, now: u64, limitNs: u64): void {
       r.outstanding--;
     }
   }
+}
+
+// takeBack for the admin requests in flight (admin-requests.ts): one that overran CAP.TO, was sent
+// too often or meets a controller given up fails with `why`; the others are sent again after the
+// reset (resendAdmin), marked by issued = 0.
+function takeBackAdmin(c: Controller, why: u32, now: u64, limitNs: u64): void {
+  const aq = c.adminQueue();
+  for (let cid: u32 = 0; cid < aq.entries; cid++) {
+    const slot = aq.slot(cid);
+    if (slot.busy != 1 || slot.request == NO_REQUEST) continue;
+    const r = request(slot.request);
+    slot.busy = 0;
+    r.outstanding--;
+    const overran = limitNs != 0 && now - slot.submitNs > limitNs;
+    if (r.status == 0 && why != ERR_NOT_READY && !overran && r.maxBlocks < MAX_RETRIES) {
+      c.retries++;
+      r.maxBlocks++;
+      r.issued = 0;
+    } else if (r.status == 0) {
+      r.status = why;
+    }
+  }
+}
+
+// After a reset: the admin requests takeBackAdmin kept are sent again.
+function resendAdmin(c: Controller): void {
+  for (let i: u32 = 0; i < REQUESTS_MAX; i++) {
+    const r = request(i);
+    if (r.active != 1 || r.ctrl != c.index || r.opcode < ADMIN_REQUEST || r.issued != 0) continue;
+    r.issued = r.blocks;
+    if (sendAdmin(c, i)) r.outstanding = 1;
+    else r.status = ERR_NOT_READY;  // cannot happen on a fresh admin queue; settled, not lost
+  }
+}
+
+// A request record for an admin request (admin-requests.ts), counted on its controller: one
+// command, whose byte count is `bytes`; the caller sends it.
+export function newAdminRequest(tag: u64, c: Controller, opcode: u32, lba: u64, bytes: u32, buffer: u32): u32 {
+  const index = allocRequest();
+  const r = request(index);
+  r.tag = tag;
+  r.lba = lba;
+  r.errorLba = 0;
+  r.blocks = bytes;
+  r.issued = bytes;
+  r.buffer = buffer;
+  r.opcode = ADMIN_REQUEST | opcode;
+  r.nsid = 0;
+  r.lbaShift = 0;
+  r.outstanding = 1;
+  r.status = 0;
+  r.queued = 0;
+  r.next = NONE;
+  r.internal = 0;
+  r.ctrl = c.index;
+  r.maxBlocks = 0;
+  c.requests++;
+  return index;
+}
+
+// What an admin request asked for, to send it (again).
+export function requestLba(index: u32): u64 { return request(index).lba; }
+export function requestBytes(index: u32): u32 { return request(index).blocks; }
+export function requestBuffer(index: u32): u32 { return request(index).buffer; }
+export function requestRecordFree(): bool { return freeCount > 0; }
+
+// The admin request's command completed (reaped, or handed over by a synchronous wait): it
+// settles, with the status when it failed. Returns 1 (it completed).
+export function finishAdminRequest(c: Controller, index: u32, status: u32): u32 {
+  const r = request(index);
+  assert(r.active == 1 && r.opcode >= ADMIN_REQUEST && r.outstanding == 1, "admin request not in flight");
+  if (!isSuccess(status)) { c.errors++; if (r.status == 0) r.status = status; }
+  r.outstanding = 0;
+  return settle(c, index);
 }
 
 // The controller is gone (its reset failed, or shutdown gave up on it; it is disabled): every
