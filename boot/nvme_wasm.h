@@ -187,11 +187,12 @@ struct __attribute__((packed)) nvme_namespace_record {
 #define NVME_STAT_RESETS 72
 #define NVME_STAT_DEVICE_NS 80       /* sum over IO commands of doorbell rung -> completion seen */
 #define NVME_STAT_DEVICE_COMMANDS 88 /* IO commands in that sum */
-#define NVME_STATS_RECORD_BYTES 96
+#define NVME_STAT_EVENTS_ARMED 96    /* Asynchronous Event Requests outstanding (0 or 1) */
+#define NVME_STATS_RECORD_BYTES 104
 
 struct __attribute__((packed)) nvme_stats_record {
   uint64_t commands, completions, errors, retries, read_bytes, write_bytes, interrupts, polls,
-      timeouts, resets, device_ns, device_commands;
+      timeouts, resets, device_ns, device_commands, events_armed;
 };
 
 /* ---- completion record: what blk.complete writes to a client's memory ---- */
@@ -290,6 +291,7 @@ NVME_CHECK_FIELD(nvme_stats_record, interrupts, NVME_STAT_INTERRUPTS);
 NVME_CHECK_FIELD(nvme_stats_record, resets, NVME_STAT_RESETS);
 NVME_CHECK_FIELD(nvme_stats_record, device_ns, NVME_STAT_DEVICE_NS);
 NVME_CHECK_FIELD(nvme_stats_record, device_commands, NVME_STAT_DEVICE_COMMANDS);
+NVME_CHECK_FIELD(nvme_stats_record, events_armed, NVME_STAT_EVENTS_ARMED);
 _Static_assert(sizeof(struct nvme_stats_record) == NVME_STATS_RECORD_BYTES, "stats record size");
 NVME_CHECK_FIELD(nvme_done_record, status, NVME_DONE_STATUS);
 NVME_CHECK_FIELD(nvme_done_record, error_lba, NVME_DONE_ERROR_LBA);

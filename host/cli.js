@@ -24,7 +24,8 @@ options:
   --bridge            put the controllers behind a PCIe root port (00:03.0, bus 1)
   --multifunction     two controllers as functions 0 and 1 of one device (00:04.0, 00:04.1)
   --fault K=V[,…]     inject faults, e.g. error=0.01,drop=0.001,cfs=500 (cfs_repeat=1: CFS again after every reset;
-                        drop_after=N: only the IO command after the first N is dropped, once)
+                        drop_after=N: only the IO command after the first N is dropped, once;
+                        abort_ignored=1: Abort frees nothing, so a dropped command takes a reset)
   --trace             the host's own debugging trace to stderr (raw MMIO, config, interrupts, model)
   --trace-json FILE   write every event of a trace= run as JSON lines (docs/trace.md), e.g.
                         --cmd "trace=all; stage=2; poweroff" --trace-json stage2.jsonl

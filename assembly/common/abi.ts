@@ -124,7 +124,10 @@ export const STAT_RESETS: u32 = 72;
 // device's work, the interrupt and the wait for the next look included), and how many were summed.
 export const STAT_DEVICE_NS: u32 = 80;
 export const STAT_DEVICE_COMMANDS: u32 = 88;
-export const STATS_RECORD_BYTES: u32 = 96;
+// Asynchronous Event Requests (NVMe 1.4 5.2) outstanding, 0 or 1: a command counted in STAT_COMMANDS
+// whose completion comes only with an event, so commands == completions + this when no IO is in flight.
+export const STAT_EVENTS_ARMED: u32 = 96;
+export const STATS_RECORD_BYTES: u32 = 104;
 
 // ---- completion record (client side: blk.complete writes these) ----
 export const DONE_TAG: u32 = 0;         // u32 the client's tag

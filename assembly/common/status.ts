@@ -18,6 +18,7 @@ export const SCT_COMMAND_SPECIFIC: u32 = 1; // 4.6.1.2.2
 export const SCT_MEDIA: u32 = 2;            // 4.6.1.2.3
 export const SCT_PATH: u32 = 3;
 export const SCT_VENDOR: u32 = 7;
+export const SC_ABORT_REQUESTED: u32 = 0x07;  // 4.6.1.2.1 Command Abort Requested: the driver's Abort (tick), worth a retry
 
 export function sctOf(status: u32): u32 {
   return (status >> STATUS_SCT_SHIFT) & STATUS_SCT_MASK;
@@ -36,12 +37,13 @@ export function isSuccess(status: u32): bool {
   return !isDriverError(status) && (status & STATUS_CODE_MASK) == 0;
 }
 
-// Worth retrying: the device said so (DNR clear) and it is not a command the host got wrong.
+// Worth retrying: the device said so (DNR clear) and it is not a command the host got wrong; a
+// command the driver aborted after it overran CAP.TO is sent again too.
 export function isRetryable(status: u32): bool {
   if (isDriverError(status)) return false;
   if ((status & STATUS_DNR) != 0) return false;
   const sct = sctOf(status);
-  return sct == SCT_MEDIA || sct == SCT_PATH || (sct == SCT_GENERIC && (scOf(status) == 0x06 || scOf(status) == 0x21 || scOf(status) == 0x22));
+  return sct == SCT_MEDIA || sct == SCT_PATH || (sct == SCT_GENERIC && (scOf(status) == 0x06 || scOf(status) == SC_ABORT_REQUESTED || scOf(status) == 0x21 || scOf(status) == 0x22));
 }
 
 // The driver's log form: its own codes in words, a device status as numbers,

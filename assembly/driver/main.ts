@@ -17,7 +17,7 @@ import { enumerate, nvmeFunction, nvmeSkipped, printFunction, MAX_NVME } from ".
 import { Controller, count, at, fail } from "./nvme/controller";
 import { attach, bringUp, shutdownController, quiesce } from "./nvme/bringup";
 import { takeLinesSeen } from "./nvme/admin";
-import { submitLogPage } from "./nvme/admin-requests";
+import { submitLogPage, armEvents } from "./nvme/admin-requests";
 import { namespaceCount, namespaceAt } from "./nvme/namespace";
 import {
   initRequests, initPending, submit as submitRequest, reap, checkTimeouts, abandonRequests, waitHint,
@@ -71,6 +71,7 @@ export function start(irq: u32, stage: u32, log: u32, bufferBytes: u32): i32 {
     if (c == null) { putError(); putCtrlName(i); put(": "); putLine("out of DMA memory for a controller"); break; }
     // A failure is reported, and counted, as an error line; the other controllers go on.
     if (bringUp(c, stage, irq) && c.state == STATE_READY && !initPending(c)) { fail(c, FAIL_QUEUE_MEMORY); quiesce(c); }
+    armEvents(c);  // when ready: an Asynchronous Event Request kept outstanding
   }
   leave();
   return <i32>found;
@@ -229,6 +230,7 @@ export function shutdown(): u32 {
   const before = errorLines;
   for (let i: u32 = 0; i < count(); i++) {
     const c = at(i);
+    c.aerStopped = 1;  // the outstanding event request is abandoned with the controller
     if (c.state == STATE_READY) {
       drain(c);
       if (c.vwc != 0) flushCache(c);

@@ -9,7 +9,7 @@ import {
   CTRL_MDTS_BYTES, CTRL_FLAGS, CTRL_QUEUES, CTRL_SERIAL, CTRL_MODEL, CTRL_FIRMWARE, CTRL_FLAG_IDENTIFIED,
   CTRL_FLAG_SGL, CTRL_FLAG_VWC, CTRL_FLAG_CAP, IRQ_MODE_MSIX, IRQ_MODE_INTX, NS_METADATA,
   STAT_COMMANDS, STAT_COMPLETIONS, STAT_ERRORS, STAT_RETRIES, STAT_READ_BYTES, STAT_WRITE_BYTES, STAT_INTERRUPTS,
-  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STAT_DEVICE_NS, STAT_DEVICE_COMMANDS, STATS_RECORD_BYTES, IDENTIFY_BYTES,
+  STAT_POLLS, STAT_TIMEOUTS, STAT_RESETS, STAT_DEVICE_NS, STAT_DEVICE_COMMANDS, STAT_EVENTS_ARMED, STATS_RECORD_BYTES, IDENTIFY_BYTES,
 } from "../common/abi";
 import {
   loadController, loadNamespace, ctrl32, ctrl64, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused,
@@ -135,6 +135,7 @@ export function cmdStats(): void {
     put(" resets="); putDec(stat(STAT_RESETS));
     put(" device_ns="); putDec(stat(STAT_DEVICE_NS));
     put(" device_commands="); putDec(stat(STAT_DEVICE_COMMANDS));
+    put(" events_armed="); putDec(stat(STAT_EVENTS_ARMED));
     newline();
   }
 }

@@ -150,6 +150,7 @@ export const adminMethods = {
     const sqid = cmd.cdw10 & 0xffff;
     const cid = cmd.cdw10 >>> 16;
     const target = this.outstanding.get((sqid << 16) | cid);
+    if (this.faults.abortIgnored) return { dw0: 1 }; // fault: an Abort that does not help
     if (target && target !== rec && ['pending', 'dropped', 'aer'].includes(target.state)) {
       if (target.state === 'aer') this.aers = this.aers.filter((r) => r !== target);
       target.state = 'aborting';

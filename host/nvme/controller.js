@@ -79,9 +79,11 @@ function normalizeNamespace(ns, i) {
 // names (error=, drop=, drop_after=, cfs=, cfs_repeat=, slow=, slow_ns=) are accepted too. cfsRepeat
 // (1): CSTS.CFS again on every IO command fetched after the first, through every reset. dropAfter N:
 // the IO command fetched after the first N never completes, once (one timeout, one reset).
-const FAULT_ALIASES = { error: 'errorRate', drop: 'dropRate', drop_after: 'dropAfter', cfs: 'cfsAfter', cfs_repeat: 'cfsRepeat', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
+// abortIgnored (1): Abort completes successfully with DW0 bit 0 set ("not aborted", 5.1) and aborts
+// nothing, so a dropped command stays lost and the driver's reset path is what frees it.
+const FAULT_ALIASES = { abort_ignored: 'abortIgnored', error: 'errorRate', drop: 'dropRate', drop_after: 'dropAfter', cfs: 'cfsAfter', cfs_repeat: 'cfsRepeat', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
 export function normalizeFaults(faults = {}) {
-  const out = { errorRate: 0, dropRate: 0, cfsAfter: null, cfsRepeat: 0, slowRate: 0, slowNs: 5_000_000 };
+  const out = { errorRate: 0, dropRate: 0, cfsAfter: null, cfsRepeat: 0, slowRate: 0, slowNs: 5_000_000, abortIgnored: 0 };
   for (const [k, v] of Object.entries(faults || {})) {
     const key = FAULT_ALIASES[k] ?? k;
     // dropAfter is only in the result when asked for

@@ -113,9 +113,9 @@ export class DriverHarness {
 
   stats(i) {
     const p = this.d.controller_stats(i) >>> 0;
-    const v = new DataView(this.m.memory.buffer, p, 96);
+    const v = new DataView(this.m.memory.buffer, p, 104);
     const names = ["commands", "completions", "errors", "retries", "readBytes", "writeBytes", "interrupts", "polls", "timeouts", "resets",
-      "deviceNs", "deviceCommands"];
+      "deviceNs", "deviceCommands", "eventsArmed"];
     return Object.fromEntries(names.map((n, k) => [n, v.getBigUint64(k * 8, true)]));
   }
 

@@ -184,7 +184,7 @@ describe("the driver alone, through its exports", () => {
 
   it("a reset with requests outstanding: dropped commands time out, every other request completes with its data", async () => {
     for (const seed of [1, 2, 3]) {
-      const h = await started({ profile: "qemu", seed, faults: { dropRate: 0.05 } }, { irq: 3 });
+      const h = await started({ profile: "qemu", seed, faults: { dropRate: 0.05, abortIgnored: 1 } }, { irq: 3 });
       const image = Buffer.from(h.disk().read(0n, 4 * MiB));
       for (let t = 0; t < 64; t++) expect(h.submit(t, OP_READ, 0, t * 64, 64, t * 32768), h.why).toBe(0);
       h.pump();
@@ -232,7 +232,7 @@ describe("the driver alone, through its exports", () => {
   });
 
   it("a controller that never completes: shutdown times every request out, each completes once", async () => {
-    const h = await started({ faults: { dropRate: 1 } });
+    const h = await started({ faults: { dropRate: 1, abortIgnored: 1 } });
     for (let t = 0; t < 4; t++) expect(h.submit(t, OP_READ, 0, t * 8, 8, t * 4096)).toBe(0);
     h.d.shutdown();
     const byTag = h.completions();
@@ -335,9 +335,10 @@ describe("property: a random mix of requests through the exports", () => {
       fc.asyncProperty(
         fc.nat(100000), fc.constantFrom("qemu", "strict", "legacy", "tiny"),
         fc.double({ min: 0, max: 0.05, noNaN: true }), fc.double({ min: 0, max: 0.02, noNaN: true }),
-        fc.array(step, { minLength: 20, maxLength: 120 }),
-        async (seed, profile, errorRate, dropRate, steps) => {
-          await scenario(seed, profile, { errorRate, dropRate }, steps);
+        fc.array(step, { minLength: 20, maxLength: 120 }), fc.constantFrom(0, 1),
+        // abortIgnored 0: a dropped command is freed by the driver's Abort and retried; 1: by a reset
+        async (seed, profile, errorRate, dropRate, steps, abortIgnored) => {
+          await scenario(seed, profile, { errorRate, dropRate, abortIgnored }, steps);
         },
       ),
       { numRuns: 40, seed: 20261129 },

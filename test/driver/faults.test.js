@@ -51,7 +51,7 @@ describe("faults injected by the controller model", () => {
     it(`a dropped command times out, the controller is reset, later commands work (seed ${seed})`, async () => {
       const path = image(noiseBytes(4 * MiB, seed));
       const r = await drive({
-        profile: "strict", seed, faults: { dropRate: 0.05 }, disks: [path],
+        profile: "strict", seed, faults: { dropRate: 0.05, abortIgnored: 1 }, disks: [path],
         cmd: "fill nvme0n1 0 8192 3; fill nvme0n1 0 8192 3; fill nvme0n1 0 8192 3; stats; poweroff",
       });
       expectClean(r);
@@ -73,7 +73,7 @@ describe("faults injected by the controller model", () => {
     const path = image(noiseBytes(2 * MiB, 3));
     // Find a seed whose first fill succeeds and a later fill hits a dropped command.
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-      const r = await drive({ profile: "strict", seed, faults: { dropRate: 0.03 }, disks: [path], cmd: "fill nvme0n1 0 4096 11; fill nvme0n1 0 2048 12; fill nvme0n1 0 2048 12; poweroff" });
+      const r = await drive({ profile: "strict", seed, faults: { dropRate: 0.03, abortIgnored: 1 }, disks: [path], cmd: "fill nvme0n1 0 4096 11; fill nvme0n1 0 2048 12; fill nvme0n1 0 2048 12; poweroff" });
       expectClean(r);
       const oks = linesOf(r.output, "fill").map((l) => l.fields.seed);
       if (oks[0] !== "11" || errorLines(r.output).length === 0) continue;

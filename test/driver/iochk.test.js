@@ -137,7 +137,7 @@ describe("iochk: failures", () => {
 
   for (const seed of [1, 2, 3]) {
     it(`dropped commands time out and the controller is reset: never ok after a timeout (seed ${seed})`, async () => {
-      const r = await drive({ profile: "strict", seed, faults: { dropRate: 0.02 }, disks: ["mem:4M"], cmd: "iochk nvme0n1 400 5; stats; poweroff" });
+      const r = await drive({ profile: "strict", seed, faults: { dropRate: 0.02, abortIgnored: 1 }, disks: ["mem:4M"], cmd: "iochk nvme0n1 400 5; stats; poweroff" });
       expectClean(r);
       const stats = linesOf(r.output, "stats")[0].fields;
       expect(r.machine.controllers[0].stats.injected.drop, r.why).toBeGreaterThan(0);

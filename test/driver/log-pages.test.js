@@ -137,7 +137,7 @@ describe("OP_LOG_PAGE through the driver's exports", () => {
   });
 
   it("a log page in flight when an IO command times out is sent again after the reset, and completes once", async () => {
-    const h = await started({ profile: "strict", model: LosesLogPages, faults: { drop_after: 0 } });
+    const h = await started({ profile: "strict", model: LosesLogPages, faults: { drop_after: 0, abort_ignored: 1 } });
     expect(h.submit(1, OP_READ, 0, 0, 8, 0)).toBe(0);      // dropped: never completes
     const start = h.m.now;
     h.pump(() => h.m.now - start >= 4_000_000_000n);       // CAP.TO is 10 s: well inside it

@@ -70,7 +70,7 @@ describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
   async function resetRun(opts) {
     const noise = noiseBytes(4 * MiB, 22);
     const path = image(noise);
-    const r = await drive({ disks: [path], faults: { dropAfter: 5 }, cmd: "fill nvme0n1 0 3000 4; fill nvme0n1 0 3000 4; verify nvme0n1 0 3000 4; poweroff", ...opts });
+    const r = await drive({ disks: [path], faults: { dropAfter: 5, abortIgnored: 1 }, cmd: "fill nvme0n1 0 3000 4; fill nvme0n1 0 3000 4; verify nvme0n1 0 3000 4; poweroff", ...opts });
     const want = Buffer.from(noise);
     patternBytes(4, 0, 3000 * 512).copy(want, 0);
     return { r, imageOk: readImage(path).equals(want) };
@@ -99,7 +99,7 @@ describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
 
   it("the trace shows the hands-off: the quirk line after CC.EN is cleared, the next CSTS read 2.3 s later", async () => {
     const records = [];
-    const r = await runSim({ profile: "hgst-sn100", disks: ["mem:4M"], faults: { dropAfter: 2 }, cmd: "trace=regs; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; poweroff", traceRecords: records });
+    const r = await runSim({ profile: "hgst-sn100", disks: ["mem:4M"], faults: { dropAfter: 2, abortIgnored: 1 }, cmd: "trace=regs; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; poweroff", traceRecords: records });
     const at = records.findIndex((x) => x.kind === "quirk");
     expect(at, r.output).toBeGreaterThan(0);
     expect(records[at].text).toBe("quirk nvme0 DELAY_BEFORE_CHK_RDY: CSTS left alone for 2300 ms after clearing CC.EN");

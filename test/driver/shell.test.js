@@ -86,10 +86,13 @@ describe("the shell", () => {
     const r = await drive({ profile: "qemu", disks: ["mem:4M"], cmd: "crc nvme0n1 0 4096; stats; poweroff" });
     const s = linesOf(r.output, "stats")[0].fields;
     expect(s).toMatchObject({ ctrl: "nvme0", read_bytes: String(2 * MiB), write_bytes: "0", bytes: String(2 * MiB), errors: "0", retries: "0", timeouts: "0", resets: "0" });
-    expect(Number(s.commands)).toBe(Number(s.completions));
+    // The Asynchronous Event Request is a command whose completion comes only with an event: with no
+    // IO in flight, completions + events_armed == commands.
+    expect(s.events_armed).toBe("1");
+    expect(Number(s.completions) + Number(s.events_armed)).toBe(Number(s.commands));
     // Bring-up (identify controller, namespace list, namespace, its descriptors; set features, two
-    // creates) + 2 MiB in 512 KiB commands.
-    expect(Number(s.commands)).toBe(7 + 4);
+    // creates), once ready Asynchronous Event Configuration and the event request, + 2 MiB in 512 KiB commands.
+    expect(Number(s.commands)).toBe(7 + 2 + 4);
   });
 
   it("bad input: one error line each, no IO issued, later commands still run, exit code non-zero", async () => {

@@ -259,7 +259,7 @@ describe("failures in the middle complete the request exactly once", () => {
   });
 
   it("a dropped command: timeout, reset; the request with it fails once (ERR_TIMEOUT at its piece), the others resent", async () => {
-    const h = await started({ disks: [`mem:${MEDIUM * BLOCK}`], faults: { dropAfter: 1 } });
+    const h = await started({ disks: [`mem:${MEDIUM * BLOCK}`], faults: { dropAfter: 1, abortIgnored: 1 } });
     h.disk().write(0n, noiseBytes(MEDIUM * BLOCK, 45));
     const before = Buffer.from(h.disk().read(0n, MEDIUM * BLOCK));
     expect(h.submit(1, OP_WRITE_ZEROES, 0, 1000, 140_000, 0)).toBe(0);  // pieces at 1000, 66536 (dropped), 132072

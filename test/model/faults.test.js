@@ -24,7 +24,7 @@ function burst(d, q, n, f = { opcode: 0x00, nsid: 1 }) {
 
 describe('fault options', () => {
   it('accepts the CLI short names and refuses unknown ones', () => {
-    expect(normalizeFaults({ error: 0.1, drop: 0.01, cfs: 5, cfs_repeat: 1, slow: 0.2, slow_ns: 1000 })).toEqual({ errorRate: 0.1, dropRate: 0.01, cfsAfter: 5, cfsRepeat: 1, slowRate: 0.2, slowNs: 1000 });
+    expect(normalizeFaults({ error: 0.1, drop: 0.01, cfs: 5, cfs_repeat: 1, slow: 0.2, slow_ns: 1000, abort_ignored: 1 })).toEqual({ errorRate: 0.1, dropRate: 0.01, cfsAfter: 5, cfsRepeat: 1, slowRate: 0.2, slowNs: 1000, abortIgnored: 1 });
     expect(() => normalizeFaults({ boom: 1 })).toThrow(/unknown fault option/);
     expect(() => normalizeFaults({ errorRate: 2 })).toThrow(/probability/);
   });

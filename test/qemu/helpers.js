@@ -22,6 +22,9 @@
 //     cmd: "info; poweroff",                    // the guest's command line (-append)
 //     input: "info\r",                          // bytes typed on the serial console (optional)
 //     stallReaderMs: 1500,                      // stop reading QEMU's output that long after its first bytes
+//     onOutput: (output, { type }) => {},       // called with all output so far on each chunk; type(bytes)
+//                                               //   writes to the serial console (for input that must wait)
+//     qmp: "/tmp/x.sock",                       // a QMP socket (-qmp unix:…,server=on,wait=off): see qmpCommands
 //     timeoutMs: 60000, extraArgs: [], kernel: "build/kernel.elf", memory: "256M",
 //   });
 //   r -> { code, output, lines, ms, timedOut, args }
@@ -100,15 +103,19 @@ export function qemuArgs(opts = {}) {
 }
 
 export async function bootQemu(opts = {}) {
-  const { timeoutMs = 120000, input, stallReaderMs = 0 } = opts;
-  const args = opts.args ?? qemuArgs(opts);   // opts.args: boot/qemu.sh's arguments as they are
+  const { timeoutMs = 120000, input, stallReaderMs = 0, onOutput, qmp } = opts;
+  const extraArgs = [...(opts.extraArgs ?? []), ...(qmp ? ["-qmp", `unix:${qmp},server=on,wait=off`] : [])];
+  const args = opts.args ?? qemuArgs({ ...opts, extraArgs });   // opts.args: boot/qemu.sh's arguments as they are
+  const piped = input !== undefined || onOutput !== undefined;
   const t0 = Date.now();
   const env = { ...process.env, NVME_WASM_ACCEL_CACHE: join(tmpdir(), "nvme-wasm-accel") };
-  const child = spawn(QEMU_SH, args, { cwd: ROOT, env, detached: true, stdio: [input ? "pipe" : "ignore", "pipe", "pipe"] });
+  const child = spawn(QEMU_SH, args, { cwd: ROOT, env, detached: true, stdio: [piped ? "pipe" : "ignore", "pipe", "pipe"] });
+  const type = (bytes) => { if (!child.stdin.destroyed) child.stdin.write(bytes); };
   let output = "";
   let stalled = false;
   child.stdout.on("data", (b) => {
     output += b.toString("latin1");
+    if (onOutput) onOutput(output, { type });
     if (stallReaderMs && !stalled) {
       stalled = true;
       child.stdout.pause();
@@ -124,7 +131,7 @@ export async function bootQemu(opts = {}) {
   }, timeoutMs);
   const code = await new Promise((resolve) => child.on("close", (c) => resolve(c)));
   clearTimeout(timer);
-  if (input) child.stdin.destroy();
+  if (piped) child.stdin.destroy();
   const ms = Date.now() - t0;
   if (timedOut) output += `\n[bootQemu: QEMU killed after ${timeoutMs} ms]\n`;
   const lines = output.replace(/\r/g, "").split("\n").filter((l, i, a) => l !== "" || i < a.length - 1);
@@ -152,3 +159,30 @@ export const PROBE_IMPORTS = `@external("env", "console_write") declare function
 @external("env", "irq_ack") declare function irq_ack(line: i32): void;
 @external("env", "poweroff") declare function poweroff(code: i32): void;
 `;
+
+// Runs QMP commands ({ execute, arguments }) one after another on a booted QEMU's socket (bootQemu's
+// `qmp`), after the capabilities handshake; resolves to their answers (`return` or `error`).
+export async function qmpCommands(path, commands) {
+  const { createConnection } = await import("node:net");
+  const sock = createConnection(path);
+  const answers = [];
+  let buffered = "";
+  const wanted = commands.length + 1;          // the handshake's answer first
+  await new Promise((resolve, reject) => {
+    sock.on("error", reject);
+    sock.on("data", (b) => {
+      buffered += b.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop();
+      for (const l of lines) {
+        const m = l.trim() ? JSON.parse(l) : null;
+        if (!m || m.QMP || m.event) { if (m?.QMP) sock.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n"); continue; }
+        answers.push(m);
+        if (answers.length === wanted) resolve();
+        else sock.write(JSON.stringify(commands[answers.length - 1]) + "\n");
+      }
+    });
+  });
+  sock.end();
+  return answers.slice(1);
+}

@@ -179,6 +179,13 @@ const FULL_RUN = [
   "cpl nvme0 CQ0 cid=0 sqhd=7 phase=1 Create I/O Submission Queue: Successful Completion (generic sct=0 sc=0x00)",
   "mmio 00:04.0 write CQ0 head=7",
   "stage nvme0 7: ready: IO",
+  "cmd nvme0 SQ0 cid=0 Set Features FID=0bh (Asynchronous Event Configuration) cdw11=0xff",
+  "mmio 00:04.0 write SQ0 tail=8",
+  "irq lines=0x1 (line 0: MSI-X vector 0x40)",
+  "cpl nvme0 CQ0 cid=0 sqhd=8 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00)",
+  "mmio 00:04.0 write CQ0 head=8",
+  "cmd nvme0 SQ0 cid=0 Asynchronous Event Request",
+  "mmio 00:04.0 write SQ0 tail=9",
   "cmd nvme0 SQ1 cid=0 Write nsid=1 slba=0 nlb=16 prp1=0x123480000 prp2=0x123481000",
   "mmio 00:04.0 write SQ1 tail=1",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
@@ -194,17 +201,17 @@ const FULL_RUN = [
   "cpl nvme0 CQ1 cid=0 sqhd=3 phase=1 Flush: Successful Completion (generic sct=0 sc=0x00)",
   "reap nvme0 CQ1 entries=1",
   "mmio 00:04.0 write CQ1 head=3",
-  "cmd nvme0 SQ0 cid=0 Delete I/O Submission Queue qid=1",
-  "mmio 00:04.0 write SQ0 tail=8",
+  "cmd nvme0 SQ0 cid=1 Delete I/O Submission Queue qid=1",
+  "mmio 00:04.0 write SQ0 tail=10",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
-  "cpl nvme0 CQ0 cid=0 sqhd=8 phase=1 Delete I/O Submission Queue: Successful Completion (generic sct=0 sc=0x00)",
-  "mmio 00:04.0 write CQ0 head=8",
-  "cmd nvme0 SQ0 cid=0 Delete I/O Completion Queue qid=1",
-  "mmio 00:04.0 write SQ0 tail=9",
-  "irq lines=0x1 (line 0: MSI-X vector 0x40)",
-  "cpl nvme0 CQ0 cid=0 sqhd=9 phase=1 Delete I/O Completion Queue: Successful Completion (generic sct=0 sc=0x00)",
+  "cpl nvme0 CQ0 cid=1 sqhd=10 phase=1 Delete I/O Submission Queue: Successful Completion (generic sct=0 sc=0x00)",
   "mmio 00:04.0 write CQ0 head=9",
+  "cmd nvme0 SQ0 cid=1 Delete I/O Completion Queue qid=1",
+  "mmio 00:04.0 write SQ0 tail=11",
+  "irq lines=0x1 (line 0: MSI-X vector 0x40)",
+  "cpl nvme0 CQ0 cid=1 sqhd=11 phase=1 Delete I/O Completion Queue: Successful Completion (generic sct=0 sc=0x00)",
+  "mmio 00:04.0 write CQ0 head=10",
   "mmio 00:04.0 read CC = 0x00460001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=64B IOCQES=16B)",
   "mmio 00:04.0 write CC = 0x00464001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=normal IOSQES=64B IOCQES=16B)",
   "mmio 00:04.0 read CSTS = 0x00000009 (RDY=1 CFS=0 SHST=complete)",
@@ -269,7 +276,7 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
 
   it("doorbells are `SQy tail=N` / `CQy head=N` and no NVMe register access is a raw `+0x` or `reg+` offset", () => {
     const bells = only(run.trace, /^mmio \S+ write [SC]Q\d+ /);
-    expect(bells.length).toBe(22);
+    expect(bells.length).toBe(25);
     for (const b of bells) expect(b).toMatch(/^mmio 00:04\.0 write (SQ[01] tail|CQ[01] head)=\d+$/);
     for (const l of only(run.trace, /^mmio /)) expect(l).not.toMatch(/ (reg)?\+0x/);
     expect(bells).toContain("mmio 00:04.0 write SQ1 tail=3");
@@ -304,22 +311,24 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
     ]);
   });
 
-  it("IO commands: Write and Read with nsid, slba, nlb (1-based), prp1 and prp2 for 8 KiB; Flush with nsid only; then Delete I/O SQ and CQ at shutdown", () => {
+  it("once ready: Set Features Asynchronous Event Configuration and the Asynchronous Event Request; then IO commands: Write and Read with nsid, slba, nlb (1-based), prp1 and prp2 for 8 KiB; Flush with nsid only; then Delete I/O SQ and CQ at shutdown", () => {
     expect(only(run.trace, /^cmd /).slice(7)).toEqual([
+      "cmd nvme0 SQ0 cid=0 Set Features FID=0bh (Asynchronous Event Configuration) cdw11=0xff",
+      "cmd nvme0 SQ0 cid=0 Asynchronous Event Request",
       "cmd nvme0 SQ1 cid=0 Write nsid=1 slba=0 nlb=16 prp1=0x123480000 prp2=0x123481000",
       "cmd nvme0 SQ1 cid=0 Read nsid=1 slba=0 nlb=16 prp1=0x123480000 prp2=0x123481000",
       "cmd nvme0 SQ1 cid=0 Flush nsid=1",
-      "cmd nvme0 SQ0 cid=0 Delete I/O Submission Queue qid=1",
-      "cmd nvme0 SQ0 cid=0 Delete I/O Completion Queue qid=1",
+      "cmd nvme0 SQ0 cid=1 Delete I/O Submission Queue qid=1",  // cid 0 is the event request's
+      "cmd nvme0 SQ0 cid=1 Delete I/O Completion Queue qid=1",
     ]);
   });
 
   it("completions are named after their command, with the status in words, and Number of Queues' dw0 as NSQA/NCQA", () => {
     const cpl = only(run.trace, /^cpl /);
-    expect(cpl.length).toBe(only(run.trace, /^cmd /).length);
-    expect(cpl.map((l) => /^cpl nvme0 CQ\d cid=0 sqhd=\d+ phase=1 ([^:]+): /.exec(l)?.[1])).toEqual([
+    expect(cpl.length).toBe(only(run.trace, /^cmd /).length - 1); // the Asynchronous Event Request is outstanding to the end
+    expect(cpl.map((l) => /^cpl nvme0 CQ\d cid=\d sqhd=\d+ phase=1 ([^:]+): /.exec(l)?.[1])).toEqual([
       "Identify", "Identify", "Identify", "Identify", "Set Features", "Create I/O Completion Queue", "Create I/O Submission Queue",
-      "Write", "Read", "Flush", "Delete I/O Submission Queue", "Delete I/O Completion Queue",
+      "Set Features", "Write", "Read", "Flush", "Delete I/O Submission Queue", "Delete I/O Completion Queue",
     ]);
     for (const l of cpl) expect(l).toMatch(/: Successful Completion \(generic sct=0 sc=0x00\)( dw0=.*)?$/);
     expect(cpl[4]).toBe("cpl nvme0 CQ0 cid=0 sqhd=5 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00) dw0=0x003f003f (NSQA=64 NCQA=64)");
@@ -329,7 +338,7 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
   });
 
   it("order: each SQ tail doorbell counts exactly the cmd lines before it, each CQ head doorbell exactly the cpl lines before it", () => {
-    expect(checkDoorbells(run.trace, run.why)).toBe(22);
+    expect(checkDoorbells(run.trace, run.why)).toBe(25);
   });
 
   it("during bring-up every irq line is followed by exactly one admin cpl before the next command", () => {
@@ -384,7 +393,7 @@ describe("IO batches, interrupts and reaps", () => {
 
   it("a batch of 8 Writes is 8 cmd lines, then the one `SQ1 tail=8` doorbell that submits them all", () => {
     expect(fill.code, fill.why).toBe(0);
-    const at = fill.trace.indexOf("stage nvme0 7: ready: IO");
+    const at = fill.trace.indexOf("cmd nvme0 SQ0 cid=0 Asynchronous Event Request") + 1; // and its doorbell
     const batch = [];
     for (let k = 0; k < 8; k++) {
       batch.push(`cmd nvme0 SQ1 cid=${k} Write nsid=1 slba=${k * 1024} nlb=1024 prp1=0x${(0x123480000 + k * 0x80000).toString(16)} prp2=0x${(0x123cd0000 - k * 0x1000).toString(16)}`);
@@ -414,7 +423,7 @@ describe("IO batches, interrupts and reaps", () => {
     const func = intx.machine.bus.resolve(0x20).func;
     expect(func.configRead32(CFG.INTERRUPT) & 0xff).toBe(0x0a);
     const irqs = only(intx.trace, /^irq /);
-    expect(irqs.length).toBe(10); // 7 in bring-up, the Read's, one per Delete
+    expect(irqs.length).toBe(11); // 7 in bring-up, Asynchronous Event Configuration's, the Read's, one per Delete
     expect(new Set(irqs)).toEqual(new Set(["irq lines=0x1 (line 0: INTx IRQ 0x0a)"]));
     expect(only(intx.trace, /^pci /)).toEqual([
       "pci 00:04.0 write COMMAND = 0x0002 (MEM)",
@@ -464,8 +473,14 @@ describe("faults in the trace", () => {
       `cpl nvme0 CQ1 cid=0 sqhd=${n} phase=1 Read: Unrecovered Read Error (media error sct=2 sc=0x81)`,
       "reap nvme0 CQ1 entries=1",
     ]);
-    expect(io.slice(0, 16)).toEqual(tries);
-    expect(io.slice(16, 19)).toEqual([
+    expect(io.slice(0, 4)).toEqual([  // once ready, before any IO
+      "cmd nvme0 SQ0 cid=0 Set Features FID=0bh (Asynchronous Event Configuration) cdw11=0xff",
+      "irq lines=0x1 (line 0: MSI-X vector 0x40)",
+      "cpl nvme0 CQ0 cid=0 sqhd=8 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00)",
+      "cmd nvme0 SQ0 cid=0 Asynchronous Event Request",
+    ]);
+    expect(io.slice(4, 20)).toEqual(tries);
+    expect(io.slice(20, 23)).toEqual([
       "cmd nvme0 SQ1 cid=0 Flush nsid=1",
       "cpl nvme0 CQ1 cid=0 sqhd=5 phase=1 Flush: Successful Completion (generic sct=0 sc=0x00)",
       "reap nvme0 CQ1 entries=1",
@@ -502,7 +517,7 @@ describe("the strict profile: 16-byte doorbell stride, MSI-X table in BAR 4, SHS
   it("CAP[63:32] says DSTRD=2 (16-byte doorbells) and the doorbells still count the cmd and cpl lines", () => {
     expect(run.code, run.why).toBe(0);
     expect(run.trace).toContain("mmio 00:04.0 read CAP[63:32] = 0x00400022 (DSTRD=2 (16-byte doorbells) NSSRS=0 CSS=0x01 (NVM) BPS=0 MPSMIN=4KiB MPSMAX=64KiB PMRS=0 CMBS=0)");
-    expect(checkDoorbells(run.trace, run.why)).toBe(21); // 9 SQ0, 9 CQ0, SQ1 tail=3 and 4, CQ1 head=4
+    expect(checkDoorbells(run.trace, run.why)).toBe(24); // 11 SQ0 (2 for the event request), 10 CQ0, SQ1 tail=3 and 4, CQ1 head=4
     expect(run.trace).toContain("mmio 00:04.0 write SQ1 tail=3");
     expect(run.trace).toContain("mmio 00:04.0 write CQ1 head=4");
   });

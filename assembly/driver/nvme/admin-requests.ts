@@ -10,17 +10,24 @@
 // free, so the synchronous commands always find one.
 import { now_ns } from "../imports";
 import {
-  ADMIN_GET_LOG_PAGE, GLP_RAE, GLP_NUMDL_SHIFT, NSID_ALL, IDC_LPA, LPA_EXTENDED,
+  ADMIN_GET_LOG_PAGE, ADMIN_ASYNC_EVENT_REQUEST, GLP_RAE, GLP_NUMDL_SHIFT, NSID_ALL, IDC_LPA, LPA_EXTENDED,
+  AER_TYPE_MASK, AER_INFO_SHIFT, AER_LID_SHIFT, SQE_BYTES, SubmissionEntry, ADMIN_SET_FEATURES,
+  FEATURE_ASYNC_EVENT_CONFIG, AEC_SMART_CRITICAL_WARNINGS,
 } from "./registers";
-import { NO_REQUEST, cqeStatus } from "./queue";
+import { NO_REQUEST, AER_COMMAND, EVENT_LOG_COMMAND, cqeStatus, isRequest } from "./queue";
+import { busAddress } from "../dma";
+import { logging } from "../log";
+import { isSuccess } from "../../common/status";
+import { put, putDec, putHex, putCtrlName, newline } from "../../common/console";
 import { Controller, at, count, reportBadCompletion } from "./controller";
 import { buildPrps } from "./prp";
 import {
   newAdminRequest, finishAdminRequest, requestLba, requestBytes, requestBuffer, requestRecordFree, bufferBase, bufferBytes,
 } from "./requests";
 import { traceCommand, traceCompletion } from "../trace";
+import { adminCommand, submitAdmin } from "./admin";
 import {
-  STATE_READY, ERR_NOT_READY, ERR_BUSY, ERR_NO_NAMESPACE, ERR_RANGE, ERR_BAD_BUFFER, ERR_UNSUPPORTED, LOG_PAGE_BYTES_MAX,
+  STATE_READY, ERR_NOT_READY, ERR_BUSY, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NO_NAMESPACE, ERR_RANGE, ERR_BAD_BUFFER, ERR_UNSUPPORTED, LOG_PAGE_BYTES_MAX,
 } from "../../common/abi";
 
 export const ADMIN_REQUESTS_MAX: u32 = 8;  // per controller, in flight at once
@@ -28,6 +35,16 @@ const LID_MASK: u64 = 0xff;                // OP_LOG_PAGE's lba: LID bits 7:0, b
 const LOG_OFFSET_SHIFT: u64 = 32;
 const DWORD_BYTES: u32 = 4;
 if (LOG_PAGE_BYTES_MAX > 4096) ERROR("LOG_PAGE_BYTES_MAX: one 4 KiB page at most, so PRP1 and PRP2 cover it (no list)");
+
+// Admin commands of requests in flight (the driver's own, the event request among them, not counted).
+function requestsInFlight(c: Controller): u32 {
+  const aq = c.adminQueue();
+  let n: u32 = 0;
+  for (let cid: u32 = 0; cid < aq.entries; cid++) {
+    if (aq.slot(cid).busy == 1 && isRequest(aq.slot(cid).request)) n++;
+  }
+  return n;
+}
 
 // Checks an OP_LOG_PAGE request and sends it; never waits. `ctrlIndex` names the controller.
 // Returns 0 (sent), ERR_BUSY, or an argument error with nothing sent.
@@ -38,7 +55,7 @@ export function submitLogPage(tag: u64, ctrlIndex: u32, lba: u64, bytes: u32, bu
   const refusal = checkLogPage(c, lba, bytes, buffer);
   if (refusal != 0) return refusal;
   const aq = c.adminQueue();
-  if (aq.inFlight() >= ADMIN_REQUESTS_MAX || aq.freeCount < 2 || aq.sqFull() || !requestRecordFree()) return ERR_BUSY;
+  if (requestsInFlight(c) >= ADMIN_REQUESTS_MAX || aq.freeCount < 2 || aq.sqFull() || !requestRecordFree()) return ERR_BUSY;
   const index = newAdminRequest(tag, c, ADMIN_GET_LOG_PAGE, lba, bytes, buffer);
   const sent = sendAdmin(c, index);
   assert(sent, "log page: not sent");
@@ -90,16 +107,106 @@ export function sendAdmin(c: Controller, index: u32): bool {
 }
 
 // A completion on the admin queue outside a synchronous wait, or one a synchronous wait found for
-// another command id: its request completes. Returns the requests completed (0 or 1).
-export function handOver(c: Controller, cid: u32, status: u32): u32 {
+// another command id: its request completes, or it is the Asynchronous Event Request's (or the log
+// read that clears an event). Returns the requests completed (0 or 1).
+export function handOver(c: Controller, cid: u32, status: u32, dw0: u32): u32 {
   const aq = c.adminQueue();
   if (cid >= aq.entries || aq.slot(cid).busy != 1 || aq.slot(cid).request == NO_REQUEST) {
     reportBadCompletion(c, aq.qid, cid);
     return 0;
   }
-  const index = aq.slot(cid).request;
+  const owner = aq.slot(cid).request;
   aq.freeCid(cid);
-  return finishAdminRequest(c, index, status);
+  if (owner == AER_COMMAND) { onEvent(c, status, dw0); return 0; }
+  if (owner == EVENT_LOG_COMMAND) return 0;  // the event is cleared (or the log could not be read)
+  return finishAdminRequest(c, owner, status);
+}
+
+// ---- asynchronous events (5.2) ----
+// One Asynchronous Event Request is kept outstanding per controller (Identify AERL + 1 is at least
+// one): armed when the controller is ready and after each reset, never timed out, not counted as a
+// request. An event is one driver line with its numbers (type, info, log page); the named log page
+// is then read with RAE = 0 into the controller's scratch page, which clears the event, and the
+// request is armed again. Aborted by SQ deletion or an Abort, or forgotten at a reset or shutdown,
+// it is no error; a controller that refuses it (Invalid Opcode, AER Limit Exceeded) is not asked again.
+
+const EVENT_LOG_BYTES: u32 = 512;  // enough to clear any event's log (SMART is 512 bytes)
+const SC_ABORT_REQUESTED: u32 = 0x07;         // 4.6.1.2.1, generic command status
+const SC_ABORTED_SQ_DELETION: u32 = 0x08;
+
+// A command id and SQ slot for one of the driver's own admin commands (one always stays free for
+// the synchronous ones); -1 without room.
+function ownCommand(c: Controller, opcode: u32, owner: u32): i32 {
+  const aq = c.adminQueue();
+  if (aq.freeCount < 2 || aq.sqFull()) return -1;
+  const cid = <u32>aq.allocCid();
+  const slot = aq.slot(cid);
+  slot.request = owner;
+  slot.listCount = 0;
+  slot.submitNs = 0;
+  aq.nextEntry(opcode, cid);
+  return <i32>cid;
+}
+
+// The entry ownCommand wrote, for its fields.
+function tailEntry(c: Controller): SubmissionEntry {
+  const aq = c.adminQueue();
+  return changetype<SubmissionEntry>(aq.sq + <usize>(aq.sqTail * SQE_BYTES));
+}
+
+// Sends the entry ownCommand wrote.
+function sendOwn(c: Controller): void {
+  const aq = c.adminQueue();
+  const last = aq.sqTail;
+  traceCommand(c.index, aq.qid, aq.sq + <usize>(last * aq.sqeBytes));
+  aq.push();
+  aq.ringSubmission();
+  c.commands++;
+}
+
+// Arms the event request; when the controller is new (ready, or just reset: its features are the
+// defaults again) first asks for SMART / Health critical warning events with Set Features
+// Asynchronous Event Configuration (5.21.1.11; error events need none), waiting for it (bring-up and
+// recovery may wait): its status only decides nothing, the request is sent either way, unless the
+// controller did not answer at all (then the reset to come frees its command id; no request again).
+export function armEvents(c: Controller, configure: bool = true): void {
+  if (c.aerArmed != 0 || c.aerStopped != 0 || c.state != STATE_READY) return;
+  if (configure) {
+    const sqe = adminCommand(ADMIN_SET_FEATURES, 0);
+    sqe.cdw10 = FEATURE_ASYNC_EVENT_CONFIG;
+    sqe.cdw11 = AEC_SMART_CRITICAL_WARNINGS;
+    const status = submitAdmin(c);
+    if (status == ERR_TIMEOUT || status == ERR_CONTROLLER_FATAL) { c.aerStopped = 1; return; }
+  }
+  if (ownCommand(c, ADMIN_ASYNC_EVENT_REQUEST, AER_COMMAND) < 0) return;
+  sendOwn(c);
+  c.aerArmed = 1;
+  assert(c.adminQueue().inFlight() >= 1, "events: the request is not in flight");
+}
+
+function onEvent(c: Controller, status: u32, dw0: u32): void {
+  c.aerArmed = 0;
+  if (!isSuccess(status)) {
+    const sc = status & 0xff;
+    const aborted = (status >> 8 & 7) == 0 && (sc == SC_ABORT_REQUESTED || sc == SC_ABORTED_SQ_DELETION);
+    if (!aborted) c.aerStopped = 1;
+    return;
+  }
+  const lid = (dw0 >> AER_LID_SHIFT) & 0xff;
+  if (logging()) {
+    putCtrlName(c.index); put(" event type="); putDec(<u64>(dw0 & AER_TYPE_MASK));
+    put(" info="); putDec(<u64>((dw0 >> AER_INFO_SHIFT) & 0xff)); put(" lid="); putHex(<u64>lid, 2); newline();
+  }
+  if (c.aerStopped != 0 || c.state != STATE_READY) return;
+  const cid = ownCommand(c, ADMIN_GET_LOG_PAGE, EVENT_LOG_COMMAND);
+  if (cid >= 0) {
+    const sqe = tailEntry(c);
+    sqe.nsid = NSID_ALL;
+    sqe.prp1 = busAddress(c.scratch, EVENT_LOG_BYTES);
+    sqe.cdw10 = lid | ((EVENT_LOG_BYTES / DWORD_BYTES - 1) << GLP_NUMDL_SHIFT);  // RAE = 0: clears the event
+    sendOwn(c);
+  }
+  armEvents(c, false);
 }
 
 // Consumes the admin completion queue (poll, interrupt, drain): at most one ring's worth, the CQ
@@ -114,10 +221,11 @@ export function reapAdmin(c: Controller): u32 {
     traceCompletion(c.index, aq.qid, changetype<usize>(cqe));
     const cid = <u32>cqe.cid;
     const status = cqeStatus(cqe);
+    const dw0 = cqe.dw0;
     aq.pop(cqe);
     seen++;
     c.completions++;
-    done += handOver(c, cid, status);
+    done += handOver(c, cid, status, dw0);
   }
   if (seen > 0) aq.ringCompletion();
   return done;

@@ -109,7 +109,7 @@ function waitAdmin(c: Controller, cid: u32, deadline: u64): u32 {
         c.lastDw0 = dw0;
         return status;
       }
-      handOver(c, got, status);  // an admin request's (admin-requests.ts), or reported as bad
+      handOver(c, got, status, dw0);  // an admin request's (admin-requests.ts), or reported as bad
     } else {
       if (++spins % CFS_CHECK_SPINS == 0 && (c.csts() & CSTS_CFS) != 0) return ERR_CONTROLLER_FATAL;
       idle(c, deadline);

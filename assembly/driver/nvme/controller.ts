@@ -58,6 +58,8 @@ export class Controller {
   pendingHead: u32;
   pendingCount: u32;
   requests: u32;         // requests accepted and not yet completed
+  aerArmed: u32;         // 1 while our Asynchronous Event Request is outstanding (admin-requests.ts)
+  aerStopped: u32;       // 1: none is sent again (the controller has none, or shutdown has begun)
   // stat counters
   commands: u64;
   completions: u64;

@@ -16,7 +16,11 @@ import { SQE_BYTES, CQE_BYTES, REG_DOORBELL_BASE, SubmissionEntry, CompletionEnt
 // Per-command bookkeeping, one record per command id.
 export const SLOT_BYTES: u32 = 64;
 export const MAX_LIST_PAGES: u32 = 4;
-export const NO_REQUEST: u32 = 0xffffffff;
+export const NO_REQUEST: u32 = 0xffffffff;        // a synchronous admin command (admin.ts)
+export const AER_COMMAND: u32 = 0xfffffffe;       // the Asynchronous Event Request kept outstanding (admin-requests.ts)
+export const EVENT_LOG_COMMAND: u32 = 0xfffffffd; // the Get Log Page that clears a reported event
+// CommandSlot.request below this: a request's index.
+@inline export function isRequest(owner: u32): bool { return owner < EVENT_LOG_COMMAND; }
 
 @unmanaged
 export class CommandSlot {

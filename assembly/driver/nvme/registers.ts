@@ -95,8 +95,16 @@ export const ADMIN_DELETE_IO_CQ: u32 = 0x04;   // 5.5
 export const ADMIN_CREATE_IO_CQ: u32 = 0x05;   // 5.3
 export const ADMIN_IDENTIFY: u32 = 0x06;       // 5.15
 export const ADMIN_ABORT: u32 = 0x08;          // 5.1
+export const ABORT_CID_SHIFT: u32 = 16;        // 5.1 Abort CDW10: SQID 15:0, CID 31:16
 export const ADMIN_SET_FEATURES: u32 = 0x09;   // 5.21
 export const ADMIN_GET_FEATURES: u32 = 0x0a;   // 5.9
+export const ADMIN_ASYNC_EVENT_REQUEST: u32 = 0x0c; // 5.2
+
+// 5.2.1 Asynchronous Event Request completion DW0: event type 2:0, event information 15:8, the log
+// page to read (LID) 23:16.
+export const AER_TYPE_MASK: u32 = 0x7;
+export const AER_INFO_SHIFT: u32 = 8;
+export const AER_LID_SHIFT: u32 = 16;
 
 // 5.14 Get Log Page: CDW10 LID 7:0, RAE bit 15 (Retain Asynchronous Event), NUMDL 31:16 (dwords,
 // 0-based, low half); CDW11 NUMDU 15:0; CDW12/13 LPOL/LPOU (byte offset, dword-aligned).
@@ -135,6 +143,8 @@ export const NID_HEADER_BYTES: u32 = 4;
 // 5.21.1 Feature identifiers.
 export const FEATURE_VOLATILE_WRITE_CACHE: u32 = 0x06; // 5.21.1.6
 export const FEATURE_NUMBER_OF_QUEUES: u32 = 0x07;     // 5.21.1.7
+export const FEATURE_ASYNC_EVENT_CONFIG: u32 = 0x0b;   // 5.21.1.11
+export const AEC_SMART_CRITICAL_WARNINGS: u32 = 0xff;  //   bits 7:0: an event for each SMART critical warning bit
 
 // 5.3 / 5.4 Create I/O queue flags (CDW11).
 export const QUEUE_PHYS_CONTIG: u32 = 1 << 0;  // PC
@@ -150,6 +160,7 @@ export const IDC_FR: u32 = 64;      // 8 ASCII bytes
 export const IDC_MDTS: u32 = 77;    // 2^MDTS units of CAP.MPSMIN; 0 = no limit
 export const IDC_CNTLID: u32 = 78;
 export const IDC_VER: u32 = 80;
+export const IDC_ACL: u32 = 258;    // Abort Command Limit, 0-based (at most ACL + 1 Aborts outstanding)
 export const IDC_CNTRLTYPE: u32 = 111; // 1.4: 0 not reported, 1 IO, 2 discovery, 3 administrative
 export const IDC_SQES: u32 = 512;   // required (3:0) and maximum (7:4) SQ entry size, log2
 export const IDC_CQES: u32 = 513;

@@ -18,7 +18,7 @@
 import { now_ns, request_done } from "../imports";
 import {
   NVM_READ, NVM_WRITE, NVM_FLUSH, NVM_WRITE_ZEROES, NVM_DATASET_MANAGEMENT, NLB_MAX_BLOCKS, ONCS_WRITE_ZEROES,
-  ONCS_DATASET_MANAGEMENT, CSTS_CFS, SubmissionEntry,
+  ONCS_DATASET_MANAGEMENT, CSTS_CFS, SubmissionEntry, ADMIN_ABORT, ABORT_CID_SHIFT, IDC_ACL,
 } from "./registers";
 import { CommandSlot, NO_REQUEST, cqeStatus } from "./queue";
 import { Controller, at, count, reportBadCompletion } from "./controller";
@@ -26,8 +26,9 @@ import { Namespace, entry, namespaceCount } from "./namespace";
 import { buildPrps, buildRangeList, releaseLists } from "./prp";
 import { QUIRK_DISABLE_WRITE_ZEROES, QUIRK_BIT_DISABLE_WRITE_ZEROES, traceQuirk } from "./quirks";
 import { resetController } from "./bringup";
-import { reapAdmin, sendAdmin } from "./admin-requests";
-import { QueuePair } from "./queue";
+import { reapAdmin, sendAdmin, armEvents } from "./admin-requests";
+import { adminCommand, submitAdmin } from "./admin";
+import { QueuePair, AER_COMMAND, isRequest } from "./queue";
 import { allocPages } from "../dma";
 import { traceCommand, traceCompletion, traceReap } from "../trace";
 import { isSuccess, isRetryable } from "../../common/status";
@@ -494,9 +495,47 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
   if (why == 0) return 0;
   c.timeouts++;
   c.errors++;
+  // Only IO commands overran: Abort them first (as Linux does); a reset only when that does not free them.
+  if (why == ERR_TIMEOUT && !overran(aq, now, limitNs) && abortOverran(c, now, limitNs)) {
+    const done = reap(c);  // the aborted commands' completions; retries are sent with a new time
+    const later = now_ns();  // after the retries' doorbells: `now` would make them look late
+    if (!overran(qp, later, limitNs)) return done;
+    return done + resetAndResend(c, why, later, limitNs);
+  }
+  return resetAndResend(c, why, now, limitNs);
+}
+
+// Sends Abort (5.1: CDW10 SQID 15:0, CID 31:16) for each IO command older than limitNs, one at a
+// time and waiting for each (tick may wait, CAP.TO at most), at most ACL + 1 (Identify byte 258) in
+// one call (those past it are left to the reset that follows). The aborted command's own completion
+// (Command Abort Requested, or whatever it finished with) is then reaped like any other: retried when
+// its status allows, else its request fails. False when an Abort itself did not complete (straight to
+// the reset, which frees its command id too).
+function abortOverran(c: Controller, now: u64, limitNs: u64): bool {
+  const qp = c.ioQueue();
+  const limit = <u32>load<u8>(c.idctrl + <usize>IDC_ACL) + 1;
+  let sent: u32 = 0;
+  for (let cid: u32 = 0; cid < qp.entries; cid++) {
+    const slot = qp.slot(cid);
+    if (slot.busy != 1 || !isRequest(slot.request) || now - slot.submitNs <= limitNs) continue;
+    if (sent == limit) break;
+    const sqe = adminCommand(ADMIN_ABORT, 0);
+    sqe.cdw10 = qp.qid | ((cid + qp.cidBase) << ABORT_CID_SHIFT);
+    const status = submitAdmin(c);
+    sent++;
+    if (status == ERR_TIMEOUT || status == ERR_CONTROLLER_FATAL || status == ERR_NOT_READY) return false;
+  }
+  assert(sent <= limit, "abort: more than ACL + 1");
+  return sent > 0;
+}
+
+// The reset path of checkTimeouts: overran commands fail with `why`, the others are sent again.
+function resetAndResend(c: Controller, why: u32, now: u64, limitNs: u64): u32 {
+  const qp = c.ioQueue();
   takeBack(c, why, now, limitNs);
   // The reset re-creates the admin and IO queue pairs, which frees every command id.
   if (!resetController(c, why)) return abandonRequests(c);
+  armEvents(c);  // first: its Set Features waits, while nothing else is in flight on the admin queue
   resendAdmin(c);
   issue(c);
   qp.ringSubmissionAt(now_ns());
@@ -504,11 +543,12 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
 }
 
 // Whether a command of a request on this queue is older than limitNs (the synchronous admin
-// commands of bring-up, recovery and shutdown have no request: they time out where they wait).
+// commands of bring-up, recovery and shutdown have no request: they time out where they wait; the
+// Asynchronous Event Request is outstanding until an event, and never late).
 function overran(qp: QueuePair, now: u64, limitNs: u64): bool {
   for (let cid: u32 = 0; cid < qp.entries; cid++) {
     const slot = qp.slot(cid);
-    if (slot.busy == 1 && slot.request != NO_REQUEST && now - slot.submitNs > limitNs) return true;
+    if (slot.busy == 1 && isRequest(slot.request) && now - slot.submitNs > limitNs) return true;
   }
   return false;
 }
@@ -546,8 +586,10 @@ function takeBackAdmin(c: Controller, why: u32, now: u64, limitNs: u64): void {
   for (let cid: u32 = 0; cid < aq.entries; cid++) {
     const slot = aq.slot(cid);
     if (slot.busy != 1 || slot.request == NO_REQUEST) continue;
-    const r = request(slot.request);
     slot.busy = 0;
+    if (slot.request == AER_COMMAND) c.aerArmed = 0;  // armed again after the reset
+    if (!isRequest(slot.request)) continue;
+    const r = request(slot.request);
     r.outstanding--;
     const overran = limitNs != 0 && now - slot.submitNs > limitNs;
     if (r.status == 0 && why != ERR_NOT_READY && !overran && r.maxBlocks < MAX_RETRIES) {
