@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Creates the default disk for `make run`: boot/mkdisk.js PATH [MiB]
 // Bytes 0..4095 hold a readable banner (so `read nvme0n1 0 1` visibly proves a real read);
-// from byte 4096 on, the fill/verify pattern of DESIGN.md with seed 1 (the word at byte
+// from byte 4096 on, the fill/verify pattern of docs/shell.md with seed 1 (the word at byte
 // offset o is splitmix64's finaliser of (1 << 40) ^ (o / 8)), so `verify nvme0n1 8 2048 1`
 // passes on a fresh image and anything else can be checked from the file alone.
 import { openSync, writeSync, closeSync, renameSync } from "node:fs";

@@ -78,7 +78,7 @@ command -v qemu-system-x86_64 >/dev/null || { echo "qemu.sh: qemu-system-x86_64 
 [ -f "$KERNEL" ] || { echo "qemu.sh: $KERNEL does not exist (make kernel builds it)" >&2; exit 1; }
 
 # KVM only when it can really help: /dev/kvm may be a software-only KVM (no vmx/svm) under
-# which guests crawl or hang in SeaBIOS (docs: DESIGN.md, "Bare metal facts").
+# which guests crawl or hang in SeaBIOS (boot/README.md, "QEMU 7.2 facts met here").
 kvm_usable() {
   grep -qwE 'vmx|svm' /proc/cpuinfo 2>/dev/null || return 1
   [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1

@@ -1,4 +1,4 @@
-// The fill/verify pattern of DESIGN.md: the namespace is a sequence of 8-byte little-endian words;
+// The fill/verify pattern (docs/shell.md, "The fill/verify pattern"): the namespace is a sequence of 8-byte little-endian words;
 // the word at byte offset o is mix((seed << 40) ^ (o / 8)), mix being splitmix64's finaliser.
 // It depends on the byte offset only, so a host-side check needs nothing but the image file.
 

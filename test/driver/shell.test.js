@@ -1,4 +1,4 @@
-// The shell of DESIGN.md against the model: every command, its exact output lines, and every
+// The shell of docs/shell.md against the model: every command, its exact output lines, and every
 // kind of bad input (an error line, nothing issued to the device, the next command still runs).
 import { describe, it, expect, afterAll } from "vitest";
 import { spawnSync } from "node:child_process";
@@ -57,7 +57,7 @@ describe("the shell", () => {
     expect(got.slice(start, start + want.length)).toEqual(want);
   });
 
-  it("crc, fill, verify and flush print exactly the lines of DESIGN.md", async () => {
+  it("crc, fill, verify and flush print exactly the lines docs/shell.md specifies", async () => {
     const path = image(noiseBytes(1 * MiB, 2));
     const r = await drive({ disks: [path], cmd: "fill nvme0n1 0 2048 0x2a; verify nvme0n1 0 2048 42; crc nvme0n1 0 2048; flush nvme0n1; poweroff" });
     expect(r.code, r.why).toBe(0);

@@ -1,5 +1,5 @@
 // Host-side facts about disk images, computed from definitions alone (never from the driver):
-// the fill/verify pattern of DESIGN.md, zlib's CRC-32, and images the tests create.
+// the fill/verify pattern of docs/shell.md, zlib's CRC-32, and images the tests create.
 import { writeFileSync, readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import { crc32 } from "node:zlib";
 
 const M64 = (1n << 64n) - 1n;
 
-// splitmix64's finaliser, as in DESIGN.md.
+// splitmix64's finaliser, as docs/shell.md specifies it.
 export function mix(x) {
   let z = (x + 0x9e3779b97f4a7c15n) & M64;
   z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
