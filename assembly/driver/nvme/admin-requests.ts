@@ -84,14 +84,8 @@ export function sendAdmin(c: Controller, index: u32): bool {
   const lba = requestLba(index);
   const bytes = requestBytes(index);
   const buffer = requestBuffer(index);
-  const cid = <u32>aq.allocCid();
+  const cid = aq.claim(index, lba, bytes, buffer, 0);
   const slot = aq.slot(cid);
-  slot.request = index;
-  slot.lba = lba;
-  slot.blocks = bytes;
-  slot.buffer = buffer;
-  slot.retries = 0;
-  slot.listCount = 0;
   const sqe = aq.nextEntry(ADMIN_GET_LOG_PAGE, cid);
   sqe.nsid = NSID_ALL;
   const fits = buildPrps(c, slot, sqe, <usize>buffer, bytes);
@@ -139,11 +133,7 @@ const SC_ABORTED_SQ_DELETION: u32 = 0x08;
 function ownCommand(c: Controller, opcode: u32, owner: u32): i32 {
   const aq = c.adminQueue();
   if (aq.freeCount < 2 || aq.sqFull()) return -1;
-  const cid = <u32>aq.allocCid();
-  const slot = aq.slot(cid);
-  slot.request = owner;
-  slot.listCount = 0;
-  slot.submitNs = 0;
+  const cid = aq.claim(owner, 0, 0, 0, 0);
   aq.nextEntry(opcode, cid);
   return <i32>cid;
 }

@@ -71,8 +71,7 @@ export function adminCommand(opcode: u32, nsid: u32): SubmissionEntry {
 export function submitAdmin(c: Controller): u32 {
   const qp = c.adminQueue();
   if (!qp.canQueue()) return ERR_NOT_READY;
-  const cid = <u32>qp.allocCid();
-  qp.slot(cid).request = NO_REQUEST;
+  const cid = qp.claim(NO_REQUEST, 0, 0, 0, 0);
   const sqe = qp.nextEntry(load<u32>(template), cid);
   memory.copy(changetype<usize>(sqe) + 4, template + 4, <usize>SQE_BYTES - 4);
   traceCommand(c.index, 0, changetype<usize>(sqe));

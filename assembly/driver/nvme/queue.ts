@@ -133,6 +133,23 @@ export class QueuePair {
     return <i32>cid;
   }
 
+  // A free command id for a command of `request` about to be written, its slot filled in (not yet
+  // sent: no time, no PRP list pages). The caller has checked there is room (freeCount > 0).
+  claim(request: u32, lba: u64, blocks: u32, buffer: u32, retries: u32): u32 {
+    const got = this.allocCid();
+    assert(got >= 0, "queue: no free command id to claim");
+    const cid = <u32>got;
+    const slot = this.slot(cid);
+    slot.request = request;
+    slot.lba = lba;
+    slot.blocks = blocks;
+    slot.buffer = buffer;
+    slot.retries = retries;
+    slot.submitNs = 0;
+    slot.listCount = 0;
+    return cid;
+  }
+
   freeCid(cid: u32): void {
     const slot = this.slot(cid);
     assert(slot.busy == 1, "queue: freeing a command id that is not busy");

@@ -316,15 +316,8 @@ function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, 
   if (!qp.canQueue()) return false;
   if (qp.cqDoorbellDue(1)) qp.ringCompletion(); // the controller needs room to post this one too
   const r = request(index);
-  const cid = <u32>qp.allocCid();
+  const cid = qp.claim(index, lba, blocks, buffer, retries);
   const slot = qp.slot(cid);
-  slot.request = index;
-  slot.lba = lba;
-  slot.blocks = blocks;
-  slot.buffer = buffer;
-  slot.retries = retries;
-  slot.submitNs = 0;
-  slot.listCount = 0;
   const sqe = qp.nextEntry(r.opcode, cid);
   sqe.nsid = r.nsid;
   if (!fillCommand(c, slot, sqe, r.opcode, lba, blocks, buffer, r.lbaShift)) { qp.freeCid(cid); return false; }
