@@ -987,7 +987,22 @@ void IMPORT(poweroff)(env_t *e, u32 code) {
 }
 
 /* An AssemblyScript string: UTF-16 code units, its byte length in the 4 bytes before it. */
-static void print_utf16(const env_t *e, u32 ptr) {
+/* abort's msg and file: an AssemblyScript string (UTF-16, its byte length in the u32 before it),
+ * or, with bit 31 set, a Text of host/ascii-strings.js (a length byte, then ASCII): docs/abi.md. */
+#define ABORT_TEXT_FLAG 0x80000000u
+
+static void print_abort_string(const env_t *e, u32 ptr) {
+  if (ptr & ABORT_TEXT_FLAG) {
+    u32 at = ptr & ~ABORT_TEXT_FLAG;
+    if (at >= e->memory.size) { kputs("(bad text)"); return; }
+    u32 len = e->memory.data[at];
+    if (!in_memory(e, at + 1, len)) { kputs("(bad text)"); return; }
+    for (u32 i = 0; i < len; i++) {
+      u8 c = e->memory.data[at + 1 + i];
+      console_putc(c >= 0x20 && c < 0x7F ? (char)c : '?');
+    }
+    return;
+  }
   if (ptr < 4 || ptr > e->memory.size) { kputs("(null)"); return; }
   u32 bytes = *(const u32 *)(e->memory.data + ptr - 4);
   if (!in_memory(e, ptr, bytes)) { kputs("(bad string)"); return; }
@@ -1000,9 +1015,9 @@ static void print_utf16(const env_t *e, u32 ptr) {
 
 void IMPORT(abort)(env_t *e, u32 msg, u32 file, u32 line, u32 col) {
   kputs("trap: abort: ");
-  print_utf16(e, msg);
+  print_abort_string(e, msg);
   kputs(" at ");
-  print_utf16(e, file);
+  print_abort_string(e, file);
   kprintf(":%u:%u\n", line, col);
   kernel_fail(EXIT_TRAP);
 }

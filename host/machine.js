@@ -25,6 +25,7 @@ export const INTERRUPT_EXIT = 130;
 const CLOCK_MAX = (1n << 63n) - 1n;
 const MAX_LINES = 32;
 const MAX_MAPS = 64;
+const ABORT_TEXT_FLAG = 0x80000000; // abort's msg/file with bit 31 set: a Text (host/ascii-strings.js, docs/abi.md)
 
 // A guest error the host catches at an import (bad MMIO access, bad handle…): the run ends with `trap: <message>`.
 export class GuestTrap extends Error {
@@ -628,9 +629,18 @@ export class Machine {
 
   // ---------------------------------------------------------------- the imports
 
+  // abort's msg and file: an AssemblyScript string (UTF-16, its byte length in the u32 before it),
+  // or, with bit 31 set, a Text of host/ascii-strings.js (a length byte, then ASCII): docs/abi.md.
   readString(ptr, memory = this.memory) {
     if (!ptr) return null;
     const mem = memory.buffer;
+    if (ptr & ABORT_TEXT_FLAG) {
+      const at = ptr & ~ABORT_TEXT_FLAG;
+      if (at >= mem.byteLength) return `<bad text pointer ${hex(at)}>`;
+      const len = new Uint8Array(mem)[at];
+      if (at + 1 + len > mem.byteLength) return `<bad text at ${hex(at)}>`;
+      return Buffer.from(mem, at + 1, len).toString("latin1");
+    }
     if (ptr < 4 || ptr > mem.byteLength) return `<bad string pointer ${hex(ptr)}>`;
     const len = new DataView(mem).getUint32(ptr - 4, true);
     if (ptr + len > mem.byteLength) return `<bad string at ${hex(ptr)}>`;

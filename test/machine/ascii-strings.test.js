@@ -126,10 +126,50 @@ export function main(): void { put(ascii(s)); }
     expect(stderr).toContain("assembly/t.ts:4: ascii() takes one string literal");
   });
 
+  it("makes an assert's message and file Texts, passed to abort with bit 31 set, with the builtin's line and column", async () => {
+    const source = `
+export function check(v: i32): i32 {
+  assert(v != 3, "three is refused");
+  return v;
+}
+export function main(): void {}
+`;
+    const { wasm, stderr } = await compile(source);
+    expect(stderr).toBe("");
+    expect(wasm.includes(lengthPrefixed("three is refused"))).toBe(true);
+    expect(wasm.includes(lengthPrefixed("assembly/t.ts"))).toBe(true);
+    expect(wasm.includes(utf16("three is refused"))).toBe(false);
+    expect(wasm.includes(utf16("assembly/t.ts"))).toBe(false);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const calls = [];
+    const { instance } = await WebAssembly.instantiate(wasm, {
+      env: { memory, abort: (...a) => { calls.push(a.map((v) => v >>> 0)); throw new Error("abort"); }, console_write() {} },
+    });
+    expect(instance.exports.check(4)).toBe(4);
+    expect(() => instance.exports.check(3)).toThrow("abort");
+    const [msg, file, line, column] = calls[0];
+    const text = (p) => { const b = new Uint8Array(memory.buffer); return Buffer.from(b.subarray(p + 1, p + 1 + b[p])).toString("latin1"); };
+    expect(msg & 0x80000000).not.toBe(0);
+    expect(file & 0x80000000).not.toBe(0);
+    expect(text(msg & 0x7fffffff)).toBe("three is refused");
+    expect(text(file & 0x7fffffff)).toBe("assembly/t.ts");
+    // The builtin's numbers for the same source: line 3, the column of "assert".
+    const plain = await compile(source, { transform: false });
+    const m2 = new WebAssembly.Memory({ initial: 1 });
+    const plainCalls = [];
+    const { instance: i2 } = await WebAssembly.instantiate(plain.wasm, {
+      env: { memory: m2, abort: (...a) => { plainCalls.push(a); throw new Error("abort"); }, console_write() {} },
+    });
+    expect(() => i2.exports.check(3)).toThrow("abort");
+    expect([line, column]).toEqual([plainCalls[0][2], plainCalls[0][3]]);
+    expect(line).toBe(3);
+  });
+
   it("build/nvme.wasm holds the driver's messages in ASCII, with no UTF-16 copy", async () => {
     await buildWasm({ quiet: true });
     const bytes = readFileSync(WASM);
-    for (const s of [" reset ok us=", "nvme-wasm: NVMe driver (AssemblyScript guest) starting", "Identify Controller failed"]) {
+    for (const s of [" reset ok us=", "nvme-wasm: NVMe driver (AssemblyScript guest) starting", "Identify Controller failed",
+      "the driver was called again from inside request_done", "assembly/driver/nvme/queue.ts"]) {
       expect(bytes.includes(lengthPrefixed(s)), s).toBe(true);
       expect(bytes.includes(utf16(s.trim())), s).toBe(false);
     }

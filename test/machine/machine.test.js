@@ -180,6 +180,18 @@ describe("console, command line, abort", () => {
     expect(() => e.abort(0, 0, 1, 2)).toThrow("abort: (no message) at (unknown):1:2");
   });
 
+  it("abort decodes Texts, marked by bit 31 (the transform's asserts)", () => {
+    const { m, e } = machine();
+    const put = (ptr, s) => new Uint8Array(m.memory.buffer).set([s.length, ...Buffer.from(s, "latin1")], ptr);
+    put(0x600, "queue: pushing onto a full SQ");
+    put(0x700, "assembly/driver/nvme/queue.ts");
+    expect(() => e.abort(0x600 | 0x80000000, 0x700 | 0x80000000, 177, 5)).toThrow("abort: queue: pushing onto a full SQ at assembly/driver/nvme/queue.ts:177:5");
+    expect(() => e.abort(0, 0x700 | 0x80000000, 1, 2)).toThrow("abort: (no message) at assembly/driver/nvme/queue.ts:1:2");
+    const end = m.memory.buffer.byteLength;
+    new Uint8Array(m.memory.buffer)[end - 2] = 200; // a length past the end of memory
+    expect(() => e.abort((end - 2) | 0x80000000, 0, 1, 2)).toThrow(/abort: <bad text at 0x[0-9a-f]+> at/);
+  });
+
   it("console_write checks its range", () => {
     const { e } = machine();
     expect(() => e.console_write(16 * 1024 * 1024 - 2, 4)).toThrow(/console_write/);

@@ -22,6 +22,7 @@ const LINE = memory.data(4096);
 const ASQ = memory.data(4096, 4096);
 const ACQ = memory.data(4096, 4096);
 const IDBUF = memory.data(4096, 4096);
+const TEXTS = memory.data(128); // abort_text's two Texts
 
 let outLen = 0;
 function put(s: string): void {
@@ -146,6 +147,15 @@ export function main(): i32 {
     } else if (op == "unreachable") unreachable();
     else if (op == "load") say("loaded " + load<u32>(<usize>0x1000000).toString());
     else if (op == "abort") assert(n < 0, "deliberate abort");
+    else if (op == "abort_text") { // as the transform's asserts call it: Texts, bit 31 set (docs/abi.md)
+      const words = ["deliberate text abort", "assembly/probe-text.ts"];
+      for (let k = 0; k < 2; k++) {
+        const at = TEXTS + <usize>k * 64;
+        store<u8>(at, <u8>words[k].length);
+        for (let j = 0; j < words[k].length; j++) store<u8>(at + 1 + <usize>j, <u8>words[k].charCodeAt(j));
+      }
+      abort(changetype<string>(TEXTS | 0x80000000), changetype<string>((TEXTS + 64) | 0x80000000), 7, 9);
+    }
     else if (op == "deep") say("deep " + depth(100000).toString());
     else if (op == "div") say("div " + (<i32>100 / (n - n)).toString());
     else if (op == "exit") poweroff(I32.parseInt(w[1]));
@@ -279,6 +289,7 @@ describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
     ["unreachable", /^trap: unreachable$/],
     ["load", /^trap: out of bounds memory access$/],
     ["abort", /^trap: abort: deliberate abort at .*probe\.ts:\d+:\d+$/],
+    ["abort_text", /^trap: abort: deliberate text abort at assembly\/probe-text\.ts:7:9$/],
     ["deep", /^trap: call stack exhausted$/],
     ["div", /^trap: integer divide by zero$/],
   ];
