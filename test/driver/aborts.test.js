@@ -7,6 +7,7 @@
 import { describe, it, expect } from "vitest";
 import { driverAlone, OP_READ, OP_WRITE, ERR, MiB } from "./component.js";
 import { expectClean } from "./helpers.js";
+import { NvmeController } from "../../host/nvme/controller.js";
 
 async function started(opts = {}) {
   const h = await driverAlone({ disks: ["mem:4M"], ...opts });
@@ -87,6 +88,62 @@ describe("an IO command that overran CAP.TO", () => {
     expect(done.size, h.why).toBe(16);
     expect(h.d.outstanding(), h.why).toBe(0);
     expect(h.model().stats.admin.abort ?? 0, h.why).toBeGreaterThan(0);
+    clean(h);
+  });
+});
+
+// A model whose next `hold` Get Log Page commands are lost but still abortable ('dropped', as an
+// IO command the dropAfter fault loses): only an Abort or a reset frees them.
+class DropsLogPages extends NvmeController {
+  _admin(rec) {
+    if (rec.cmd.opcode === 0x02 && this.hold > 0) { this.hold--; rec.state = "dropped"; return null; }
+    return super._admin(rec);
+  }
+}
+
+describe("an admin request (Get Log Page) that overran CAP.TO", () => {
+  const OP_LOG_PAGE = 6, LID_SMART = 2n;
+  async function lost(faults = {}) {
+    const h = await driverAlone({ disks: ["mem:4M"], profile: "strict", model: DropsLogPages, faults });
+    h.start();
+    h.why = `replay: ${JSON.stringify({ profile: "strict", model: "DropsLogPages", faults })}`;
+    h.model().hold = 1;
+    expect(h.submit(1, OP_LOG_PAGE, 0, LID_SMART, 512, 0), h.why).toBe(0);
+    expect(h.submit(2, OP_READ, 0, 0, 8, 8192), h.why).toBe(0);
+    h.pump();
+    return h;
+  }
+
+  it("is aborted on the admin queue (SQID 0), sent again, and completes ok with the SMART log; no reset", async () => {
+    const h = await lost();
+    const done = h.completions();
+    expect(done.get(1n), h.why + h.output()).toEqual({ tag: 1n, status: 0, lba: 0n });
+    expect(done.get(2n).status, h.why).toBe(0);
+    const m = h.model();
+    expect(m.stats.admin.abort, h.why).toBe(1);
+    expect(m.hold, h.why).toBe(0);
+    // the SMART log's temperature (bytes 1-2, Kelvin), as the model keeps it: the retry really read it
+    expect(new DataView(h.m.memory.buffer).getUint16(h.base + 1, true), h.why).toBe(321);
+    const s = h.stats(0);
+    expect([s.timeouts, s.resets, s.retries], h.why).toEqual([1n, 0n, 1n]);
+    expect(h.output(), h.why).not.toMatch(/resetting|recovered/);
+    expect(h.d.shutdown(), h.why).toBe(0);
+    clean(h);
+  });
+
+  it("when the Abort does not free it (abort_ignored), the controller is reset: ERR_TIMEOUT once, the read unharmed", async () => {
+    const h = await lost({ abort_ignored: 1 });
+    const done = h.completions();
+    expect(done.size, h.why).toBe(2);
+    expect(done.get(1n), h.why).toEqual({ tag: 1n, status: ERR.TIMEOUT, lba: 0n });
+    expect(done.get(2n).status, h.why).toBe(0);
+    expect(h.model().stats.admin.abort, h.why).toBe(1);
+    const s = h.stats(0);
+    expect([s.timeouts, s.resets], h.why).toEqual([1n, 1n]);
+    expect(h.output(), h.why).toMatch(/^nvme0 recovered$/m);
+    expect(h.submit(3, OP_LOG_PAGE, 0, LID_SMART, 512, 0), h.why).toBe(0);   // and log pages work afterwards
+    h.pump();
+    expect(h.completions().get(3n).status, h.why).toBe(0);
     clean(h);
   });
 });

@@ -488,38 +488,46 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
   if (why == 0) return 0;
   c.timeouts++;
   c.errors++;
-  // Only IO commands overran: Abort them first (as Linux does); a reset only when that does not free them.
-  if (why == ERR_TIMEOUT && !overran(aq, now, limitNs) && abortOverran(c, now, limitNs)) {
+  // Commands overran: Abort them first (Linux does so for IO commands); a reset only when that does
+  // not free them.
+  if (why == ERR_TIMEOUT && abortOverran(c, now, limitNs)) {
     const done = reap(c);  // the aborted commands' completions; retries are sent with a new time
     const later = now_ns();  // after the retries' doorbells: `now` would make them look late
-    if (!overran(qp, later, limitNs)) return done;
+    if (!overran(qp, later, limitNs) && !overran(aq, later, limitNs)) return done;
     return done + resetAndResend(c, why, later, limitNs);
   }
   return resetAndResend(c, why, now, limitNs);
 }
 
-// Sends Abort (5.1: CDW10 SQID 15:0, CID 31:16) for each IO command older than limitNs, one at a
-// time and waiting for each (tick may wait, CAP.TO at most), at most ACL + 1 (Identify byte 258) in
-// one call (those past it are left to the reset that follows). The aborted command's own completion
-// (Command Abort Requested, or whatever it finished with) is then reaped like any other: retried when
-// its status allows, else its request fails. False when an Abort itself did not complete (straight to
-// the reset, which frees its command id too).
+// Sends Abort (5.1: CDW10 SQID 15:0, CID 31:16) for each command of a request older than limitNs,
+// IO commands and admin requests' Get Log Page (SQID 0) alike, one at a time and waiting for each
+// (tick may wait, CAP.TO at most), at most ACL + 1 (Identify byte 258) in one call (those past it
+// are left to the reset that follows). The aborted command's own completion (Command Abort
+// Requested, or whatever it finished with) is then reaped like any other, or handed over by the
+// Abort's wait: sent again when its status allows, else its request fails. False when nothing was
+// aborted, or an Abort itself did not complete (straight to the reset, which frees its id too).
 function abortOverran(c: Controller, now: u64, limitNs: u64): bool {
-  const qp = c.ioQueue();
-  const limit = <u32>load<u8>(c.idctrl + <usize>IDC_ACL) + 1;
+  const budget = <u32>load<u8>(c.idctrl + <usize>IDC_ACL) + 1;
+  const io = abortQueue(c, c.ioQueue(), now, limitNs, budget);
+  if (io < 0) return false;
+  const admin = abortQueue(c, c.adminQueue(), now, limitNs, budget - <u32>io);
+  return admin >= 0 && io + admin > 0;
+}
+
+// abortOverran on one queue, at most `budget` Aborts: how many were sent, or -1 when one failed.
+function abortQueue(c: Controller, qp: QueuePair, now: u64, limitNs: u64, budget: u32): i32 {
   let sent: u32 = 0;
-  for (let cid: u32 = 0; cid < qp.entries; cid++) {
+  for (let cid: u32 = 0; cid < qp.entries && sent < budget; cid++) {
     const slot = qp.slot(cid);
     if (slot.busy != 1 || !isRequest(slot.request) || now - slot.submitNs <= limitNs) continue;
-    if (sent == limit) break;
     const sqe = adminCommand(ADMIN_ABORT, 0);
     sqe.cdw10 = qp.qid | ((cid + qp.cidBase) << ABORT_CID_SHIFT);
     const status = submitAdmin(c);
     sent++;
-    if (status == ERR_TIMEOUT || status == ERR_CONTROLLER_FATAL || status == ERR_NOT_READY) return false;
+    if (status == ERR_TIMEOUT || status == ERR_CONTROLLER_FATAL || status == ERR_NOT_READY) return -1;
   }
-  assert(sent <= limit, "abort: more than ACL + 1");
-  return sent > 0;
+  assert(sent <= budget, "abort: more than ACL + 1");
+  return <i32>sent;
 }
 
 // The reset path of checkTimeouts: overran commands fail with `why`, the others are sent again.
@@ -639,10 +647,20 @@ export function requestRecordFree(): bool { return freeCount > 0; }
 
 // The admin request's command completed (reaped, or handed over by a synchronous wait): it
 // settles, with the status when it failed. Returns 1 (it completed).
+// A retryable status (an Abort after CAP.TO among them) sends it again, at most MAX_RETRIES times
+// (maxBlocks counts them), as IO commands are; then it returns 0.
 export function finishAdminRequest(c: Controller, index: u32, status: u32): u32 {
   const r = request(index);
   assert(r.active == 1 && r.opcode >= ADMIN_REQUEST && r.outstanding == 1, "admin request not in flight");
-  if (!isSuccess(status)) { c.errors++; if (r.status == 0) r.status = status; }
+  if (!isSuccess(status)) {
+    c.errors++;
+    if (isRetryable(status) && r.status == 0 && r.maxBlocks < MAX_RETRIES && sendAdmin(c, index)) {
+      c.retries++;
+      r.maxBlocks++;
+      return 0;
+    }
+    if (r.status == 0) r.status = status;
+  }
   r.outstanding = 0;
   return settle(c, index);
 }
