@@ -57,6 +57,10 @@ export const START_AGAIN: i32 = -1;        // already started
 export const START_BAD_OPTION: i32 = -2;   // an option out of range
 export const START_NO_MEMORY: i32 = -3;    // the buffer does not fit in the DMA window
 
+// ---- io_queues (before start): IO queue pairs asked of each controller ----
+// Client c's requests go to IO queue pair (c % pairs in use) + 1, c being the tag's bits 63:32.
+export const IO_QUEUES_MAX: u32 = 8;
+
 // ---- controller record (describe_controller), CONTROLLER_RECORD_BYTES, little-endian ----
 export const CTRL_INDEX: u32 = 0;         // u32 n of nvmeN
 export const CTRL_BDF: u32 = 4;           // u32 bus << 8 | dev << 3 | fn
@@ -81,7 +85,9 @@ export const CTRL_ONCS: u32 = 76;         // u32 ONCS (Identify Controller)
 export const CTRL_SERIAL: u32 = 80;       // 20 bytes SN, as the device gave them
 export const CTRL_MODEL: u32 = 100;       // 40 bytes MN
 export const CTRL_FIRMWARE: u32 = 140;    // 8 bytes FR
-export const CONTROLLER_RECORD_BYTES: u32 = 148;
+export const CTRL_IO_QUEUES: u32 = 148;   // u32 IO queue pairs in use: min(the wish, IO_QUEUES_MAX, granted)
+export const CTRL_VECTORS: u32 = 152;     // u32 interrupt vectors in use (1 + one per IO CQ with its own; 0 polled)
+export const CONTROLLER_RECORD_BYTES: u32 = 156;
 export const CTRL_FLAG_IDENTIFIED: u32 = 1; // Identify Controller was read: the fields from it are valid
 export const CTRL_FLAG_SGL: u32 = 2;        // SGLS says SGLs are supported
 export const CTRL_FLAG_VWC: u32 = 4;        // a volatile write cache is present

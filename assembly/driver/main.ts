@@ -15,15 +15,15 @@
 import { now_ns, relax, irq_ack } from "./imports";
 import { enumerate, nvmeFunction, nvmeSkipped, printFunction, MAX_NVME } from "./pci";
 import { Controller, count, at, fail } from "./nvme/controller";
-import { attach, bringUp, shutdownController, quiesce } from "./nvme/bringup";
+import { attach, bringUp, shutdownController, quiesce, setQueuesWanted } from "./nvme/bringup";
 import { takeLinesSeen } from "./nvme/admin";
-import { submitLogPage, armEvents } from "./nvme/admin-requests";
+import { submitLogPage, armEvents, reapAdmin } from "./nvme/admin-requests";
 import { namespaceCount, namespaceAt } from "./nvme/namespace";
 import {
-  initRequests, initPending, submit as submitRequest, reap, checkTimeouts, abandonRequests, waitHint,
+  initRequests, initPending, submit as submitRequest, reap, reapQueue, checkTimeouts, abandonRequests, waitHint,
   outstandingRequests, bufferBase, bufferBytes, internalStatus, MAX_RETRIES,
 } from "./nvme/requests";
-import { optionIrq, optionStage, optionLog, optionTrace, readOptions } from "./options";
+import { optionIrq, optionStage, optionLog, optionTrace, optionQueues, readOptions } from "./options";
 import { setTrace, traceMaskNow } from "./trace";
 import { setLogLevel, logging } from "./log";
 import { fillController, fillNamespace, fillStats } from "./describe";
@@ -31,7 +31,7 @@ import { put, putLine, putDec, putCtrlName, putNsName, newline, putError, errorL
 import { putStatusBrief as putStatus } from "../common/status";
 import {
   IRQ_MSIX, LOG_NORMAL, STAGE_RESET, STAGE_ALL, STATE_READY, IRQ_MODE_INTX, OP_FLUSH, OP_LOG_PAGE, OP_MASK, OP_FLAG_MORE,
-  START_AGAIN, START_BAD_OPTION, START_NO_MEMORY, ERR_NOT_READY,
+  START_AGAIN, START_BAD_OPTION, START_NO_MEMORY, ERR_NOT_READY, IO_QUEUES_MAX,
 } from "../common/abi";
 import { FAIL_DRAIN, FAIL_QUEUE_MEMORY } from "../common/words";
 
@@ -77,11 +77,23 @@ export function start(irq: u32, stage: u32, log: u32, bufferBytes: u32): i32 {
   return <i32>found;
 }
 
-// start, with irq=, stage=, log= and trace= taken from the boot command line (driver/options.ts).
+// Before start: how many IO queue pairs to ask each controller for (1..IO_QUEUES_MAX; 1 if never
+// called), e.g. the number of client modules the host links, so that each has a pair of its own.
+// 0, or START_AGAIN (already started), START_BAD_OPTION (out of range).
+export function io_queues(n: u32): i32 {
+  if (started) return START_AGAIN;
+  if (n < 1 || n > IO_QUEUES_MAX) return START_BAD_OPTION;
+  setQueuesWanted(n);
+  return 0;
+}
+
+// start, with irq=, stage=, log=, trace= and queues= taken from the boot command line
+// (driver/options.ts); queues= overrides what io_queues asked.
 export function start_cmdline(bufferBytes: u32): i32 {
   if (started) return START_AGAIN;
   readOptions();
   if (optionTrace != 0) setTrace(optionTrace);
+  if (optionQueues != 0) setQueuesWanted(optionQueues);
   return start(optionIrq, optionStage, optionLog, bufferBytes);
 }
 
@@ -137,8 +149,10 @@ export function poll(): u32 {
   for (let i: u32 = 0; i < count(); i++) {
     const c = at(i);
     if (c.state != STATE_READY) continue;
-    const qp = c.ioQueue();
-    if (qp.unrung != 0) qp.ringSubmissionAt(now_ns());  // a batch's doorbell: one clock read
+    for (let q: u32 = 0; q < c.ioQueues; q++) {
+      const qp = c.ioQueue(q);
+      if (qp.unrung != 0) qp.ringSubmissionAt(now_ns());  // a batch's doorbell: one clock read
+    }
     if (c.requests > 0) c.polls++;
     done += reap(c);
   }
@@ -156,13 +170,20 @@ export function interrupt(lines: u32): u32 {
   return done;
 }
 
+// Each controller with a line that fired: the CQs on those lines (vector 0's line: the admin CQ
+// and the IO CQs that share it) are reaped.
 function finishLines(lines: u32): u32 {
   let done: u32 = 0;
   for (let i: u32 = 0; i < count(); i++) {
     const c = at(i);
-    if (c.irqLine < 0 || (lines & (<u32>1 << c.irqLine)) == 0) continue;
+    if ((lines & c.irqMask) == 0) continue;
     c.interrupts++;
-    if (c.state == STATE_READY) done += reap(c);
+    if (c.state != STATE_READY) continue;
+    if ((lines & (<u32>1 << c.irqLine)) != 0) done += reapAdmin(c);
+    for (let q: u32 = 0; q < c.ioQueues; q++) {
+      const qp = c.ioQueue(q);
+      if ((lines & (<u32>1 << qp.irqLine)) != 0) done += reapQueue(c, qp);
+    }
   }
   for (let i: u32 = 0; i < count(); i++) {
     const c = at(i);
@@ -217,7 +238,7 @@ function flushCache(c: Controller): void {
     const ns = namespaceAt(k);
     if (ns.ctrl != c.index || ns.refused != 0) continue;
     let status = submitRequest(0, OP_FLUSH, k, 0, 0, 0, true);
-    if (status == 0) { c.ioQueue().ringSubmissionAt(now_ns()); drain(c); status = internalStatus; }
+    if (status == 0) { c.ioQueue(0).ringSubmissionAt(now_ns()); drain(c); status = internalStatus; }
     if (status != 0) { putError(); put("poweroff flush dev="); putNsName(ns.ctrl, ns.nsid); put(": "); putStatus(status); newline(); }
   }
 }

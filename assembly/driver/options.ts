@@ -6,12 +6,13 @@
 //   irq=auto|poll|intx|msix    how completions are noticed (auto: MSI-X, else INTx, else polling)
 //   log=errors|normal          how much the driver says (error lines only, or bring-up too)
 //   trace=regs|cmds|irq|all    what to trace (docs/trace.md); several as regs,cmds
+//   queues=N                   IO queue pairs to ask each controller for (1..8): the io_queues export
 //   console=tty|script         the shell's: is a person typing at the console (docs/shell.md)
 import { cmdline } from "./imports";
 import { put, putBytes, newline, putError, Text, textLength } from "../common/console";
 import {
   IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, LOG_ERRORS, LOG_NORMAL, STAGE_RESET, STAGE_ALL,
-  TRACE_REGS, TRACE_CMDS, TRACE_IRQ, TRACE_ALL,
+  TRACE_REGS, TRACE_CMDS, TRACE_IRQ, TRACE_ALL, IO_QUEUES_MAX,
 } from "../common/abi";
 
 const CMDLINE_CAP: i32 = 4096;
@@ -21,6 +22,7 @@ export let optionIrq: u32 = IRQ_AUTO;
 export let optionStage: u32 = STAGE_ALL;
 export let optionLog: u32 = LOG_NORMAL;
 export let optionTrace: u32 = 0;
+export let optionQueues: u32 = 0;   // 0: as the host asked (io_queues)
 
 // The `len` bytes at ptr are the word `w` (a literal: a Text, console.ts).
 function matches(ptr: usize, len: i32, w: Text): bool {
@@ -84,6 +86,9 @@ function applyOption(ptr: usize, len: i32): void {
     if (matches(p + 4, n - 4, "normal")) { optionLog = LOG_NORMAL; return; }
   } else if (n > 8 && matches(p, 8, "console=")) {
     if (matches(p + 8, n - 8, "tty") || matches(p + 8, n - 8, "script")) return;
+  } else if (n == 8 && matches(p, 7, "queues=")) {
+    const d = <u32>load<u8>(p + 7) - 48;
+    if (d >= 1 && d <= IO_QUEUES_MAX) { optionQueues = d; return; }
   } else if (n > 6 && matches(p, 6, "trace=")) {
     const mask = traceMask(p + 6, n - 6);
     if (mask != 0) { optionTrace = mask; return; }

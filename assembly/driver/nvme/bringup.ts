@@ -11,12 +11,12 @@ import {
   CSTS_RDY, CSTS_CFS, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, AQA_ACQS_SHIFT,
   SQE_BYTES, CQE_BYTES, SQES_LOG2, CQES_LOG2,
   ADMIN_SET_FEATURES, ADMIN_CREATE_IO_CQ, ADMIN_CREATE_IO_SQ, ADMIN_DELETE_IO_SQ, ADMIN_DELETE_IO_CQ,
-  CNS_CONTROLLER, FEATURE_NUMBER_OF_QUEUES, QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
+  CNS_CONTROLLER, FEATURE_NUMBER_OF_QUEUES, NOQ_NCQR_SHIFT, NOQ_COUNT_MASK, QUEUE_PHYS_CONTIG, CQ_IRQ_ENABLED, CQ_IV_SHIFT, SQ_CQID_SHIFT,
 } from "./registers";
 import { QueuePair, SLOT_BYTES, MAX_LIST_PAGES } from "./queue";
 import { Controller, addController, setState, fail, MAX_CONTROLLERS, count, CONTROLLER_PAGE_PART } from "./controller";
 import { adminCommand, submitAdmin, identify } from "./admin";
-import { setupInterrupts } from "./interrupts";
+import { setupInterrupts, attachQueueVectors } from "./interrupts";
 import { decodeIdentify, stageNamespaces } from "./identify";
 import {
   quirksOf, traceQuirk, QUIRK_DELAY_BEFORE_CHK_RDY, QUIRK_128_BYTES_SQES, QUIRK_SHARED_TAGS, QUIRK_DMA_ADDRESS_BITS_48,
@@ -30,7 +30,7 @@ import { traceStage } from "../trace";
 import { put, putLine, putDec, putHex, putByte, putCtrlName, newline } from "../../common/console";
 import { putStatusBrief as putStatus } from "../../common/status";
 import {
-  STATE_READY, STATE_STOPPED, STATE_SHUT_DOWN, STATE_FAILED, IRQ_MODE_POLL, IRQ_MODE_MSIX, IRQ_MODE_INTX,
+  STATE_READY, STATE_STOPPED, STATE_SHUT_DOWN, STATE_FAILED, IRQ_MODE_POLL, IRQ_MODE_MSIX, IRQ_MODE_INTX, IO_QUEUES_MAX,
   STAGE_RESET, STAGE_IDENTIFY, STAGE_NAMESPACES, STAGE_IO_QUEUES, STAGE_ALL, ERR_TIMEOUT, ERR_CONTROLLER_FATAL, ERR_NOT_READY,
 } from "../../common/abi";
 import {
@@ -137,15 +137,14 @@ function stageReset(c: Controller): bool {
 
 // First bring-up: the rings and bookkeeping, sized from MQES, allocated once. With shared tags the
 // IO ids start above the admin ones and stay below QUIRK_SHARED_CID_LIMIT, which bounds the ring.
+// The first IO queue pair is allocated here, the others once Number of Queues has answered.
 function allocateRings(c: Controller): bool {
   c.adminEntries = c.mqes < ADMIN_ENTRIES_MAX ? c.mqes : ADMIN_ENTRIES_MAX;
   let ioMax = IO_ENTRIES_MAX;
   const shared = (c.quirks & QUIRK_SHARED_TAGS) != 0;
   if (shared) ioMax = QUIRK_SHARED_CID_LIMIT - QUIRK_IO_CID_BASE + 1; // ids base .. base + entries - 2
   c.ioEntries = c.mqes < ioMax ? c.mqes : ioMax;
-  const ioSqeBytes = (c.quirks & QUIRK_128_BYTES_SQES) != 0 ? QUIRK_SQE_BYTES : SQE_BYTES;
-  if (!allocQueue(c, c.adminQueue(), 0, c.adminEntries, SQE_BYTES, 0) ||
-      !allocQueue(c, c.ioQueue(), 1, c.ioEntries, ioSqeBytes, shared ? QUIRK_IO_CID_BASE : 0)) {
+  if (!allocQueue(c, c.adminQueue(), 0, c.adminEntries, SQE_BYTES, 0) || !allocIoQueue(c, 0)) {
     return fail(c, FAIL_QUEUE_MEMORY);
   }
   assert(c.adminEntries <= QUIRK_IO_CID_BASE, "admin ids would meet shared-tag IO ids");
@@ -157,6 +156,14 @@ function allocateRings(c: Controller): bool {
     c.prpFree++;
   }
   return true;
+}
+
+// IO queue pair i (qid i + 1), sized from MQES (c.ioEntries); with shared tags its ids start above
+// the admin ones.
+function allocIoQueue(c: Controller, i: u32): bool {
+  const sqeBytes = (c.quirks & QUIRK_128_BYTES_SQES) != 0 ? QUIRK_SQE_BYTES : SQE_BYTES;
+  const cidBase = (c.quirks & QUIRK_SHARED_TAGS) != 0 ? QUIRK_IO_CID_BASE : 0;
+  return allocQueue(c, c.ioQueue(i), i + 1, c.ioEntries, sqeBytes, cidBase);
 }
 
 function allocQueue(c: Controller, qp: QueuePair, qid: u32, entries: u32, sqeBytes: u32, cidBase: u32): bool {
@@ -217,24 +224,60 @@ function enable(c: Controller): bool {
   return true;
 }
 
-// Stage 4: Number of Queues (5.21.1.7), then the IO CQ and SQ (5.3, 5.4).
+// IO queue pairs asked of each controller (the io_queues export, the queues= boot option).
+let queuesWanted: u32 = 1;
+export function setQueuesWanted(n: u32): void {
+  assert(n >= 1 && n <= IO_QUEUES_MAX, "io queues: a wish out of range");
+  queuesWanted = n;
+}
+
+// Stage 4: Number of Queues (5.21.1.7) asks for the wish, then min(wish, granted) IO queue pairs
+// (5.3, 5.4). One pair where IO command ids are shared with the admin ones (QUIRK_SHARED_TAGS: few).
+// The count is decided once; after a reset the controller must grant as many again (5.21.1.7: the
+// value does not change between resets), else it is given up.
 function stageIoQueues(c: Controller): bool {
-  let sqe = adminCommand(ADMIN_SET_FEATURES, 0);
+  const want: u32 = (c.quirks & QUIRK_SHARED_TAGS) != 0 ? 1 : queuesWanted;
+  const sqe = adminCommand(ADMIN_SET_FEATURES, 0);
   sqe.cdw10 = FEATURE_NUMBER_OF_QUEUES;
-  sqe.cdw11 = 0; // NCQR = NSQR = 0: one pair (0-based) is all a single-threaded driver uses
-  let status = submitAdmin(c);
+  sqe.cdw11 = ((want - 1) << NOQ_NCQR_SHIFT) | (want - 1);
+  const status = submitAdmin(c);
   if (status != 0) return fail(c, FAIL_NUMBER_OF_QUEUES, status);
-  const nsqa = (c.lastDw0 & 0xffff) + 1;
-  const ncqa = (c.lastDw0 >> 16) + 1;
+  const nsqa = (c.lastDw0 & NOQ_COUNT_MASK) + 1;
+  const ncqa = (c.lastDw0 >> NOQ_NCQR_SHIFT) + 1;
   c.queuesGranted = nsqa < ncqa ? nsqa : ncqa;
-  const io = c.ioQueue();
+  const n = want < c.queuesGranted ? want : c.queuesGranted;
+  if (c.ioQueues == 0) {
+    let made: u32 = 1;                       // pair 0 since stage 1
+    while (made < n && allocIoQueue(c, made)) made++;  // as many as the window holds
+    c.ioQueues = made;
+    attachQueueVectors(c);
+  } else if (n < c.ioQueues) {
+    return fail(c, FAIL_NUMBER_OF_QUEUES);
+  }
+  for (let i: u32 = 0; i < c.ioQueues; i++) {
+    if (!createQueuePair(c, c.ioQueue(i))) return false;
+  }
+  if (logging()) {
+    putCtrlName(c.index);
+    put(" queues granted="); putDec(<u64>c.queuesGranted);
+    put(" io_entries="); putDec(<u64>c.ioEntries);
+    put(" irq="); put(c.irqMode == IRQ_MODE_MSIX ? "msix" : c.irqMode == IRQ_MODE_INTX ? "intx" : "poll");
+    put(" io_queues="); putDec(<u64>c.ioQueues);
+    put(" vectors="); putDec(<u64>c.vectors);
+    newline();
+  }
+  return true;
+}
+
+// Create I/O CQ on the queue's vector, then its SQ.
+function createQueuePair(c: Controller, io: QueuePair): bool {
   io.reset();
   const entries = io.entries;
-  sqe = adminCommand(ADMIN_CREATE_IO_CQ, 0);
+  let sqe = adminCommand(ADMIN_CREATE_IO_CQ, 0);
   sqe.prp1 = busAddress(io.cq, entries * CQE_BYTES);
   sqe.cdw10 = ((entries - 1) << 16) | io.qid;
-  sqe.cdw11 = QUEUE_PHYS_CONTIG | (c.irqMode != IRQ_MODE_POLL ? CQ_IRQ_ENABLED : 0) | (0 << CQ_IV_SHIFT);
-  status = submitAdmin(c);
+  sqe.cdw11 = QUEUE_PHYS_CONTIG | (c.irqMode != IRQ_MODE_POLL ? CQ_IRQ_ENABLED : 0) | (io.vector << CQ_IV_SHIFT);
+  let status = submitAdmin(c);
   if (status != 0) return fail(c, FAIL_CREATE_CQ, status);
   sqe = adminCommand(ADMIN_CREATE_IO_SQ, 0);
   if (io.sqeBytes != SQE_BYTES) traceQuirk(c.index, QUIRK_BIT_128_BYTES_SQES);
@@ -244,13 +287,6 @@ function stageIoQueues(c: Controller): bool {
   sqe.cdw11 = QUEUE_PHYS_CONTIG | (io.qid << SQ_CQID_SHIFT);
   status = submitAdmin(c);
   if (status != 0) return fail(c, FAIL_CREATE_SQ, status);
-  if (logging()) {
-    putCtrlName(c.index);
-    put(" queues granted="); putDec(<u64>c.queuesGranted);
-    put(" io_entries="); putDec(<u64>entries);
-    put(" irq="); put(c.irqMode == IRQ_MODE_MSIX ? "msix" : c.irqMode == IRQ_MODE_INTX ? "intx" : "poll");
-    newline();
-  }
   return true;
 }
 
@@ -316,15 +352,15 @@ export function resetController(c: Controller, why: u32): bool {
 // 7.6.2 Shutdown, once no request is outstanding and the write cache is flushed (shutdown.ts):
 // delete the IO queues, CC.SHN = normal, wait for CSTS.SHST = complete.
 export function shutdownController(c: Controller): bool {
-  if (c.state == STATE_READY) {
-    const io = c.ioQueue();
+  for (let i: u32 = 0; i < c.ioQueues && c.state == STATE_READY; i++) {
+    const io = c.ioQueue(i);
     if (io.cqUnrung != 0) io.ringCompletion(); // give back what was consumed before deleting
     let sqe = adminCommand(ADMIN_DELETE_IO_SQ, 0);
-    sqe.cdw10 = c.ioQueue().qid;
+    sqe.cdw10 = io.qid;
     let status = submitAdmin(c);
     if (status != 0) return fail(c, FAIL_DELETE_SQ, status);
     sqe = adminCommand(ADMIN_DELETE_IO_CQ, 0);
-    sqe.cdw10 = c.ioQueue().qid;
+    sqe.cdw10 = io.qid;
     status = submitAdmin(c);
     if (status != 0) return fail(c, FAIL_DELETE_CQ, status);
   }

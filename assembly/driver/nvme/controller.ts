@@ -3,9 +3,9 @@
 // requests.ts; this file only holds the state and the register accessors (NVMe 1.4 section 3.1).
 import { mmio_read32, mmio_write32 } from "../imports";
 import { REG_CSTS } from "./registers";
-import { QueuePair } from "./queue";
+import { QueuePair, QUEUE_PAIR_BYTES } from "./queue";
 import { MAX_NVME } from "../pci";
-import { STATE_ABSENT, STATE_FAILED, STATE_STOPPED, STATE_READY, STATE_SHUT_DOWN, ERR_BAD_COMPLETION } from "../../common/abi";
+import { STATE_ABSENT, STATE_FAILED, STATE_STOPPED, STATE_READY, STATE_SHUT_DOWN, ERR_BAD_COMPLETION, IO_QUEUES_MAX } from "../../common/abi";
 import { failText } from "../../common/words";
 import { put, putDec, putCtrlName, newline, putError } from "../../common/console";
 import { putStatusBrief as putStatus } from "../../common/status";
@@ -40,23 +40,22 @@ export class Controller {
   adminEntries: u32;
   ioEntries: u32;
   admin: usize;          // QueuePair
-  io: usize;             // QueuePair
+  io: usize;             // IO_QUEUES_MAX QueuePairs, QUEUE_PAIR_BYTES apart: IO queue i + 1 at io + i * QUEUE_PAIR_BYTES
+  ioQueues: u32;         // IO queue pairs created (0 before stage 4)
   idctrl: usize;         // Identify Controller page, kept for describe
   scratch: usize;        // page for Identify Namespace and the active namespace list
   prpStack: usize;       // free PRP list pages (u32 addresses)
   prpFree: u32;
   prpPages: u32;         // pages in the pool
   irqMode: u32;          // IRQ_MODE_* of common/abi.ts
-  irqLine: i32;          // host line, -1 without interrupts
+  irqLine: i32;          // host line of vector 0 (the admin CQ's), -1 without interrupts
+  irqMask: u32;          // every host line of this controller (1 << line each)
+  vectors: u32;          // interrupt vectors in use: 1, or 1 + IO queues with MSI-X vectors of their own
+  msixHandle: i32;       // the MSI-X table's BAR handle and offset, and its entries (interrupts.ts)
+  msixTable: u32;
+  msixEntries: u32;
   lastDw0: u32;          // DW0 of the last admin completion
   namespaces: u32;
-  // Requests (requests.ts): the backlog of requests with blocks not yet sent, and the pieces
-  // waiting to be sent again (retries, and what a reset took back).
-  backlogHead: u32;      // request index + 1; 0 = empty
-  backlogTail: u32;
-  pending: usize;        // ring of PendingPiece, ioEntries of them
-  pendingHead: u32;
-  pendingCount: u32;
   requests: u32;         // requests accepted and not yet completed
   aerArmed: u32;         // 1 while our Asynchronous Event Request is outstanding (admin-requests.ts)
   aerStopped: u32;       // 1: none is sent again (the controller has none, or shutdown has begun)
@@ -75,7 +74,11 @@ export class Controller {
   deviceCommands: u64;   // the IO commands in deviceNs
 
   adminQueue(): QueuePair { return changetype<QueuePair>(this.admin); }
-  ioQueue(): QueuePair { return changetype<QueuePair>(this.io); }
+  // IO queue pair i (qid i + 1), i < ioQueues.
+  ioQueue(i: u32): QueuePair {
+    assert(i < IO_QUEUES_MAX, "controller: IO queue index out of range");
+    return changetype<QueuePair>(this.io + <usize>(i * QUEUE_PAIR_BYTES));
+  }
 
   // 64-bit registers are two 32-bit accesses, low half first (3.1).
   read64(off: u32): u64 {
@@ -92,10 +95,10 @@ export class Controller {
   csts(): u32 { return mmio_read32(this.mmio, REG_CSTS); }
 }
 
-// A controller's page (bringup.ts attach): the record, then the admin and IO queue pairs and the
-// PRP page stack, 1024 bytes apart (checked when compiling).
+// A controller's page (bringup.ts attach): the record, then the admin queue pair, the IO queue
+// pairs and the PRP page stack, 1024 bytes apart (checked when compiling).
 export const CONTROLLER_PAGE_PART: u32 = 1024;
-if (offsetof<Controller>() > CONTROLLER_PAGE_PART || offsetof<QueuePair>() > CONTROLLER_PAGE_PART) ERROR("Controller or QueuePair outgrew its part of the page");
+if (offsetof<Controller>() > CONTROLLER_PAGE_PART || IO_QUEUES_MAX * QUEUE_PAIR_BYTES > CONTROLLER_PAGE_PART) ERROR("Controller or its IO QueuePairs outgrew their part of the page");
 
 const controllers: usize = memory.data(<i32>(MAX_CONTROLLERS * 4));
 let controllerCount: u32 = 0;

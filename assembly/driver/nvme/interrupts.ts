@@ -1,7 +1,8 @@
 // Interrupts for a controller: MSI-X (PCI 3.0 section 6.8.2) when the function has it and the host
 // can route it, else legacy INTx, else none (the driver polls). The host routes lines; the guest
 // programs its own device: the MSI-X table entry, the enable bits, INTx disable, INTMC.
-// One vector (0) serves the admin CQ (always vector 0, NVMe 1.4 section 3.1.1) and the IO CQ.
+// Vector 0 serves the admin CQ (always vector 0, NVMe 1.4 section 3.1.1) and, unless MSI-X gives
+// each IO CQ a vector of its own (attachQueueVectors), the IO CQs.
 import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach, irq_msi_address, irq_msi_data, ATTACH_MSIX, ATTACH_INTX } from "../imports";
 import { findCapability, CAP_ID_MSIX, updateCommand, PCI_CMD_INTX_DISABLE, PCI_INTERRUPT } from "../pci";
 import { REG_INTMC } from "./registers";
@@ -21,6 +22,9 @@ const MSIX_ENTRY_DATA: u32 = 8;
 const MSIX_ENTRY_VECTOR_CONTROL: u32 = 12;
 const MSIX_ENTRY_BYTES: u32 = 16;
 
+const MSIX_TABLE_SIZE_SHIFT: u32 = 16;         // Message Control bits 10:0: Table Size, 0-based
+const MSIX_TABLE_SIZE_MASK: u32 = 0x7ff;
+
 function setupMsix(c: Controller): bool {
   const cap = findCapability(c.bdf, CAP_ID_MSIX);
   if (cap == 0) return false;
@@ -30,22 +34,63 @@ function setupMsix(c: Controller): bool {
   const tableOffset = tableWord & ~MSIX_BIR_MASK;
   const handle = bir == 0 ? c.mmio : mmio_map(c.bdf, bir);
   if (handle < 0) return false;
-  // The table entry we program must lie inside its BAR, whatever the capability says.
-  if (<u64>tableOffset + <u64>MSIX_ENTRY_BYTES > <u64>mmio_size(handle)) return false;
+  // The entries we program must lie inside their BAR, whatever the capability says: only those count.
+  const barBytes = <u64>mmio_size(handle);
+  if (<u64>tableOffset + <u64>MSIX_ENTRY_BYTES > barBytes) return false;
+  const room = <u32>((barBytes - <u64>tableOffset) / <u64>MSIX_ENTRY_BYTES);
+  const size = ((header >> MSIX_TABLE_SIZE_SHIFT) & MSIX_TABLE_SIZE_MASK) + 1;
   const line = irq_attach(c.bdf, ATTACH_MSIX);
   if (line < 0) return false;
+  c.msixHandle = handle;
+  c.msixTable = tableOffset;
+  c.msixEntries = size < room ? size : room;
   // Program and unmask entry 0 while the function is masked, then enable MSI-X.
   pci_write32(c.bdf, cap, (header | MSIX_CTRL_FUNCTION_MASK) & ~MSIX_CTRL_ENABLE & 0xffff0000);
-  const addr = irq_msi_address(line);
-  mmio_write32(handle, tableOffset + MSIX_ENTRY_ADDR_LO, <u32>addr);
-  mmio_write32(handle, tableOffset + MSIX_ENTRY_ADDR_HI, <u32>(addr >> 32));
-  mmio_write32(handle, tableOffset + MSIX_ENTRY_DATA, irq_msi_data(line));
-  mmio_write32(handle, tableOffset + MSIX_ENTRY_VECTOR_CONTROL, 0);
+  programEntry(c, 0, line);
   pci_write32(c.bdf, cap, (header | MSIX_CTRL_ENABLE) & ~MSIX_CTRL_FUNCTION_MASK & 0xffff0000);
   updateCommand(c.bdf, PCI_CMD_INTX_DISABLE, 0);
-  c.irqMode = IRQ_MODE_MSIX;
-  c.irqLine = line;
+  useLine(c, IRQ_MODE_MSIX, line);
   return true;
+}
+
+// MSI-X table entry `entry` with the host's message for `line`, then unmasked (6.8.2.6).
+function programEntry(c: Controller, entry: u32, line: i32): void {
+  const at = c.msixTable + entry * MSIX_ENTRY_BYTES;
+  const addr = irq_msi_address(line);
+  mmio_write32(c.msixHandle, at + MSIX_ENTRY_ADDR_LO, <u32>addr);
+  mmio_write32(c.msixHandle, at + MSIX_ENTRY_ADDR_HI, <u32>(addr >> 32));
+  mmio_write32(c.msixHandle, at + MSIX_ENTRY_DATA, irq_msi_data(line));
+  mmio_write32(c.msixHandle, at + MSIX_ENTRY_VECTOR_CONTROL, 0);
+}
+
+// Vector 0 on `line`: the admin CQ's, and every IO CQ's until attachQueueVectors gives them their own.
+function useLine(c: Controller, mode: u32, line: i32): void {
+  c.irqMode = mode;
+  c.irqLine = line;
+  c.irqMask = <u32>1 << line;
+  c.vectors = 1;
+}
+
+// Once the IO queue pairs are known (stage 4, first bring-up): with MSI-X and several pairs, IO CQ
+// k gets vector k and a host line of its own when the table has an entry for every CQ (a partial
+// spread would leave some CQs sharing anyway); otherwise, or as soon as the host has no line left,
+// the rest share vector 0. Kept across resets (a controller reset leaves the MSI-X table alone).
+export function attachQueueVectors(c: Controller): void {
+  for (let i: u32 = 0; i < c.ioQueues; i++) {
+    c.ioQueue(i).vector = 0;
+    c.ioQueue(i).irqLine = c.irqLine;
+  }
+  if (c.irqMode != IRQ_MODE_MSIX || c.ioQueues < 2 || c.msixEntries < c.ioQueues + 1) return;
+  for (let i: u32 = 0; i < c.ioQueues; i++) {
+    const line = irq_attach(c.bdf, ATTACH_MSIX);
+    if (line < 0) return;
+    programEntry(c, i + 1, line);
+    const q = c.ioQueue(i);
+    q.vector = i + 1;
+    q.irqLine = line;
+    c.irqMask |= <u32>1 << line;
+    c.vectors++;
+  }
 }
 
 function setupIntx(c: Controller): bool {
@@ -56,8 +101,7 @@ function setupIntx(c: Controller): bool {
   updateCommand(c.bdf, 0, PCI_CMD_INTX_DISABLE);
   // 3.1.4: clear the mask of vector 0 (INTMS/INTMC are only for INTx and MSI, never MSI-X).
   mmio_write32(c.mmio, REG_INTMC, 1);
-  c.irqMode = IRQ_MODE_INTX;
-  c.irqLine = line;
+  useLine(c, IRQ_MODE_INTX, line);
   return true;
 }
 
@@ -66,6 +110,8 @@ function setupIntx(c: Controller): bool {
 export function setupInterrupts(c: Controller, preference: u32): void {
   c.irqMode = IRQ_MODE_POLL;
   c.irqLine = -1;
+  c.irqMask = 0;
+  c.vectors = 0;
   if (preference == IRQ_POLL) return;
   if (preference != IRQ_INTX && setupMsix(c)) return;
   if (preference != IRQ_MSIX && setupIntx(c)) return;

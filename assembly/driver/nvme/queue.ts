@@ -62,6 +62,15 @@ export class QueuePair {
   mmio: i32;
   sqDoorbell: u32;  // BAR0 offsets
   cqDoorbell: u32;
+  vector: u32;      // the interrupt vector of the CQ (CDW11 IV of Create I/O CQ; 0 for the admin CQ)
+  irqLine: i32;     // the host's line for that vector, -1 when polled
+  // The requests waiting for this IO queue pair (requests.ts): the backlog of requests with blocks
+  // not yet sent, and the ring of pieces to send again (retries, and what a reset took back).
+  backlogHead: u32; // request index + 1; 0 = empty
+  backlogTail: u32;
+  pending: usize;   // ring of PendingPiece, `entries` of them
+  pendingHead: u32;
+  pendingCount: u32;
 
   // Laid out in memory the caller provides (page-aligned rings, from the DMA allocator).
   init(qid: u32, entries: u32, sq: usize, cq: usize, slots: usize, freeCids: usize, mmio: i32, strideBytes: u32, sqeBytes: u32, cidBase: u32): void {
@@ -229,6 +238,10 @@ export class QueuePair {
     return this.cqUnrung != 0 && this.cqUnrung + this.inFlight() + more > this.entries >> 1;
   }
 }
+
+// The IO queue pairs of a controller lie QUEUE_PAIR_BYTES apart (controller.ts).
+export const QUEUE_PAIR_BYTES: u32 = 128;
+if (offsetof<QueuePair>() > QUEUE_PAIR_BYTES) ERROR("QueuePair outgrew QUEUE_PAIR_BYTES");
 
 // The status field of a completion, without the phase tag.
 @inline export function cqeStatus(cqe: CompletionEntry): u32 {

@@ -143,6 +143,8 @@ export const NID_HEADER_BYTES: u32 = 4;
 // 5.21.1 Feature identifiers.
 export const FEATURE_VOLATILE_WRITE_CACHE: u32 = 0x06; // 5.21.1.6
 export const FEATURE_NUMBER_OF_QUEUES: u32 = 0x07;     // 5.21.1.7
+export const NOQ_NCQR_SHIFT: u32 = 16;                 // 5.21.1.7: CDW11 NCQR 31:16, NSQR 15:0, both 0-based; DW0 NCQA/NSQA alike
+export const NOQ_COUNT_MASK: u32 = 0xffff;
 export const FEATURE_ASYNC_EVENT_CONFIG: u32 = 0x0b;   // 5.21.1.11
 export const AEC_SMART_CRITICAL_WARNINGS: u32 = 0xff;  //   bits 7:0: an event for each SMART critical warning bit
 

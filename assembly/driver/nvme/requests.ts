@@ -66,11 +66,12 @@ class Request {
   ctrl: u32;         // controller index
   maxBlocks: u32;    // blocks one command may cover (set for requests on the backlog); for an
                      // admin request, the times it was sent again after a reset
+  queue: u32;        // the IO queue pair it goes to (index; 0 for admin requests): its client's
 }
 // Request.opcode of an admin request (admin-requests.ts): this bit or-ed with the admin opcode, so
 // that no IO opcode test can match it. Its blocks are bytes, its lba the client's (not a block).
 export const ADMIN_REQUEST: u32 = 0x100;
-const REQUEST_BYTES: u32 = 80;
+const REQUEST_BYTES: u32 = 88;
 
 // A piece of a request waiting to be sent again.
 @unmanaged
@@ -81,7 +82,7 @@ class PendingPiece {
   buffer: u32;
   retries: u32;
 }
-const PENDING_BYTES: u32 = 24;
+export const PENDING_BYTES: u32 = 24;
 // Layouts checked when compiling.
 if (offsetof<Request>() > REQUEST_BYTES) ERROR("Request outgrew REQUEST_BYTES");
 if (offsetof<PendingPiece>() > PENDING_BYTES) ERROR("PendingPiece outgrew PENDING_BYTES");
@@ -116,11 +117,22 @@ export function initRequests(bufferBytes: u32): bool {
 export function bufferBase(): usize { return bufferStart; }
 export function bufferBytes(): u32 { return <u32>(bufferEnd - bufferStart); }
 
-// A controller's ring of pieces to send again, once it is ready: one per IO command id is enough,
-// since a piece waits there only after leaving the queue.
+// Each IO queue pair's ring of pieces to send again, once the controller is ready: one per command
+// id is enough, since a piece waits there only after leaving the queue.
 export function initPending(c: Controller): bool {
-  c.pending = allocPages(c.ioEntries * PENDING_BYTES);
-  return c.pending != 0;
+  for (let i: u32 = 0; i < c.ioQueues; i++) {
+    const q = c.ioQueue(i);
+    if (q.pending == 0) q.pending = allocPages(q.entries * PENDING_BYTES);
+    if (q.pending == 0) return false;
+  }
+  return true;
+}
+
+// The IO queue pair of a request: its client's (the tag's bits 63:32), modulo the pairs in use, so
+// that each client has a queue of its own while there are as many pairs as clients.
+function queueIndexOf(c: Controller, tag: u64): u32 {
+  assert(c.ioQueues > 0, "requests: a ready controller without IO queues");
+  return <u32>((tag >> 32) % <u64>c.ioQueues);
 }
 
 // ---- submit ----
@@ -142,8 +154,11 @@ export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, b
     if (refusal != 0) return refusal;
   }
   if (!hasData) buffer = 0;
-  // Fair and bounded: while earlier requests still wait for command ids, new ones wait too.
-  if (c.backlogHead != NONE || c.pendingCount != 0 || freeCount == 0 || !c.ioQueue().canQueue()) return ERR_BUSY;
+  // Fair and bounded: while earlier requests of this queue (this client's) still wait for command
+  // ids, new ones wait too; another client's backlog, on its own queue, does not hold this one up.
+  const queue = queueIndexOf(c, tag);
+  const q = c.ioQueue(queue);
+  if (q.backlogHead != NONE || q.pendingCount != 0 || freeCount == 0 || !q.canQueue()) return ERR_BUSY;
   const index = allocRequest();
   const r = request(index);
   // What every request needs; errorLba is set by the first failure, next by appendBacklog.
@@ -159,27 +174,28 @@ export function submit(tag: u64, op: u32, nsIndex: u32, lba: u64, blocks: u32, b
   r.queued = 0;
   r.internal = internal ? 1 : 0;
   r.ctrl = c.index;
+  r.queue = queue;
   const most = commandBlocksMax(kind, ns);
   if (r.blocks <= most) {
     // One command carries it all: straight to the queue (the common case).
-    if (!enqueue(c, index, r.lba, r.blocks, buffer, 0)) { freeRequest(index); return ERR_BUSY; }
+    if (!enqueue(c, q, index, r.lba, r.blocks, buffer, 0)) { freeRequest(index); return ERR_BUSY; }
     r.issued = r.blocks;
     r.outstanding = 1;
   } else {
     // Pieces go from the backlog as command ids free up (issue).
     r.buffer = buffer;
     r.maxBlocks = most;
-    appendBacklog(c, index);
-    issue(c);
+    appendBacklog(q, index);
+    issue(c, q);
     if (r.outstanding == 0) {
       // Not even the first command fitted (the PRP list pool is lent out): as if nothing happened.
-      unlinkBacklog(c, index);
+      unlinkBacklog(q, index);
       freeRequest(index);
       return ERR_BUSY;
     }
   }
   c.requests++;
-  if ((op & OP_FLAG_MORE) == 0) c.ioQueue().ringSubmissionAt(now_ns());
+  if ((op & OP_FLAG_MORE) == 0) q.ringSubmissionAt(now_ns());
   return 0;
 }
 
@@ -240,79 +256,78 @@ function freeRequest(index: u32): void {
 
 // ---- the backlog: requests with blocks not yet sent, oldest first ----
 
-function appendBacklog(c: Controller, index: u32): void {
+function appendBacklog(q: QueuePair, index: u32): void {
   const r = request(index);
   assert(r.queued == 0, "request already on the backlog");
   r.queued = 1;
   r.next = NONE;
-  if (c.backlogTail != NONE) request(c.backlogTail - 1).next = index + 1;
-  else c.backlogHead = index + 1;
-  c.backlogTail = index + 1;
+  if (q.backlogTail != NONE) request(q.backlogTail - 1).next = index + 1;
+  else q.backlogHead = index + 1;
+  q.backlogTail = index + 1;
 }
 
 // The oldest request has all its blocks sent: off the backlog.
-function popBacklog(c: Controller): void {
-  const r = request(c.backlogHead - 1);
-  c.backlogHead = r.next;
-  if (c.backlogHead == NONE) c.backlogTail = NONE;
+function popBacklog(q: QueuePair): void {
+  const r = request(q.backlogHead - 1);
+  q.backlogHead = r.next;
+  if (q.backlogHead == NONE) q.backlogTail = NONE;
   r.queued = 0;
   r.next = NONE;
 }
 
-function unlinkBacklog(c: Controller, index: u32): void {
+function unlinkBacklog(q: QueuePair, index: u32): void {
   const r = request(index);
   if (r.queued == 0) return;
   let prev = NONE;
-  let link = c.backlogHead;
+  let link = q.backlogHead;
   for (let steps: u32 = 0; link != NONE && steps < REQUESTS_MAX; steps++) {
     if (link - 1 == index) break;
     prev = link;
     link = request(link - 1).next;
   }
   assert(link - 1 == index, "request missing from the backlog");
-  if (prev == NONE) c.backlogHead = r.next;
+  if (prev == NONE) q.backlogHead = r.next;
   else request(prev - 1).next = r.next;
-  if (c.backlogTail == index + 1) c.backlogTail = prev;
+  if (q.backlogTail == index + 1) q.backlogTail = prev;
   r.queued = 0;
   r.next = NONE;
 }
 
 // ---- pieces waiting to be sent again ----
 
-function pendingAt(c: Controller, i: u32): PendingPiece {
-  return changetype<PendingPiece>(c.pending + <usize>(((c.pendingHead + i) % c.ioEntries) * PENDING_BYTES));
+function pendingAt(q: QueuePair, i: u32): PendingPiece {
+  return changetype<PendingPiece>(q.pending + <usize>(((q.pendingHead + i) % q.entries) * PENDING_BYTES));
 }
 
-function pushPending(c: Controller, index: u32, slot: CommandSlot): void {
-  assert(c.pendingCount < c.ioEntries, "pending ring full");
-  const p = pendingAt(c, c.pendingCount);
+function pushPending(q: QueuePair, index: u32, slot: CommandSlot): void {
+  assert(q.pendingCount < q.entries, "pending ring full");
+  const p = pendingAt(q, q.pendingCount);
   p.request = index;
   p.lba = slot.lba;
   p.blocks = slot.blocks;
   p.buffer = slot.buffer;
   p.retries = slot.retries + 1;
-  c.pendingCount++;
+  q.pendingCount++;
 }
 
 // Drops the waiting pieces of a request that has failed.
-function dropPending(c: Controller, index: u32): void {
+function dropPending(q: QueuePair, index: u32): void {
   let kept: u32 = 0;
-  const n = c.pendingCount;
+  const n = q.pendingCount;
   for (let i: u32 = 0; i < n; i++) {
-    const p = pendingAt(c, i);
+    const p = pendingAt(q, i);
     if (p.request == index) { request(index).outstanding--; continue; }
-    if (kept != i) memory.copy(changetype<usize>(pendingAt(c, kept)), changetype<usize>(p), <usize>PENDING_BYTES);
+    if (kept != i) memory.copy(changetype<usize>(pendingAt(q, kept)), changetype<usize>(p), <usize>PENDING_BYTES);
     kept++;
   }
-  c.pendingCount = kept;
+  q.pendingCount = kept;
 }
 
 // ---- sending commands ----
 
 // Writes one command at the SQ tail (the doorbell, which stamps its time, is rung by the caller);
 // false, with nothing changed, when no command id, SQ slot or PRP list page is free.
-function enqueue(c: Controller, index: u32, lba: u64, blocks: u32, buffer: u32, retries: u32): bool {
-  const qp = c.ioQueue();
+function enqueue(c: Controller, qp: QueuePair, index: u32, lba: u64, blocks: u32, buffer: u32, retries: u32): bool {
   if (!qp.canQueue()) return false;
   if (qp.cqDoorbellDue(1)) qp.ringCompletion(); // the controller needs room to post this one too
   const r = request(index);
@@ -346,35 +361,34 @@ function fillCommand(c: Controller, slot: CommandSlot, sqe: SubmissionEntry, opc
 
 // Sends what waits, as far as command ids and PRP pages allow: pieces to send again first, then
 // the backlog in order. Returns the number of commands written (the doorbell is the caller's).
-function issue(c: Controller): u32 {
-  if (c.pendingCount == 0 && c.backlogHead == NONE) return 0;
-  const qp = c.ioQueue();
+function issue(c: Controller, qp: QueuePair): u32 {
+  if (qp.pendingCount == 0 && qp.backlogHead == NONE) return 0;
   let sent: u32 = 0;
   while (sent < qp.entries) {
-    if (c.pendingCount > 0) {
-      const p = pendingAt(c, 0);
-      if (!enqueue(c, p.request, p.lba, p.blocks, p.buffer, p.retries)) break;
-      c.pendingHead = (c.pendingHead + 1) % c.ioEntries;
-      c.pendingCount--;
-    } else if (c.backlogHead != NONE) {
-      const index = c.backlogHead - 1;
+    if (qp.pendingCount > 0) {
+      const p = pendingAt(qp, 0);
+      if (!enqueue(c, qp, p.request, p.lba, p.blocks, p.buffer, p.retries)) break;
+      qp.pendingHead = (qp.pendingHead + 1) % qp.entries;
+      qp.pendingCount--;
+    } else if (qp.backlogHead != NONE) {
+      const index = qp.backlogHead - 1;
       const r = request(index);
       const left = r.blocks - r.issued;
       const n = left < r.maxBlocks ? left : r.maxBlocks;
       const lba = r.lba + <u64>r.issued;
       const hasData = r.opcode == NVM_READ || r.opcode == NVM_WRITE;
       const buffer = hasData ? r.buffer + (r.issued << r.lbaShift) : 0;
-      if (!enqueue(c, index, lba, n, buffer, 0)) break;
+      if (!enqueue(c, qp, index, lba, n, buffer, 0)) break;
       r.issued += n;
       r.outstanding++;
-      if (r.issued == r.blocks) popBacklog(c);
+      if (r.issued == r.blocks) popBacklog(qp);
     } else {
       break;
     }
     sent++;
   }
   // Nothing in flight and something waiting would wait forever: the PRP pool covers one command.
-  assert(qp.inFlight() > 0 || (c.pendingCount == 0 && c.backlogHead == NONE), "requests stalled with nothing in flight");
+  assert(qp.inFlight() > 0 || (qp.pendingCount == 0 && qp.backlogHead == NONE), "requests stalled with nothing in flight");
   return sent;
 }
 
@@ -387,9 +401,10 @@ function failRequest(c: Controller, index: u32, status: u32, lba: u64): void {
     if (r.status == 0) r.status = status;
     r.errorLba = lba;
   }
-  unlinkBacklog(c, index);
+  const q = c.ioQueue(r.queue);
+  unlinkBacklog(q, index);
   r.issued = r.blocks;
-  dropPending(c, index);
+  dropPending(q, index);
 }
 
 // Completes the request if nothing of it is left; returns 1 if it did.
@@ -410,8 +425,7 @@ function settle(c: Controller, index: u32): u32 {
 
 // One IO completion, seen at seenNs: counted (the device's part too), retried when the device
 // allows it, or settled.
-function finishCommand(c: Controller, cid: u32, status: u32, seenNs: u64): u32 {
-  const qp = c.ioQueue();
+function finishCommand(c: Controller, qp: QueuePair, cid: u32, status: u32, seenNs: u64): u32 {
   const slot = qp.slot(cid);
   const index = slot.request;
   const r = request(index);
@@ -428,7 +442,7 @@ function finishCommand(c: Controller, cid: u32, status: u32, seenNs: u64): u32 {
     c.errors++;
     if (isRetryable(status) && slot.retries < MAX_RETRIES && r.status == 0) {
       c.retries++;
-      pushPending(c, index, slot);
+      pushPending(qp, index, slot);
       qp.freeCid(cid);
       return 0;
     }
@@ -439,10 +453,16 @@ function finishCommand(c: Controller, cid: u32, status: u32, seenNs: u64): u32 {
   return settle(c, index);
 }
 
-// Consumes the IO completion queue, then sends what waits. Returns the requests completed.
+// Consumes the admin CQ and every IO CQ, sending what waits. Returns the requests completed.
 export function reap(c: Controller): u32 {
-  const qp = c.ioQueue();
   let done: u32 = reapAdmin(c);
+  for (let i: u32 = 0; i < c.ioQueues; i++) done += reapQueue(c, c.ioQueue(i));
+  return done;
+}
+
+// Consumes one IO completion queue, then sends what waits for its SQ. Returns the requests completed.
+export function reapQueue(c: Controller, qp: QueuePair): u32 {
+  let done: u32 = 0;
   let seen: u32 = 0;
   let seenNs: u64 = 0;  // when this reap found its first completion: one clock read per reap
   while (seen < qp.entries) {  // a device cannot keep us here: at most one ring's worth per call
@@ -459,13 +479,13 @@ export function reap(c: Controller): u32 {
     if (cid >= qp.entries) { reportBadCompletion(c, qp.qid, got); continue; }
     const slot = qp.slot(cid);
     if (slot.busy != 1 || slot.request == NO_REQUEST) { reportBadCompletion(c, qp.qid, got); continue; }
-    done += finishCommand(c, cid, status, seenNs);
+    done += finishCommand(c, qp, cid, status, seenNs);
   }
   if (seen > 0) {
     traceReap(c.index, seen);
     // INTx stays asserted until the head catches up: ring at once there; else when due.
     if (c.irqMode == IRQ_MODE_INTX || qp.cqDoorbellDue(0)) qp.ringCompletion();
-    if ((c.pendingCount != 0 || c.backlogHead != NONE) && issue(c) > 0) qp.ringSubmissionAt(now_ns());
+    if ((qp.pendingCount != 0 || qp.backlogHead != NONE) && issue(c, qp) > 0) qp.ringSubmissionAt(now_ns());
   }
   return done;
 }
@@ -478,12 +498,14 @@ export function reap(c: Controller): u32 {
 // command in flight has its doorbell time. Returns the requests completed.
 export function checkTimeouts(c: Controller, now: u64): u32 {
   if (c.state != STATE_READY) return 0;
-  const qp = c.ioQueue();
-  const aq = c.adminQueue();
-  qp.ringSubmissionAt(now);
-  if (qp.inFlight() == 0 && aq.inFlight() == 0) return 0;
+  let inFlight = c.adminQueue().inFlight();
+  for (let i: u32 = 0; i < c.ioQueues; i++) {
+    c.ioQueue(i).ringSubmissionAt(now);
+    inFlight += c.ioQueue(i).inFlight();
+  }
+  if (inFlight == 0) return 0;
   const limitNs = <u64>c.timeoutMs * 1_000_000;
-  let why: u32 = overran(qp, now, limitNs) || overran(aq, now, limitNs) ? ERR_TIMEOUT : 0;
+  let why: u32 = anyOverran(c, now, limitNs) ? ERR_TIMEOUT : 0;
   if (why == 0 && (c.csts() & CSTS_CFS) != 0) why = ERR_CONTROLLER_FATAL;
   if (why == 0) return 0;
   c.timeouts++;
@@ -493,7 +515,7 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
   if (why == ERR_TIMEOUT && abortOverran(c, now, limitNs)) {
     const done = reap(c);  // the aborted commands' completions; retries are sent with a new time
     const later = now_ns();  // after the retries' doorbells: `now` would make them look late
-    if (!overran(qp, later, limitNs) && !overran(aq, later, limitNs)) return done;
+    if (!anyOverran(c, later, limitNs)) return done;
     return done + resetAndResend(c, why, later, limitNs);
   }
   return resetAndResend(c, why, now, limitNs);
@@ -507,11 +529,14 @@ export function checkTimeouts(c: Controller, now: u64): u32 {
 // Abort's wait: sent again when its status allows, else its request fails. False when nothing was
 // aborted, or an Abort itself did not complete (straight to the reset, which frees its id too).
 function abortOverran(c: Controller, now: u64, limitNs: u64): bool {
-  const budget = <u32>load<u8>(c.idctrl + <usize>IDC_ACL) + 1;
-  const io = abortQueue(c, c.ioQueue(), now, limitNs, budget);
-  if (io < 0) return false;
-  const admin = abortQueue(c, c.adminQueue(), now, limitNs, budget - <u32>io);
-  return admin >= 0 && io + admin > 0;
+  let budget = <u32>load<u8>(c.idctrl + <usize>IDC_ACL) + 1;
+  const limit = budget;
+  for (let i: u32 = 0; i <= c.ioQueues; i++) {  // the IO queues, then the admin queue
+    const sent = abortQueue(c, i < c.ioQueues ? c.ioQueue(i) : c.adminQueue(), now, limitNs, budget);
+    if (sent < 0) return false;
+    budget -= <u32>sent;
+  }
+  return budget < limit;
 }
 
 // abortOverran on one queue, at most `budget` Aborts: how many were sent, or -1 when one failed.
@@ -532,15 +557,22 @@ function abortQueue(c: Controller, qp: QueuePair, now: u64, limitNs: u64, budget
 
 // The reset path of checkTimeouts: overran commands fail with `why`, the others are sent again.
 function resetAndResend(c: Controller, why: u32, now: u64, limitNs: u64): u32 {
-  const qp = c.ioQueue();
   takeBack(c, why, now, limitNs);
   // The reset re-creates the admin and IO queue pairs, which frees every command id.
   if (!resetController(c, why)) return abandonRequests(c);
   armEvents(c);  // first: its Set Features waits, while nothing else is in flight on the admin queue
   resendAdmin(c);
-  issue(c);
-  qp.ringSubmissionAt(now_ns());
+  for (let i: u32 = 0; i < c.ioQueues; i++) {
+    issue(c, c.ioQueue(i));
+    c.ioQueue(i).ringSubmissionAt(now_ns());
+  }
   return settleAll(c);
+}
+
+// Whether a command of a request, on any of the controller's queues, is older than limitNs.
+function anyOverran(c: Controller, now: u64, limitNs: u64): bool {
+  for (let i: u32 = 0; i < c.ioQueues; i++) if (overran(c.ioQueue(i), now, limitNs)) return true;
+  return overran(c.adminQueue(), now, limitNs);
 }
 
 // Whether a command of a request on this queue is older than limitNs (the synchronous admin
@@ -560,7 +592,10 @@ function overran(qp: QueuePair, now: u64, limitNs: u64): bool {
 // Their command ids are the reset's to free (QueuePair.reset), so they are only marked idle here.
 function takeBack(c: Controller, why: u32, now: u64, limitNs: u64): void {
   takeBackAdmin(c, why, now, limitNs);
-  const qp = c.ioQueue();
+  for (let i: u32 = 0; i < c.ioQueues; i++) takeBackQueue(c, c.ioQueue(i), why, now, limitNs);
+}
+
+function takeBackQueue(c: Controller, qp: QueuePair, why: u32, now: u64, limitNs: u64): void {
   for (let cid: u32 = 0; cid < qp.entries; cid++) {
     const slot = qp.slot(cid);
     if (slot.busy != 1 || slot.request == NO_REQUEST) continue;
@@ -571,7 +606,7 @@ function takeBack(c: Controller, why: u32, now: u64, limitNs: u64): void {
     const overran = limitNs != 0 && now - slot.submitNs > limitNs;
     if (r.status == 0 && why != ERR_NOT_READY && !overran && slot.retries < MAX_RETRIES) {
       c.retries++;
-      pushPending(c, index, slot);
+      pushPending(qp, index, slot);
     } else {
       if (r.status == 0) failRequest(c, index, why, slot.lba);
       r.outstanding--;
@@ -635,6 +670,7 @@ export function newAdminRequest(tag: u64, c: Controller, opcode: u32, lba: u64, 
   r.internal = 0;
   r.ctrl = c.index;
   r.maxBlocks = 0;
+  r.queue = 0;
   c.requests++;
   return index;
 }
@@ -673,9 +709,11 @@ export function abandonRequests(c: Controller): u32 {
     const r = request(i);
     if (r.active != 1 || r.ctrl != c.index) continue;
     if (r.status == 0) failRequest(c, i, ERR_NOT_READY, r.lba + <u64>r.issued);
-    else { unlinkBacklog(c, i); r.issued = r.blocks; dropPending(c, i); }
+    else { unlinkBacklog(c.ioQueue(r.queue), i); r.issued = r.blocks; dropPending(c.ioQueue(r.queue), i); }
   }
-  assert(c.pendingCount == 0 && c.backlogHead == NONE, "abandoned requests still waiting");
+  for (let i: u32 = 0; i < c.ioQueues; i++) {
+    assert(c.ioQueue(i).pendingCount == 0 && c.ioQueue(i).backlogHead == NONE, "abandoned requests still waiting");
+  }
   return settleAll(c);
 }
 
