@@ -37,13 +37,16 @@ export class DriverHarness {
     this.done = [];          // { tag, status, lba } in order of arrival
     this.waits = { relax: 0, irq_wait: 0 };
     this.lastTick = 0n;
+    this.linesFired = new Map(); // interrupt line -> times pump handed it to interrupt()
   }
 
   onDone(tag, status, lba) {
     this.done.push({ tag: BigInt.asUintN(64, tag), status: status >>> 0, lba: BigInt.asUintN(64, lba) });
   }
 
-  start({ irq = 0, stage = 7, log = 1, bufferBytes = 8 * MiB } = {}) {
+  // `queues`: the io_queues wish before start (left at the driver's default when not given).
+  start({ irq = 0, stage = 7, log = 1, bufferBytes = 8 * MiB, queues } = {}) {
+    if (queues !== undefined) this.queuesAnswer = this.d.io_queues(queues);
     const n = this.d.start(irq, stage, log, bufferBytes);
     this.base = this.d.buffer_base() >>> 0;
     this.bufferBytes = this.d.buffer_bytes() >>> 0;
@@ -78,6 +81,7 @@ export class DriverHarness {
       if (this.d.wait_hint() === 2) m.relaxStepAdvance();
       else {
         const lines = m.irqWait(2_000_000n);
+        for (let n = 0; n < 32; n++) if (lines & (1 << n)) this.linesFired.set(n, (this.linesFired.get(n) ?? 0) + 1);
         if (lines) this.d.interrupt(lines);
       }
       if (m.now - this.lastTick >= TICK_NS) { this.lastTick = m.now; this.d.tick(); }
@@ -98,7 +102,7 @@ export class DriverHarness {
   controller(i) {
     const p = this.d.describe_controller(i) >>> 0;
     if (!p) return null;
-    const v = new DataView(this.m.memory.buffer, p, 148);
+    const v = new DataView(this.m.memory.buffer, p, 156);
     const text = (off, len) => Buffer.from(this.m.memory.buffer, p + off, len).toString("latin1").replace(/[ \0]+$/, "");
     return {
       index: v.getUint32(0, true), bdf: v.getUint32(4, true), vid: v.getUint16(8, true), did: v.getUint16(10, true),
@@ -108,6 +112,7 @@ export class DriverHarness {
       queues: v.getUint32(56, true), ioEntries: v.getUint32(60, true), namespaces: v.getUint32(64, true),
       failReason: v.getUint32(68, true), failStatus: v.getUint32(72, true), oncs: v.getUint32(76, true),
       serial: text(80, 20), model: text(100, 40), firmware: text(140, 8),
+      ioQueues: v.getUint32(148, true), vectors: v.getUint32(152, true),
     };
   }
 

@@ -42,7 +42,7 @@ import {
 const ADMIN_ENTRIES_MAX: u32 = 32;
 const IO_ENTRIES_MAX: u32 = 256;
 const PRP_POOL_PAGES: u32 = 64;   // list pages per controller: one each for 64 large commands in flight
-if (PRP_POOL_PAGES < MAX_LIST_PAGES || PRP_POOL_PAGES * 4 > CONTROLLER_PAGE_PART) ERROR("PRP_POOL_PAGES: one command's lists, and a stack that fits its part of the page");
+if (PRP_POOL_PAGES < MAX_LIST_PAGES * IO_QUEUES_MAX || PRP_POOL_PAGES * 4 > CONTROLLER_PAGE_PART) ERROR("PRP_POOL_PAGES: one command's lists for each IO queue pair, and a stack that fits its part of the page");
 const SHUTDOWN_MIN_MS: u32 = 5000;
 
 function elapsedUs(start: u64): u64 { return (now_ns() - start) / 1000; }

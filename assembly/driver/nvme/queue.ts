@@ -71,6 +71,7 @@ export class QueuePair {
   pending: usize;   // ring of PendingPiece, `entries` of them
   pendingHead: u32;
   pendingCount: u32;
+  listPages: u32;   // PRP list (and range list) pages its commands hold: at most its share of the pool
 
   // Laid out in memory the caller provides (page-aligned rings, from the DMA allocator).
   init(qid: u32, entries: u32, sq: usize, cq: usize, slots: usize, freeCids: usize, mmio: i32, strideBytes: u32, sqeBytes: u32, cidBase: u32): void {

@@ -336,10 +336,25 @@ function enqueue(c: Controller, qp: QueuePair, index: u32, lba: u64, blocks: u32
   const sqe = qp.nextEntry(r.opcode, cid);
   sqe.nsid = r.nsid;
   if (!fillCommand(c, slot, sqe, r.opcode, lba, blocks, buffer, r.lbaShift)) { qp.freeCid(cid); return false; }
+  // Each pair holds at most its share of the controller's list pages, so one client's large
+  // transfers cannot take them all from another's (a share covers one command's MAX_LIST_PAGES).
+  if (slot.listCount != 0 && qp.listPages + slot.listCount > c.prpPages / c.ioQueues) {
+    releaseLists(c, slot);
+    qp.freeCid(cid);
+    return false;
+  }
+  qp.listPages += slot.listCount;
   traceCommand(c.index, qp.qid, changetype<usize>(sqe));
   qp.push();
   c.commands++;
   return true;
+}
+
+// The list pages of a command of pair qp go back to the controller's pool.
+function releaseQueueLists(c: Controller, qp: QueuePair, slot: CommandSlot): void {
+  assert(qp.listPages >= slot.listCount, "requests: a pair gives back list pages it does not hold");
+  qp.listPages -= slot.listCount;
+  releaseLists(c, slot);
 }
 
 // The fields of a command beyond its opcode and namespace: the data pointer and block range of a
@@ -433,7 +448,7 @@ function finishCommand(c: Controller, qp: QueuePair, cid: u32, status: u32, seen
     c.deviceNs += seenNs - slot.submitNs;
     c.deviceCommands++;
   }
-  if (slot.listCount != 0) releaseLists(c, slot);
+  releaseQueueLists(c, qp, slot);
   if (isSuccess(status)) {
     const bytes = <u64>slot.blocks << r.lbaShift;
     if (r.opcode == NVM_READ) c.bytesRead += bytes;
@@ -601,7 +616,7 @@ function takeBackQueue(c: Controller, qp: QueuePair, why: u32, now: u64, limitNs
     if (slot.busy != 1 || slot.request == NO_REQUEST) continue;
     const index = slot.request;
     const r = request(index);
-    releaseLists(c, slot);
+    releaseQueueLists(c, qp, slot);
     slot.busy = 0;
     const overran = limitNs != 0 && now - slot.submitNs > limitNs;
     if (r.status == 0 && why != ERR_NOT_READY && !overran && slot.retries < MAX_RETRIES) {
