@@ -639,7 +639,9 @@ static void on_irq(u8 vector) {
 u32 IMPORT(irq_attach)(env_t *e, u32 bdf, u32 mode) {
   (void)e;
   if (bdf > 0xFFFF || (pci_cfg_read(bdf, 0) & 0xFFFF) == 0xFFFF || mode > MODE_MSIX) return (u32)-1;
-  for (int i = 0; i < LINES; i++)
+  /* INTx: one line per function, shared by every call. MSI-X: a line (a vector) per call, one for
+   * each table entry the driver programs (check_msix_write accepts any of the function's). */
+  for (int i = 0; i < LINES && mode == MODE_INTX; i++)
     if (lines[i].used && lines[i].bdf == bdf && lines[i].mode == mode) return (u32)i;
   int i = 0;
   while (i < LINES && lines[i].used) i++;
@@ -1092,6 +1094,7 @@ _Noreturn static void run_guests(void) {
   static SHELL_TYPE shell;
   static blk_t shell_blk;
   nvme_instantiate(&driver, &driver_env);
+  nvme_io_queues(&driver, MAX_CLIENTS); /* a pair per client; the queues= boot option may ask for more */
   s32 found = nvme_start_cmdline(&driver, BUFFER_BYTES);
   if (found < 0) kprintf("boot: the driver's start_cmdline answered %d: %s\n", found, start_error(found));
   env_init(&client_env, "shell", client_arena, CLIENT_PAGES);

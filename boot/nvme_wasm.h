@@ -101,6 +101,10 @@
 #define NVME_START_BAD_OPTION (-2) /* an option out of range */
 #define NVME_START_NO_MEMORY (-3)  /* the buffer does not fit in the DMA window */
 
+/* ---- io_queues (before start): IO queue pairs asked of each controller ----
+ * Client c's requests go to IO queue pair (c % pairs in use) + 1, c being the tag's bits 63:32. */
+#define NVME_IO_QUEUES_MAX 8
+
 /* ---- controller state (CTRL_STATE) and interrupt mode (CTRL_IRQ) ---- */
 #define NVME_STATE_ABSENT 0    /* not brought up (yet) */
 #define NVME_STATE_FAILED 1    /* bring-up or recovery failed: fail_reason says why */
@@ -142,7 +146,9 @@
 #define NVME_CTRL_SERIAL 80        /* 20 bytes SN, as the device gave them (space-padded) */
 #define NVME_CTRL_MODEL 100        /* 40 bytes MN */
 #define NVME_CTRL_FIRMWARE 140     /* 8 bytes FR */
-#define NVME_CONTROLLER_RECORD_BYTES 148
+#define NVME_CTRL_IO_QUEUES 148    /* u32 IO queue pairs in use: min(the wish, IO_QUEUES_MAX, granted) */
+#define NVME_CTRL_VECTORS 152      /* u32 interrupt vectors in use (1 + one per IO CQ with its own; 0 polled) */
+#define NVME_CONTROLLER_RECORD_BYTES 156
 #define NVME_CTRL_FLAG_IDENTIFIED 1 /* Identify Controller was read: the fields from it are valid */
 #define NVME_CTRL_FLAG_SGL 2        /* SGLS says SGLs are supported */
 #define NVME_CTRL_FLAG_VWC 4        /* a volatile write cache is present */
@@ -155,6 +161,7 @@ struct __attribute__((packed)) nvme_controller_record {
   uint64_t mdts_bytes;
   uint32_t max_transfer, flags, queues, io_entries, namespaces, fail_reason, fail_status, oncs;
   char serial[20], model[40], firmware[8];
+  uint32_t io_queues, vectors;
 };
 
 /* ---- namespace record: describe_namespace ---- */
@@ -281,6 +288,8 @@ NVME_CHECK_FIELD(nvme_controller_record, oncs, NVME_CTRL_ONCS);
 NVME_CHECK_FIELD(nvme_controller_record, serial, NVME_CTRL_SERIAL);
 NVME_CHECK_FIELD(nvme_controller_record, model, NVME_CTRL_MODEL);
 NVME_CHECK_FIELD(nvme_controller_record, firmware, NVME_CTRL_FIRMWARE);
+NVME_CHECK_FIELD(nvme_controller_record, io_queues, NVME_CTRL_IO_QUEUES);
+NVME_CHECK_FIELD(nvme_controller_record, vectors, NVME_CTRL_VECTORS);
 _Static_assert(sizeof(struct nvme_controller_record) == NVME_CONTROLLER_RECORD_BYTES, "controller record size");
 NVME_CHECK_FIELD(nvme_namespace_record, blocks, NVME_NS_BLOCKS);
 NVME_CHECK_FIELD(nvme_namespace_record, lba_shift, NVME_NS_LBA_SHIFT);
@@ -368,6 +377,7 @@ void Z_nvme_instantiate(nvme_instance_t *, nvme_env_t *);
 #endif
 uint32_t NVME_EXPORT(start)(nvme_instance_t *, uint32_t irq, uint32_t stage, uint32_t log, uint32_t buffer_bytes);
 uint32_t NVME_EXPORT(start_cmdline)(nvme_instance_t *, uint32_t buffer_bytes);
+uint32_t NVME_EXPORT(io_queues)(nvme_instance_t *, uint32_t pairs);
 uint32_t NVME_EXPORT(controller_count)(nvme_instance_t *);
 uint32_t NVME_EXPORT(namespace_count)(nvme_instance_t *);
 uint32_t NVME_EXPORT(describe_controller)(nvme_instance_t *, uint32_t index);
@@ -404,7 +414,14 @@ static inline void nvme_instantiate(nvme_instance_t *d, nvme_env_t *env) {
 static inline int32_t nvme_start(nvme_instance_t *d, uint32_t irq, uint32_t stage, uint32_t log, uint32_t buffer_bytes) {
   return (int32_t)NVME_EXPORT(start)(d, irq, stage, log, buffer_bytes);
 }
-/* nvme_start with irq=, stage=, log= read from the boot command line (env.cmdline). */
+/* Before start: IO queue pairs to ask each controller for, 1..NVME_IO_QUEUES_MAX (1 if never
+ * called): the number of client modules you link, so that each has a pair of its own. 0, or
+ * NVME_START_AGAIN (already started), NVME_START_BAD_OPTION (out of range). */
+static inline int32_t nvme_io_queues(nvme_instance_t *d, uint32_t pairs) {
+  return (int32_t)NVME_EXPORT(io_queues)(d, pairs);
+}
+/* nvme_start with irq=, stage=, log=, trace=, queues= read from the boot command line (env.cmdline);
+ * queues= overrides nvme_io_queues. */
 static inline int32_t nvme_start_cmdline(nvme_instance_t *d, uint32_t buffer_bytes) {
   return (int32_t)NVME_EXPORT(start_cmdline)(d, buffer_bytes);
 }

@@ -25,6 +25,7 @@ export const INTERRUPT_EXIT = 130;
 const CLOCK_MAX = (1n << 63n) - 1n;
 const MAX_LINES = 32;
 const MAX_MAPS = 64;
+const LINKED_CLIENTS = 1;           // client modules instantiateLinked links: the shell
 const ABORT_TEXT_FLAG = 0x80000000; // abort's msg/file with bit 31 set: a Text (host/ascii-strings.js, docs/abi.md)
 
 // A guest error the host catches at an import (bad MMIO access, bad handle…): the run ends with `trap: <message>`.
@@ -747,6 +748,7 @@ export class Machine {
     let link = null;
     const driver = await WebAssembly.instantiate(driverModule, this.imports((tag, status, lba) => link.requestDone(tag, status, lba)));
     this.driver = driver;
+    driver.exports.io_queues(LINKED_CLIENTS); // a pair per client; the queues= boot option may ask for more
     driver.exports.start_cmdline(BUFFER_BYTES);
     link = new BlockLink(this, driver);
     this.link = link;
