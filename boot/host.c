@@ -406,14 +406,27 @@ static u32 pci_capability(u32 bdf, u32 id) {
   return 0;
 }
 
-/* A plain MSI message is a memory write to an address the capability holds: the host hands out
- * none (irq_attach offers MSI-X and INTx), so the guest may not write that capability at all. */
+#define MSI_CTRL_64BIT (1u << 23)         /* Message Control bit 7, in the capability's first dword */
+#define MSI_FIELD_ADDR_LO 0
+#define MSI_FIELD_ADDR_HI 1
+#define MSI_FIELD_DATA 2
+static bool msi_handed_out(u32 bdf, u32 field, u32 v); /* with the interrupt lines, below */
+
+/* A plain MSI message (PCI 3.0 section 6.8.1) is a memory write to the address the capability
+ * holds: its message address (low, high) and data may only be what irq_msi_address/irq_msi_data
+ * handed out for one of the function's MSI lines (irq_attach mode 2). Message Control, Mask Bits
+ * and Pending Bits are free. The same words as host/guard.js. */
 static void refuse_msi_write(u32 bdf, u32 off, u32 v) {
   u32 cap = pci_capability(bdf, PCI_CAP_ID_MSI);
   if (cap == 0 || off < cap || off >= cap + MSI_CAP_BYTES) return;
+  bool is64 = (pci_cfg_read(bdf, cap) & MSI_CTRL_64BIT) != 0;
+  int field = off == cap + 4 ? MSI_FIELD_ADDR_LO : off == cap + 8 ? (is64 ? MSI_FIELD_ADDR_HI : MSI_FIELD_DATA)
+            : off == cap + 12 && is64 ? MSI_FIELD_DATA : -1;
+  if (field < 0 || msi_handed_out(bdf, (u32)field, v)) return;
+  static const char *const names[] = { "message address low", "message address high", "message data" };
   char b[8];
   fmt_bdf(b, bdf);
-  kprintf("trap: msi: %s write of 0x%08x at offset 0x%02x of its MSI capability refused: the host hands out no MSI messages\n", b, v, off);
+  kprintf("trap: msi: %s %s 0x%08x at offset 0x%02x of its MSI capability is not one the host handed out\n", b, names[field], v, off);
   kernel_fail(EXIT_TRAP);
 }
 
@@ -605,6 +618,7 @@ u64 IMPORT(dma_address)(env_t *e, u32 ptr, u32 len) {
 #define LINES 32
 #define MODE_INTX 0
 #define MODE_MSIX 1
+#define MODE_MSI 2
 struct line { bool used; u32 mode, bdf; u8 irq, vector; };
 static struct line lines[LINES];
 static volatile u32 irq_pending;
@@ -638,9 +652,12 @@ static void on_irq(u8 vector) {
 
 u32 IMPORT(irq_attach)(env_t *e, u32 bdf, u32 mode) {
   (void)e;
-  if (bdf > 0xFFFF || (pci_cfg_read(bdf, 0) & 0xFFFF) == 0xFFFF || mode > MODE_MSIX) return (u32)-1;
-  /* INTx: one line per function, shared by every call. MSI-X: a line (a vector) per call, one for
-   * each table entry the driver programs (check_msix_write accepts any of the function's). */
+  if (bdf > 0xFFFF || (pci_cfg_read(bdf, 0) & 0xFFFF) == 0xFFFF || mode > MODE_MSI) return (u32)-1;
+  if (mode == MODE_MSIX && !msix_capability(bdf)) return (u32)-1;
+  if (mode == MODE_MSI && !pci_capability(bdf, PCI_CAP_ID_MSI)) return (u32)-1;
+  /* INTx: one line per function, shared by every call. MSI-X and MSI: a line (a vector) per call,
+   * one for each message the driver programs (check_msix_write and refuse_msi_write accept any of
+   * the function's). */
   for (int i = 0; i < LINES && mode == MODE_INTX; i++)
     if (lines[i].used && lines[i].bdf == bdf && lines[i].mode == mode) return (u32)i;
   int i = 0;
@@ -654,32 +671,42 @@ u32 IMPORT(irq_attach)(env_t *e, u32 bdf, u32 mode) {
     pic_unmask(irq);
   } else {
     lapic_enable();
-    lines[i] = (struct line){ true, MODE_MSIX, bdf, 0, (u8)(MSI_VECTOR_BASE + i) };
+    lines[i] = (struct line){ true, mode, bdf, 0, (u8)(MSI_VECTOR_BASE + i) };
   }
   return (u32)i;
 }
 
 static bool is_msix_line(u32 line) { return line < LINES && lines[line].used && lines[line].mode == MODE_MSIX; }
+static bool is_message_line(u32 line) { return line < LINES && lines[line].used && lines[line].mode != MODE_INTX; }
 
 /* What the host hands out for an MSI-X line: this CPU's local APIC, the line's vector (fixed
  * delivery, edge). The MSI-X table check (guarded_write) accepts exactly these values. */
 static u64 msi_address(u32 line) { (void)line; return MSI_ADDRESS_BASE | ((u64)lapic_id() << 12); }
 static u32 msi_data(u32 line) { return lines[line].vector; }
 
-_Noreturn static void not_msix_line(const char *who, u32 line) {
-  kprintf("trap: irq: %s of line %u: not an MSI-X line of this guest\n", who, line);
+static bool msi_handed_out(u32 bdf, u32 field, u32 v) {
+  for (u32 l = 0; l < LINES; l++) {
+    if (!lines[l].used || lines[l].mode != MODE_MSI || lines[l].bdf != bdf) continue;
+    u32 want = field == MSI_FIELD_DATA ? msi_data(l) : (u32)(msi_address(l) >> (field == MSI_FIELD_ADDR_HI ? 32 : 0));
+    if (v == want) return true;
+  }
+  return false;
+}
+
+_Noreturn static void not_message_line(const char *who, u32 line) {
+  kprintf("trap: irq: %s of line %u: not an MSI-X or MSI line of this guest\n", who, line);
   kernel_fail(EXIT_TRAP);
 }
 
 u64 IMPORT(irq_msi_address)(env_t *e, u32 line) {
   (void)e;
-  if (!is_msix_line(line)) not_msix_line("irq_msi_address", line);
+  if (!is_message_line(line)) not_message_line("irq_msi_address", line);
   return msi_address(line);
 }
 
 u32 IMPORT(irq_msi_data)(env_t *e, u32 line) {
   (void)e;
-  if (!is_msix_line(line)) not_msix_line("irq_msi_data", line);
+  if (!is_message_line(line)) not_message_line("irq_msi_data", line);
   return msi_data(line);
 }
 
@@ -689,7 +716,7 @@ __attribute__((noinline, cold)) static void trace_irq(u32 pending) {
 #if GUEST_HAS_TRACE
   for (u32 n = 0; n < LINES; n++) {
     if (!(pending & (1u << n))) continue;
-    bool msix = is_msix_line(n);
+    bool msix = is_message_line(n); /* MSI too: the decoder names the vector either way */
     u32 vector = msix ? msi_data(n) : lines[n].used ? lines[n].irq : 0;
     DECODER(irq)(the_decoder(), pending, n, vector, msix);
   }

@@ -84,10 +84,11 @@
 #define NVME_DRIVER_STATUS_BASE 0x10000
 
 /* ---- start's options ---- */
-#define NVME_IRQ_AUTO 0 /* MSI-X, else INTx, else polling */
+#define NVME_IRQ_AUTO 0 /* MSI-X, else MSI, else INTx, else polling */
 #define NVME_IRQ_POLL 1
 #define NVME_IRQ_INTX 2
 #define NVME_IRQ_MSIX 3
+#define NVME_IRQ_MSI 4  /* plain MSI (PCI capability 05h), one message */
 #define NVME_LOG_ERRORS 0 /* only error lines */
 #define NVME_LOG_NORMAL 1 /* bring-up and shutdown lines too */
 /* Bring-up stages; start stops after the one asked for. */
@@ -114,6 +115,7 @@
 #define NVME_IRQ_MODE_POLL 0
 #define NVME_IRQ_MODE_INTX 1
 #define NVME_IRQ_MODE_MSIX 2
+#define NVME_IRQ_MODE_MSI 3
 
 /* ---- wait_hint: what the host may do while requests are outstanding ---- */
 #define NVME_WAIT_NOTHING 0   /* no request outstanding: nothing will complete */

@@ -10,13 +10,16 @@
 //     window (the controller fetches and posts there from then on);
 //   - BPMBL, CMBMSC or PMRMSC of an NVMe controller set to anything but 0 (base registers the driver
 //     never needs, each naming host memory for the controller);
-//   - and in configuration space, any write into a plain MSI capability: the host hands out no MSI
-//     messages (irq_attach offers MSI-X and INTx), and an MSI message is a memory write.
+//   - and in configuration space, a plain MSI capability's message address (low or high dword) or
+//     data other than what irq_msi_address/irq_msi_data handed out for one of the function's MSI
+//     lines (irq_attach mode 2): an MSI message is a memory write. Message Control, Mask Bits and
+//     Pending Bits are free.
 import { CFG, bdfName } from "./pci.js";
 
 const CAP_ID_MSIX = 0x11;
 const CAP_ID_MSI = 0x05;
 const MSI_CAP_BYTES = 24;   // the largest MSI capability: 64-bit address and per-vector masking
+const MSI_CTRL_64BIT = 1 << 23; // Message Control bit 7, in the capability's first dword
 const NVME_CLASS = 0x010802;
 const REG_CC = 0x14;
 const REG_AQA = 0x24;
@@ -52,12 +55,20 @@ export function msixTable(func) {
   return { bar: table & 7, start, end: start + entries * MSIX_ENTRY_BYTES };
 }
 
-// Throws `trap(message)` for a configuration write into a plain MSI capability.
-export function guardConfigWrite(func, bdf, off, value, trap) {
+// Throws `trap(message)` for a configuration write of a plain MSI capability's message address or
+// data (PCI 3.0 section 6.8.1) that the host did not hand out for one of the function's MSI lines.
+export function guardConfigWrite(func, bdf, off, value, trap, machine) {
   const p = capability(func, CAP_ID_MSI);
-  if (p && off >= p && off < p + MSI_CAP_BYTES) {
-    throw trap(`msi: ${bdfName(bdf)} write of ${hex32(value)} at offset 0x${off.toString(16).padStart(2, "0")} of its MSI capability refused: the host hands out no MSI messages`);
+  if (!p || off < p || off >= p + MSI_CAP_BYTES) return;
+  const is64 = (func.configRead32(p) & MSI_CTRL_64BIT) !== 0;
+  const field = off === p + 4 ? 0 : off === p + 8 ? (is64 ? 1 : 2) : off === p + 12 && is64 ? 2 : -1;
+  if (field < 0) return; // Message Control, Mask Bits, Pending Bits
+  const want = (n) => (field === 0 ? Number(machine.msiAddressOf(n) & 0xffff_ffffn) : field === 1 ? Number(machine.msiAddressOf(n) >> 32n) : machine.msiDataOf(n));
+  for (let n = 0; n < machine.lines.length; n++) {
+    const l = machine.lines[n];
+    if (l && l.mode === "msi" && l.func === func && want(n) >>> 0 === value >>> 0) return;
   }
+  throw trap(`msi: ${bdfName(bdf)} ${MSIX_FIELDS[field]} ${hex32(value)} at offset 0x${off.toString(16).padStart(2, "0")} of its MSI capability is not one the host handed out`);
 }
 
 // Throws `trap(message)` when the write must be refused; `m` is the machine's mapping of the BAR.

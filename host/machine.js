@@ -26,7 +26,8 @@ const CLOCK_MAX = (1n << 63n) - 1n;
 const MAX_LINES = 32;
 const MAX_MAPS = 64;
 const LINKED_CLIENTS = 1;           // client modules instantiateLinked links: the shell
-const ABORT_TEXT_FLAG = 0x80000000; // abort's msg/file with bit 31 set: a Text (host/ascii-strings.js, docs/abi.md)
+const ABORT_TEXT_FLAG = 0x80000000;
+const IRQ_KINDS = ["intx", "msix", "msi"];  // irq_attach's mode: 0 INTx, 1 MSI-X, 2 MSI (docs/abi.md) // abort's msg/file with bit 31 set: a Text (host/ascii-strings.js, docs/abi.md)
 
 // A guest error the host catches at an import (bad MMIO access, bad handle…): the run ends with `trap: <message>`.
 export class GuestTrap extends Error {
@@ -371,7 +372,7 @@ export class Machine {
     // BARs, the expansion ROM, and a bridge's memory windows: the host keeps them where firmware put them.
     const barOff = isBridge ? off === 0x10 || off === 0x14 || (off >= 0x20 && off <= 0x2c) || off === 0x38 : (off >= 0x10 && off <= 0x24) || off === 0x30;
     if (barOff) return refuse("BAR and window writes are ignored (the host places BARs)");
-    guardConfigWrite(r.func, bdf, off, value, (message) => new GuestTrap(message));
+    guardConfigWrite(r.func, bdf, off, value, (message) => new GuestTrap(message), this);
     if (this.tracer?.mask) this.tracer.config(r.func, bdf, off, value);
     this.trace(`pci: write ${bdfName(bdf)}+${hex(off, 2)} = ${hex(value, 8)}`);
     r.func.configWrite32(off, value);
@@ -530,8 +531,10 @@ export class Machine {
     const r = bdf <= 0xffff ? this.bus.resolve(bdf) : null;
     if (!r) return -1;
     const entry = this.devices.find((d) => d.func === r.func);
-    if (mode === 1) {
-      if (!this.hasCapability(r.func, 0x11)) { this.trace(`irq_attach ${bdfName(bdf)} msi-x: no MSI-X capability`); return -1; }
+    const kind = IRQ_KINDS[mode];
+    if (mode === 1 || mode === 2) {
+      const id = mode === 1 ? 0x11 : 0x05;
+      if (!this.hasCapability(r.func, id)) { this.trace(`irq_attach ${bdfName(bdf)} ${kind}: no ${kind === "msix" ? "MSI-X" : "MSI"} capability`); return -1; }
     } else if (mode === 0) {
       if (!((r.func.configRead32(CFG.INTERRUPT) >>> 8) & 0xff)) { this.trace(`irq_attach ${bdfName(bdf)} intx: no interrupt pin`); return -1; }
       const same = this.lines.findIndex((l) => l && l.mode === "intx" && l.func === r.func);
@@ -539,8 +542,8 @@ export class Machine {
     } else return -1;
     if (this.lines.length >= MAX_LINES) return -1;
     const line = this.lines.length;
-    this.lines.push({ mode: mode === 1 ? "msix" : "intx", bdf, func: r.func, entry, masked: false });
-    this.trace(`irq_attach ${bdfName(bdf)} ${mode === 1 ? "msi-x" : "intx"} -> line ${line}`);
+    this.lines.push({ mode: kind, bdf, func: r.func, entry, masked: false });
+    this.trace(`irq_attach ${bdfName(bdf)} ${kind === "msix" ? "msi-x" : kind} -> line ${line}`);
     if (mode === 0) this.evaluateLine(line);
     return line;
   }
@@ -556,10 +559,10 @@ export class Machine {
     return false;
   }
 
-  // The message address and data of MSI-X line n; the same refusal as boot/host.c for anything else.
+  // The message address and data of MSI-X or MSI line n; the same refusal as boot/host.c for anything else.
   msiLine(n, what) {
     const l = this.lines[n | 0];
-    if ((n | 0) < 0 || !l || l.mode !== "msix") throw new GuestTrap(`irq: ${what} of line ${n | 0}: not an MSI-X line of this guest`);
+    if ((n | 0) < 0 || !l || (l.mode !== "msix" && l.mode !== "msi")) throw new GuestTrap(`irq: ${what} of line ${n | 0}: not an MSI-X or MSI line of this guest`);
     return l;
   }
   msiAddressOf(n) { return MSI_ADDRESS; }
@@ -578,9 +581,9 @@ export class Machine {
     }
     const n = (data & 0xff) - MSI_DATA_BASE;
     const l = this.lines[n];
-    if (n < 0 || !l || l.mode !== "msix") {
-      this.strayInterrupts.push({ device: entry.name, address: a, data, why: "no MSI-X line with this vector" });
-      this.trace(`msi: ${entry.name} sent vector ${hex(data & 0xff)}, which no MSI-X line uses`);
+    if (n < 0 || !l || (l.mode !== "msix" && l.mode !== "msi") || l.func !== entry.func) {
+      this.strayInterrupts.push({ device: entry.name, address: a, data, why: "no MSI-X or MSI line of this function with this vector" });
+      this.trace(`msi: ${entry.name} sent vector ${hex(data & 0xff)}, which no MSI-X or MSI line of it uses`);
       return;
     }
     this.trace(`msi: ${entry.name} -> line ${n}`);

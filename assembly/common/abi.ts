@@ -40,10 +40,11 @@ export const ERR_UNSUPPORTED: u32 = 0x1000b;      // submit: the controller does
 export const DRIVER_STATUS_BASE: u32 = 0x10000;
 
 // ---- start options ----
-export const IRQ_AUTO: u32 = 0;   // MSI-X, else INTx, else polling
+export const IRQ_AUTO: u32 = 0;   // MSI-X, else MSI, else INTx, else polling
 export const IRQ_POLL: u32 = 1;
 export const IRQ_INTX: u32 = 2;
 export const IRQ_MSIX: u32 = 3;
+export const IRQ_MSI: u32 = 4;    // plain MSI (PCI capability 05h), one message
 export const LOG_ERRORS: u32 = 0; // only error lines
 export const LOG_NORMAL: u32 = 1; // bring-up and shutdown lines too
 // Bring-up stages of the seed write-up; start stops after the one asked for.
@@ -102,6 +103,7 @@ export const STATE_SHUT_DOWN: u32 = 4;
 export const IRQ_MODE_POLL: u32 = 0;
 export const IRQ_MODE_INTX: u32 = 1;
 export const IRQ_MODE_MSIX: u32 = 2;
+export const IRQ_MODE_MSI: u32 = 3;
 
 // ---- namespace record (describe_namespace), NAMESPACE_RECORD_BYTES ----
 export const NS_CTRL: u32 = 0;          // u32 controller index

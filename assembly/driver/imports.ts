@@ -32,7 +32,8 @@ export declare function mmio_write32(handle: i32, off: u32, value: u32): void;
 @external("env", "dma_address")
 export declare function dma_address(ptr: usize, len: u32): u64;
 
-// Interrupts: the host routes lines, the driver programs its device.
+// Interrupts: the host routes lines, the driver programs its device. irq_msi_address/data answer
+// for MSI-X and MSI lines.
 @external("env", "irq_attach")
 export declare function irq_attach(bdf: u32, mode: u32): i32;
 @external("env", "irq_msi_address")
@@ -60,3 +61,4 @@ export declare function trace_event(kind: u32, where: u32, ptr: usize, len: u32)
 
 export const ATTACH_INTX: u32 = 0;
 export const ATTACH_MSIX: u32 = 1;
+export const ATTACH_MSI: u32 = 2;

@@ -30,7 +30,7 @@ import { fillController, fillNamespace, fillStats } from "./describe";
 import { put, putLine, putDec, putCtrlName, putNsName, newline, putError, errorLines } from "../common/console";
 import { putStatusBrief as putStatus } from "../common/status";
 import {
-  IRQ_MSIX, LOG_NORMAL, STAGE_RESET, STAGE_ALL, STATE_READY, IRQ_MODE_INTX, OP_FLUSH, OP_LOG_PAGE, OP_MASK, OP_FLAG_MORE,
+  IRQ_MSI, LOG_NORMAL, STAGE_RESET, STAGE_ALL, STATE_READY, IRQ_MODE_INTX, OP_FLUSH, OP_LOG_PAGE, OP_MASK, OP_FLAG_MORE,
   START_AGAIN, START_BAD_OPTION, START_NO_MEMORY, ERR_NOT_READY, IO_QUEUES_MAX,
 } from "../common/abi";
 import { FAIL_DRAIN, FAIL_QUEUE_MEMORY } from "../common/words";
@@ -48,7 +48,7 @@ function leave(): void { inside = false; }
 // Enumerates and brings up every controller; returns how many were found, or START_* (< 0).
 export function start(irq: u32, stage: u32, log: u32, bufferBytes: u32): i32 {
   if (started) return START_AGAIN;
-  if (irq > IRQ_MSIX || stage < STAGE_RESET || stage > STAGE_ALL || log > LOG_NORMAL) return START_BAD_OPTION;
+  if (irq > IRQ_MSI || stage < STAGE_RESET || stage > STAGE_ALL || log > LOG_NORMAL) return START_BAD_OPTION;
   enter();
   started = true;
   setLogLevel(log);

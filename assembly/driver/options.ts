@@ -3,7 +3,7 @@
 // applies it, or says in an error line that it does not understand it (an unknown key, a value out
 // of range). Every other item belongs to a client (the shell's commands), which skips options.
 //   stage=N                    stop bring-up after stage N (1..4; 5..7 is everything)
-//   irq=auto|poll|intx|msix    how completions are noticed (auto: MSI-X, else INTx, else polling)
+//   irq=auto|poll|intx|msix|msi  how completions are noticed (auto: MSI-X, else MSI, else INTx, else polling)
 //   log=errors|normal          how much the driver says (error lines only, or bring-up too)
 //   trace=regs|cmds|irq|all    what to trace (docs/trace.md); several as regs,cmds
 //   queues=N                   IO queue pairs to ask each controller for (1..8): the io_queues export
@@ -11,7 +11,7 @@
 import { cmdline } from "./imports";
 import { put, putBytes, newline, putError, Text, textLength } from "../common/console";
 import {
-  IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, LOG_ERRORS, LOG_NORMAL, STAGE_RESET, STAGE_ALL,
+  IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MSI, LOG_ERRORS, LOG_NORMAL, STAGE_RESET, STAGE_ALL,
   TRACE_REGS, TRACE_CMDS, TRACE_IRQ, TRACE_ALL, IO_QUEUES_MAX,
 } from "../common/abi";
 
@@ -81,6 +81,7 @@ function applyOption(ptr: usize, len: i32): void {
     if (matches(v, m, "poll")) { optionIrq = IRQ_POLL; return; }
     if (matches(v, m, "intx")) { optionIrq = IRQ_INTX; return; }
     if (matches(v, m, "msix")) { optionIrq = IRQ_MSIX; return; }
+    if (matches(v, m, "msi")) { optionIrq = IRQ_MSI; return; }
   } else if (n > 4 && matches(p, 4, "log=")) {
     if (matches(p + 4, n - 4, "errors")) { optionLog = LOG_ERRORS; return; }
     if (matches(p + 4, n - 4, "normal")) { optionLog = LOG_NORMAL; return; }

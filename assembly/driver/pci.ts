@@ -36,6 +36,7 @@ export const SUBCLASS_PCI_BRIDGE: u32 = 0x04;
 
 // Capability ids (PCI Code and ID Assignment Spec).
 export const CAP_ID_MSIX: u32 = 0x11;
+export const CAP_ID_MSI: u32 = 0x05;   // PCI 3.0 section 6.8.1
 export const CAP_ID_PCIE: u32 = 0x10;
 
 export const MAX_NVME: u32 = 8;

@@ -3,7 +3,7 @@
 // error, SMART and firmware slot logs (§5.14), Set/Get Features (§5.21/§5.9), and Asynchronous
 // Event Requests with the events they report (§5.2).
 
-import { CC, CSTS, ADMIN, CNS, FEAT, LOG, AER_TYPE, SCT, SC, CSS, field, packStatus } from './constants.js';
+import { CC, CSTS, ADMIN, CNS, FEAT, LOG, AER_TYPE, SCT, SC, CSS, PCI, field, packStatus } from './constants.js';
 import { CQE_BYTES, U64, fail, invalidField, hex } from './common.js';
 import { Rng } from '../rng.js';
 
@@ -82,7 +82,12 @@ export const adminMethods = {
     }
     if (qsize === 0 || qsize > this.p.mqes) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QUEUE_SIZE, `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`);
     if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n) throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `CQ base ${hex(cmd.prp1)} is not page-aligned`);
-    if (!this._msixEnabled() && vector !== 0) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_INTERRUPT_VECTOR, `interrupt vector ${vector} without MSI-X enabled (INTx has only vector 0)`);
+    const msiVectors = this._msiEnabled() ? 1 << ((this.msi.control >> PCI.MSI_CTRL_MME_SHIFT) & 7) : 1;
+    if (!this._msixEnabled() && vector >= msiVectors) {
+      throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_INTERRUPT_VECTOR, this._msiEnabled()
+        ? `interrupt vector ${vector} beyond the ${msiVectors} MSI message(s) enabled (MME)`
+        : `interrupt vector ${vector} without MSI-X enabled (INTx has only vector 0)`);
+    }
     if (this._msixEnabled() && vector >= this.p.msixVectors) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_INTERRUPT_VECTOR, `interrupt vector ${vector} beyond the ${this.p.msixVectors}-entry MSI-X table`);
     if (!pc) throw invalidField('PC=0: physically non-contiguous queues not supported (CAP.CQR=1)');
     const base = cmd.prp1;

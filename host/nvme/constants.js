@@ -370,4 +370,11 @@ export const PCI = {
   CLASS_NVME: 0x010802, // mass storage / NVM / NVMe
   MSIX_CTRL_ENABLE: 1 << 15, // Message Control bit 15
   MSIX_CTRL_FUNCTION_MASK: 1 << 14, // bit 14
+  // MSI (PCI 3.0 §6.8.1): Message Control, bits 31:16 of the capability's first dword
+  MSI_CTRL_ENABLE: 1 << 0,
+  MSI_CTRL_MMC_SHIFT: 1, // Multiple Message Capable, log2, bits 3:1 (read-only)
+  MSI_CTRL_MME_SHIFT: 4, // Multiple Message Enable, log2, bits 6:4
+  MSI_CTRL_64BIT: 1 << 7,
+  MSI_CTRL_MASKING: 1 << 8, // per-vector masking capable
+  MSI_CAP: 0xa0, // where the model puts it, after the PCI Express capability
 };

@@ -153,6 +153,9 @@ export class NvmeController {
     this.pcieDevCtl = 0x2810;
     this.capMsix = nv > 0 ? 0x50 : 0;
     this.capPcie = 0x60;
+    this.capMsi = p.msiVectors > 0 ? PCI.MSI_CAP : 0;
+    // MSI: control holds Message Control's writable bits (enable, MME); the rest as written
+    this.msi = this.capMsi ? { control: 0, addrLo: 0, addrHi: 0, data: 0, mask: 0, pending: 0 } : null;
 
     // controller state
     this.violations = [];
@@ -405,6 +408,7 @@ export class NvmeController {
         else this.intms &= ~v;
         this.intms >>>= 0;
         this._updateIntx();
+        this._msiDeliverPending();
         return;
       case REG.CC:
         this._writeCC(v);

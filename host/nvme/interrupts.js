@@ -12,10 +12,47 @@ export const interruptMethods = {
     return !!this.msix && (this.msix.control & PCI.MSIX_CTRL_ENABLE) !== 0;
   },
 
+  _msiEnabled() {
+    return !!this.msi && (this.msi.control & PCI.MSI_CTRL_ENABLE) !== 0;
+  },
+
   _interrupt(cq) {
     if (!cq.ien) return;
     if (this._msixEnabled()) this._msixSignal(cq.vector);
+    else if (this._msiEnabled()) this._msiSignal(cq.vector);
     else this._updateIntx();
+  },
+
+  // MSI (PCI 3.0 §6.8.1): vector v's message is the capability's address with its data, the low
+  // MME bits replaced by v. Held pending while masked: per-vector (Mask Bits) or by INTMS (NVMe 1.4
+  // §3.1.3 masks MSI vectors too), and sent when unmasked if still pending.
+  _msiSignal(v) {
+    const m = this.msi;
+    const bit = 1 << (v & 31);
+    if ((m.mask & bit) || (this.intms & bit)) {
+      m.pending = (m.pending | bit) >>> 0;
+      return;
+    }
+    m.pending = (m.pending & ~bit) >>> 0;
+    const addr = this.p.msi64 ? U64(m.addrLo, m.addrHi) : BigInt(m.addrLo);
+    if (addr === 0n) {
+      this._violation(`MSI vector ${v} fired with message address 0 (capability not programmed): interrupt lost`);
+      return;
+    }
+    const mme = (m.control >> PCI.MSI_CTRL_MME_SHIFT) & 7;
+    const low = (1 << mme) - 1;
+    this.stats.msi = (this.stats.msi ?? 0) + 1;
+    this.stats.interrupts++;
+    this.host.msiWrite(addr, (m.data & ~low) | (v & low));
+  },
+
+  _msiDeliverPending() {
+    if (!this._msiEnabled()) return;
+    const m = this.msi;
+    for (let v = 0; v < 32; v++) {
+      const bit = 1 << v;
+      if ((m.pending & bit) && !(m.mask & bit) && !(this.intms & bit)) this._msiSignal(v);
+    }
   },
 
   _msixSignal(v) {
@@ -73,7 +110,7 @@ export const interruptMethods = {
 
   _updateIntx() {
     let level = false;
-    if (this.p.intx && !this._msixEnabled() && !(this.pciCommand & PCI.CMD_INTX_DISABLE)) {
+    if (this.p.intx && !this._msixEnabled() && !this._msiEnabled() && !(this.pciCommand & PCI.CMD_INTX_DISABLE)) {
       for (const cq of this.cqs.values()) {
         if (cq.ien && cq.head !== cq.tail && !(this.intms & (1 << (cq.vector & 31)))) {
           level = true;

@@ -1,7 +1,8 @@
 // The controller's PCI configuration space (NvmeController methods, installed by controller.js):
 // the type 0 header (IDs, command/status, class code, BARs, interrupt line/pin) and the
 // capability list: power management (PCI PM 1.2), MSI-X (PCI 3.0 §6.8.2; the table and PBA
-// themselves are in interrupts.js) and PCI Express (PCIe base spec §7.5.3, endpoint).
+// themselves are in interrupts.js), PCI Express (PCIe base spec §7.5.3, endpoint) and, on profiles
+// that have it, plain MSI (PCI 3.0 §6.8.1).
 // NVMe 1.4 §2 "System Bus (PCI Express) Registers".
 
 import { PCI } from './constants.js';
@@ -42,9 +43,10 @@ export const pciConfigMethods = {
       if (r === 4) return (m.tableOff | m.bar) >>> 0;
       return (m.pbaOff | m.bar) >>> 0;
     }
+    if (this.capMsi && off >= this.capMsi && off < this.capMsi + this._msiBytes()) return this._msiConfigRead(off - this.capMsi);
     if (off >= this.capPcie && off < this.capPcie + 0x3c) {
       const r = off - this.capPcie;
-      if (r === 0) return ((0x0002 << 16) | PCI.CAP_ID_PCIE) >>> 0; // version 2, PCI Express endpoint
+      if (r === 0) return ((0x0002 << 16) | (this.capMsi << 8) | PCI.CAP_ID_PCIE) >>> 0; // version 2, PCI Express endpoint
       if (r === 4) return 0x00008000 | 0x1; // device capabilities: role-based error reporting, 256 B payload
       if (r === 8) return this.pcieDevCtl;
       if (r === 0x0c) return 0x00400000 | (4 << 4) | 3; // link capabilities: x4, 8 GT/s
@@ -52,6 +54,58 @@ export const pciConfigMethods = {
       return 0;
     }
     return 0;
+  },
+
+  // ---- MSI (PCI 3.0 §6.8.1): 32-bit layout: control, address, data, mask, pending; 64-bit: control,
+  // address, upper address, data, mask, pending. Mask and pending only when per-vector masking. ----
+
+  _msiBytes() {
+    return (this.p.msi64 ? 16 : 12) + (this.p.msiMasking ? 8 : 0);
+  },
+
+  _msiMessageControl() {
+    const p = this.p;
+    return this.msi.control | (Math.log2(p.msiVectors) << PCI.MSI_CTRL_MMC_SHIFT) | (p.msi64 ? PCI.MSI_CTRL_64BIT : 0) | (p.msiMasking ? PCI.MSI_CTRL_MASKING : 0);
+  },
+
+  // The register at byte r of the capability: 'control', 'addrLo', 'addrHi', 'data', 'mask', 'pending'.
+  _msiRegister(r) {
+    const names = this.p.msi64 ? ['control', 'addrLo', 'addrHi', 'data', 'mask', 'pending'] : ['control', 'addrLo', 'data', 'mask', 'pending'];
+    return names[r >> 2];
+  },
+
+  _msiConfigRead(r) {
+    const m = this.msi;
+    const reg = this._msiRegister(r);
+    if (reg === 'control') return ((this._msiMessageControl() << 16) | PCI.CAP_ID_MSI) >>> 0; // the last capability
+    return m[reg] >>> 0;
+  },
+
+  _msiConfigWrite(r, value) {
+    const m = this.msi;
+    const reg = this._msiRegister(r);
+    if (reg === 'control') {
+      const ctl = value >>> 16;
+      const mme = (ctl >> PCI.MSI_CTRL_MME_SHIFT) & 7;
+      if (1 << mme > this.p.msiVectors) {
+        this._violation(`MSI Multiple Message Enable ${mme} (${1 << mme} messages) above Multiple Message Capable (${this.p.msiVectors}): ignored`);
+        return;
+      }
+      const was = m.control & PCI.MSI_CTRL_ENABLE;
+      m.control = ctl & (PCI.MSI_CTRL_ENABLE | (7 << PCI.MSI_CTRL_MME_SHIFT));
+      if ((m.control & PCI.MSI_CTRL_ENABLE) && this._msixEnabled()) this._violation('MSI enabled while MSI-X is enabled (PCI 3.0: at most one of them)');
+      if (was !== (m.control & PCI.MSI_CTRL_ENABLE)) {
+        this._log(`MSI ${m.control & PCI.MSI_CTRL_ENABLE ? `enabled, ${1 << mme} message(s)` : 'disabled'}`);
+        this._msiDeliverPending();
+        this._updateIntx();
+      }
+      return;
+    }
+    if (reg === 'pending') return; // read-only
+    if (reg === 'addrLo') value &= ~3; // dword-aligned: bits 1:0 are reserved
+    if (reg === 'data') value &= 0xffff;
+    m[reg] = value >>> 0;
+    if (reg === 'mask') this._msiDeliverPending();
   },
 
   _barRead(off) {
@@ -98,6 +152,10 @@ export const pciConfigMethods = {
     }
     if (off === this.capPcie + 8) {
       this.pcieDevCtl = value & 0xffff;
+      return;
+    }
+    if (this.capMsi && off >= this.capMsi && off < this.capMsi + this._msiBytes()) {
+      this._msiConfigWrite(off - this.capMsi, value);
       return;
     }
     // BARs are placed by the host; everything else is read-only

@@ -48,6 +48,9 @@ const common = {
   // interrupts
   msixVectors: 65, // 0 = no MSI-X capability
   msixBar: 0, // BAR holding the MSI-X table and PBA: 0 (after the doorbells) or 4 (its own BAR)
+  msiVectors: 0, // plain MSI capability (PCI 3.0 §6.8.1): messages capable (MMC), 1..32, a power of 2; 0 = none
+  msi64: true, // the MSI capability takes a 64-bit message address
+  msiMasking: true, // per-vector masking capable (Mask Bits and Pending Bits registers)
   intx: true, // INTA# pin
   // timing (ns ranges)
   rdyDelayNs: [0, 0], // CC.EN 0->1 until CSTS.RDY=1
@@ -197,6 +200,17 @@ export const profiles = {
     ioQueuePairs: 1,
     msixVectors: 2,
     cns3: false,
+  },
+
+  // A function with plain MSI and no MSI-X (QEMU's nvme has MSI-X, not MSI): one message, a 64-bit
+  // address, per-vector masking; INTx too. Otherwise as qemu.
+  'msi-only': {
+    ...common,
+    name: 'msi-only',
+    summary: 'plain MSI (1 message, 64-bit address, per-vector masking) and INTx, no MSI-X',
+    source: 'invented behaviour: QEMU 7.2 nvme ids and parameters, with MSI in place of MSI-X',
+    msixVectors: 0,
+    msiVectors: 1,
   },
 
   // ---- real controllers' documented quirks ----------------------------------------------------
@@ -647,7 +661,8 @@ export function checkProfile(p) {
   if (!(p.ioQueuePairs >= 1 && p.ioQueuePairs <= 0xfffe)) bad('ioQueuePairs must be 1..65534');
   if (!(p.msixVectors >= 0 && p.msixVectors <= 2048)) bad('msixVectors must be 0..2048');
   if (p.msixBar !== 0 && p.msixBar !== 4) bad('msixBar must be 0 or 4');
-  if (!p.intx && p.msixVectors === 0) bad('a controller needs INTx or MSI-X');
+  if (!p.intx && p.msixVectors === 0 && p.msiVectors === 0) bad('a controller needs INTx, MSI or MSI-X');
+  if (![0, 1, 2, 4, 8, 16, 32].includes(p.msiVectors)) bad('msiVectors must be 0 or a power of 2 up to 32');
   if (!(p.timeout >= 0 && p.timeout <= 255)) bad('timeout must be 0..255');
   if (!/^\d+\.\d+(\.\d+)?$/.test(p.version)) bad('version must look like 1.4.0');
   for (const k of ['rdyDelayNs', 'disableDelayNs', 'shutdownDelayNs', 'fetchDelayNs', 'completionDelayNs']) {

@@ -242,3 +242,44 @@ describe("recovery with several pairs", () => {
     clean(h);
   });
 });
+
+describe("plain MSI (the msi-only profile: MSI and INTx, no MSI-X)", () => {
+  const IRQ_MODE_MSI = 3, IRQ_MSI = 4;
+  for (const [how, startOpts] of [["irq=auto", { queues: 4 }], ["irq=msi", { queues: 2, irq: IRQ_MSI }]]) {
+    it(`${how}: MSI with one message, every CQ on vector 0, the capability holds the host's message; IO on every pair completes through interrupts`, async () => {
+      const h = await started({ profile: "msi-only" }, startOpts);
+      const pairs = startOpts.queues;
+      expect(h.controller(0), h.why).toMatchObject({ irq: IRQ_MODE_MSI, ioQueues: pairs, vectors: 1 });
+      expect(h.output(), h.why).toMatch(new RegExp(`^nvme0 queues granted=64 io_entries=256 irq=msi io_queues=${pairs} vectors=1$`, "m"));
+      const m = h.model();
+      expect(m.msi.control & 1, h.why).toBe(1);                 // enabled, MME 0
+      expect((m.msi.control >> 4) & 7, h.why).toBe(0);
+      const line = h.m.lines.findIndex((l) => l.mode === "msi");
+      expect(line, h.why).toBeGreaterThanOrEqual(0);
+      expect(BigInt(m.msi.addrLo) | (BigInt(m.msi.addrHi) << 32n), h.why).toBe(h.m.msiAddressOf(line));
+      expect(m.msi.data, h.why).toBe(h.m.msiDataOf(line));
+      expect(m.msi.mask, h.why).toBe(0);
+      for (let qid = 1; qid <= pairs; qid++) expect(m.cqs.get(qid)?.vector, h.why).toBe(0);
+      for (let i = 0; i < 8; i++) for (let client = 0; client < pairs; client++) {
+        expect(h.submit(tagOf(client, i), OP_READ, 0, (client * 8 + i) * 8, 8, (client * 8 + i) * 4096), h.why).toBe(0);
+      }
+      h.pump();
+      expect(h.completions().size, h.why).toBe(8 * pairs);
+      expect([...h.completions().values()].every((c) => c.status === 0), h.why).toBe(true);
+      expect(h.linesFired.get(line) ?? 0, h.why).toBeGreaterThan(0);
+      expect(m.stats.msi, h.why).toBeGreaterThan(0);
+      expect(m.stats.intx, h.why).toBe(0);
+      expect(h.d.shutdown(), h.why).toBe(0);
+      clean(h);
+    });
+  }
+
+  it("irq=msi on a function without MSI (qemu: MSI-X only): one error line, then polling", async () => {
+    const h = await started({ profile: "qemu" }, { irq: IRQ_MSI });
+    expect(h.output(), h.why).toMatch(/^error: nvme0: irq=msi asked for, but the function has no MSI the host can route; polling instead$/m);
+    expect(h.controller(0), h.why).toMatchObject({ irq: 0, vectors: 0 });
+    expect(h.submit(tagOf(0, 1), OP_READ, 0, 0, 8, 0), h.why).toBe(0);
+    h.pump();
+    expect(h.completions().get(tagOf(0, 1)).status, h.why).toBe(0);
+  });
+});

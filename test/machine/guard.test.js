@@ -33,12 +33,22 @@ function msixTable(e) {
 }
 
 describe("the host refuses what would aim a device outside the window", () => {
-  it("irq_msi_address / irq_msi_data only for this guest's MSI-X lines", async () => {
+  it("irq_msi_address / irq_msi_data only for this guest's MSI-X and MSI lines", async () => {
     const { e } = await setup();
-    expect(() => e.irq_msi_address(3)).toThrow("irq: irq_msi_address of line 3: not an MSI-X line of this guest");
+    expect(() => e.irq_msi_address(3)).toThrow("irq: irq_msi_address of line 3: not an MSI-X or MSI line of this guest");
     const intx = e.irq_attach(BDF, 0);
-    expect(() => e.irq_msi_data(intx)).toThrow(`irq: irq_msi_data of line ${intx}: not an MSI-X line of this guest`);
-    expect(() => e.irq_msi_data(-1)).toThrow("irq: irq_msi_data of line -1: not an MSI-X line of this guest");
+    expect(() => e.irq_msi_data(intx)).toThrow(`irq: irq_msi_data of line ${intx}: not an MSI-X or MSI line of this guest`);
+    expect(() => e.irq_msi_data(-1)).toThrow("irq: irq_msi_data of line -1: not an MSI-X or MSI line of this guest");
+  });
+
+  it("irq_attach: INTx one line per function, MSI-X a new line per call (a vector each), MSI -1 without the capability", async () => {
+    const { e } = await setup();
+    expect(e.irq_attach(BDF, 0)).toBe(e.irq_attach(BDF, 0));
+    const a = e.irq_attach(BDF, 1), b = e.irq_attach(BDF, 1);
+    expect(b).not.toBe(a);
+    expect(e.irq_msi_data(b)).not.toBe(e.irq_msi_data(a));
+    expect(e.irq_attach(BDF, 2)).toBe(-1);       // the qemu profile has MSI-X, not MSI
+    expect(e.irq_attach(BDF, 3)).toBe(-1);
   });
 
   it("an MSI-X table entry takes only the message address and data the host handed out", async () => {
@@ -83,7 +93,7 @@ describe("the host refuses what would aim a device outside the window", () => {
 });
 
 describe("configuration space", () => {
-  it("a write into a plain MSI capability traps; a bridge's memory windows are kept where firmware put them", async () => {
+  it("a plain MSI capability takes only the message of an MSI line the host handed out; a bridge's memory windows are kept where firmware put them", async () => {
     const m = new Machine({ stdout: null, stderr: null });
     const f = new PciFunction({ vendor: 0x8086, device: 0x1234, classCode: 0x010601, name: "msi-device" });
     f.view.setUint16(0x06, 0x10, true);            // a capability list
@@ -95,8 +105,15 @@ describe("configuration space", () => {
     const e = m.imports().env;
     const bdf = 5 << 3, bridge = 6 << 3;
     e.pci_read32(bdf, 0);
-    expect(() => e.pci_write32(bdf, 0x54, 0x00100000)).toThrow("msi: 00:05.0 write of 0x00100000 at offset 0x54 of its MSI capability refused: the host hands out no MSI messages");
-    expect(() => e.pci_write32(bdf, 0x50, 0x00010005)).toThrow(/of its MSI capability refused/);
+    expect(() => e.pci_write32(bdf, 0x54, 0x00100000)).toThrow("msi: 00:05.0 message address low 0x00100000 at offset 0x54 of its MSI capability is not one the host handed out");
+    expect(() => e.pci_write32(bdf, 0x58, 0x41)).toThrow("msi: 00:05.0 message data 0x00000041 at offset 0x58 of its MSI capability is not one the host handed out"); // 32-bit: data at +8
+    e.pci_write32(bdf, 0x50, 0x00010005);          // Message Control: free
+    const line = e.irq_attach(bdf, 2);
+    expect(line).toBeGreaterThanOrEqual(0);
+    const address = BigInt.asUintN(64, e.irq_msi_address(line));
+    e.pci_write32(bdf, 0x54, Number(address & 0xffffffffn));  // the handed-out message: accepted
+    e.pci_write32(bdf, 0x58, e.irq_msi_data(line));
+    expect(() => e.pci_write32(bdf, 0x58, e.irq_msi_data(line) + 1)).toThrow(/message data .* is not one the host handed out/);
     e.pci_read32(bridge, 0);
     const window = u32(br.configRead32(0x20));
     e.pci_write32(bridge, 0x20, 0x0000ffff);

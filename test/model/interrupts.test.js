@@ -158,3 +158,86 @@ describe('INTx', () => {
     expect(() => d.createQueuePair(1, 8, { vector: 1 })).toThrow(/sc 8/);
   });
 });
+
+// Plain MSI (PCI 3.0 §6.8.1) on the msi-only profile: the capability at PCI.MSI_CAP (0xa0), 64-bit
+// address, per-vector masking: control, address, upper address, data, mask bits, pending bits.
+describe('MSI (msi-only profile)', () => {
+  const CAP = 0xa0;
+  function msiSetup({ enable = true, profile = 'msi-only', overrides } = {}) {
+    const d = new TestDriver({ profile, overrides });
+    if (enable) {
+      d.ctrl.configWrite32(CAP + 4, 0xfee00000);
+      d.ctrl.configWrite32(CAP + 8, 0);
+      d.ctrl.configWrite32(CAP + 12, 0x45);
+      d.ctrl.configWrite32(CAP + 16, 0); // unmasked
+      d.ctrl.configWrite32(CAP, 1 << 16); // Message Control: enable, MME 0
+    }
+    return d;
+  }
+
+  it('the capability: id 05h, last in the list after PCI Express, MMC 0 (one message), 64-bit and masking capable; no MSI-X', () => {
+    const d = msiSetup({ enable: false });
+    const pcie = d.ctrl.configRead32(0x60);
+    expect((pcie >>> 8) & 0xff).toBe(CAP);
+    const h = d.ctrl.configRead32(CAP);
+    expect(h & 0xff).toBe(0x05);
+    expect((h >>> 8) & 0xff).toBe(0);
+    expect((h >>> 16) & 0x1ff).toBe((1 << 7) | (1 << 8)); // 64-bit, per-vector masking, MMC 0, disabled
+    expect((d.ctrl.configRead32(0x40) >>> 8) & 0xff).toBe(0x60); // PM -> PCIe: no MSI-X capability
+    expect(d.ctrl.configRead32(CAP + 16)).toBe(0);
+  });
+
+  it('a completion sends the message written into the capability; INTx stays low while MSI is enabled', () => {
+    const d = msiSetup();
+    d.enable();
+    d.admin({ opcode: 0x0a, cdw10: 0x07 });
+    expect(d.host.msi.map((m) => [m.address, m.data])).toEqual([[0xfee00000n, 0x45]]);
+    const q = d.createQueuePair(1, 8, { vector: 0 });
+    d.host.msi.length = 0;
+    d.cmd(q, { opcode: 0x00, nsid: 1 });
+    expect(d.host.msi).toHaveLength(1);
+    expect(d.host.intx).toBe(false);
+    expect(d.ctrl.stats.msi).toBeGreaterThan(1);
+  });
+
+  it('disabled: no message, the pin instead', () => {
+    const d = msiSetup({ enable: false });
+    d.enable();
+    d.ctrl.configWrite32(0x04, 0x6); // memory, bus master; INTx not disabled
+    d.submit(d.aq, { opcode: 0x0a, cdw10: 0x07 });
+    d.settle();
+    expect(d.host.msi).toHaveLength(0);
+    expect(d.host.intx).toBe(true);
+  });
+
+  it('a masked vector (Mask Bits) sets its Pending Bit and fires when unmasked; INTMS masks it too', () => {
+    const d = msiSetup();
+    d.enable();
+    d.ctrl.configWrite32(CAP + 16, 1);
+    d.submit(d.aq, { opcode: 0x0a, cdw10: 0x07 });
+    d.settle();
+    expect(d.host.msi).toHaveLength(0);
+    expect(d.ctrl.configRead32(CAP + 20)).toBe(1);
+    d.ctrl.configWrite32(CAP + 16, 0);
+    expect(d.host.msi).toHaveLength(1);
+    expect(d.ctrl.configRead32(CAP + 20)).toBe(0);
+    d.w32(REG.INTMS, 1);
+    d.submit(d.aq, { opcode: 0x0a, cdw10: 0x07 });
+    d.settle();
+    expect(d.host.msi).toHaveLength(1);
+    d.w32(REG.INTMC, 1);
+    expect(d.host.msi).toHaveLength(2);
+    expect(d.ctrl.violations).toEqual([]);
+  });
+
+  it('an unprogrammed address is a violation; MME above MMC is refused; a CQ vector beyond the one message -> Invalid Interrupt Vector', () => {
+    const d = msiSetup({ enable: false });
+    d.ctrl.configWrite32(CAP, (1 << 16) | (1 << 20)); // MME 1 (two messages) on a one-message function
+    expect(d.ctrl.violations.at(-1)).toMatch(/Multiple Message Enable 1 .* above Multiple Message Capable \(1\)/);
+    d.ctrl.configWrite32(CAP, 1 << 16);
+    d.enable();
+    d.admin({ opcode: 0x0a, cdw10: 0x07 });
+    expect(d.ctrl.violations.at(-1)).toMatch(/MSI vector 0 fired with message address 0/);
+    expect(() => d.createQueuePair(1, 8, { vector: 1 })).toThrow('Create IO CQ 1 failed: sct 1 sc 8'); // Invalid Interrupt Vector
+  });
+});

@@ -115,13 +115,27 @@ function identify(prp1: u64): void {
 }
 
 // Writes the bait address as the message address of the first plain MSI capability on bus 0.
-function msiCapability(): void {
+// The first function with a plain MSI capability: "bait" writes the bait address into it, "ok" the
+// message of an MSI line the host attached (mode 2), "data" that line's address with other data.
+function msiCapability(how: string): void {
   for (let b: u32 = 0; b < 256; b++) {
     if ((pci_read32(b, 0) & 0xffff) == 0xffff || (pci_read32(b, 4) & (1 << 20)) == 0) continue;
     let cap = pci_read32(b, 0x34) & 0xfc;
     for (let k = 0; k < 48 && cap >= 0x40; k++) {
       const d = pci_read32(b, cap);
-      if ((d & 0xff) == 5) { say("msi capability of " + hex(b) + " at " + hex(cap)); pci_write32(b, cap + 4, <u32>bait); say("msi written"); return; }
+      if ((d & 0xff) == 5) {
+        say("msi capability of " + hex(b) + " at " + hex(cap));
+        const is64 = (d & (1 << 23)) != 0;
+        if (how == "bait") { pci_write32(b, cap + 4, <u32>bait); say("msi written"); return; }
+        const line = irq_attach(b, 2);
+        say("msi line=" + line.toString());
+        const address = irq_msi_address(line);
+        pci_write32(b, cap + 4, <u32>address);
+        if (is64) pci_write32(b, cap + 8, <u32>(address >> 32));
+        pci_write32(b, cap + (is64 ? 12 : 8), how == "ok" ? irq_msi_data(line) : 0x4321);
+        say("msi written");
+        return;
+      }
       cap = (d >> 8) & 0xfc;
     }
   }
@@ -142,7 +156,9 @@ export function main(): i32 {
     else if (op == "msix-hi") msix(4, 1);
     else if (op == "msix-data") msix(8, 0x4321);
     else if (op == "msix-ok") msix(12, 0);
-    else if (op == "msi-capability") msiCapability();
+    else if (op == "msi-capability") msiCapability("bait");
+    else if (op == "msi-ok") msiCapability("ok");
+    else if (op == "msi-data") msiCapability("data");
     else if (op == "msi-unattached") say("address " + hex(irq_msi_address(5)));
     else if (op == "msi-intx") { const l = irq_attach(findNvme(), 0); say("intx line=" + l.toString()); say("data " + hex(irq_msi_data(l))); }
     else if (op == "asq-out") { prepare(bait, dma_address(ACQ, 4096)); enable(); say("enabled"); }
@@ -241,21 +257,27 @@ describe.skipIf(!RUN)("the bare-metal sandbox: a hostile probe guest (QEMU)", { 
     expect(ok.lines).toContain("msix entry written");
   });
 
-  it("a write into a plain MSI capability is refused: the host hands out no MSI messages", async () => {
+  it("a plain MSI capability takes only the message of an MSI line the host handed out (irq_attach mode 2)", async () => {
     const r = await probe("msi-capability", { machine: "q35" });   // q35's AHCI function has MSI
     expect(r.lines.some((l) => /^msi capability of /.test(l)), explain(r)).toBe(true);
     const trap = r.lines.find((l) => l.startsWith("trap: msi: "));
-    expect(trap, explain(r)).toMatch(new RegExp(`^trap: msi: 00:1f\\.2 write of ${pad(baitHex, 8)} at offset 0x[0-9a-f]{2} of its MSI capability refused: the host hands out no MSI messages$`));
+    expect(trap, explain(r)).toMatch(new RegExp(`^trap: msi: 00:1f\\.2 message address low ${pad(baitHex, 8)} at offset 0x[0-9a-f]{2} of its MSI capability is not one the host handed out$`));
     expect(r.code).toBe(TRAP);
     expect(r.lines).not.toContain("msi written");
+    const ok = await probe("msi-ok", { machine: "q35" });
+    expect(ok.code, explain(ok)).toBe(0);
+    expect(ok.lines, explain(ok)).toContain("msi written");
+    const data = await probe("msi-data", { machine: "q35" });
+    expect(data.code, explain(data)).toBe(TRAP);
+    expect(data.lines.find((l) => l.startsWith("trap: msi: ")), explain(data)).toMatch(/^trap: msi: 00:1f\.2 message data 0x00004321 at offset 0x[0-9a-f]{2} of its MSI capability is not one the host handed out$/);
   });
 
-  it("irq_msi_address / irq_msi_data of a line that is not this guest's MSI-X line trap", async () => {
-    expectTrap(await probe("msi-unattached"), "trap: irq: irq_msi_address of line 5: not an MSI-X line of this guest", null, false);
+  it("irq_msi_address / irq_msi_data of a line that is not this guest's MSI-X or MSI line trap", async () => {
+    expectTrap(await probe("msi-unattached"), "trap: irq: irq_msi_address of line 5: not an MSI-X or MSI line of this guest", null, false);
     const intx = await probe("msi-intx");
     expect(intx.code, explain(intx)).toBe(TRAP);
     expect(intx.lines).toContain("intx line=0");
-    expect(intx.lines).toContain("trap: irq: irq_msi_data of line 0: not an MSI-X line of this guest");
+    expect(intx.lines).toContain("trap: irq: irq_msi_data of line 0: not an MSI-X or MSI line of this guest");
   });
 
   it("CC.EN=1 with an admin queue outside the DMA window is refused; the window's last bytes are fine", async () => {

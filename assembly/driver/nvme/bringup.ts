@@ -16,7 +16,7 @@ import {
 import { QueuePair, SLOT_BYTES, MAX_LIST_PAGES } from "./queue";
 import { Controller, addController, setState, fail, MAX_CONTROLLERS, count, CONTROLLER_PAGE_PART } from "./controller";
 import { adminCommand, submitAdmin, identify } from "./admin";
-import { setupInterrupts, attachQueueVectors } from "./interrupts";
+import { setupInterrupts, attachQueueVectors, irqWord } from "./interrupts";
 import { decodeIdentify, stageNamespaces } from "./identify";
 import {
   quirksOf, traceQuirk, QUIRK_DELAY_BEFORE_CHK_RDY, QUIRK_128_BYTES_SQES, QUIRK_SHARED_TAGS, QUIRK_DMA_ADDRESS_BITS_48,
@@ -261,7 +261,7 @@ function stageIoQueues(c: Controller): bool {
     putCtrlName(c.index);
     put(" queues granted="); putDec(<u64>c.queuesGranted);
     put(" io_entries="); putDec(<u64>c.ioEntries);
-    put(" irq="); put(c.irqMode == IRQ_MODE_MSIX ? "msix" : c.irqMode == IRQ_MODE_INTX ? "intx" : "poll");
+    put(" irq="); put(irqWord(c.irqMode));
     put(" io_queues="); putDec(<u64>c.ioQueues);
     put(" vectors="); putDec(<u64>c.vectors);
     newline();

@@ -1,14 +1,14 @@
 // Interrupts for a controller: MSI-X (PCI 3.0 section 6.8.2) when the function has it and the host
-// can route it, else legacy INTx, else none (the driver polls). The host routes lines; the guest
+// can route it, else plain MSI (6.8.1), else legacy INTx, else none (the driver polls). The host routes lines; the guest
 // programs its own device: the MSI-X table entry, the enable bits, INTx disable, INTMC.
 // Vector 0 serves the admin CQ (always vector 0, NVMe 1.4 section 3.1.1) and, unless MSI-X gives
 // each IO CQ a vector of its own (attachQueueVectors), the IO CQs.
-import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach, irq_msi_address, irq_msi_data, ATTACH_MSIX, ATTACH_INTX } from "../imports";
-import { findCapability, CAP_ID_MSIX, updateCommand, PCI_CMD_INTX_DISABLE, PCI_INTERRUPT } from "../pci";
+import { pci_read32, pci_write32, mmio_map, mmio_size, mmio_write32, irq_attach, irq_msi_address, irq_msi_data, ATTACH_MSIX, ATTACH_MSI, ATTACH_INTX } from "../imports";
+import { findCapability, CAP_ID_MSIX, CAP_ID_MSI, updateCommand, PCI_CMD_INTX_DISABLE, PCI_INTERRUPT } from "../pci";
 import { REG_INTMC } from "./registers";
 import { Controller } from "./controller";
-import { IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MODE_POLL, IRQ_MODE_INTX, IRQ_MODE_MSIX } from "../../common/abi";
-import { put, putLine, putCtrlName, putError } from "../../common/console";
+import { IRQ_AUTO, IRQ_POLL, IRQ_INTX, IRQ_MSIX, IRQ_MSI, IRQ_MODE_POLL, IRQ_MODE_INTX, IRQ_MODE_MSIX, IRQ_MODE_MSI } from "../../common/abi";
+import { put, putLine, putCtrlName, putError, Text, ascii } from "../../common/console";
 
 // 6.8.2.3 MSI-X capability: Message Control in bits 31:16 of the first dword.
 const MSIX_CTRL_ENABLE: u32 = 1 << 31;        // Message Control bit 15
@@ -93,6 +93,51 @@ export function attachQueueVectors(c: Controller): void {
   }
 }
 
+// 6.8.1 MSI capability: Message Control in bits 31:16 of the first dword; then the message address,
+// with a 64-bit capable function the upper address, the data (16 bits), and with per-vector masking
+// the Mask Bits.
+const MSI_CTRL_ENABLE: u32 = 1 << 16;         // Message Control bit 0
+const MSI_CTRL_MME_MASK: u32 = 7 << 20;       // Multiple Message Enable, bits 6:4: 0 = one message
+const MSI_CTRL_64BIT: u32 = 1 << 23;          // bit 7
+const MSI_CTRL_MASKING: u32 = 1 << 24;        // bit 8: per-vector masking capable
+const MSI_ADDRESS: u32 = 4;
+const MSI_ADDRESS_UPPER: u32 = 8;             // 64-bit capable only
+const MSI_DATA_32: u32 = 8;
+const MSI_DATA_64: u32 = 12;
+const MSI_MASK_32: u32 = 12;
+const MSI_MASK_64: u32 = 16;
+
+// Plain MSI, one message (MME = 0): every CQ on vector 0. A host address above 4 GiB cannot go into
+// a 32-bit capability: then no MSI. Vector 0 is unmasked in the capability (when it can mask) and
+// in INTMC (NVMe 1.4 section 3.1.4: INTMS/INTMC mask MSI vectors too).
+function setupMsi(c: Controller): bool {
+  const cap = findCapability(c.bdf, CAP_ID_MSI);
+  if (cap == 0) return false;
+  const header = pci_read32(c.bdf, cap);
+  const is64 = (header & MSI_CTRL_64BIT) != 0;
+  const line = irq_attach(c.bdf, ATTACH_MSI);
+  if (line < 0) return false;
+  const addr = irq_msi_address(line);
+  if (!is64 && (addr >> 32) != 0) return false;
+  pci_write32(c.bdf, cap, header & ~(MSI_CTRL_ENABLE | MSI_CTRL_MME_MASK) & 0xffff0000);
+  pci_write32(c.bdf, cap + MSI_ADDRESS, <u32>addr);
+  if (is64) pci_write32(c.bdf, cap + MSI_ADDRESS_UPPER, <u32>(addr >> 32));
+  pci_write32(c.bdf, cap + (is64 ? MSI_DATA_64 : MSI_DATA_32), irq_msi_data(line));
+  if ((header & MSI_CTRL_MASKING) != 0) pci_write32(c.bdf, cap + (is64 ? MSI_MASK_64 : MSI_MASK_32), 0);
+  pci_write32(c.bdf, cap, (header | MSI_CTRL_ENABLE) & ~MSI_CTRL_MME_MASK & 0xffff0000);
+  updateCommand(c.bdf, PCI_CMD_INTX_DISABLE, 0);
+  mmio_write32(c.mmio, REG_INTMC, 1);
+  useLine(c, IRQ_MODE_MSI, line);
+  return true;
+}
+
+// The irq= word of a mode, for the bring-up line.
+export function irqWord(mode: u32): Text {
+  if (mode == IRQ_MODE_MSIX) return ascii("msix");
+  if (mode == IRQ_MODE_MSI) return ascii("msi");
+  return mode == IRQ_MODE_INTX ? ascii("intx") : ascii("poll");
+}
+
 function setupIntx(c: Controller): bool {
   const pin = (pci_read32(c.bdf, PCI_INTERRUPT) >> 8) & 0xff;
   if (pin == 0) return false;
@@ -113,10 +158,14 @@ export function setupInterrupts(c: Controller, preference: u32): void {
   c.irqMask = 0;
   c.vectors = 0;
   if (preference == IRQ_POLL) return;
-  if (preference != IRQ_INTX && setupMsix(c)) return;
-  if (preference != IRQ_MSIX && setupIntx(c)) return;
-  if (preference == IRQ_AUTO) return;
+  const any = preference == IRQ_AUTO;
+  if ((any || preference == IRQ_MSIX) && setupMsix(c)) return;
+  if ((any || preference == IRQ_MSI) && setupMsi(c)) return;
+  if ((any || preference == IRQ_INTX) && setupIntx(c)) return;
+  if (any) return;
   putError(); putCtrlName(c.index);
-  put(preference == IRQ_MSIX ? ": irq=msix asked for, but the function has no MSI-X the host can route" : ": irq=intx asked for, but the function has no INTx pin the host can route");
-  putLine("; polling instead");
+  put(": irq="); put(irqWord(preference == IRQ_MSIX ? IRQ_MODE_MSIX : preference == IRQ_MSI ? IRQ_MODE_MSI : IRQ_MODE_INTX));
+  put(" asked for, but the function has no ");
+  put(preference == IRQ_MSIX ? "MSI-X" : preference == IRQ_MSI ? "MSI" : "INTx pin");
+  putLine(" the host can route; polling instead");
 }
