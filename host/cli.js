@@ -40,7 +40,7 @@ options:
   --wasm FILE         run this module instead of build/nvme.wasm (e.g. a debug build)
   -h, --help          this text
 
-profiles (--profile NAME), each with where its facts come from; qemu, strict, legacy and tiny carry
+profiles (--profile NAME), each with where its facts come from; qemu, strict, legacy, tiny and msi-only carry
 real ids but invented behaviour, the others reproduce a real controller's documented quirks or figures
 (host/nvme/profiles.js says which fields no public report gave):
 ${profileHelp("  ")}
