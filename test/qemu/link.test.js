@@ -176,7 +176,7 @@ describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 1
     const r = results(q.output);
     expect(r).toEqual(results(s.output));
     expect(r[0]).toBe("count ctrl=1 ns=1");
-    expect(r[1]).toBe("ranges share=8388608 ctrl=148,-1,-1 ns=36,-1 stats=104 identify=4096,-1 write=0,-1,-1,-1 read=0,-1" +
+    expect(r[1]).toBe("ranges share=8388608 ctrl=156,-1,-1 ns=36,-1 stats=104 identify=4096,-1 write=0,-1,-1,-1 read=0,-1" +
       " submit=0x10005,0x10008,0x10008,0x10009,0x10006 complete=0,-1");
   });
 
