@@ -233,7 +233,8 @@ struct __attribute__((packed)) nvme_done_record {
 #define NVME_EVENT_COMPLETION 2 /* ptr: the 16-byte completion queue entry just consumed */
 #define NVME_EVENT_STAGE 3      /* a bring-up stage begun; no data */
 #define NVME_EVENT_QUIRK 4      /* the driver acting on a controller quirk (where: index << 16 | quirk bit); no data */
-#define NVME_EVENT_REAP 5       /* IO completion entries one reap consumed (where: index << 16 | count); no data; under NVME_TRACE_IRQ */
+#define NVME_EVENT_REAP 5       /* IO completion entries one reap consumed (where: index << 16 | CQ id << 12 | count); no data; under NVME_TRACE_IRQ */
+#define NVME_REAP_QID_SHIFT 12
 
 /* ---- why a controller failed (CTRL_FAIL_REASON) ---- */
 #define NVME_FAIL_NONE 0

@@ -167,4 +167,5 @@ export const EVENT_COMMAND: u32 = 1;    // ptr: the 64-byte submission queue ent
 export const EVENT_COMPLETION: u32 = 2; // ptr: the 16-byte completion queue entry just consumed
 export const EVENT_STAGE: u32 = 3;      // where: controller index << 16 | the stage now begun; no data
 export const EVENT_QUIRK: u32 = 4;      // where: controller index << 16 | the quirk bit acted on now (driver/nvme/quirks.ts); no data
-export const EVENT_REAP: u32 = 5;       // where: controller index << 16 | the IO CQ entries one reap consumed (> 0); no data; under TRACE_IRQ
+export const EVENT_REAP: u32 = 5;       // where: controller index << 16 | IO CQ id << 12 | the entries one reap consumed (> 0, < 4096); no data; under TRACE_IRQ
+export const REAP_QID_SHIFT: u32 = 12;

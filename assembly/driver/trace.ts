@@ -2,7 +2,7 @@
 // IO completion entries each reap consumed (after an interrupt, or a poll). Off, the cost
 // on the IO path is one load and one branch per command.
 import { trace_begin, trace_event } from "./imports";
-import { TRACE_CMDS, TRACE_IRQ, EVENT_COMMAND, EVENT_COMPLETION, EVENT_STAGE, EVENT_REAP, TRACE_ALL } from "../common/abi";
+import { TRACE_CMDS, TRACE_IRQ, EVENT_COMMAND, EVENT_COMPLETION, EVENT_STAGE, EVENT_REAP, REAP_QID_SHIFT, TRACE_ALL } from "../common/abi";
 import { SQE_BYTES, CQE_BYTES } from "./nvme/registers";
 
 let mask: u32 = 0;
@@ -25,8 +25,8 @@ export function traceCompletion(ctrl: u32, qid: u32, cqe: usize): void {
 
 // `entries` > 0 IO CQ entries one reap consumed: with the interrupt line before them, what an
 // interrupt (or a poll) brought.
-export function traceReap(ctrl: u32, entries: u32): void {
-  if ((mask & TRACE_IRQ) != 0) trace_event(EVENT_REAP, (ctrl << 16) | (entries & 0xffff), 0, 0);
+export function traceReap(ctrl: u32, qid: u32, entries: u32): void {
+  if ((mask & TRACE_IRQ) != 0) trace_event(EVENT_REAP, (ctrl << 16) | (qid << REAP_QID_SHIFT) | (entries & ((1 << REAP_QID_SHIFT) - 1)), 0, 0);
 }
 
 export function traceStage(ctrl: u32, stage: u32): void {

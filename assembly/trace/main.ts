@@ -6,6 +6,7 @@
 // Exports (all i32): buffer() -> ptr (64 bytes the host copies an entry into), mmio(bdf, region, off,
 // value, write), config(bdf, off, value, msixCap), irq(lines, line, vector, kind), command(where),
 // completion(where), stage(where), quirk(where). Imports: env.memory, env.abort, env.console_write.
+import { REAP_QID_SHIFT } from "../common/abi";
 import { put, putDec, putHex, putBdf, newline, ascii, Text } from "../common/console";
 import { putRegister, putMsixTable, putConfigWrite } from "./registers";
 import { putCommand, putCompletion, commandKey } from "./commands";
@@ -123,7 +124,8 @@ function quirkText(bit: u32): Text {
 // How many IO completion entries one reap of the driver consumed (after the interrupt line above
 // it, or a poll).
 export function reap(where: u32): void {
-  put("reap nvme"); putDec(<u64>(where >> 16)); put(" CQ1 entries="); putDec(<u64>(where & 0xffff));
+  put("reap nvme"); putDec(<u64>(where >> 16)); put(" CQ"); putDec(<u64>((where >> REAP_QID_SHIFT) & 0xf));
+  put(" entries="); putDec(<u64>(where & ((1 << REAP_QID_SHIFT) - 1)));
   newline();
 }
 

@@ -755,7 +755,8 @@ describe("the decoder module called directly", () => {
     expect(d.call("irq", 0x3, 1, 0x41, 1)).toBe("irq lines=0x3 (line 1: MSI-X vector 0x41)");
     expect(d.call("irq", 0x4, 2, 0x0b, 0)).toBe("irq lines=0x4 (line 2: INTx IRQ 0x0b)");
     expect(d.call("stage", (2 << 16) | 4)).toBe("stage nvme2 4: Number of Queues, the IO queue pair");
-    expect(d.call("reap", (1 << 16) | 300)).toBe("reap nvme1 CQ1 entries=300");
+    expect(d.call("reap", (1 << 16) | (1 << 12) | 300)).toBe("reap nvme1 CQ1 entries=300");
+    expect(d.call("reap", (2 << 16) | (7 << 12) | 4095)).toBe("reap nvme2 CQ7 entries=4095");
     expect(d.call("quirk", (3 << 16) | 2)).toBe("quirk nvme3 128_BYTES_SQES: IO submission queue entries 128 bytes apart");
     expect(d.call("quirk", 9)).toBe("quirk nvme0 unknown");
   });

@@ -497,7 +497,7 @@ export function reapQueue(c: Controller, qp: QueuePair): u32 {
     done += finishCommand(c, qp, cid, status, seenNs);
   }
   if (seen > 0) {
-    traceReap(c.index, seen);
+    traceReap(c.index, qp.qid, seen);
     // INTx stays asserted until the head catches up: ring at once there; else when due.
     if (c.irqMode == IRQ_MODE_INTX || qp.cqDoorbellDue(0)) qp.ringCompletion();
     if ((qp.pendingCount != 0 || qp.backlogHead != NONE) && issue(c, qp) > 0) qp.ringSubmissionAt(now_ns());
