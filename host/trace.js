@@ -80,7 +80,7 @@ export class Tracer {
     for (let n = 0; n < 32; n++) {
       if (!(lines & (1 << n))) continue;
       const l = this.m.lines[n];
-      const msix = l && l.mode === "msix";
+      const msix = l && (l.mode === "msix" || l.mode === "msi"); // MSI too: the decoder names the vector either way
       const vector = msix ? this.m.msiDataOf(n) : (l ? l.func.configRead32(CFG.INTERRUPT) & 0xff : 0);
       this.emit("irq", "interrupts>driver", () => this.d.irq(lines >>> 0, n, vector, msix ? 1 : 0));
     }
