@@ -6,7 +6,7 @@
 // with its `replay:` line.
 import { describe, it, expect } from "vitest";
 import { driverAlone, OP_READ, OP_WRITE, ERR, MiB } from "./component.js";
-import { expectClean } from "./helpers.js";
+import { expectClean, drive } from "./helpers.js";
 import { NvmeController } from "../../host/nvme/controller.js";
 
 const START_AGAIN = -1, START_BAD_OPTION = -2;
@@ -282,4 +282,22 @@ describe("plain MSI (the msi-only profile: MSI and INTx, no MSI-X)", () => {
     h.pump();
     expect(h.completions().get(tagOf(0, 1)).status, h.why).toBe(0);
   });
+});
+
+describe("the queues= boot option (Node host, the shell linked as client 0)", () => {
+  it("queues=3 overrides the host's io_queues(1): three pairs, four vectors; the shell's IO on SQ1", async () => {
+    const r = await drive({ profile: "qemu", disks: ["mem:8M"], cmd: "queues=3; fill nvme0n1 0 64 2; verify nvme0n1 0 64 2; poweroff" });
+    expect(r.code, r.why).toBe(0);
+    expect(r.output, r.why).toMatch(/^nvme0 queues granted=64 io_entries=256 irq=msix io_queues=3 vectors=4$/m);
+    expect(r.output, r.why).toMatch(/^verify dev=nvme0n1 lba=0 count=64 seed=2 ok$/m);
+    expectClean(r);
+  });
+
+  for (const bad of ["queues=0", "queues=9", "queues=12", "queues=x"]) {
+    it(`${bad} is refused in an error line and one pair is used`, async () => {
+      const r = await drive({ profile: "qemu", disks: ["mem:8M"], cmd: `${bad}; poweroff` });
+      expect(r.output, r.why).toMatch(new RegExp(`^error: boot option not understood: ${bad}$`, "m"));
+      expect(r.output, r.why).toMatch(/^nvme0 queues granted=64 io_entries=256 irq=msix io_queues=1 vectors=1$/m);
+    });
+  }
 });
