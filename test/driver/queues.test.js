@@ -197,6 +197,17 @@ describe("fewer pairs or vectors than wished", () => {
     clean(h);
   });
 
+  it("a controller granting 3 pairs (NSQA = NCQA = 2) when 8 are wished: 3 pairs, CQs 1..3 on vectors 1..3, clients 0 and 3 on SQ1", async () => {
+    const h = await started({ profile: "qemu", overrides: { ioQueuePairs: 3 } }, { queues: 8 });
+    expect(h.controller(0), h.why).toMatchObject({ queues: 3, ioQueues: 3, vectors: 4 });
+    expect(h.model().numberOfQueues, h.why).toEqual([(7 << 16) | 7]);
+    for (let qid = 1; qid <= 3; qid++) expect(h.model().cqs.get(qid)?.vector, h.why).toBe(qid);
+    for (const client of [0, 3]) expect(h.submit(tagOf(client, 1), OP_READ, 0, client * 8, 8, client * 4096), h.why).toBe(0);
+    h.pump();
+    expect(h.model().ioSeen.map((s) => s.sqid), h.why).toEqual([1, 1]);
+    clean(h);
+  });
+
   // Four pairs whose CQs all share vector 0: IO on each pair still completes.
   async function sharedVectorZero(opts, startOpts) {
     const h = await started(opts, startOpts);
@@ -273,6 +284,20 @@ describe("plain MSI (the msi-only profile: MSI and INTx, no MSI-X)", () => {
       clean(h);
     });
   }
+
+  it("a 32-bit MSI capability without per-vector masking: address and data at their 32-bit offsets, IO through interrupts", async () => {
+    const h = await started({ profile: "msi-only", overrides: { msi64: false, msiMasking: false } }, { queues: 2 });
+    expect(h.controller(0), h.why).toMatchObject({ irq: IRQ_MODE_MSI, ioQueues: 2, vectors: 1 });
+    const m = h.model();
+    const line = h.m.lines.findIndex((l) => l.mode === "msi");
+    expect(BigInt(m.msi.addrLo), h.why).toBe(h.m.msiAddressOf(line));
+    expect([m.msi.addrHi, m.msi.data], h.why).toEqual([0, h.m.msiDataOf(line)]);
+    for (let client = 0; client < 2; client++) expect(h.submit(tagOf(client, 1), OP_READ, 0, client * 8, 8, client * 4096), h.why).toBe(0);
+    h.pump();
+    expect([...h.completions().values()].map((c) => c.status), h.why).toEqual([0, 0]);
+    expect(h.linesFired.get(line) ?? 0, h.why).toBeGreaterThan(0);
+    clean(h);
+  });
 
   it("irq=msi on a function without MSI (qemu: MSI-X only): one error line, then polling", async () => {
     const h = await started({ profile: "qemu" }, { irq: IRQ_MSI });
