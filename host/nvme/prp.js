@@ -156,6 +156,9 @@ export const dmaMethods = {
         segments.push({ addr: null, len: d.len });
         return;
       }
+      if (this.p.sglDword && ((d.addr & 3n) || d.len % 4)) {
+        throw fail(SCT.GENERIC, SC.INVALID_SGL_BLOCK_GRANULARITY, `SGL Data Block ${hex(d.addr)} +${d.len} not dword-aligned (SGLS bits 1:0 = 10b)`);
+      }
       if (total < len && d.len) segments.push({ addr: d.addr, len: Math.min(d.len, len - total) });
       total += d.len;
     };
@@ -187,6 +190,7 @@ export const dmaMethods = {
       if (++guard > 4096) throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, 'SGL chain does not end');
     }
     if (total < len) throw fail(SCT.GENERIC, SC.INVALID_SGL_DATA_LENGTH, `SGL describes ${total} bytes, the command transfers ${len}`);
+    if (total > len && !this.p.sglExcess) throw fail(SCT.GENERIC, SC.INVALID_SGL_DATA_LENGTH, `SGL describes ${total} bytes, more than the ${len} the command transfers (SGLS bit 20 clear)`);
     for (const s of segments) {
       if (s.addr !== null && this._inOwnBar(s.addr, s.len)) throw fail(SCT.GENERIC, SC.DATA_TRANSFER_ERROR, `SGL address ${hex(s.addr)} points into the controller's own BAR`);
     }
