@@ -15,11 +15,19 @@ const sent = (r, opname) => r.machine.controllers[0].stats.admin[opname] ?? 0;
 const ioCommandLines = (r) => r.output.split("\n").filter((l) => /^cmd nvme0 SQ1 cid=\d+ (Read|Write) /.test(l));
 
 describe("shadow doorbells and SGLs against the model", () => {
-  it("both on (the qemu profile offers both): the bring-up says so, crc, fill and iochk are right", async () => {
+  it("the defaults on the qemu profile, which offers both: SGLs on, shadow doorbells off", async () => {
+    const r = await drive({ profile: "qemu", cmd: "fill nvme0n1 0 64 1; poweroff" });
+    expect(r.code, r.why).toBe(0);
+    expectClean(r);
+    expect(r.output, r.why).toContain("nvme0 dbbuf=off sgl=on\n");
+    expect(sent(r, "doorbell-buffer-config"), r.why).toBe(0);
+  });
+
+  it("both on: the bring-up says so, crc, fill and iochk are right", async () => {
     const before = noiseBytes(4 * MiB, 21);
     const path = image(before);
     const blocks = before.length / 512;
-    const r = await drive({ profile: "qemu", seed: 5, disks: [path], cmd: `crc nvme0n1 0 ${blocks}; fill nvme0n1 3 3000 77; verify nvme0n1 3 3000 77; iochk nvme0n1 400 9 32; poweroff` });
+    const r = await drive({ profile: "qemu", seed: 5, disks: [path], cmd: `dbbuf=on; crc nvme0n1 0 ${blocks}; fill nvme0n1 3 3000 77; verify nvme0n1 3 3000 77; iochk nvme0n1 400 9 32; poweroff` });
     expect(r.code, r.why).toBe(0);
     expectClean(r);
     expect(r.output, r.why).toContain("nvme0 dbbuf=on sgl=on\n");
@@ -85,7 +93,7 @@ describe("shadow doorbells and SGLs against the model", () => {
   it("after a reset (injected CFS) the shadow buffer is configured again and IO goes on correct", async () => {
     const bytes = noiseBytes(2 * MiB, 24);
     const path = image(bytes);
-    const r = await drive({ profile: "qemu", seed: 2, faults: { cfsAfter: 8 }, disks: [path], cmd: "crc nvme0n1 0 4096; crc nvme0n1 0 4096; stats; poweroff" });
+    const r = await drive({ profile: "qemu", seed: 2, faults: { cfsAfter: 8 }, disks: [path], cmd: "dbbuf=on; crc nvme0n1 0 4096; crc nvme0n1 0 4096; stats; poweroff" });
     expect(r.code, r.why).toBe(0);
     expect(r.violations, r.why).toEqual([]);
     expect(r.machine.controllers[0].stats.injected.cfs, r.why).toBe(1);

@@ -56,7 +56,7 @@ describe.skipIf(!enabled)("shadow doorbells and SGLs in QEMU", () => {
   const FILL_COMMANDS = [[10, 1], [300, 16], [5000, 1024], [6024, 476]]; // 1500 blocks: MDTS (1024) and the rest
   const readLines = (r) => r.lines.filter((l) => /^cmd nvme0 SQ1 cid=\d+ Read /.test(l));
 
-  it("both on (the default where offered): Doorbell Buffer Config succeeds, every Write is one SGL Data Block", async () => {
+  it("both on: Doorbell Buffer Config succeeds, every Write is one SGL Data Block", async () => {
     const x = await run("dbbuf=on; sgl=on", "on");
     expectData(x);
     const { r } = x;
