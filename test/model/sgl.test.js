@@ -67,6 +67,20 @@ describe('SGL Data Block descriptors', () => {
     expect(st(d.cmd(q, sglCommand(0x02, { addr: addrOf(buf), len: 512, id: 0x01, cid: 7 })))).toBe('SGL Descriptor Type Invalid');
   });
 
+  it('a Bit Bucket (type 1) drops read data, and is SGL Descriptor Type Invalid in a write', () => {
+    const { d, disk, q } = setup();
+    const buf = d.alloc(1024);
+    const seg = d.alloc(32);
+    const dv = new DataView(d.host.mem.buffer);
+    // Last Segment: 512 bytes dropped, then a Data Block for the second block
+    dv.setUint32(seg + 8, 512, true); d.host.mem[seg + 15] = 0x10;
+    dv.setBigUint64(seg + 16, addrOf(buf), true); dv.setUint32(seg + 24, 512, true); d.host.mem[seg + 31] = 0x00;
+    const cmd = (opcode, cid) => sglCommand(opcode, { addr: addrOf(seg), len: 32, id: 0x30, nlb: 2, slba: 40, cid });
+    expect(st(d.cmd(q, cmd(0x02, 10)))).toBe('ok');
+    expect(same(d.host.mem.subarray(buf, buf + 512), disk.bytes.subarray(41 * 512, 42 * 512))).toBe(true);
+    expect(st(d.cmd(q, cmd(0x01, 11)))).toBe('SGL Descriptor Type Invalid');
+  });
+
   it('dword alignment where SGLS bits 1:0 are 10b: SGL Data Block Granularity Invalid', () => {
     const { d, q } = setup('sglDword=1');
     expect(new DataView(d.identify(1).data.buffer).getUint32(536, true) & 3).toBe(2);
