@@ -3,7 +3,14 @@
 // on and PRPs when it is off, and a controller reset sets the shadow buffer up again.
 import { describe, it, expect, afterAll } from "vitest";
 import { drive, expectClean } from "./helpers.js";
-import { tempDir, writeImage, readImage, noiseBytes, patternBytes, crcHex, linesOf } from "../lib/disk-images.js";
+import { tempDir, writeImage, readImage, noiseBytes, patternBytes, crcHex, linesOf, errorLines } from "../lib/disk-images.js";
+import { NvmeController } from "../../host/nvme/controller.js";
+import { invalidField } from "../../host/nvme/common.js";
+
+// A controller that offers Doorbell Buffer Config (OACS bit 8) and then refuses it.
+class Refusing extends NvmeController {
+  _doorbellBufferConfig() { throw invalidField("this controller refuses every Doorbell Buffer Config"); }
+}
 
 const MiB = 1 << 20;
 const tmp = tempDir("nvme-dbbuf-");
@@ -88,6 +95,25 @@ describe("shadow doorbells and SGLs against the model", () => {
     expectClean(r);
     expect(r.output, r.why).toContain("nvme0 dbbuf=off sgl=off\n");
     expect(sent(r, "doorbell-buffer-config"), r.why).toBe(0);
+  });
+
+  it("a controller that advertises Doorbell Buffer Config and refuses it: said in the bring-up line, registers used, no error", async () => {
+    const r = await drive({ profile: "qemu", model: Refusing, cmd: "dbbuf=on; fill nvme0n1 0 600 2; verify nvme0n1 0 600 2; poweroff" });
+    expect(r.code, r.why).toBe(0);
+    expectClean(r);
+    expect(errorLines(r.output), r.why).toEqual([]);
+    expect(r.output, r.why).toContain("nvme0 dbbuf=off refused=device status sct=0 sc=0x02 dnr sgl=on\n");
+    expect(sent(r, "doorbell-buffer-config"), r.why).toBe(1);
+    expect(r.output, r.why).toContain("verify dev=nvme0n1 lba=0 count=600 seed=2 ok");
+  });
+
+  it("dbbuf=on with INTx: not used (the CQ head register write lowers the line), nothing sent", async () => {
+    const r = await drive({ profile: "qemu", cmd: "irq=intx; dbbuf=on; iochk nvme0n1 200 6 16; poweroff" });
+    expect(r.code, r.why).toBe(0);
+    expectClean(r);
+    expect(r.output, r.why).toContain("nvme0 dbbuf=off sgl=on\n");
+    expect(sent(r, "doorbell-buffer-config"), r.why).toBe(0);
+    expect(r.output, r.why).toMatch(/^iochk dev=nvme0n1 ios=200 seed=6 qd=16 .* ok$/m);
   });
 
   it("after a reset (injected CFS) the shadow buffer is configured again and IO goes on correct", async () => {
