@@ -9,6 +9,8 @@
 // Only the IO queues use it (the admin queue's doorbells stay registers), only when the boot option
 // `dbbuf=on` allows it, and not with INTx: there the CQ head register write is what lowers the line.
 // A controller reset forgets the buffers, so the command is sent again after every queue setup.
+// More IO queue pairs would each take their own two entries of the same pages (queue y: 2y and
+// 2y + 1 strides in), set like queue 1's below.
 import { ADMIN_DOORBELL_BUFFER_CONFIG, IDC_OACS, OACS_DOORBELL_BUFFER_CONFIG } from "./registers";
 import { Controller, fail } from "./controller";
 import { adminCommand, submitAdmin } from "./admin";
