@@ -328,6 +328,8 @@ u32 IMPORT(cmdline)(env_t *e, u32 ptr, u32 cap) {
 u64 IMPORT(now_ns)(env_t *e) { (void)e; return time_ns(); }
 /* The driver's busy-wait step: also where IOMMU faults of its bring-up get reported. */
 void IMPORT(relax)(env_t *e) { (void)e; iommu_poll(); cpu_relax(); }
+/* Stores before it visible before loads after it: the shadow doorbells' order (docs/abi.md). */
+void IMPORT(fence)(env_t *e) { (void)e; mfence(); }
 
 /* ---- PCI ----------------------------------------------------------------------------------- */
 

@@ -339,6 +339,7 @@ void NVME_ENV(console_write)(nvme_env_t *, uint32_t ptr, uint32_t len);
 uint32_t NVME_ENV(cmdline)(nvme_env_t *, uint32_t ptr, uint32_t cap); /* the full length */
 uint64_t NVME_ENV(now_ns)(nvme_env_t *);
 void NVME_ENV(relax)(nvme_env_t *);                                   /* one busy-wait step */
+void NVME_ENV(fence)(nvme_env_t *);                        /* full memory barrier (x86: mfence) */
 uint32_t NVME_ENV(pci_read32)(nvme_env_t *, uint32_t bdf, uint32_t off);
 void NVME_ENV(pci_write32)(nvme_env_t *, uint32_t bdf, uint32_t off, uint32_t value);
 uint32_t NVME_ENV(mmio_map)(nvme_env_t *, uint32_t bdf, uint32_t bar); /* handle >= 1, or < 0 */

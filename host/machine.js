@@ -718,6 +718,8 @@ export class Machine {
       env: {
         ...this.commonImports(this.memory),
         relax() { m.relaxStepAdvance(); },
+        // The model runs between the driver's calls, never beside it: nothing to order.
+        fence() {},
         pci_read32: (bdf, off) => m.pciRead(bdf, off) | 0,
         pci_write32: (bdf, off, v) => m.pciWrite(bdf, off, v),
         mmio_map: (bdf, bar) => m.mmioMap(bdf, bar),

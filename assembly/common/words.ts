@@ -30,6 +30,7 @@ export const FAIL_SHUTDOWN: u32 = 23;
 export const FAIL_MEMORY: u32 = 24;
 export const FAIL_DRAIN: u32 = 25;
 export const FAIL_DMA_48_BIT: u32 = 26;
+export const FAIL_DOORBELL_BUFFER: u32 = 27;
 
 export function failText(reason: u32): Text {
   switch (reason) {
@@ -59,6 +60,7 @@ export function failText(reason: u32): Text {
     case FAIL_MEMORY: return ascii("out of DMA memory for a controller");
     case FAIL_DRAIN: return ascii("shutdown: requests did not complete");
     case FAIL_DMA_48_BIT: return ascii("the DMA window is beyond the controller's 48-bit DMA addressing");
+    case FAIL_DOORBELL_BUFFER: return ascii("Doorbell Buffer Config got no answer");
   }
   return ascii("unknown failure");
 }

@@ -11,6 +11,11 @@ export declare function cmdline(ptr: usize, cap: i32): i32;
 export declare function now_ns(): u64;
 @external("env", "relax")
 export declare function relax(): void;
+// A full memory barrier: every store before it reaches memory, as a device sees it, before any load
+// after it (x86 mfence). The shadow doorbells need it (nvme/queue.ts ring): the tail stored in the
+// shadow buffer must be visible before the controller's EventIdx is read.
+@external("env", "fence")
+export declare function fence(): void;
 
 // PCI configuration space; bdf = bus << 8 | dev << 3 | fn, off dword-aligned.
 @external("env", "pci_read32")

@@ -96,6 +96,8 @@ function adminFields(op: u32, e: usize): void {
     kv("sqid", <u64>(cdw10 & 0xffff)); kv("cid", <u64>(cdw10 >> 16));
   } else if (op == 0x02) {
     put(" LID="); putHexDigits(<u64>(cdw10 & 0xff), 2); put("h"); kv("dwords", <u64>(cdw10 >> 16) + 1); kvHex("prp1", load<u64>(e + PRP1));
+  } else if (op == 0x7c) {  // Doorbell Buffer Config: PRP1 the shadow doorbell page, PRP2 the EventIdx page
+    kvHex("shadow", load<u64>(e + PRP1)); kvHex("eventidx", load<u64>(e + PRP2));
   }
 }
 
@@ -112,6 +114,10 @@ function ioFields(op: u32, e: usize): void {
   kv("nlb", <u64>(load<u32>(e + CDW12) & 0xffff) + 1);
   if (op == 0x08) {  // Write Zeroes (6.16): no data, so no PRPs; DEAC is bit 25 of CDW12
     if ((load<u32>(e + CDW12) & (1 << 25)) != 0) put(" DEAC");
+    return;
+  }
+  if (((load<u32>(e + CDW0) >> 14) & 3) != 0) {  // SGL descriptor 1 (4.4): address, length, type in byte 15 bits 7:4
+    kvHex("sgl_addr", load<u64>(e + PRP1)); kv("sgl_bytes", <u64>load<u32>(e + PRP2)); kv("sgl_type", <u64>(load<u8>(e + PRP2 + 7) >> 4));
     return;
   }
   kvHex("prp1", load<u64>(e + PRP1));

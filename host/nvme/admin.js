@@ -55,6 +55,8 @@ export const adminMethods = {
         return this._setFeatures(cmd);
       case ADMIN.GET_FEATURES:
         return this._getFeatures(cmd);
+      case ADMIN.DOORBELL_BUFFER_CONFIG:
+        return this._doorbellBufferConfig(cmd); // dbbuf.js
       default:
         throw fail(SCT.GENERIC, SC.INVALID_OPCODE, `admin opcode ${hex(cmd.opcode, 2)} not supported`);
     }
@@ -259,7 +261,7 @@ export const adminMethods = {
     dv.setUint32(84, 1_000_000, true); // RTD3R (µs)
     dv.setUint32(88, 1_000_000, true); // RTD3E
     if (v12) d[111] = 1; // CNTRLTYPE: I/O controller (1.4)
-    dv.setUint16(256, 0, true); // OACS: no security, format, firmware, NS management
+    dv.setUint16(256, p.dbbuf ? 1 << 8 : 0, true); // OACS: bit 8 Doorbell Buffer Config; no security, format, firmware, NS management
     d[258] = p.acl; // ACL
     d[259] = p.aerl; // AERL
     d[260] = 0x03; // FRMW: one slot, slot 1 read-only
@@ -280,8 +282,9 @@ export const adminMethods = {
     d[524] = 0; // FNA
     d[525] = p.vwc ? 0x07 : 0x00; // VWC (byte 525): present, Flush with NSID FFFFFFFFh supported (bits 2:1 = 11b)
     d[530] = 1; // NVSCC: NVM vendor specific commands use the standard format
-    // SGLS: bit 0 SGLs supported (no alignment), bit 16 bit bucket
-    dv.setUint32(536, p.sgl ? 0x00010001 : 0, true);
+    // SGLS: bits 1:0 01b SGLs supported (any alignment) or 10b (dword alignment), bit 16 bit
+    // bucket, bit 20 SGLs longer than the transfer allowed
+    dv.setUint32(536, p.sgl ? (p.sglDword ? 2 : 1) | (1 << 16) | (p.sglExcess ? 1 << 20 : 0) : 0, true);
     if (v12) {
       const nqn = `${p.subnqnPrefix}:nvme:${p.serial}`; // SUBNQN, NUL padded
       for (let i = 0; i < nqn.length && i < 255; i++) d[768 + i] = nqn.charCodeAt(i) & 0x7f;

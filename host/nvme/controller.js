@@ -34,6 +34,7 @@
 //   interrupts.js  MSI-X table/PBA/masking, INTx level (§7.5)
 //   queues.js      queues, doorbells, command fetch, completion posting with the phase tag (§4)
 //   prp.js         walkPrp, SGLs, DMA (§4.3, §4.4)
+//   dbbuf.js       shadow doorbells and EventIdx (Doorbell Buffer Config, NVMe 1.3+)
 //   admin.js       admin commands and asynchronous events (§5)
 //   nvm.js         IO commands (§6)
 //   common.js      sizes, CmdError/DmaError, hex
@@ -48,6 +49,7 @@ import { queueMethods } from './queues.js';
 import { dmaMethods } from './prp.js';
 import { adminMethods } from './admin.js';
 import { nvmMethods } from './nvm.js';
+import { dbbufMethods } from './dbbuf.js';
 
 const MAX_VIOLATIONS = 1000;
 
@@ -178,7 +180,8 @@ export class NvmeController {
       injected: { error: 0, drop: 0, cfs: 0, slow: 0 },
       dmaFaults: 0,
       violations: 0,
-      doorbells: 0,
+      doorbells: 0, // doorbell register writes
+      dbbufConfigs: 0, // Doorbell Buffer Config commands accepted (dbbuf.js)
       resets: 0,
       asyncEvents: 0,
     };
@@ -570,6 +573,7 @@ export class NvmeController {
     this.events = [];
     this.sqs = new Map();
     this.cqs = new Map();
+    this.dbbuf = null; // { shadow, eventIdx } bus addresses after Doorbell Buffer Config (dbbuf.js)
     this.outstanding = new Map(); // (sqid << 16 | cid) -> command record, from fetch until its CQE is posted
     this.aers = []; // outstanding Asynchronous Event Requests
     this.aerQueue = []; // events waiting for an AER
@@ -600,7 +604,7 @@ export class NvmeController {
 // The rest of the device model, one concern per file. Their methods become NvmeController methods
 // (non-enumerable, like those written in the class body), so everything calls them through `this`
 // and a subclass can override any of them.
-for (const methods of [pciConfigMethods, interruptMethods, queueMethods, dmaMethods, adminMethods, nvmMethods]) {
+for (const methods of [pciConfigMethods, interruptMethods, queueMethods, dmaMethods, adminMethods, nvmMethods, dbbufMethods]) {
   for (const [name, desc] of Object.entries(Object.getOwnPropertyDescriptors(methods))) {
     if (Object.hasOwn(NvmeController.prototype, name)) throw new Error(`NvmeController.${name} defined twice`);
     Object.defineProperty(NvmeController.prototype, name, { ...desc, enumerable: false });

@@ -37,6 +37,9 @@ const common = {
   // controller
   mdts: 7, // 2^mdts * min page size; 0 = no limit
   sgl: false, // SGL support for NVM commands (SGLS); without it PSDT != 0 is Invalid Field
+  sglDword: false, // SGLS bits 1:0 = 10b: Data Blocks dword-aligned in address and length (else 01b: any)
+  sglExcess: false, // SGLS bit 20: an SGL may describe more bytes than the command moves (else Data SGL Length Invalid)
+  dbbuf: false, // Doorbell Buffer Config (OACS bit 8, NVMe 1.3+): shadow doorbells and EventIdx (dbbuf.js)
   vwc: true, // volatile write cache present
   ioQueuePairs: 64, // granted by Set Features Number of Queues, whatever is asked
   cns2: true, // Identify CNS 02h (Active Namespace ID list), NVMe 1.1+
@@ -109,6 +112,7 @@ export const profiles = {
     firmware: '7.2.0',
     subnqnPrefix: 'nqn.2019-08.org.qemu',
     sgl: true,
+    dbbuf: true, // QEMU 7.1+: OACS bit 8; EventIdx written as it fetches (dbbuf.js)
     version: '1.4.0',
     mpsmax: 4, // QEMU 7.2: CAP.MPSMAX = 4 (64 KiB), MPSMIN = 0
     // QEMU 7.2 hw/nvme/ns.c: DLFEAT = 1 (deallocated blocks read as zeroes; Write Zeroes' DEAC not

@@ -117,9 +117,9 @@ export const dmaMethods = {
   },
 
   // the data pointer (PRP or SGL) of a command mapped for `len` bytes -> segments
-  _mapData(cmd, len) {
+  _mapData(cmd, len, toHost = true) {
     if (len === 0) return [];
-    if (cmd.psdt) return this._mapSgl(cmd, len);
+    if (cmd.psdt) return this._mapSgl(cmd, len, toHost);
     const r = walkPrp({
       prp1: cmd.prp1,
       prp2: cmd.prp2,
@@ -142,7 +142,8 @@ export const dmaMethods = {
   },
 
   // SGL (1.4 §4.4): Data Block, Bit Bucket, Segment and Last Segment descriptors
-  _mapSgl(cmd, len) {
+  // (toHost: the data goes to the host, a read; a Bit Bucket, data to drop, only makes sense there)
+  _mapSgl(cmd, len, toHost) {
     const segments = [];
     let total = 0;
     const parseDesc = (b, o) => {
@@ -152,9 +153,13 @@ export const dmaMethods = {
     const take = (d) => {
       if (d.subtype !== 0) throw fail(SCT.GENERIC, SC.INVALID_SGL_TYPE, `SGL descriptor subtype ${d.subtype} not supported`);
       if (d.type === 1) {
+        if (!toHost) throw fail(SCT.GENERIC, SC.INVALID_SGL_TYPE, 'SGL Bit Bucket descriptor in a command that moves data to the controller');
         total += d.len; // bit bucket: skipped bytes (reads only)
         segments.push({ addr: null, len: d.len });
         return;
+      }
+      if (this.p.sglDword && ((d.addr & 3n) || d.len % 4)) {
+        throw fail(SCT.GENERIC, SC.INVALID_SGL_BLOCK_GRANULARITY, `SGL Data Block ${hex(d.addr)} +${d.len} not dword-aligned (SGLS bits 1:0 = 10b)`);
       }
       if (total < len && d.len) segments.push({ addr: d.addr, len: Math.min(d.len, len - total) });
       total += d.len;
@@ -187,6 +192,7 @@ export const dmaMethods = {
       if (++guard > 4096) throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, 'SGL chain does not end');
     }
     if (total < len) throw fail(SCT.GENERIC, SC.INVALID_SGL_DATA_LENGTH, `SGL describes ${total} bytes, the command transfers ${len}`);
+    if (total > len && !this.p.sglExcess) throw fail(SCT.GENERIC, SC.INVALID_SGL_DATA_LENGTH, `SGL describes ${total} bytes, more than the ${len} the command transfers (SGLS bit 20 clear)`);
     for (const s of segments) {
       if (s.addr !== null && this._inOwnBar(s.addr, s.len)) throw fail(SCT.GENERIC, SC.DATA_TRANSFER_ERROR, `SGL address ${hex(s.addr)} points into the controller's own BAR`);
     }
@@ -205,7 +211,7 @@ export const dmaMethods = {
 
   // host -> device
   _fromHost(cmd, len) {
-    const segs = this._mapData(cmd, len);
+    const segs = this._mapData(cmd, len, false);
     if (segs.length === 1) return this._dmaRead(segs[0].addr, len);
     const out = new Uint8Array(len);
     let o = 0;

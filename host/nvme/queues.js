@@ -12,12 +12,14 @@ export const queueMethods = {
   _newCq({ qid, base, size, ien, vector }) {
     const cq = { qid, base, size, head: 0, tail: 0, phase: 1, ien, vector, posts: [], sqs: new Set() };
     this.cqs.set(qid, cq);
+    this._attachShadow(cq, 2 * qid + 1); // dbbuf.js: shadow doorbells, once configured
     return cq;
   },
 
   _newSq({ qid, base, size, cqid, cq }) {
     const sq = { qid, base, size, head: 0, tail: 0, cqid, fetchPending: false, lastDoneNs: 0n };
     this.sqs.set(qid, sq);
+    this._attachShadow(sq, 2 * qid);
     cq.sqs.add(qid);
     return sq;
   },
@@ -65,6 +67,7 @@ export const queueMethods = {
         this._asyncEvent(AER_TYPE.ERROR, AER_ERROR_INFO.INVALID_DOORBELL_VALUE, LOG.ERROR_INFO);
         return;
       }
+      if (cq.shadow !== undefined) this._checkShadowMatches(cq, what, value);
       cq.head = value;
       this._drainCq(cq);
       this._updateIntx();
@@ -81,6 +84,7 @@ export const queueMethods = {
       this._asyncEvent(AER_TYPE.ERROR, AER_ERROR_INFO.INVALID_DOORBELL_VALUE, LOG.ERROR_INFO);
       return;
     }
+    if (sq.shadow !== undefined) this._checkShadowMatches(sq, what, value);
     sq.tail = value;
     if (!sq.fetchPending && sq.tail !== sq.head) {
       sq.fetchPending = true;
@@ -95,6 +99,14 @@ export const queueMethods = {
     // NVME_QUIRK_128_BYTES_SQES (apple-t2): IO SQ entries are 128 bytes apart, the command in the
     // first 64, whatever CC.IOSQES says; the admin SQ keeps 64-byte entries.
     const stride = sq.qid === 0 ? SQE_BYTES : this.p.ioSqeBytes;
+    // With shadow doorbells (dbbuf.js) the tail is the shadow entry's, read again after EventIdx is
+    // written: a pass per tail the host moved meanwhile, at most one ring's worth in all.
+    if (sq.shadow !== undefined) {
+      const t = this._shadowTail(sq);
+      if (this.csts & CSTS.CFS) return;
+      if (t !== null) sq.tail = t;
+    }
+    for (let pass = 0; pass <= sq.size; pass++) {
     while (sq.head !== sq.tail) {
       const addr = sq.base + BigInt(sq.head * stride);
       let bytes;
@@ -107,6 +119,13 @@ export const queueMethods = {
       }
       sq.head = (sq.head + 1) % sq.size;
       batch.push(this._parse(bytes));
+    }
+    if (sq.shadow === undefined) break;
+    if (!this._writeEventIdx(sq, sq.tail)) return;
+    const t = this._shadowTail(sq);
+    if (this.csts & CSTS.CFS) return;
+    if (t === null || t === sq.tail) break;
+    sq.tail = t;
     }
     const admin = sq.qid === 0;
     if (!admin && this.p.reorder) this.rng.shuffle(batch);
@@ -284,6 +303,7 @@ export const queueMethods = {
   },
 
   _drainCq(cq) {
+    if (cq.shadow !== undefined && cq.posts.length && !this._readShadowHead(cq)) return;
     let posted = false;
     while (cq.posts.length && (cq.tail + 1) % cq.size !== cq.head) {
       const e = cq.posts.shift();

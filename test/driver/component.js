@@ -45,9 +45,11 @@ export class DriverHarness {
   }
 
   // `queues`: the io_queues wish before start (left at the driver's default when not given).
-  start({ irq = 0, stage = 7, log = 1, bufferBytes = 8 * MiB, queues } = {}) {
+  // `cmdline`: start_cmdline instead, its options read from the machine's command line (the `cmd`
+  // option of driverAlone), as a host that boots with options does.
+  start({ irq = 0, stage = 7, log = 1, bufferBytes = 8 * MiB, queues, cmdline = false } = {}) {
     if (queues !== undefined) this.queuesAnswer = this.d.io_queues(queues);
-    const n = this.d.start(irq, stage, log, bufferBytes);
+    const n = cmdline ? this.d.start_cmdline(bufferBytes) : this.d.start(irq, stage, log, bufferBytes);
     this.base = this.d.buffer_base() >>> 0;
     this.bufferBytes = this.d.buffer_bytes() >>> 0;
     return n;

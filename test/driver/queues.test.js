@@ -141,13 +141,45 @@ describe("several IO queue pairs (qemu profile: 64 pairs granted, 65 MSI-X entri
   }
 });
 
+describe("shadow doorbells with several pairs", () => {
+  it("dbbuf=on queues=4: every IO queue pair has its own shadow entries; four clients at QD16, every byte right, one Doorbell Buffer Config", async () => {
+    const h = await started({ profile: "qemu", seed: 3, cmd: "dbbuf=on; queues=4" }, { cmdline: true });
+    expect(h.output(), h.why).toContain("nvme0 dbbuf=on sgl=on\n");
+    expect(h.controller(0).ioQueues, h.why).toBe(4);
+    expect(h.model().stats.admin["doorbell-buffer-config"], h.why).toBe(1);
+    const blocks = 8, bytes = blocks * 512, qd = 16;
+    const data = noise(4 * qd * bytes, 3);
+    h.mem().set(data, h.base);
+    for (let i = 0; i < qd; i++) {
+      for (let client = 0; client < 4; client++) {
+        const n = client * qd + i;
+        expect(h.submit(tagOf(client, i), OP_WRITE, 0, n * blocks, blocks, n * bytes), h.why).toBe(0);
+      }
+    }
+    h.pump();
+    expect(Buffer.from(h.disk().read(0n, data.length)).equals(data), h.why).toBe(true);
+    const model = h.model();
+    for (let qid = 1; qid <= 4; qid++) expect(model.ioSeen.filter((s) => s.sqid === qid).length, `${h.why} SQ${qid}`).toBe(qd);
+    // Every IO SQ's shadow entry holds its tail: the controller fetched all 16 commands of each
+    // through it (a register-only queue would leave the shadow at 0).
+    for (let qid = 1; qid <= 4; qid++) {
+      const sq = model.sqs.get(qid);
+      expect(sq.shadow, `${h.why} SQ${qid} shadow`).toBeTruthy();
+      expect(new DataView(h.m.memory.buffer).getUint32(Number(sq.shadow - h.m.dmaBase), true), `${h.why} SQ${qid} shadow tail`).toBe(sq.tail);
+    }
+    expect(h.d.shutdown(), h.why).toBe(0);
+    clean(h);
+  });
+});
+
 describe("one client's deep queue does not starve another's", () => {
-  // Client 0 fills its pair with 1.5 MiB reads (three 512 KiB commands each, one PRP list page
-  // each: MDTS is 512 KiB on qemu) until submit is busy: its last request has pieces waiting on
+  // On a controller without SGLs (an SGL needs no list page), client 0 fills its pair with 1.5 MiB
+  // reads (three 512 KiB commands each, one PRP list page each: MDTS is 512 KiB on qemu) until
+  // submit is busy: its last request has pieces waiting on
   // its backlog (list pages or command ids ran out). Client 1 then sends 64 KiB reads (a PRP list
   // page each) at QD1, each after the previous one completed.
   async function contest(queues) {
-    const h = await started({ profile: "qemu", disks: ["mem:64M"], model: Transfers }, { queues });
+    const h = await started({ profile: "qemu", disks: ["mem:64M"], model: Transfers, overrides: { sgl: false } }, { queues });
     let deep = 0;
     for (; deep < 64; deep++) {
       const status = h.submit(tagOf(0, deep), OP_READ, 0, deep * 3072, 3072, (deep % 4) * (3 * MiB / 2));

@@ -91,7 +91,8 @@ describe("the shell", () => {
     expect(s.events_armed).toBe("1");
     expect(Number(s.completions) + Number(s.events_armed)).toBe(Number(s.commands));
     // Bring-up (identify controller, namespace list, namespace, its descriptors; set features, two
-    // creates), once ready Asynchronous Event Configuration and the event request, + 2 MiB in 512 KiB commands.
+    // creates; no Doorbell Buffer Config, off by default), once ready Asynchronous Event Configuration
+    // and the event request, + 2 MiB in 512 KiB commands.
     expect(Number(s.commands)).toBe(7 + 2 + 4);
   });
 

@@ -55,7 +55,7 @@ function argumentWord(rng, cmd, index) {
 }
 
 export function grammarLine(rng) {
-  const cmd = pick(rng, ["help", "info", "read", "crc", "fill", "verify", "flush", "bench", "stats", "crc", "fill", "verify", "zero", "trim", "stage=2", "irq=msix", "frob", "poweroff now", "READ"]);
+  const cmd = pick(rng, ["help", "info", "read", "crc", "fill", "verify", "flush", "bench", "stats", "crc", "fill", "verify", "zero", "trim", "stage=2", "irq=msix", "dbbuf=on", "sgl=off", "frob", "poweroff now", "READ"]);
   const words = [cmd];
   const args = below(rng, 10) === 0 ? below(rng, 9) : { read: 3, crc: 3, fill: 4, verify: 4, zero: 3, trim: 3, flush: 1, bench: 1 + below(rng, 5) }[cmd] ?? below(rng, 2);
   for (let i = 0; i < args; i++) words.push(argumentWord(rng, cmd, i));
@@ -185,7 +185,9 @@ export async function soakRun(seed, { tmp }) {
     const seeded = op === "fill" || op === "verify";
     cmds.push(seeded ? `${op} nvme0n1 ${lba} ${count} ${below(rng, 1 << 24)}` : `${op} nvme0n1 ${lba} ${count}`);
   }
-  const cmd = cmds.join("; ") + "; stats; poweroff";
+  // Shadow doorbells and SGLs each on or off (drawn last, so the rest of a seed's run is as before).
+  const options = `dbbuf=${below(rng, 2) ? "on" : "off"}; sgl=${below(rng, 2) ? "on" : "off"}; `;
+  const cmd = options + cmds.join("; ") + "; stats; poweroff";
   const before = noiseBytes(DISK_BYTES, seed ^ 0x5eed);
   const { r, after } = await runOnImage(tmp, `soak-${seed}.img`, { cmd, profile, seed, faults }, before);
   const found = problems(r, before, after).filter((p) => !p.startsWith("exit code")); // faults make failures expected

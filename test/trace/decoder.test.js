@@ -11,9 +11,11 @@ import { CFG } from "../../host/pci.js";
 // is the driver's enumeration line; the decoder's pci lines are configuration writes).
 const TRACE_LINE = /^(stage|quirk|mmio|cmd|cpl|irq|reap) |^pci \S+ write /;
 
+// The runs take the plain path (PRPs, doorbell registers: `dbbuf=off; sgl=off`), whose lines these
+// tests pin; test/driver/dbbuf-sgl.test.js traces the other.
 async function traced(cmd, opts = {}) {
   const records = [];
-  const o = { disks: ["mem:64M"], seed: 1, cmd, ...opts };
+  const o = { disks: ["mem:64M"], seed: 1, cmd: `dbbuf=off; sgl=off; ${cmd}`, ...opts };
   const r = await runSim({ ...o, traceRecords: records });
   const lines = r.output.split("\n");
   return {
@@ -715,7 +717,14 @@ describe("the decoder module called directly", () => {
     const d = decoder();
     expect(d.command(1, { op: 0x05, cid: 1, fuse: 1, nsid: 1, cdw12: 0, prp1: 0x2000n })).toBe("cmd nvme0 SQ1 cid=1 Compare nsid=1 slba=0 nlb=1 prp1=0x2000 fused");
     expect(d.command(1, { op: 0x01, cid: 2, fuse: 2, nsid: 1, prp1: 0x2000n })).toBe("cmd nvme0 SQ1 cid=2 Write nsid=1 slba=0 nlb=1 prp1=0x2000 fused");
-    expect(d.command(1, { op: 0x02, cid: 3, psdt: 1, nsid: 1, cdw10: 0x100, cdw12: 7, prp1: 0x3000n, prp2: 0x10n })).toBe("cmd nvme0 SQ1 cid=3 Read nsid=1 slba=256 nlb=8 prp1=0x3000 prp2=0x10 SGL");
+    // PSDT != 0: PRP1/PRP2 are SGL descriptor 1, its address, length and type (byte 15 bits 7:4).
+    expect(d.command(1, { op: 0x02, cid: 3, psdt: 1, nsid: 1, cdw10: 0x100, cdw12: 7, prp1: 0x3000n, prp2: 0x1000n })).toBe("cmd nvme0 SQ1 cid=3 Read nsid=1 slba=256 nlb=8 sgl_addr=0x3000 sgl_bytes=4096 sgl_type=0 SGL");
+    expect(d.command(1, { op: 0x01, cid: 4, psdt: 1, nsid: 1, cdw12: 0, prp1: 0x5000n, prp2: (3n << 60n) | 32n })).toBe("cmd nvme0 SQ1 cid=4 Write nsid=1 slba=0 nlb=1 sgl_addr=0x5000 sgl_bytes=32 sgl_type=3 SGL");
+  });
+
+  it("Doorbell Buffer Config shows its two pages: the shadow doorbells (PRP1) and EventIdx (PRP2)", () => {
+    const d = decoder();
+    expect(d.command(0, { op: 0x7c, cid: 0, prp1: 0x123cd1000n, prp2: 0x123cd2000n })).toBe("cmd nvme0 SQ0 cid=0 Doorbell Buffer Config shadow=0x123cd1000 eventidx=0x123cd2000");
   });
 
   it("register offsets past the known ones are `reg+0x…` of BAR0, with no field decoding; another BAR is `+0x…`", () => {

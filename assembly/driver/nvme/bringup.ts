@@ -17,6 +17,7 @@ import { QueuePair, SLOT_BYTES, MAX_LIST_PAGES } from "./queue";
 import { Controller, addController, setState, fail, MAX_CONTROLLERS, count, CONTROLLER_PAGE_PART } from "./controller";
 import { adminCommand, submitAdmin, identify } from "./admin";
 import { setupInterrupts, attachQueueVectors, irqWord } from "./interrupts";
+import { setupDoorbellBuffer } from "./dbbuf";
 import { decodeIdentify, stageNamespaces } from "./identify";
 import {
   quirksOf, traceQuirk, QUIRK_DELAY_BEFORE_CHK_RDY, QUIRK_128_BYTES_SQES, QUIRK_SHARED_TAGS, QUIRK_DMA_ADDRESS_BITS_48,
@@ -314,7 +315,7 @@ export function bringUp(c: Controller, stopStage: u32, irqPreference: u32): bool
   c.stage = STAGE_NAMESPACES;
   if (stopStage == STAGE_NAMESPACES) return stopAt(c);
   traceStage(c.index, STAGE_IO_QUEUES);
-  if (!stageIoQueues(c)) return quiesce(c);
+  if (!stageIoQueues(c) || !setupDoorbellBuffer(c)) return quiesce(c);
   c.stage = STAGE_IO_QUEUES;
   if (stopStage == STAGE_IO_QUEUES) return stopAt(c);
   c.stage = STAGE_ALL;
@@ -344,7 +345,7 @@ export function quiesce(c: Controller): bool {
 export function resetController(c: Controller, why: u32): bool {
   c.resets++;
   if (logging()) { putCtrlName(c.index); put(" resetting after: "); putStatus(why); newline(); }
-  if (!disable(c) || !enable(c) || !stageIoQueues(c)) return quiesce(c);
+  if (!disable(c) || !enable(c) || !stageIoQueues(c) || !setupDoorbellBuffer(c)) return quiesce(c);
   if (logging()) { putCtrlName(c.index); putLine(" recovered"); }
   return true;
 }

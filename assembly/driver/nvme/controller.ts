@@ -35,7 +35,10 @@ export class Controller {
   nn: u32;
   oncs: u32;
   vwc: u32;
-  sgl: u32;
+  sgl: u32;              // SGLS offers SGLs (describe, `info`)
+  sglAlignment: u32;     // SGLS bits 1:0 (sgl.ts)
+  sglOn: u32;            // IO commands describe their data with SGLs (sgl.ts), not PRPs
+  dbbufPages: usize;     // shadow doorbell page, then the EventIdx page (dbbuf.ts); 0 until first used
   queuesGranted: u32;
   adminEntries: u32;
   ioEntries: u32;

@@ -5,7 +5,7 @@
 import {
   CNS_NAMESPACE, CNS_ACTIVE_NSID_LIST, CNS_NS_DESCRIPTORS, NIDT_CSI, NID_HEADER_BYTES,
   CAP_MPSMIN_SHIFT, CAP_MPS_MASK, SQES_LOG2, CQES_LOG2,
-  IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS, NLB_MAX_BLOCKS,
+  IDC_MDTS, IDC_CNTRLTYPE, IDC_SQES, IDC_CQES, IDC_NN, IDC_ONCS, IDC_VWC, IDC_SGLS, NLB_MAX_BLOCKS, SGLS_SUPPORT_MASK,
 } from "./registers";
 import { Controller, fail } from "./controller";
 import { identify } from "./admin";
@@ -13,6 +13,7 @@ import { addNamespace, MAX_NAMESPACES } from "./namespace";
 import { QUIRK_IDENTIFY_CNS, QUIRK_BIT_IDENTIFY_CNS, traceQuirk } from "./quirks";
 import { PAGE_BYTES } from "../dma";
 import { logging } from "../log";
+import { optionSgl } from "../options";
 import { put, putLine, putDec, putHex, putCtrlName, putNsName, newline, putError, Text } from "../../common/console";
 import { putStatusBrief as putStatus, isDriverError } from "../../common/status";
 import {
@@ -45,7 +46,10 @@ export function decodeIdentify(c: Controller): bool {
   c.nn = load<u32>(id + <usize>IDC_NN);
   c.oncs = <u32>load<u16>(id + <usize>IDC_ONCS);
   c.vwc = <u32>load<u8>(id + <usize>IDC_VWC) & 1;
-  c.sgl = (load<u32>(id + <usize>IDC_SGLS) & 3) != 0 ? 1 : 0;
+  c.sglAlignment = load<u32>(id + <usize>IDC_SGLS) & SGLS_SUPPORT_MASK;
+  c.sgl = c.sglAlignment != 0 ? 1 : 0;
+  // 11b is reserved: a value the driver cannot read is not used.
+  c.sglOn = optionSgl != 0 && c.sglAlignment != SGLS_SUPPORT_MASK ? c.sgl : 0;
   if (logging()) {
     putCtrlName(c.index);
     put(" identify nn="); putDec(<u64>c.nn);

@@ -10,7 +10,9 @@
 // - the CQ head doorbell is rung after entries are consumed, or the controller stalls: at once on
 //   the admin queue and with INTx, else before the entries consumed and the commands in flight
 //   together reach half the ring, so the controller always has room to post (4.1: a full CQ stops it).
-import { mmio_write32 } from "../imports";
+// - with shadow doorbells (dbbuf.ts) every doorbell value goes to the shadow buffer first, and the
+//   register is written only when the controller's EventIdx asks for it (ring, below).
+import { mmio_write32, fence } from "../imports";
 import { SQE_BYTES, CQE_BYTES, REG_DOORBELL_BASE, SubmissionEntry, CompletionEntry, CQE_PHASE } from "./registers";
 
 // Per-command bookkeeping, one record per command id.
@@ -72,6 +74,9 @@ export class QueuePair {
   pendingHead: u32;
   pendingCount: u32;
   listPages: u32;   // PRP list (and range list) pages its commands hold: at most its share of the pool
+  sqShadow: usize;  // this SQ's tail entry in the shadow doorbell buffer; 0: the register only (dbbuf.ts)
+  cqShadow: usize;  // this CQ's head entry there; 0: the register only
+  eventIdxOffset: u32; // from a shadow entry to the controller's EventIdx entry for the same doorbell
 
   // Laid out in memory the caller provides (page-aligned rings, from the DMA allocator).
   init(qid: u32, entries: u32, sq: usize, cq: usize, slots: usize, freeCids: usize, mmio: i32, strideBytes: u32, sqeBytes: u32, cidBase: u32): void {
@@ -103,6 +108,8 @@ export class QueuePair {
     this.phase = 1;
     this.unrung = 0;
     this.cqUnrung = 0;
+    this.sqShadow = 0;     // a controller starts (and restarts) without shadow doorbells
+    this.cqShadow = 0;
     // At most entries - 1 commands can be queued, so that many ids suffice.
     this.freeCount = 0;
     for (let cid: u32 = this.entries - 1; cid > 0; cid--) {
@@ -192,8 +199,27 @@ export class QueuePair {
 
   ringSubmission(): void {
     if (this.unrung == 0) return;
-    mmio_write32(this.mmio, this.sqDoorbell, this.sqTail);
+    assert(this.unrung < this.entries, "queue: more unrung entries than the SQ holds");
+    this.ring(this.sqDoorbell, this.sqShadow, this.sqTail, (this.sqTail + this.entries - this.unrung) % this.entries);
     this.unrung = 0;
+  }
+
+  // Every doorbell write goes through here. Without a shadow entry: the register. With one (NVMe 1.3
+  // Doorbell Buffer Config, 5.10): the new value goes to the shadow entry, and the register is written
+  // (with the same value) only if the controller's EventIdx lies in [old, value) of the ring, the
+  // need-event rule: (value - EventIdx - 1) mod 2^16 < (value - old) mod 2^16. That is exact for a
+  // ring of at most 2^16 entries, wrapped or not. The first fence puts the entries (or the consumed
+  // CQ entries' reads) before the shadow store; the second the shadow store before the EventIdx
+  // load: a controller that wrote EventIdx and then reads the shadow sees our value, or we see its.
+  ring(register: u32, shadow: usize, value: u32, old: u32): void {
+    if (shadow != 0) {
+      fence();
+      store<u32>(shadow, value);
+      fence();
+      const eventIdx = load<u32>(shadow + <usize>this.eventIdxOffset);
+      if (((value - eventIdx - 1) & 0xffff) >= ((value - old) & 0xffff)) return;
+    }
+    mmio_write32(this.mmio, register, value);
   }
 
   // The IO queues' doorbell: first stamps the commands it sends (the `unrung` entries before the
@@ -229,7 +255,8 @@ export class QueuePair {
   }
 
   ringCompletion(): void {
-    mmio_write32(this.mmio, this.cqDoorbell, this.cqHead);
+    assert(this.cqUnrung < this.entries, "queue: more consumed CQ entries than the CQ holds");
+    this.ring(this.cqDoorbell, this.cqShadow, this.cqHead, (this.cqHead + this.entries - this.cqUnrung) % this.entries);
     this.cqUnrung = 0;
   }
 

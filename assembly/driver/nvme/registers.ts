@@ -99,6 +99,7 @@ export const ABORT_CID_SHIFT: u32 = 16;        // 5.1 Abort CDW10: SQID 15:0, CI
 export const ADMIN_SET_FEATURES: u32 = 0x09;   // 5.21
 export const ADMIN_GET_FEATURES: u32 = 0x0a;   // 5.9
 export const ADMIN_ASYNC_EVENT_REQUEST: u32 = 0x0c; // 5.2
+export const ADMIN_DOORBELL_BUFFER_CONFIG: u32 = 0x7c; // 5.10 (NVMe 1.3+): PRP1 shadow doorbells, PRP2 EventIdx
 
 // 5.2.1 Asynchronous Event Request completion DW0: event type 2:0, event information 15:8, the log
 // page to read (LID) 23:16.
@@ -162,6 +163,8 @@ export const IDC_FR: u32 = 64;      // 8 ASCII bytes
 export const IDC_MDTS: u32 = 77;    // 2^MDTS units of CAP.MPSMIN; 0 = no limit
 export const IDC_CNTLID: u32 = 78;
 export const IDC_VER: u32 = 80;
+export const IDC_OACS: u32 = 256;   // Optional Admin Command Support
+export const OACS_DOORBELL_BUFFER_CONFIG: u32 = 1 << 8; // OACS bit 8: Doorbell Buffer Config (1.3+)
 export const IDC_ACL: u32 = 258;    // Abort Command Limit, 0-based (at most ACL + 1 Aborts outstanding)
 export const IDC_CNTRLTYPE: u32 = 111; // 1.4: 0 not reported, 1 IO, 2 discovery, 3 administrative
 export const IDC_SQES: u32 = 512;   // required (3:0) and maximum (7:4) SQ entry size, log2
@@ -174,6 +177,8 @@ export const ONCS_DATASET_MANAGEMENT: u32 = 1 << 2; // ONCS bit 2: Dataset Manag
 export const ONCS_WRITE_ZEROES: u32 = 1 << 3;       // ONCS bit 3: Write Zeroes (since 1.1)
 export const IDC_VWC: u32 = 525;    // bit 0: a volatile write cache is present
 export const IDC_SGLS: u32 = 536;   // bits 1:0 non-zero: SGLs supported
+export const SGLS_SUPPORT_MASK: u32 = 3;            //   01b: any alignment, 10b: data blocks dword-aligned, 11b reserved
+export const SGLS_DWORD_ALIGNED: u32 = 2;
 
 // 5.15.2.2 Identify Namespace data structure: byte offsets.
 export const IDNS_NSZE: u32 = 0;    // size in logical blocks (u64)
@@ -185,3 +190,12 @@ export const IDNS_LBAF0: u32 = 128; // LBA formats, 4 bytes each: MS 15:0, LBADS
 
 // 4.3 PRP entries are 8 bytes; a list page holds pageSize / 8 of them.
 export const PRP_ENTRY_BYTES: u32 = 8;
+
+// 4.4 Scatter Gather Lists: with PSDT = 01b (CDW0 bits 15:14) the 16 bytes of PRP1/PRP2 hold SGL
+// descriptor 1 (address, length, identifier in byte 15: type 7:4, subtype 3:0), and MPTR is a
+// contiguous metadata buffer (none here).
+export const PSDT_SGL: u32 = 1 << 14;
+export const SGL_DESCRIPTOR_BYTES: u32 = 16;
+export const SGL_LENGTH: u32 = 8;               // bytes 11:8 of a descriptor
+export const SGL_IDENTIFIER: u32 = 15;          // byte 15
+export const SGL_DATA_BLOCK: u32 = 0x00;        // type 0h Data Block, subtype 0h address

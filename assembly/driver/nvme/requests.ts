@@ -24,6 +24,7 @@ import { CommandSlot, NO_REQUEST, cqeStatus } from "./queue";
 import { Controller, at, count, reportBadCompletion } from "./controller";
 import { Namespace, entry, namespaceCount } from "./namespace";
 import { buildPrps, buildRangeList, releaseLists } from "./prp";
+import { buildSgl } from "./sgl";
 import { QUIRK_DISABLE_WRITE_ZEROES, QUIRK_BIT_DISABLE_WRITE_ZEROES, traceQuirk } from "./quirks";
 import { resetController } from "./bringup";
 import { reapAdmin, sendAdmin, armEvents } from "./admin-requests";
@@ -367,6 +368,7 @@ function fillCommand(c: Controller, slot: CommandSlot, sqe: SubmissionEntry, opc
     return buildRangeList(c, slot, sqe, lba, blocks);
   }
   if (opcode == NVM_WRITE_ZEROES) assert(blocks <= NLB_MAX_BLOCKS, "write zeroes: more blocks than NLB holds");
+  else if (c.sglOn != 0) buildSgl(c, sqe, <usize>buffer, blocks << lbaShift);
   else if (!buildPrps(c, slot, sqe, <usize>buffer, blocks << lbaShift)) return false;
   sqe.cdw10 = <u32>lba;               // starting LBA, low and high halves
   sqe.cdw11 = <u32>(lba >> 32);
