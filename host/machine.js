@@ -6,8 +6,9 @@
 //   const { code, output } = await m.run();        // build/nvme.wasm linked with build/shell.wasm
 //   m.run(driverBytes, clientBytes)                // other modules; a module exporting main() alone
 //                                                  // runs as a single guest (the kernel's probe guests)
-import { readFileSync, readSync, openSync, closeSync, constants as fsc } from "node:fs";
+import { readFileSync, readSync, openSync, closeSync, existsSync, constants as fsc } from "node:fs";
 import { BlockLink } from "./block-link.js";
+import { serverImports } from "./module-link.js";
 import { guardMmioWrite, guardConfigWrite } from "./guard.js";
 import { Tracer } from "./trace.js";
 import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, bdfName, hostBridge, isaBridge, ideController, acpiFunction, vga, e1000 } from "./pci.js";
@@ -15,7 +16,10 @@ import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, b
 export const DMA_BASE = 0x1_2345_6000n;
 export const MEMORY_PAGES = 256;            // the driver's memory: the DMA window, 16 MiB
 export const CLIENT_MEMORY_PAGES = 32;      // a client module's memory (asconfig.json target "shell")
-export const BUFFER_BYTES = 8 << 20;        // driver buffer memory, all of it the shell's share
+export const SHELL_SHARE_BYTES = 8 << 20;   // the shell's share of the driver's buffer memory
+export const FS_SHARE_BYTES = 128 << 10;    // fs.wasm's share (its cache lines of up to 64 KiB)
+export const FS_MEMORY_PAGES = 8;           // fs.wasm's memory (asconfig.json target "fs")
+export const BUFFER_BYTES = SHELL_SHARE_BYTES + FS_SHARE_BYTES; // driver buffer memory: the two shares
 export const MSI_ADDRESS = 0xfee0_0000n;
 export const MSI_DATA_BASE = 0x40;
 export const BAR64_BASE = 0x80_0000_0000n;  // 64-bit BARs go above 4 GiB, so a truncated address shows
@@ -732,7 +736,7 @@ export class Machine {
   }
 
   // The driver, started, and the client linked to it; returns the client's main.
-  async instantiateLinked(driverModule, clientModule) {
+  async instantiateLinked(driverModule, clientModule, fsModule = null) {
     this.tracer = await Tracer.load(this, this.options.traceRecords ?? null);
     let link = null;
     const driver = await WebAssembly.instantiate(driverModule, this.imports((tag, status, lba) => link.requestDone(tag, status, lba)));
@@ -741,10 +745,24 @@ export class Machine {
     link = new BlockLink(this, driver);
     this.link = link;
     const clientMemory = new WebAssembly.Memory({ initial: CLIENT_MEMORY_PAGES, maximum: CLIENT_MEMORY_PAGES });
-    const share = Math.min(BUFFER_BYTES, driver.exports.buffer_bytes() >>> 0);
+    const total = driver.exports.buffer_bytes() >>> 0;
+    const share = Math.min(SHELL_SHARE_BYTES, total);
+    const blk = link.clientImports(() => clientMemory, share);
+    // fs.wasm, a second client with its own memory and share, reached by the shell through fs.call
+    // (host/module-link.js). Without it (not built, or no room) fs.call answers -1.
+    let fsExports = null;
+    const fsMemory = new WebAssembly.Memory({ initial: FS_MEMORY_PAGES, maximum: FS_MEMORY_PAGES });
+    if (fsModule && total - share >= FS_SHARE_BYTES) {
+      const fs = await WebAssembly.instantiate(fsModule, {
+        env: { memory: fsMemory, abort: this.commonImports(fsMemory).abort },
+        blk: link.clientImports(() => fsMemory, FS_SHARE_BYTES),
+      });
+      fsExports = fs.exports;
+    }
     const client = await WebAssembly.instantiate(clientModule, {
       env: this.commonImports(clientMemory),
-      blk: link.clientImports(() => clientMemory, share),
+      blk,
+      fs: serverImports(() => clientMemory, () => fsMemory, fsExports),
     });
     return client.exports.main;
   }
@@ -767,6 +785,7 @@ export class Machine {
     const driverModule = await WebAssembly.compile(driverBytes ?? readFileSync(build.WASM));
     const alone = WebAssembly.Module.exports(driverModule).some((e) => e.name === "main");
     const clientModule = alone ? null : await WebAssembly.compile(clientBytes ?? readFileSync(build.SHELL_WASM));
+    const fsModule = alone || !existsSync(build.FS_WASM) ? null : await WebAssembly.compile(readFileSync(build.FS_WASM));
     const result = { code: 0, output: "", reason: "return", trap: null, guestCode: 0 };
     const endTrap = (message) => {
       this.flushReadTrace();
@@ -780,7 +799,7 @@ export class Machine {
     };
     this.startConsole();
     try {
-      const main = alone ? await this.instantiateAlone(driverModule) : await this.instantiateLinked(driverModule, clientModule);
+      const main = alone ? await this.instantiateAlone(driverModule) : await this.instantiateLinked(driverModule, clientModule, fsModule);
       const r = main();
       result.guestCode = (r ?? 0) | 0;
       result.code = result.guestCode === 0 ? 0 : (result.guestCode & 0xff) || 1;
