@@ -6,7 +6,7 @@
 // a directory has at most DIR_ENTRIES_MAX entries, and its chain is followed through next().
 import { readBytes } from "./disk";
 import { fail, sayDec, say } from "./reply";
-import { fatType, FAT32, clusterBytes, clusterByte, next, rootCluster, rootStart, rootEntries, validCluster, CHAIN_END, CHAIN_FAILED } from "./fat";
+import { fatType, FAT32, clusterBytes, clusterByte, clusterCount, next, rootCluster, rootStart, rootEntries, validCluster, CHAIN_END, CHAIN_FAILED } from "./fat";
 import { utf16ToUtf8 } from "./utf16";
 
 const ENTRY_BYTES: u32 = 32;
@@ -68,11 +68,28 @@ export function dirOpen(first: u32): bool {
   fixed = first == 0 && fatType != FAT32;
   cluster = first == 0 && fatType == FAT32 ? rootCluster : first;
   if (!fixed && !validCluster(cluster)) { fail("a directory starts at cluster "); sayDec(<u64>cluster); say(", outside the volume"); return false; }
+  if (!fixed && !checkDirChain(cluster)) return false;
   inCluster = 0;
   seen = 0;
   ended = false;
   lfnCount = 0;
   return true;
+}
+
+// A directory's chain, walked once before any entry is read: it must end within the volume's
+// cluster count and a directory's 65,536 entries, so a cycle is met before a name is listed twice.
+function checkDirChain(first: u32): bool {
+  const perCluster = clusterBytes / ENTRY_BYTES;
+  const limit = (DIR_ENTRIES_MAX + perCluster - 1) / perCluster;
+  let c = first;
+  for (let k: u32 = 1; k <= limit && k <= clusterCount; k++) {
+    const n = next(c);
+    if (n == CHAIN_FAILED) return false;
+    if (n == CHAIN_END) return true;
+    c = <u32>n;
+  }
+  fail("a directory's cluster chain does not end within "); sayDec(<u64>limit); say(" clusters (a cycle?)");
+  return false;
 }
 
 // Reads the next raw entry into `raw`: 1, 0 at the directory's end, -1 failed (said).

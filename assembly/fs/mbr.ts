@@ -100,7 +100,7 @@ function scanLogical(extStart: u64, extBlocks: u64): bool {
     const nextRel = <u64>load<u32>(entry(1, ENTRY_START));
     if (nextType == TYPE_EMPTY) return true;
     if (!isExtended(nextType)) { fail("EBR at block "); sayDec(ebr); say(": its link entry is not an extended partition"); return false; }
-    if (nextRel == 0 || nextRel >= extBlocks) { fail("EBR at block "); sayDec(ebr); say(": the next EBR lies outside the extended partition"); return false; }
+    if (nextRel >= extBlocks) { fail("EBR at block "); sayDec(ebr); say(": the next EBR lies outside the extended partition"); return false; }
     ebr = extStart + nextRel;
   }
   return fail("the extended partition's EBR chain is longer than 64 links");
