@@ -7,6 +7,8 @@ import { bootQemu, hasQemu, KERNEL } from "./helpers.js";
 import { runSim } from "../../host/sim.js";
 import { tempDir, errorLines } from "../lib/disk-images.js";
 import { hasTools, gptImage, mbrImage, mdirTree, mtype, crcHexOf, sfdiskPartitions } from "../lib/fat-images.js";
+import { damageBase, damaged, FAT_CASES, MBR_CASES, expectedErrors, mbrDisk } from "../lib/fat-damage.js";
+import { readFileSync } from "node:fs";
 
 const enabled = hasQemu() || !!process.env.CI;
 
@@ -70,4 +72,31 @@ describe.skipIf(!enabled)("fs.wasm in QEMU", () => {
       expect(fsLines(sim.output.split("\n").map((l) => l.replace(/^nvme> /, ""))), sim.output).toEqual(got);
     }, 240_000);
   }
+
+  // Damaged disks, one controller each (nvme0n1 of a case becomes nvmeKn1): the same error lines
+  // as under Node (test/driver/fs-damaged.test.js), and every command reached.
+  it("damaged disks: a FAT cycle, a directory cycle, clusters past the end, bad BPBs, an EBR loop, overlapping partitions", async () => {
+    const base = damageBase(tmp.dir);
+    const fat = FAT_CASES.filter((c) => /cycle|past the end|bytes per sector|wrong checksum/.test(c.name));
+    const mbrCases = MBR_CASES.filter((c) => /loops|overlapping/.test(c.name));
+    const disks = [];
+    const commands = [];
+    const want = [];
+    fat.forEach((c, k) => {
+      const img = damaged(base, tmp.path(`q-fat-${k}.img`), c.damage);
+      disks.push({ path: img });
+      commands.push(...c.commands.map((x) => x.replace("nvme0n1", `nvme${k}n1`)));
+      want.push(...expectedErrors(c, readFileSync(img), base.base).map((x) => x.replace("nvme0n1", `nvme${k}n1`)));
+    });
+    mbrCases.forEach((c, i) => {
+      const k = fat.length + i;
+      disks.push({ path: mbrDisk(tmp.path(`q-mbr-${i}.img`), 16384, c.entries, c.ebrs) });
+      commands.push(`parts nvme${k}n1`);
+      want.push(c.error.replace("nvme0n1", `nvme${k}n1`));
+    });
+    const r = await bootQemu({ disks, cmd: [...commands, "poweroff"].join("; "), timeoutMs: 120_000 });
+    expect(r.code, explain(r)).toBe(1);
+    expect(errorLines(r.output), explain(r)).toEqual(want);
+    expect(r.output, explain(r)).toContain("poweroff code=1");
+  }, 180_000);
 });
