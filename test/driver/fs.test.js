@@ -199,3 +199,33 @@ describe("block commands on a partition", () => {
     expect(r.output).toContain("flush dev=nvme0n1p1 ok");
   });
 });
+
+describe("at the prompt (console=tty)", () => {
+  const TAB = "\t", CTRL_U = "\x15", CTRL_C = "\x03";
+
+  it("Tab completes partition names from the disk's table, and lists them", async () => {
+    const r = await drive({ disks: [gpt.img], cmd: "console=tty", input: `ls nvme0n1p3${TAB}/${TAB}${CTRL_U}crc nvme0n1${TAB}${TAB}${CTRL_U}poweroff\r` });
+    expectClean(r);
+    expect(r.output, r.why).toContain("nvme> ls nvme0n1p3 ");
+    expect(r.output, r.why).toContain("nvme0n1  nvme0n1p1  nvme0n1p2  nvme0n1p3  nvme0n1p4\n");
+    expect(r.code, r.why).toBe(0);
+  });
+
+  it("Ctrl-C stops sum and cat between reads: one line says where, every request of both modules completed once", async () => {
+    const slow = { faults: { slowRate: 1, slowNs: 2_000_000 } };
+    const r = await drive({ ...slow, disks: [gpt.img], cmd: "console=tty", input: `sum nvme0n1p3 /docs/many-clusters.bin\r${CTRL_C}cat nvme0n1p1 /fragmented.bin\r${CTRL_C}stats\rpoweroff\r` });
+    expect(r.code, r.why).toBe(0);
+    const sum = r.output.split("\n").find((l) => l.startsWith("sum path="));
+    const m = /^sum path=\/docs\/many-clusters.bin stopped at byte=(\d+) \(Ctrl-C\)$/.exec(sum ?? "");
+    expect(m, r.why).not.toBe(null);
+    expect(Number(m[1]) < 300_000, r.why).toBe(true);
+    expect(r.output, r.why).toMatch(/\ncat path=\/fragmented.bin stopped at byte=\d+ \(Ctrl-C\)\n/);
+    expect(r.output.split("\n").filter((l) => l.startsWith("stats ctrl=")), r.why).toHaveLength(1);
+    for (const client of r.machine.link.clients) {
+      expect(client.inFlight, r.why).toBe(0);
+      expect(client.done, r.why).toEqual([]);
+    }
+    expect(r.machine.link.clients).toHaveLength(2);   // the shell and fs.wasm
+    expectClean(r);
+  });
+});
