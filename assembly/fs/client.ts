@@ -1,8 +1,6 @@
 // Everything fs.wasm imports: the block interface the host gives a client (module "blk",
 // docs/block-interface.md). Nothing else: it prints nothing (its answers go back in messages,
 // docs/fs-interface.md), reads no console, and never touches a register or a DMA address.
-@external("blk", "namespace_count")
-export declare function namespace_count(): u32;
 @external("blk", "describe_namespace")
 export declare function describe_namespace(index: u32, ptr: usize): i32;
 // This module's share of the driver's buffer memory: offsets 0 .. buffer_bytes() - 1.

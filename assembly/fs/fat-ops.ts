@@ -10,7 +10,6 @@ import { dirOpen, dirNext, entryIsDir, entryCluster, entrySize, entryIsDot, name
 import { fail, say, sayDec, set32, set64, textAt, textRoom, textAdvance } from "./reply";
 
 const CHAR_SLASH: u32 = 0x2f;
-const PATH_PARTS_MAX: u32 = 512;   // a path of FS_PATH_BYTES_MAX has at most this many names
 
 // What the last lookup found.
 let foundDir = true;
@@ -69,7 +68,7 @@ function lookup(path: usize, bytes: u32): bool {
   foundCluster = 0;
   foundSize = 0;
   let start: u32 = 0;
-  for (let i: u32 = 0; i <= bytes && i <= PATH_PARTS_MAX * 2 + bytes; i++) {
+  for (let i: u32 = 0; i <= bytes; i++) {   // bytes <= FS_PATH_BYTES_MAX (main.ts)
     if (i < bytes && <u32>load<u8>(path + <usize>i) != CHAR_SLASH) continue;
     if (i > start) {
       if (!foundDir) return fail("not a directory");

@@ -62,5 +62,3 @@ export function fail(t: Text): bool {
   say(t);
   return false;
 }
-
-export function succeed(): void { set32(FSR_STATUS, FS_STATUS_OK); }

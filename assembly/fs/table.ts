@@ -1,6 +1,5 @@
 // The partitions found by the last scan of a namespace (mbr.ts, gpt.ts), numbered as Linux numbers
 // them: nvme0n1p1 is number 1. Up to PARTS_MAX; a number may be missing (an empty GPT entry).
-import { FS_SCHEME_MBR } from "../common/fs-abi";
 import { fail, say, sayDec } from "./reply";
 
 export const PARTS_MAX: u32 = 128;
@@ -21,10 +20,8 @@ const PART_BYTES: u32 = 48;
 const parts: usize = memory.data(<i32>(PARTS_MAX * PART_BYTES), 8);
 const labels: usize = memory.data(<i32>(PARTS_MAX * LABEL_BYTES_MAX), 8);
 export let partCount: u32 = 0;
-export let scannedNs: i32 = -1;
 
-export function tableClear(): void { partCount = 0; scannedNs = -1; }
-export function tableDone(ns: u32): void { scannedNs = <i32>ns; }
+export function tableClear(): void { partCount = 0; }
 
 export function part(i: u32): Part {
   assert(i < partCount, "partition index out of range");
@@ -33,7 +30,7 @@ export function part(i: u32): Part {
 
 export function labelOf(i: u32): usize { return labels + <usize>(i * LABEL_BYTES_MAX); }
 
-// Adds a partition; false (said) when the table is full.
+// Adds a partition; null (said) when the table is full.
 export function addPart(number: u32, scheme: u32, start: u64, blocks: u64): Part | null {
   if (partCount == PARTS_MAX) { fail("more than 128 partitions"); return null; }
   const p = changetype<Part>(parts + <usize>(partCount * PART_BYTES));

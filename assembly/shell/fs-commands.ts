@@ -9,7 +9,7 @@ import {
 import { wordCount, wordPtr, wordLen } from "./words";
 import { namespaceByName, partNumber, nsRefused, putDevName } from "./devices";
 import { errorBegin, errorWord, unknownDevice } from "./io-commands";
-import { fsRequest, fs32, fs64, fsText, fsTextBytes, fsWhy } from "./fs-link";
+import { fsRequest, fs32, fs64, fsText, fsTextBytes, fsWhy, response } from "./fs-link";
 import { crc32Update } from "./crc32";
 import { pollStop } from "./session";
 
@@ -67,8 +67,6 @@ export function cmdParts(): void {
   if (!fsRequest(FS_OP_PARTS, argNs, 0, 0, 0, 0, 0, 0)) { fsFailed("parts", false); return; }
   if (fsTextBytes() != 0) { put("note: "); putDevName(); put(": "); putBytes(fsText(), <i32>fsTextBytes()); newline(); }
   const count = fs32(FSR_KIND);
-  const nsDev = partNumber;
-  assert(nsDev == 0, "parts of a partition");
   for (let i: u32 = 0; i < count; i++) {
     if (!fsRequest(FS_OP_PART, argNs, 0, i, 0, 0, 0, 0)) { fsFailed("parts", false); return; }
     if (fs32(FSR_STATUS) == FS_STATUS_END) break;
@@ -83,17 +81,15 @@ export function cmdParts(): void {
   }
 }
 
-// A GUID as stored (the first three fields little-endian), in the usual lower-case form.
+// The response's GUID as stored (the first three fields little-endian), in the usual lower-case form.
 function putGuid(): void {
-  const g = fsTextBase();
+  const g = response + <usize>FSR_GUID;
   putHexDigits(<u64>load<u32>(g), 8); putByte(CHAR_DASH);
   putHexDigits(<u64>load<u16>(g + 4), 4); putByte(CHAR_DASH);
   putHexDigits(<u64>load<u16>(g + 6), 4); putByte(CHAR_DASH);
   putHexDigits(<u64>load<u8>(g + 8), 2); putHexDigits(<u64>load<u8>(g + 9), 2); putByte(CHAR_DASH);
   for (let i = 10; i < 16; i++) putHexDigits(<u64>load<u8>(g + <usize>i), 2);
 }
-import { response } from "./fs-link";
-function fsTextBase(): usize { return response + <usize>FSR_GUID; }
 
 // ---- ls, cat, sum: DEV PATH ----
 
