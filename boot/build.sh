@@ -117,6 +117,8 @@ elif exports start_cmdline; then
   done
   only_env_imports "$OBJ/fs.h" " memory abort " "filesystem module $FS" "it answers messages and reads through blk only"
   GUESTS+=(fs)
+  # A client that calls fs.wasm (the shell) is instantiated with it; another client is not.
+  if grep -Eq '\b(Z_fsZ_call|w2c_fs_call)\(' "$OBJ/shell.h"; then MODE+=(-DCLIENT_HAS_FS=1); fi
 else
   echo "boot/build.sh: $WASM exports neither main (a probe guest) nor start_cmdline (the driver)" >&2; exit 1
 fi

@@ -36,6 +36,9 @@
 #ifndef GUEST_HAS_TRACE
 #define GUEST_HAS_TRACE 0
 #endif
+#ifndef CLIENT_HAS_FS
+#define CLIENT_HAS_FS 0    /* the client imports fs.call (build.sh looks): the shell does */
+#endif
 #if GUEST_HAS_TRACE
 #include "trace.h"
 #endif
@@ -45,7 +48,11 @@
 #if W2C_NEW_NAMES
 #define PROBE_MAIN(g) w2c_nvme_main(g)
 #define SHELL_TYPE w2c_shell
+#if CLIENT_HAS_FS
 #define SHELL_INSTANTIATE(s, b, e, f) wasm2c_shell_instantiate(s, b, e, f)
+#else
+#define SHELL_INSTANTIATE(s, b, e) wasm2c_shell_instantiate(s, b, e)
+#endif
 #define SHELL_MAIN(s) w2c_shell_main(s)
 #define FS_TYPE w2c_fs
 #define FS_INSTANTIATE(f, b, e) wasm2c_fs_instantiate(f, b, e)
@@ -57,7 +64,11 @@
 #else
 #define PROBE_MAIN(g) Z_nvmeZ_main(g)
 #define SHELL_TYPE Z_shell_instance_t
+#if CLIENT_HAS_FS
 #define SHELL_INSTANTIATE(s, b, e, f) (Z_shell_init_module(), Z_shell_instantiate(s, b, e, f))
+#else
+#define SHELL_INSTANTIATE(s, b, e) (Z_shell_init_module(), Z_shell_instantiate(s, b, e))
+#endif
 #define SHELL_MAIN(s) Z_shellZ_main(s)
 #define FS_TYPE Z_fs_instance_t
 #define FS_INSTANTIATE(f, b, e) (Z_fs_init_module(), Z_fs_instantiate(f, b, e))
@@ -77,7 +88,7 @@
 #define CLIENT_ARENA_SIZE (CLIENT_PAGES * PAGE_BYTES)
 #define DECODER_ARENA_SIZE (GUEST_HAS_TRACE ? DECODER_PAGES * PAGE_BYTES : 0)
 #define FS_ARENA_SIZE (FS_PAGES * PAGE_BYTES)
-#define SHELL_SHARE_BYTES (8u << 20)             /* the shell's share of the driver's buffer memory */
+#define SHELL_SHARE_BYTES (8u << 20)             /* the shell's share (iochk's 32 x 256 KiB need it all) */
 #define FS_SHARE_BYTES (128u << 10)              /* fs.wasm's share (cache lines of up to 64 KiB) */
 #define BUFFER_BYTES (SHELL_SHARE_BYTES + FS_SHARE_BYTES) /* the driver's buffer memory: both shares */
 
@@ -1130,7 +1141,11 @@ _Noreturn static void run_guests(void) {
     FS_INSTANTIATE(&fs, &fs_blk, &fs_env);
     fs_ready = true;
   }
+#if CLIENT_HAS_FS
   SHELL_INSTANTIATE(&shell, &shell_blk, &client_env, &fs);
+#else
+  SHELL_INSTANTIATE(&shell, &shell_blk, &client_env);   /* a client that does not import fs.call */
+#endif
   main_returned(SHELL_MAIN(&shell));
 }
 #endif

@@ -16,10 +16,12 @@ import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, b
 export const DMA_BASE = 0x1_2345_6000n;
 export const MEMORY_PAGES = 256;            // the driver's memory: the DMA window, 16 MiB
 export const CLIENT_MEMORY_PAGES = 32;      // a client module's memory (asconfig.json target "shell")
-export const SHELL_SHARE_BYTES = 8 << 20;   // the shell's share of the driver's buffer memory
+// The driver's buffer memory: the two clients' shares. The shell keeps the 8 MiB it always had
+// (iochk's 32 slices of 256 KiB need all of it); fs.wasm's 128 KiB come on top.
+export const SHELL_SHARE_BYTES = 8 << 20;
 export const FS_SHARE_BYTES = 128 << 10;    // fs.wasm's share (its cache lines of up to 64 KiB)
+export const BUFFER_BYTES = SHELL_SHARE_BYTES + FS_SHARE_BYTES;
 export const FS_MEMORY_PAGES = 8;           // fs.wasm's memory (asconfig.json target "fs")
-export const BUFFER_BYTES = SHELL_SHARE_BYTES + FS_SHARE_BYTES; // driver buffer memory: the two shares
 export const MSI_ADDRESS = 0xfee0_0000n;
 export const MSI_DATA_BASE = 0x40;
 export const BAR64_BASE = 0x80_0000_0000n;  // 64-bit BARs go above 4 GiB, so a truncated address shows

@@ -4,9 +4,10 @@
 // block commands on a partition: LBAs from its start, bounded by its end.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { drive, expectClean } from "./helpers.js";
 import { tempDir, readImage, parseLine, linesOf, errorLines, patternBytes, crcHex } from "../lib/disk-images.js";
-import { hasTools, gptImage, mbrImage, mdirTree, mtype, crcHexOf, sfdiskPartitions } from "../lib/fat-images.js";
+import { hasTools, gptImage, mbrImage, mdirTree, mtype, mtools, crcHexOf, sfdiskPartitions } from "../lib/fat-images.js";
 
 const tmp = tempDir("nvme-fs-");
 let gpt, mbr;
@@ -227,5 +228,29 @@ describe("at the prompt (console=tty)", () => {
     }
     expect(r.machine.link.clients).toHaveLength(2);   // the shell and fs.wasm
     expectClean(r);
+  });
+});
+
+describe("a FAT volume without a partition table, on 4096-byte blocks", () => {
+  it("ls, sum and cat on the namespace itself, with 4 KiB sectors and blocks", async () => {
+    const img = `${tmp.dir}/superfloppy-4k.img`;
+    (await import("../lib/fat-images.js")).blankImage(img, 64 << 20);
+    execFileSync("/usr/sbin/mkfs.fat", ["-F", "16", "-S", "4096", "-s", "1", img], { stdio: "pipe" });
+    const data = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7919) & 0xff));
+    writeFileSync(`${tmp.dir}/data.bin`, data);
+    writeFileSync(`${tmp.dir}/h.txt`, "hi\n");
+    mtools("mcopy", img, 0, `${tmp.dir}/data.bin`, "::/Random Data.bin");
+    mtools("mmd", img, 0, "::/d");
+    mtools("mcopy", img, 0, `${tmp.dir}/h.txt`, "::/d/h.txt");
+    const r = await drive({ disks: [`${img},lba=4096`], cmd: 'ls nvme0n1 /; sum nvme0n1 "/random data.bin"; cat nvme0n1 /d/h.txt; poweroff' });
+    expectClean(r);
+    expect(r.code, r.why).toBe(0);
+    expect(r.output, r.why).toContain('nvme0n1 nsid=1 lba_bytes=4096');
+    expect(r.output.split("\n").filter((l) => /^(file|dir|sum) /.test(l)), r.why).toEqual([
+      'file path="/Random Data.bin" bytes=100000',
+      "dir path=/d",
+      `sum path="/random data.bin" bytes=100000 crc32=${crcHexOf(mtype(img, 0, "/Random Data.bin"))}`,
+    ]);
+    expect(r.output, r.why).toContain("\nhi\n");
   });
 });
