@@ -5,10 +5,10 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
 import { bootQemu, hasQemu, KERNEL } from "./helpers.js";
 import { runSim } from "../../host/sim.js";
-import { tempDir, errorLines } from "../lib/disk-images.js";
+import { tempDir, errorLines, crcHex, patternBytes } from "../lib/disk-images.js";
 import { hasTools, gptImage, mbrImage, mdirTree, mtype, crcHexOf, sfdiskPartitions } from "../lib/fat-images.js";
 import { damageBase, damaged, FAT_CASES, MBR_CASES, expectedErrors, mbrDisk } from "../lib/fat-damage.js";
-import { readFileSync } from "node:fs";
+import { readFileSync, copyFileSync } from "node:fs";
 
 const enabled = hasQemu() || !!process.env.CI;
 
@@ -99,4 +99,27 @@ describe.skipIf(!enabled)("fs.wasm in QEMU", () => {
     expect(errorLines(r.output), explain(r)).toEqual(want);
     expect(r.output, explain(r)).toContain("poweroff code=1");
   }, 180_000);
+
+  // Block commands on a partition: LBAs from its start, its end the limit, the pattern at partition
+  // offsets, neighbours untouched (checked in the image after QEMU exits).
+  it("block commands on a GPT partition: crc as the image says, fill inside it only, a range past its end refused", async () => {
+    const img = tmp.path("q-blocks.img");
+    copyFileSync(gpt.img, img);
+    const before = readFileSync(img);
+    const p = gpt.parts.find((x) => x.number === 4);
+    const q = gpt.parts.find((x) => x.number === 2);
+    const r = await bootQemu({
+      disks: [{ path: img }],
+      cmd: `crc nvme0n1p2 0 ${q.size}; fill nvme0n1p4 0 ${p.size} 5; verify nvme0n1p4 0 ${p.size} 5; crc nvme0n1p4 ${p.size} 1; poweroff`,
+    });
+    expect(r.code, explain(r)).toBe(1);
+    expect(r.lines, explain(r)).toContain(`crc dev=nvme0n1p2 lba=0 count=${q.size} crc32=${crcHex(before.subarray(q.start * 512, (q.start + q.size) * 512))}`);
+    expect(r.lines, explain(r)).toContain(`verify dev=nvme0n1p4 lba=0 count=${p.size} seed=5 ok`);
+    expect(errorLines(r.output), explain(r)).toEqual([`error: crc dev=nvme0n1p4 lba=${p.size} count=1: range past the end of the partition (blocks=${p.size})`]);
+    const after = readFileSync(img);
+    const start = p.start * 512, end = (p.start + p.size) * 512;
+    expect(after.subarray(start, end).equals(patternBytes(5, 0, end - start))).toBe(true);
+    expect(after.subarray(0, start).equals(before.subarray(0, start))).toBe(true);
+    expect(after.subarray(end).equals(before.subarray(end))).toBe(true);
+  }, 120_000);
 });
