@@ -1,7 +1,7 @@
 // The filesystem requests (docs/fs-interface.md): stat, list, open and read, on the FAT volume of a
 // partition (or of a whole namespace, partition 0). Paths are '/'-separated, empty parts ignored,
 // names compared without ASCII case as FAT does, against the long name and the 8.3 name alike.
-import { FSR_KIND, FSR_TYPE, FSR_START, FS_KIND_FILE, FS_KIND_DIR, FS_STATUS_END, FSR_STATUS, FS_TEXT_BYTES_MAX } from "../common/fs-abi";
+import { FSR_KIND, FSR_TYPE, FSR_START, FS_KIND_FILE, FS_KIND_DIR, FS_STATUS_END, FSR_STATUS, FS_TEXT_BYTES_MAX, FS_PATH_BYTES_MAX } from "../common/fs-abi";
 import { useNamespace, cacheClear, readBytes } from "./disk";
 import { openPart } from "./partitions";
 import { tableClear } from "./table";
@@ -85,18 +85,44 @@ export function opStat(ns: u32, number: u32, path: usize, bytes: u32): void {
   set64(FSR_START, <u64>foundSize);
 }
 
-// Entry `index` of the directory `path`, "." and ".." not counted: its name, kind and size.
+// The listing in progress: the directory iterator (dir.ts) stands after entry listIndex of the
+// directory listPath of (listNs, listPart), as long as listValid (no other request came since).
+let listValid = false;
+let listNs: u32 = 0;
+let listPart: u32 = 0;
+let listIndex: u32 = 0;
+const listPath: usize = memory.data(<i32>FS_PATH_BYTES_MAX);
+let listPathBytes: u32 = 0;
+
+// Any request but a list ends the listing in progress (it may move the iterator or the disk).
+export function forgetList(): void { listValid = false; }
+
+function continuesList(ns: u32, number: u32, path: usize, bytes: u32, index: u32): bool {
+  return listValid && ns == listNs && number == listPart && index == listIndex + 1 && bytes == listPathBytes &&
+    memory.compare(path, listPath, <usize>bytes) == 0;
+}
+
+// Entry `index` of the directory `path`, "." and ".." not counted: its name, kind and size. Asked
+// for in order (0, 1, 2, …, the shell's ls does), each entry continues from the one before; any other
+// index walks the directory from its start.
 export function opList(ns: u32, number: u32, path: usize, bytes: u32, index: u32): void {
-  if (!mountPart(ns, number) || !lookup(path, bytes)) return;
-  if (!foundDir) { fail("not a directory"); return; }
-  if (!dirOpen(foundCluster)) return;
   let k: u32 = 0;
+  if (continuesList(ns, number, path, bytes, index)) k = index;
+  else {
+    listValid = false;
+    if (!mountPart(ns, number) || !lookup(path, bytes)) return;
+    if (!foundDir) { fail("not a directory"); return; }
+    if (!dirOpen(foundCluster)) return;
+  }
   for (let turns: u32 = 0; turns <= 65536; turns++) {
     const r = dirNext();
-    if (r < 0) return;
-    if (r == 0) { set32(FSR_STATUS, FS_STATUS_END); return; }
+    if (r < 0) { listValid = false; return; }
+    if (r == 0) { listValid = false; set32(FSR_STATUS, FS_STATUS_END); return; }
     if (entryIsDot) continue;
     if (k++ != index) continue;
+    listValid = true;
+    listNs = ns; listPart = number; listIndex = index; listPathBytes = bytes;
+    memory.copy(listPath, path, <usize>bytes);
     set32(FSR_KIND, entryIsDir ? FS_KIND_DIR : FS_KIND_FILE);
     set64(FSR_START, entryIsDir ? 0 : <u64>entrySize);
     const n = nameBytes() < textRoom() ? nameBytes() : textRoom();

@@ -12,7 +12,7 @@ import { outbox, replyBegin, replyLength, fail, set32, set64, say, sayDec, sayBy
 import { scan, openPart } from "./partitions";
 import { partCount, part, labelOf } from "./table";
 import { usedBackup, backupBlock, whyPrimary, whyPrimaryBytes } from "./gpt";
-import { opStat, opList, opOpen, opRead } from "./fat-ops";
+import { opStat, opList, opOpen, opRead, forgetList } from "./fat-ops";
 
 const inbox: usize = memory.data(<i32>FS_REQUEST_BYTES_MAX, 8);
 
@@ -31,6 +31,7 @@ export function fs_handle(len: u32): u32 {
   const op = q32(FSQ_OP);
   const ns = q32(FSQ_NS);
   const path = inbox + <usize>FSQ_PATH;
+  if (op != FS_OP_LIST) forgetList();
   if (op == FS_OP_PARTS) opParts(ns);
   else if (op == FS_OP_PART) opPart(ns, q32(FSQ_PART), q32(FSQ_INDEX));
   else if (op == FS_OP_STAT) opStat(ns, q32(FSQ_PART), path, pathBytes);
