@@ -7,7 +7,7 @@ import {
   OP_READ, NAMESPACE_RECORD_BYTES, NS_BLOCKS, NS_LBA_SHIFT, NS_REFUSED, DONE_RECORD_BYTES, DONE_TAG, DONE_STATUS,
   ERR_BUSY,
 } from "../common/abi";
-import { fail, say, sayDec } from "./reply";
+import { fail, say, sayDec, sayHex } from "./reply";
 
 const LINE_BYTES_MIN: u32 = 8192;
 const LINE_BYTES_MAX: u32 = 65536;          // the largest block the driver accepts (64 KiB)
@@ -73,7 +73,7 @@ function readBlocks(lba: u64, blocks: u32): bool {
     status = submit(tag, OP_READ, nsIndex, windowStart + lba, blocks, 0);
     if (status == ERR_BUSY) complete(records, 0, WAIT_SLICE_NS);
   }
-  if (status != 0) { fail("read of block "); sayDec(windowStart + lba); say(" refused: status "); sayDec(<u64>status); return false; }
+  if (status != 0) { fail("read of block "); sayDec(windowStart + lba); say(" refused: status "); sayHex(status); return false; }
   for (let waits: u32 = 0; waits < WAITS_MAX; waits++) {
     const n = complete(records, DONE_CAP, WAIT_SLICE_NS);
     for (let i = 0; i < n; i++) {
@@ -81,7 +81,7 @@ function readBlocks(lba: u64, blocks: u32): bool {
       if (load<u32>(r + <usize>DONE_TAG) != tag) continue;
       const done = load<u32>(r + <usize>DONE_STATUS);
       if (done == 0) return true;
-      fail("read of block "); sayDec(windowStart + lba); say(" failed: status "); sayDec(<u64>done);
+      fail("read of block "); sayDec(windowStart + lba); say(" failed: status "); sayHex(done);
       return false;
     }
   }

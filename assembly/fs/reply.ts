@@ -45,6 +45,17 @@ export function sayBytes(ptr: usize, n: u32): void {
 
 export function textBytesSaid(): u32 { return textBytes; }
 
+// 0x-prefixed lower-case hex, as the shell prints status codes.
+export function sayHex(v: u32): void {
+  sayByte(48); sayByte(120);
+  let digits = 1;
+  while (digits < 8 && (v >> (<u32>digits * 4)) != 0) digits++;
+  for (let i = digits - 1; i >= 0; i--) {
+    const d = (v >> (<u32>i * 4)) & 0xf;
+    sayByte(d < 10 ? 48 + d : 87 + d);
+  }
+}
+
 export function sayDec(v: u64): void {
   const digits: usize = memory.data(24);
   let n = 0;

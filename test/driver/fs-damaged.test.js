@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { drive, expectClean } from "./helpers.js";
-import { tempDir, errorLines } from "../lib/disk-images.js";
+import { tempDir, errorLines, crcHex } from "../lib/disk-images.js";
 import { hasTools, blankImage, MiB } from "../lib/fat-images.js";
 import { damageBase, damaged, FAT_CASES, MBR_CASES, expectedErrors, mbrDisk } from "../lib/fat-damage.js";
 
@@ -176,3 +176,32 @@ describe("damaged partition tables", () => {
     }
   }, 120_000);
 });
+
+describe("a disk that fails reads", () => {
+  it("media errors on every read: parts and ls are error lines with the block and the status; the shell goes on", async () => {
+    const img = damaged(base, tmp.path("media.img"), () => {});
+    const r = await drive({ profile: "qemu", seed: 6, faults: { errorRate: 1 }, disks: [img], cmd: "parts nvme0n1; ls nvme0n1p1 /; help; poweroff" });
+    expect(r.reason, r.why).toBe("poweroff");
+    expect(errorLines(r.output), r.why).toEqual([
+      "error: parts dev=nvme0n1: read of block 0 failed: status 0x281",
+      'error: ls: unknown device "nvme0n1p1": read of block 0 failed: status 0x281',
+    ]);
+    expect(r.output, r.why).toContain("commands:");
+  });
+
+  it("seeded media errors (10% of commands, retried by the driver): every command answers, the files read right or fail in words", async () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const r = await drive({ profile: "strict", seed, faults: { errorRate: 0.1 }, disks: [base.img], cmd: "sum nvme0n1p1 /loop.bin; crc nvme0n1 0 1; ls nvme0n1p1 /sub; crc nvme0n1 0 1; cat nvme0n1p1 /ok.txt; crc nvme0n1 0 1; poweroff" });
+      const why = `seed ${seed}: ${r.why}`;
+      expect(r.reason, why).toBe("poweroff");
+      expect(r.violations, why).toEqual([]);
+      const sums = r.output.split("\n").filter((l) => l.startsWith("sum path="));
+      for (const l of sums) expect(l, why).toBe("sum path=/loop.bin bytes=6000 crc32=" + crc6000("l"));
+      expect(r.output.match(/^(crc dev=nvme0n1 lba=0 count=1 crc32=|error: crc dev=nvme0n1 lba=0 count=1)/gm)?.length, why).toBe(3);
+    }
+  }, 60_000);
+});
+
+function crc6000(ch) {
+  return crcHex(Buffer.alloc(6000, ch.charCodeAt(0)));
+}
