@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync, copyFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { drive, expectClean } from "./helpers.js";
 import { tempDir, errorLines, crcHex } from "../lib/disk-images.js";
-import { hasTools, blankImage, MiB } from "../lib/fat-images.js";
+import { hasTools, blankImage, tool, MiB } from "../lib/fat-images.js";
 import { damageBase, damaged, FAT_CASES, MBR_CASES, expectedErrors, mbrDisk } from "../lib/fat-damage.js";
 
 const tmp = tempDir("nvme-fs-damaged-");
@@ -90,7 +90,7 @@ describe("damaged partition tables", () => {
   // sgdisk's disk: two partitions; the primary or backup header or array broken.
   function gptDisk(name) {
     const img = blankImage(tmp.path(name), 16 * MiB);
-    execFileSync("/usr/sbin/sgdisk", ["-n", "1:2048:+4M", "-c", "1:one", "-n", "2:0:+4M", "-c", "2:two", img], { stdio: "pipe" });
+    execFileSync(tool("sgdisk"), ["-n", "1:2048:+4M", "-c", "1:one", "-n", "2:0:+4M", "-c", "2:two", img], { stdio: "pipe" });
     return img;
   }
   const LAST = 16 * MiB / 512 - 1;

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { drive, expectClean } from "./helpers.js";
 import { tempDir, readImage, parseLine, linesOf, errorLines, patternBytes, crcHex } from "../lib/disk-images.js";
-import { hasTools, gptImage, mbrImage, mdirTree, mtype, mtools, crcHexOf, sfdiskPartitions } from "../lib/fat-images.js";
+import { hasTools, gptImage, mbrImage, mdirTree, mtype, mtools, tool, crcHexOf, sfdiskPartitions } from "../lib/fat-images.js";
 
 const tmp = tempDir("nvme-fs-");
 let gpt, mbr;
@@ -235,7 +235,7 @@ describe("a FAT volume without a partition table, on 4096-byte blocks", () => {
   it("ls, sum and cat on the namespace itself, with 4 KiB sectors and blocks", async () => {
     const img = `${tmp.dir}/superfloppy-4k.img`;
     (await import("../lib/fat-images.js")).blankImage(img, 64 << 20);
-    execFileSync("/usr/sbin/mkfs.fat", ["-F", "16", "-S", "4096", "-s", "1", img], { stdio: "pipe" });
+    execFileSync(tool("mkfs.fat"), ["-F", "16", "-S", "4096", "-s", "1", img], { stdio: "pipe" });
     const data = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7919) & 0xff));
     writeFileSync(`${tmp.dir}/data.bin`, data);
     writeFileSync(`${tmp.dir}/h.txt`, "hi\n");

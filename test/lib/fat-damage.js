@@ -2,7 +2,7 @@
 // (fat-images.js), then broken in one named way each, by offsets computed here from the on-disk
 // formats (the FAT specification's BPB and directory entries, UEFI's GPT header, the MBR).
 import { writeFileSync, readFileSync, copyFileSync } from "node:fs";
-import { blankImage, mkfsFat, mtools, sfdiskPartitions, MiB } from "./fat-images.js";
+import { blankImage, mkfsFat, mtools, sfdiskPartitions, tool, MiB } from "./fat-images.js";
 import { execFileSync } from "node:child_process";
 
 const SECTOR = 512;
@@ -33,7 +33,7 @@ export function fat16(buf, base) {
 // An MBR disk with one FAT16 partition (2 KiB clusters) holding files for each kind of damage.
 export function damageBase(dir) {
   const img = blankImage(`${dir}/damage-base.img`, 24 * MiB);
-  execFileSync("/usr/sbin/sfdisk", [img], { input: "label: dos\n2048,40000,6\n", stdio: ["pipe", "pipe", "pipe"] });
+  execFileSync(tool("sfdisk"), [img], { input: "label: dos\n2048,40000,6\n", stdio: ["pipe", "pipe", "pipe"] });
   const [p] = sfdiskPartitions(img);
   mkfsFat(img, 16, p.start, p.size, { clusterSectors: 4 });
   const base = p.start * SECTOR;

@@ -3,7 +3,7 @@
 // tree (`mdir -/ -b`) and every file's bytes (`mtype`), so the fs module's answers are checked
 // against tools that share no code with it.
 import { execFileSync } from "node:child_process";
-import { writeFileSync, readFileSync, truncateSync, openSync, closeSync } from "node:fs";
+import { writeFileSync, truncateSync, openSync, closeSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { noiseBytes } from "./disk-images.js";
 
@@ -18,7 +18,8 @@ export function hasTools() {
     return true;
   } catch { return false; }
 }
-const tool = (t) => {
+// A tool's path: Debian puts the partitioning and mkfs tools in /usr/sbin, which a user's PATH may lack.
+export const tool = (t) => {
   for (const d of ["/usr/sbin/", "/sbin/", ""]) { try { run("sh", ["-c", `test -x ${d}${t}`]); if (d) return d + t; } catch { /* next */ } }
   return t;
 };
@@ -125,4 +126,3 @@ export function mbrImage(dir) {
   return { img, parts, volumes: [1, 5, 6] };
 }
 
-export { readFileSync };
