@@ -8,7 +8,7 @@
 import { FS_SCHEME_MBR } from "../common/fs-abi";
 import { readBytes, nsBlocks, blockShift } from "./disk";
 import { fail, say, sayDec } from "./reply";
-import { addPart, checkLayout } from "./table";
+import { addPart, checkLayout, partCount } from "./table";
 
 const SECTOR_BYTES: u32 = 512;             // what is read of block 0 and of each EBR
 const SIGNATURE_OFFSET: u32 = 510;
@@ -73,7 +73,19 @@ export function scanMbr(): i32 {
     p.mbrType = type;
   }
   if (extBlocks != 0 && !scanLogical(extStart, extBlocks)) return -1;
+  if (partCount == 0 && extBlocks == 0 && looksLikeFatBootSector()) {
+    fail("no partition table: block 0 is a FAT boot sector (a filesystem without a table: name the namespace itself)");
+    return -1;
+  }
   return checkLayout(1, nsBlocks - 1) ? 0 : -1;
+}
+
+// No entry, and a boot jump (EBh or E9h) with a power-of-two sector size from 512 to 4096 at
+// byte 11: a FAT volume's first sector, as Linux's MBR reader also tells it apart.
+function looksLikeFatBootSector(): bool {
+  const jmp = <u32>load<u8>(sector);
+  const bps = <u32>load<u16>(sector + 11);
+  return (jmp == 0xeb || jmp == 0xe9) && bps >= 512 && bps <= 4096 && (bps & (bps - 1)) == 0;
 }
 
 // Follows the EBR chain of the extended partition at [extStart, extStart + extBlocks).

@@ -242,9 +242,9 @@ describe("a FAT volume without a partition table, on 4096-byte blocks", () => {
     mtools("mcopy", img, 0, `${tmp.dir}/data.bin`, "::/Random Data.bin");
     mtools("mmd", img, 0, "::/d");
     mtools("mcopy", img, 0, `${tmp.dir}/h.txt`, "::/d/h.txt");
-    const r = await drive({ disks: [`${img},lba=4096`], cmd: 'ls nvme0n1 /; sum nvme0n1 "/random data.bin"; cat nvme0n1 /d/h.txt; poweroff' });
+    const r = await drive({ disks: [`${img},lba=4096`], cmd: 'ls nvme0n1 /; sum nvme0n1 "/random data.bin"; cat nvme0n1 /d/h.txt; parts nvme0n1; poweroff' });
     expectClean(r);
-    expect(r.code, r.why).toBe(0);
+    expect(errorLines(r.output), r.why).toEqual(["error: parts dev=nvme0n1: no partition table: block 0 is a FAT boot sector (a filesystem without a table: name the namespace itself)"]);
     expect(r.output, r.why).toContain('nvme0n1 nsid=1 lba_bytes=4096');
     expect(r.output.split("\n").filter((l) => /^(file|dir|sum) /.test(l)), r.why).toEqual([
       'file path="/Random Data.bin" bytes=100000',
