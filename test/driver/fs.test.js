@@ -165,7 +165,7 @@ describe("block commands on a partition", () => {
     ]);
   });
 
-  it("fill and verify write the pattern at partition offsets and never touch a neighbour; iochk and zero stay inside too", async () => {
+  it("fill and verify write the pattern at partition offsets and never touch a neighbour; iochk, bench, trim and zero stay inside too", async () => {
     const img = `${tmp.dir}/gpt-fill.img`;
     const before = readImage(gpt.img);
     writeFileSync(img, before);
@@ -183,8 +183,11 @@ describe("block commands on a partition", () => {
     let after = readImage(img);
     expect(after.subarray(start, end).equals(patternBytes(7, 0, end - start)), "the pattern counts offsets from the partition's start").toBe(true);
     neighboursKept(after);
-    r = await shell(img, ["iochk nvme0n1p4 300 5 4", "zero nvme0n1p4 0 16"]);
+    r = await shell(img, ["iochk nvme0n1p4 300 5 4", "bench nvme0n1p4 write 8 4 200", "trim nvme0n1p4 100 8", "zero nvme0n1p4 0 16", "read nvme0n1p4 16 1"]);
     expect(r.code, r.why).toBe(0);
+    expect(r.output, r.why).toMatch(/bench dev=nvme0n1p4 op=write block_bytes=4096 qd=4 ios=200 /);
+    expect(r.output, r.why).toContain("trim dev=nvme0n1p4 lba=100 count=8 ok");
+    expect(r.output, r.why).toMatch(/\n00002000  /);    // read's offsets count from the partition's start
     expect(r.output, r.why).toMatch(/iochk dev=nvme0n1p4 ios=300 seed=5 qd=4 tracked_blocks=2048 .* ok/);
     after = readImage(img);
     expect(after.subarray(start, start + 16 * 512).equals(Buffer.alloc(16 * 512))).toBe(true);
