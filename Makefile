@@ -16,6 +16,7 @@ BUILD := build
 WASM  := $(BUILD)/nvme.wasm
 SHELL_WASM := $(BUILD)/shell.wasm
 TRACE_WASM := $(BUILD)/trace.wasm
+FS_WASM := $(BUILD)/fs.wasm
 GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json host/ascii-strings.js
 
 .PHONY: all deps deps-npm deps-system wasm kernel run test debug bench sweep soak diagrams clean
@@ -29,9 +30,9 @@ deps-npm:
 deps-system:
 	@scripts/deps.sh system
 
-# host/build.js builds the three modules (each only when stale), so all are outputs of one recipe.
-wasm: $(WASM) $(SHELL_WASM) $(TRACE_WASM)
-$(WASM) $(SHELL_WASM) $(TRACE_WASM) &: $(GUEST_SOURCES) | deps-npm
+# host/build.js builds the four modules (each only when stale), so all are outputs of one recipe.
+wasm: $(WASM) $(SHELL_WASM) $(TRACE_WASM) $(FS_WASM)
+$(WASM) $(SHELL_WASM) $(TRACE_WASM) $(FS_WASM) &: $(GUEST_SOURCES) | deps-npm
 	node host/build.js
 
 include boot/boot.mk

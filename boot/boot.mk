@@ -1,6 +1,7 @@
 # The bare-metal host (included by the top-level Makefile).
 #   make kernel                 build/kernel.elf (ELF32 multiboot image: the driver build/nvme.wasm and
-#                               the shell build/shell.wasm) + build/kernel64.elf (symbols)
+#                               the shell build/shell.wasm, the decoder build/trace.wasm, the
+#                               filesystem module build/fs.wasm) + build/kernel64.elf (symbols)
 #   make run [CMD="a; b"] [DISK=image] [QEMU_OPTS="-m 512M ..."]
 #                               boot QEMU with build/disk.img (or DISK, a raw image, written in
 #                               place) as an NVMe disk; default CMD shows bring-up, `info` and LBA 0,
@@ -24,8 +25,8 @@ QEMU_OPTS ?=
 .PHONY: kernel run debug debug-kernel disk-check
 
 kernel: $(KERNEL)
-$(KERNEL): $(WASM) $(SHELL_WASM) $(TRACE_WASM) $(BOOT_SOURCES) | deps-system
-	boot/build.sh $(WASM) $(BUILD) $(SHELL_WASM) $(TRACE_WASM)
+$(KERNEL): $(WASM) $(SHELL_WASM) $(TRACE_WASM) $(FS_WASM) $(BOOT_SOURCES) | deps-system
+	boot/build.sh $(WASM) $(BUILD) $(SHELL_WASM) $(TRACE_WASM) $(FS_WASM)
 
 debug-kernel: $(DEBUG_KERNEL)
 $(DEBUG_KERNEL): $(GUEST_SOURCES) $(WASM) $(BOOT_SOURCES) boot/build-debug.sh boot/debug-wasm.js boot/w2c-names.js | deps-system deps-npm

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds the bare-metal kernel around the driver, a client module and the trace decoder:
-#   boot/build.sh [DRIVER.wasm] [OUTDIR] [CLIENT.wasm] [TRACE.wasm]
-#       (defaults: build/nvme.wasm build build/shell.wasm build/trace.wasm)
+# Builds the bare-metal kernel around the driver, a client module, the trace decoder and the
+# filesystem module:
+#   boot/build.sh [DRIVER.wasm] [OUTDIR] [CLIENT.wasm] [TRACE.wasm] [FS.wasm]
+#       (defaults: build/nvme.wasm build build/shell.wasm build/trace.wasm build/fs.wasm)
 # The driver becomes nvme.c (wasm2c -n nvme), the client shell.c (wasm2c -n shell), the decoder
-# trace.c (wasm2c -n trace); host.c links them (the client's `blk` imports call the driver's
-# exports; the driver's trace_begin/trace_event and the host's own MMIO, configuration and
-# interrupt paths feed the decoder).
+# trace.c (wasm2c -n trace), the filesystem module fs.c (wasm2c -n fs); host.c links them (the
+# clients' `blk` imports call the driver's exports; the shell's fs.call runs fs.wasm's fs_handle
+# with copies both ways; the driver's trace_begin/trace_event and the host's own MMIO,
+# configuration and interrupt paths feed the decoder).
 # Probe mode: a DRIVER.wasm that exports main itself (test/qemu/kernel.test.js's probe guests) is
 # built alone, and the kernel calls its main; CLIENT.wasm and TRACE.wasm are not used then.
 # Modules with a name section (the debug variants of boot/debug-wasm.js) keep their function
@@ -20,6 +22,7 @@ WASM="${1:-$ROOT/build/nvme.wasm}"
 OUT="${2:-$ROOT/build}"
 CLIENT="${3:-$ROOT/build/shell.wasm}"
 DECODER="${4:-$ROOT/build/trace.wasm}"
+FS="${5:-$ROOT/build/fs.wasm}"
 OBJ="$OUT/boot"
 BOOT="$ROOT/boot"
 mkdir -p "$OBJ"
@@ -68,7 +71,7 @@ done
 "$WASM2C" -n nvme "$WASM" -o "$OBJ/nvme.c"
 # Which kind of module: the generated header declares its exports (either naming scheme).
 exports() { grep -Eq "\b(Z_nvmeZ_|w2c_nvme_)$1\(" "$OBJ/nvme.h"; }
-rm -f "$OBJ"/{shell,trace}.{c,h,o}   # left over from a build of the other kind
+rm -f "$OBJ"/{shell,trace,fs}.{c,h,o}   # left over from a build of the other kind
 GUESTS=(nvme)
 # One C function serves an env import for every module (host.c), so a module importing more than
 # its kind may would get the real thing: refuse, as host/build.js does. $1 the generated header,
@@ -105,6 +108,17 @@ elif exports start_cmdline; then
   only_env_imports "$OBJ/trace.h" " memory abort console_write " "trace decoder $DECODER" "the decoder only prints"
   GUESTS+=(trace)
   MODE+=(-DGUEST_HAS_TRACE=1)
+  # The filesystem module: a second client of blk, answering the shell's messages (fs.call).
+  [ -f "$FS" ] || { echo "boot/build.sh: filesystem module $FS does not exist (make wasm builds build/fs.wasm)" >&2; exit 1; }
+  "$WASM2C" -n fs "$FS" -o "$OBJ/fs.c"
+  for x in fs_inbox fs_inbox_bytes fs_outbox fs_handle; do
+    grep -Eq "\b(Z_fsZ_|w2c_fs_)$x\(" "$OBJ/fs.h" || {
+      echo "boot/build.sh: filesystem module $FS does not export $x (fs_inbox fs_inbox_bytes fs_outbox fs_handle)" >&2; exit 1; }
+  done
+  only_env_imports "$OBJ/fs.h" " memory abort " "filesystem module $FS" "it answers messages and reads through blk only"
+  GUESTS+=(fs)
+  # A client that calls fs.wasm (the shell) is instantiated with it; another client is not.
+  if grep -Eq '\b(Z_fsZ_call|w2c_fs_call)\(' "$OBJ/shell.h"; then MODE+=(-DCLIENT_HAS_FS=1); fi
 else
   echo "boot/build.sh: $WASM exports neither main (a probe guest) nor start_cmdline (the driver)" >&2; exit 1
 fi
@@ -113,7 +127,7 @@ fi
 # names of its name section in the C (bringUp, not w2c_bringUp), for gdb.
 if [ "${W2C_KEEP_NAMES:-0}" = 1 ]; then
   command -v node >/dev/null || { echo "boot/build.sh: W2C_KEEP_NAMES=1 needs node (boot/w2c-names.js)" >&2; exit 1; }
-  declare -A SOURCE=([nvme]="$WASM" [shell]="$CLIENT" [trace]="$DECODER")
+  declare -A SOURCE=([nvme]="$WASM" [shell]="$CLIENT" [trace]="$DECODER" [fs]="$FS")
   for g in "${GUESTS[@]}"; do
     node "$BOOT/w2c-names.js" "$OBJ/$g.c" "${SOURCE[$g]}" "$OBJ" "$BOOT/include" || exit 1
   done

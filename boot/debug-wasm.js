@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The debug variants of the guest modules, for `make debug` (boot/build-debug.sh):
 //   node boot/debug-wasm.js [OUTDIR]        (default build/debug)
-// writes OUTDIR/nvme.wasm, shell.wasm, trace.wasm (and their .wat): the targets of asconfig.json,
+// writes OUTDIR/nvme.wasm, shell.wasm, trace.wasm, fs.wasm (and their .wat): the targets of asconfig.json,
 // the same options, plus asc's --debug, which keeps a name section. build/nvme.wasm is not touched
 // (its size is budgeted; a name section would not fit): without its name section, OUTDIR/nvme.wasm
 // is byte for byte build/nvme.wasm, which this script checks and says.
@@ -21,7 +21,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { MODULES, ROOT } from "../host/build.js";
 
-const OUTPUTS = { driver: "nvme", shell: "shell", trace: "trace" };
+const OUTPUTS = { driver: "nvme", shell: "shell", trace: "trace", fs: "fs" };
 
 // ---- the binary format: LEB128, sections, the name section (WebAssembly core spec 5.2, 5.5, 7.4)
 

@@ -2,9 +2,11 @@
  * interface that links shell.wasm to the driver (docs/block-interface.md, the same as
  * host/block-link.js does under Node), and kmain.
  *
- * Two modules run here, each with its own memory: the driver (build/nvme.wasm, wasm2c -n nvme),
- * which owns the hardware, and a client (build/shell.wasm, wasm2c -n shell), which reaches it only
- * through `blk`. wasm2c hands every import the env instance of the module calling it, and each
+ * Three modules run here, each with its own memory: the driver (build/nvme.wasm, wasm2c -n nvme),
+ * which owns the hardware, and two clients, the shell (build/shell.wasm, wasm2c -n shell) and the
+ * filesystem module (build/fs.wasm, wasm2c -n fs), which reach it only through `blk`, each with its
+ * own share of the driver's buffer memory; the shell reaches fs.wasm only through fs.call, which
+ * the host answers by copying messages between their memories. wasm2c hands every import the env instance of the module calling it, and each
  * instance holds that module's memory, so one C function serves both modules.
  *
  * A third module, the trace decoder (build/trace.wasm, wasm2c -n trace, -DGUEST_HAS_TRACE=1), has
@@ -29,9 +31,13 @@
 #endif
 #if !GUEST_HAS_MAIN
 #include "shell.h"
+#include "fs.h"
 #endif
 #ifndef GUEST_HAS_TRACE
 #define GUEST_HAS_TRACE 0
+#endif
+#ifndef CLIENT_HAS_FS
+#define CLIENT_HAS_FS 0    /* the client imports fs.call (build.sh looks): the shell does */
 #endif
 #if GUEST_HAS_TRACE
 #include "trace.h"
@@ -42,16 +48,32 @@
 #if W2C_NEW_NAMES
 #define PROBE_MAIN(g) w2c_nvme_main(g)
 #define SHELL_TYPE w2c_shell
+#if CLIENT_HAS_FS
+#define SHELL_INSTANTIATE(s, b, e, f) wasm2c_shell_instantiate(s, b, e, f)
+#else
 #define SHELL_INSTANTIATE(s, b, e) wasm2c_shell_instantiate(s, b, e)
+#endif
 #define SHELL_MAIN(s) w2c_shell_main(s)
+#define FS_TYPE w2c_fs
+#define FS_INSTANTIATE(f, b, e) wasm2c_fs_instantiate(f, b, e)
+#define FS(name) w2c_fs_##name
+#define FS_CALL w2c_fs_call
 #define DECODER_TYPE w2c_trace
 #define DECODER_INSTANTIATE(t, e) wasm2c_trace_instantiate(t, e)
 #define DECODER(name) w2c_trace_##name
 #else
 #define PROBE_MAIN(g) Z_nvmeZ_main(g)
 #define SHELL_TYPE Z_shell_instance_t
+#if CLIENT_HAS_FS
+#define SHELL_INSTANTIATE(s, b, e, f) (Z_shell_init_module(), Z_shell_instantiate(s, b, e, f))
+#else
 #define SHELL_INSTANTIATE(s, b, e) (Z_shell_init_module(), Z_shell_instantiate(s, b, e))
+#endif
 #define SHELL_MAIN(s) Z_shellZ_main(s)
+#define FS_TYPE Z_fs_instance_t
+#define FS_INSTANTIATE(f, b, e) (Z_fs_init_module(), Z_fs_instantiate(f, b, e))
+#define FS(name) Z_fsZ_##name
+#define FS_CALL Z_fsZ_call
 #define DECODER_TYPE Z_trace_instance_t
 #define DECODER_INSTANTIATE(t, e) (Z_trace_init_module(), Z_trace_instantiate(t, e))
 #define DECODER(name) Z_traceZ_##name
@@ -61,10 +83,14 @@
 #define DRIVER_PAGES 256u                        /* the driver's memory, the DMA window: 16 MiB */
 #define CLIENT_PAGES 32u                         /* the shell's memory: 2 MiB */
 #define DECODER_PAGES 4u                         /* the trace decoder's memory: 256 KiB */
+#define FS_PAGES 8u                              /* fs.wasm's memory: 512 KiB */
 #define ARENA_SIZE (DRIVER_PAGES * PAGE_BYTES)
 #define CLIENT_ARENA_SIZE (CLIENT_PAGES * PAGE_BYTES)
 #define DECODER_ARENA_SIZE (GUEST_HAS_TRACE ? DECODER_PAGES * PAGE_BYTES : 0)
-#define BUFFER_BYTES (8u << 20)                  /* the driver's buffer memory, all the shell's share */
+#define FS_ARENA_SIZE (FS_PAGES * PAGE_BYTES)
+#define SHELL_SHARE_BYTES (8u << 20)             /* the shell's share (iochk's 32 x 256 KiB need it all) */
+#define FS_SHARE_BYTES (128u << 10)              /* fs.wasm's share (cache lines of up to 64 KiB) */
+#define BUFFER_BYTES (SHELL_SHARE_BYTES + FS_SHARE_BYTES) /* the driver's buffer memory: both shares */
 
 #define ARENA_ALIGN (2u << 20)                   /* lets the IOMMU map the window with 2 MiB pages */
 
@@ -74,6 +100,10 @@
 u8 guest_arena[ARENA_SIZE] __attribute__((aligned(ARENA_ALIGN), section(".bss.zz_arena.driver")));
 /* The client's memory: no device ever sees it, any static array will do. */
 static u8 client_arena[CLIENT_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.client")));
+#if !GUEST_HAS_MAIN
+/* fs.wasm's memory: no device sees it either. */
+static u8 fs_arena[FS_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.fs")));
+#endif
 #if GUEST_HAS_TRACE
 /* The trace decoder's memory: the host copies entries into it, never a device. */
 static u8 decoder_arena[DECODER_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.trace")));
@@ -109,6 +139,7 @@ typedef struct NVME_ENV_STRUCT env_t;
 static env_t driver_env;  /* the driver's, or in probe mode the probe's */
 static env_t client_env;
 static env_t decoder_env; /* the trace decoder's */
+static env_t fs_env;      /* fs.wasm's */
 static nvme_instance_t driver;
 
 wasm_rt_memory_t *IMPORT(memory)(env_t *e) { return &e->memory; }
@@ -252,7 +283,7 @@ static void check_memory(u32 magic, u32 info) {
   if (mb_cmdline && (u64)(uintptr_t)mb_cmdline + 1 > need) need = (u64)(uintptr_t)mb_cmdline + 1;
   need = (need + 0xFFF) & ~0xFFFULL; /* whole pages */
   if (need <= ram_end) return;
-  u32 arenas_mib = (ARENA_SIZE + (GUEST_HAS_MAIN ? 0 : CLIENT_ARENA_SIZE) + DECODER_ARENA_SIZE) >> 20;
+  u32 arenas_mib = (ARENA_SIZE + (GUEST_HAS_MAIN ? 0 : CLIENT_ARENA_SIZE + FS_ARENA_SIZE) + DECODER_ARENA_SIZE) >> 20;
   kprintf("boot: memory: %lu MiB is too small: the guests need %u MiB of arenas above 1 MiB plus the kernel "
           "(the kernel, its arenas and the command line end at 0x%lx, usable RAM at 0x%lx); give QEMU -m %s or more\n",
           (ram_end + (1 << 20) - 1) >> 20, arenas_mib, need, ram_end, SUGGESTED_MEMORY);
@@ -828,7 +859,7 @@ static void guarded_write(const struct mapping *m, u32 off, u32 v) {
  * queues the driver's request_done calls per client until the client collects them. */
 #if !GUEST_HAS_MAIN
 
-#define MAX_CLIENTS 1
+#define MAX_CLIENTS 2                      /* the shell and fs.wasm */
 #define DONE_RING 1024             /* >= the shell's tags (TAGS_MAX): it cannot overflow */
 #define TICK_NS 1000000ULL         /* how often blk.complete calls the driver's tick */
 #define IRQ_SLICE_NS 2000000ULL    /* one irq_wait while requests are on interrupt-driven controllers */
@@ -1007,6 +1038,26 @@ u32 BLK(complete)(blk_t *c, u32 ptr, u32 cap, u64 timeout_ns) {
 u32 BLK(driver_errors)(blk_t *c) { (void)c; return nvme_log_errors(&driver); }
 u32 BLK(shutdown)(blk_t *c) { (void)c; return nvme_shutdown(&driver); }
 
+/* ---- the module link: the shell's fs.call, answered by fs.wasm (docs/fs-interface.md) -----------
+ * As host/module-link.js does under Node: the request is copied from the shell's memory into
+ * fs.wasm's inbox, fs_handle runs, and the response is copied from its outbox back into the shell's
+ * memory. The host reads nothing of the messages but their lengths. wasm2c names the shell's `fs`
+ * import module after fs.wasm's own instance type (-n fs), so the shell is instantiated with the
+ * fs.wasm instance itself and fs.call receives it. */
+static bool fs_ready;                /* fs.wasm instantiated (it had room for its share) */
+
+u32 FS_CALL(FS_TYPE *fs, u32 req_ptr, u32 req_len, u32 resp_ptr, u32 resp_cap) {
+  if (!fs_ready || !in_memory(&client_env, req_ptr, req_len) || !in_memory(&client_env, resp_ptr, resp_cap)) return (u32)-1;
+  u32 inbox = FS(fs_inbox)(fs);
+  if (req_len > FS(fs_inbox_bytes)(fs) || !in_memory(&fs_env, inbox, req_len)) return (u32)-1;
+  memcpy(fs_env.memory.data + inbox, client_env.memory.data + req_ptr, req_len);
+  u32 resp_len = FS(fs_handle)(fs, req_len);
+  u32 outbox = FS(fs_outbox)(fs);
+  if (resp_len > resp_cap || !in_memory(&fs_env, outbox, resp_len)) return (u32)-1;
+  memcpy(client_env.memory.data + resp_ptr, fs_env.memory.data + outbox, resp_len);
+  return resp_len;
+}
+
 #endif /* !GUEST_HAS_MAIN */
 
 /* ---- the end ------------------------------------------------------------------------------- */
@@ -1118,18 +1169,30 @@ static const char *start_error(s32 r) {
 }
 
 /* The driver, started with its options from the command line (its bring-up lines come out now),
- * then the shell, linked to it, whose main ends in poweroff. */
+ * then fs.wasm and the shell, linked to it (the shell also to fs.wasm), whose main ends in poweroff. */
 _Noreturn static void run_guests(void) {
   static SHELL_TYPE shell;
-  static blk_t shell_blk;
+  static FS_TYPE fs;
+  static blk_t shell_blk, fs_blk;
   nvme_instantiate(&driver, &driver_env);
   nvme_io_queues(&driver, MAX_CLIENTS); /* a pair per client; the queues= boot option may ask for more */
   s32 found = nvme_start_cmdline(&driver, BUFFER_BYTES);
   if (found < 0) kprintf("boot: the driver's start_cmdline answered %d: %s\n", found, start_error(found));
   env_init(&client_env, "shell", client_arena, CLIENT_PAGES);
   u32 total = nvme_buffer_bytes(&driver);
-  link_client(&shell_blk, &client_env, total < BUFFER_BYTES ? total : BUFFER_BYTES);
-  SHELL_INSTANTIATE(&shell, &shell_blk, &client_env);
+  u32 shell_share = total < SHELL_SHARE_BYTES ? total : SHELL_SHARE_BYTES;
+  link_client(&shell_blk, &client_env, shell_share);
+  env_init(&fs_env, "fs", fs_arena, FS_PAGES);
+  if (total - shell_share >= FS_SHARE_BYTES) {   /* without room, fs.call answers -1 */
+    link_client(&fs_blk, &fs_env, FS_SHARE_BYTES);
+    FS_INSTANTIATE(&fs, &fs_blk, &fs_env);
+    fs_ready = true;
+  }
+#if CLIENT_HAS_FS
+  SHELL_INSTANTIATE(&shell, &shell_blk, &client_env, &fs);
+#else
+  SHELL_INSTANTIATE(&shell, &shell_blk, &client_env);   /* a client that does not import fs.call */
+#endif
   main_returned(SHELL_MAIN(&shell));
 }
 #endif

@@ -3,6 +3,7 @@
 //   build/nvme.wasm   the driver   (assembly/driver + assembly/common), asconfig.json target "driver"
 //   build/shell.wasm  the shell    (assembly/shell + assembly/common),  asconfig.json target "shell"
 //   build/trace.wasm  the trace decoder (assembly/trace + assembly/common), target "trace"
+//   build/fs.wasm     partitions and FAT (assembly/fs + assembly/common), target "fs"
 // and checks the rules on what comes out: no memory.grow and no runtime allocator in either (their
 // memory is fixed; the driver's is the DMA window); the driver within DRIVER_BYTES_MAX; the shell
 // importing nothing of the hardware ABI.
@@ -18,10 +19,14 @@ export const MODULES = {
   driver: { entry: "assembly/driver/main.ts", dirs: ["assembly/driver", "assembly/common"], wasm: join(ROOT, "build", "nvme.wasm"), wat: join(ROOT, "build", "nvme.wat") },
   shell: { entry: "assembly/shell/main.ts", dirs: ["assembly/shell", "assembly/common"], wasm: join(ROOT, "build", "shell.wasm"), wat: join(ROOT, "build", "shell.wat") },
   trace: { entry: "assembly/trace/main.ts", dirs: ["assembly/trace", "assembly/common"], wasm: join(ROOT, "build", "trace.wasm"), wat: join(ROOT, "build", "trace.wat") },
+  fs: { entry: "assembly/fs/main.ts", dirs: ["assembly/fs", "assembly/common"], wasm: join(ROOT, "build", "fs.wasm"), wat: join(ROOT, "build", "fs.wat") },
 };
 export const WASM = MODULES.driver.wasm;
 export const SHELL_WASM = MODULES.shell.wasm;
 export const TRACE_WASM = MODULES.trace.wasm;
+export const FS_WASM = MODULES.fs.wasm;
+// What fs.wasm may import: the blk calls a filesystem needs, and its memory (docs/fs-interface.md).
+export const FS_IMPORTS = ["env.memory", "env.abort", "blk.namespace_count", "blk.describe_namespace", "blk.buffer_bytes", "blk.buffer_read", "blk.submit", "blk.complete"];
 
 function sources(dir) {
   const out = [];
@@ -58,8 +63,14 @@ export function checkModule(name, bytes) {
   if (name === "trace") {
     for (const i of imports) if (i.module !== "env" || !["memory", "abort", "console_write"].includes(i.name)) problems.push(`the decoder imports ${i.module}.${i.name}`);
   }
+  if (name === "fs") {
+    for (const i of imports) if (!FS_IMPORTS.includes(`${i.module}.${i.name}`)) problems.push(`the fs module imports ${i.module}.${i.name}`);
+  }
   if (name === "shell") {
-    for (const i of imports) if (i.module !== "env" && i.module !== "blk") problems.push(`imports ${i.module}.${i.name}`);
+    for (const i of imports) {
+      const fsCall = i.module === "fs" && i.name === "call";   // fs.wasm's messages, through the host
+      if (i.module !== "env" && i.module !== "blk" && !fsCall) problems.push(`imports ${i.module}.${i.name}`);
+    }
     for (const i of imports) if (HARDWARE_IMPORT.test(i.name)) problems.push(`imports the hardware ABI: ${i.module}.${i.name}`);
   }
   return problems;

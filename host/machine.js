@@ -6,8 +6,9 @@
 //   const { code, output } = await m.run();        // build/nvme.wasm linked with build/shell.wasm
 //   m.run(driverBytes, clientBytes)                // other modules; a module exporting main() alone
 //                                                  // runs as a single guest (the kernel's probe guests)
-import { readFileSync, readSync, openSync, closeSync, constants as fsc } from "node:fs";
+import { readFileSync, readSync, openSync, closeSync, existsSync, constants as fsc } from "node:fs";
 import { BlockLink } from "./block-link.js";
+import { serverImports } from "./module-link.js";
 import { guardMmioWrite, guardConfigWrite } from "./guard.js";
 import { Tracer } from "./trace.js";
 import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, bdfName, hostBridge, isaBridge, ideController, acpiFunction, vga, e1000 } from "./pci.js";
@@ -15,7 +16,12 @@ import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, b
 export const DMA_BASE = 0x1_2345_6000n;
 export const MEMORY_PAGES = 256;            // the driver's memory: the DMA window, 16 MiB
 export const CLIENT_MEMORY_PAGES = 32;      // a client module's memory (asconfig.json target "shell")
-export const BUFFER_BYTES = 8 << 20;        // driver buffer memory, all of it the shell's share
+// The driver's buffer memory: the two clients' shares. The shell keeps the 8 MiB it always had
+// (iochk's 32 slices of 256 KiB need all of it); fs.wasm's 128 KiB come on top.
+export const SHELL_SHARE_BYTES = 8 << 20;
+export const FS_SHARE_BYTES = 128 << 10;    // fs.wasm's share (its cache lines of up to 64 KiB)
+export const BUFFER_BYTES = SHELL_SHARE_BYTES + FS_SHARE_BYTES;
+export const FS_MEMORY_PAGES = 8;           // fs.wasm's memory (asconfig.json target "fs")
 export const MSI_ADDRESS = 0xfee0_0000n;
 export const MSI_DATA_BASE = 0x40;
 export const BAR64_BASE = 0x80_0000_0000n;  // 64-bit BARs go above 4 GiB, so a truncated address shows
@@ -25,7 +31,6 @@ export const INTERRUPT_EXIT = 130;
 const CLOCK_MAX = (1n << 63n) - 1n;
 const MAX_LINES = 32;
 const MAX_MAPS = 64;
-const LINKED_CLIENTS = 1;           // client modules instantiateLinked links: the shell
 const ABORT_TEXT_FLAG = 0x80000000;
 const IRQ_KINDS = ["intx", "msix", "msi"];  // irq_attach's mode: 0 INTx, 1 MSI-X, 2 MSI (docs/abi.md) // abort's msg/file with bit 31 set: a Text (host/ascii-strings.js, docs/abi.md)
 
@@ -748,20 +753,36 @@ export class Machine {
   }
 
   // The driver, started, and the client linked to it; returns the client's main.
-  async instantiateLinked(driverModule, clientModule) {
+  async instantiateLinked(driverModule, clientModule, fsModule = null) {
     this.tracer = await Tracer.load(this, this.options.traceRecords ?? null);
     let link = null;
     const driver = await WebAssembly.instantiate(driverModule, this.imports((tag, status, lba) => link.requestDone(tag, status, lba)));
     this.driver = driver;
-    driver.exports.io_queues(LINKED_CLIENTS); // a pair per client; the queues= boot option may ask for more
+    // A pair per client module linked below (the shell, and fs.wasm when given); the queues= boot
+    // option may ask for more.
+    driver.exports.io_queues(fsModule ? 2 : 1);
     driver.exports.start_cmdline(BUFFER_BYTES);
     link = new BlockLink(this, driver);
     this.link = link;
     const clientMemory = new WebAssembly.Memory({ initial: CLIENT_MEMORY_PAGES, maximum: CLIENT_MEMORY_PAGES });
-    const share = Math.min(BUFFER_BYTES, driver.exports.buffer_bytes() >>> 0);
+    const total = driver.exports.buffer_bytes() >>> 0;
+    const share = Math.min(SHELL_SHARE_BYTES, total);
+    const blk = link.clientImports(() => clientMemory, share);
+    // fs.wasm, a second client with its own memory and share, reached by the shell through fs.call
+    // (host/module-link.js). Without it (not built, or no room) fs.call answers -1.
+    let fsExports = null;
+    const fsMemory = new WebAssembly.Memory({ initial: FS_MEMORY_PAGES, maximum: FS_MEMORY_PAGES });
+    if (fsModule && total - share >= FS_SHARE_BYTES) {
+      const fs = await WebAssembly.instantiate(fsModule, {
+        env: { memory: fsMemory, abort: this.commonImports(fsMemory).abort },
+        blk: link.clientImports(() => fsMemory, FS_SHARE_BYTES),
+      });
+      fsExports = fs.exports;
+    }
     const client = await WebAssembly.instantiate(clientModule, {
       env: this.commonImports(clientMemory),
-      blk: link.clientImports(() => clientMemory, share),
+      blk,
+      fs: serverImports(() => clientMemory, () => fsMemory, fsExports),
     });
     return client.exports.main;
   }
@@ -784,6 +805,7 @@ export class Machine {
     const driverModule = await WebAssembly.compile(driverBytes ?? readFileSync(build.WASM));
     const alone = WebAssembly.Module.exports(driverModule).some((e) => e.name === "main");
     const clientModule = alone ? null : await WebAssembly.compile(clientBytes ?? readFileSync(build.SHELL_WASM));
+    const fsModule = alone || !existsSync(build.FS_WASM) ? null : await WebAssembly.compile(readFileSync(build.FS_WASM));
     const result = { code: 0, output: "", reason: "return", trap: null, guestCode: 0 };
     const endTrap = (message) => {
       this.flushReadTrace();
@@ -797,7 +819,7 @@ export class Machine {
     };
     this.startConsole();
     try {
-      const main = alone ? await this.instantiateAlone(driverModule) : await this.instantiateLinked(driverModule, clientModule);
+      const main = alone ? await this.instantiateAlone(driverModule) : await this.instantiateLinked(driverModule, clientModule, fsModule);
       const r = main();
       result.guestCode = (r ?? 0) | 0;
       result.code = result.guestCode === 0 ? 0 : (result.guestCode & 0xff) || 1;

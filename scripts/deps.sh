@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the project needs and is missing: Debian packages (QEMU, wabt's wasm2c, clang, lld)
+# Installs what the project needs and is missing: Debian packages (QEMU, wabt's wasm2c, clang, lld;
+# gdisk, fdisk, dosfstools and mtools for the fs tests' disks)
 # with apt-get, and the npm packages pinned in package-lock.json with npm ci.
 # Usage: scripts/deps.sh [system] [npm] [debug]   (system and npm when no argument is given;
 #        debug adds gdb, which only `make debug` needs)
@@ -16,6 +17,11 @@ if [ $want_system = 1 ] || [ $want_debug = 1 ]; then
   command -v clang >/dev/null || missing+=(clang)
   command -v ld.lld >/dev/null || missing+=(lld)
   command -v objcopy >/dev/null || missing+=(binutils)
+  # The fs tests make disks with Debian's own partitioning and FAT tools (test/lib/fat-images.js).
+  [ -x /usr/sbin/sgdisk ] || command -v sgdisk >/dev/null || missing+=(gdisk)
+  [ -x /usr/sbin/sfdisk ] || command -v sfdisk >/dev/null || missing+=(fdisk)
+  [ -x /usr/sbin/mkfs.fat ] || command -v mkfs.fat >/dev/null || missing+=(dosfstools)
+  command -v mcopy >/dev/null || missing+=(mtools)
   [ $want_debug = 1 ] && { command -v gdb >/dev/null || missing+=(gdb); }
   if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]} (apt-get)"

@@ -36,8 +36,13 @@ export function cmdHelp(): void {
   putLine("  smart CTRL                    SMART / Health log (nvme-cli smart-log)");
   putLine("  errors CTRL                   Error Information log (nvme-cli error-log)");
   putLine("  stats                         counters per controller");
+  putLine("  parts DEV                     partitions (MBR, GPT): nvme0n1p1, ...");
+  putLine("  ls DEV PATH                   a FAT directory's entries, or one file");
+  putLine("  cat DEV PATH                  a FAT file's bytes");
+  putLine("  sum DEV PATH                  a FAT file's size and CRC-32 (zlib)");
   putLine("  poweroff                      orderly shutdown, then exit");
-  putLine("DEV is a namespace such as nvme0n1, CTRL a controller such as nvme0; numbers are decimal or 0x-hex.");
+  putLine("DEV is a namespace such as nvme0n1 or a partition such as nvme0n1p1, CTRL a controller such as nvme0;");
+  putLine("numbers are decimal or 0x-hex; a PATH with blanks goes in double quotes.");
 }
 
 function putVersion(vs: u32): void {

@@ -1,12 +1,16 @@
 // Tab completion at the prompt (console=tty only): the word that ends at the cursor, completed as
 // a command name when it is a command's first word, else as a device name (nvme0n1, … from the
-// namespaces the driver describes; after smart and errors, a controller name: nvme0, …). One candidate: the rest of it and a blank. Several: as far as
+// namespaces the driver describes, and nvme0n1p1, … of the namespaces whose name the word begins
+// with or is the start of, from their partition tables as fs.wasm reads them; after smart and
+// errors, a controller name: nvme0, …). One candidate: the rest of it and a blank. Several: as far as
 // they agree, and when that adds nothing, the list (listCandidates). None: the bell.
 import { ascii, Text, textLength, putByte, put, newline } from "../common/console";
-import { namespaceCount, loadNamespace, nsCtrl, nsId, controllerCount } from "./devices";
+import { namespaceCount, loadNamespace, nsCtrl, nsId, nsRefused, controllerCount } from "./devices";
+import { fsRequest, fs32 } from "./fs-link";
+import { FS_OP_PARTS, FS_OP_PART, FSR_KIND, FSR_NUMBER, FSR_STATUS, FS_STATUS_END } from "../common/fs-abi";
 
 // The commands of dispatch.ts, in help's order: keep the two in step (a test compares them).
-const COMMANDS: u32 = 15;
+const COMMANDS: u32 = 19;
 function commandName(i: u32): Text {
   switch (i) {
     case 0: return ascii("help");
@@ -23,6 +27,10 @@ function commandName(i: u32): Text {
     case 11: return ascii("smart");
     case 12: return ascii("errors");
     case 13: return ascii("stats");
+    case 14: return ascii("parts");
+    case 15: return ascii("ls");
+    case 16: return ascii("cat");
+    case 17: return ascii("sum");
     default: return ascii("poweroff");
   }
 }
@@ -58,6 +66,39 @@ function appendDec(v: u32): void {
   for (; div > 0; div /= 10) appendByte(CHAR_ZERO + v / div % 10);
 }
 
+// Partition candidates: (namespace index, partition number) pairs, found when the word is a device's.
+const PARTS_MAX: u32 = 64;
+const partNs: usize = memory.data(<i32>PARTS_MAX * 4, 4);
+const partNo: usize = memory.data(<i32>PARTS_MAX * 4, 4);
+let partCandidates: u32 = 0;
+
+function appendNsName(): void {
+  appendByte(110); appendByte(118); appendByte(109); appendByte(101);  // "nvme"
+  appendDec(nsCtrl()); appendByte(110); appendDec(nsId());              // K "n" N
+}
+
+// The partitions of every namespace whose name and the word agree as far as both go (so a Tab
+// after "nvme0" or "nvme0n1p" reads the tables, one after "nvme1" not nvme0's).
+function findPartitions(): void {
+  partCandidates = 0;
+  const n = namespaceCount() < NAMESPACES_MAX ? namespaceCount() : NAMESPACES_MAX;
+  for (let ns: u32 = 0; ns < n; ns++) {
+    if (!loadNamespace(ns) || nsRefused() != 0) continue;
+    candidateLen = 0;
+    appendNsName();
+    const common = candidateLen < wordLen ? candidateLen : wordLen;
+    if (memory.compare(candidate, wordAt, <usize>common) != 0) continue;
+    if (!fsRequest(FS_OP_PARTS, ns, 0, 0, 0, 0, 0, 0)) continue;
+    const count = fs32(FSR_KIND);
+    for (let k: u32 = 0; k < count && partCandidates < PARTS_MAX; k++) {
+      if (!fsRequest(FS_OP_PART, ns, 0, k, 0, 0, 0, 0) || fs32(FSR_STATUS) == FS_STATUS_END) break;
+      store<u32>(partNs + <usize>(partCandidates * 4), ns);
+      store<u32>(partNo + <usize>(partCandidates * 4), fs32(FSR_NUMBER));
+      partCandidates++;
+    }
+  }
+}
+
 // Candidate i into `candidate`; false when there is no candidate i.
 function loadCandidate(i: u32): bool {
   candidateLen = 0;
@@ -73,7 +114,15 @@ function loadCandidate(i: u32): bool {
     appendDec(i);                                                       // K
     return true;
   }
-  if (i >= namespaceCount() || i >= NAMESPACES_MAX || !loadNamespace(i)) return false;
+  const namespaces = namespaceCount() < NAMESPACES_MAX ? namespaceCount() : NAMESPACES_MAX;
+  if (i >= namespaces) {
+    const k = i - namespaces;
+    if (k >= partCandidates || !loadNamespace(load<u32>(partNs + <usize>(k * 4)))) return false;
+    candidateLen = 0;
+    appendNsName(); appendByte(112); appendDec(load<u32>(partNo + <usize>(k * 4)));   // "p" P
+    return true;
+  }
+  if (!loadNamespace(i)) return false;
   appendDec(nsCtrl()); appendByte(110); appendDec(nsId());              // K "n" N
   return true;
 }
@@ -108,7 +157,9 @@ export function complete(line: usize, len: u32, cursor: u32): void {
   wordAt = line + <usize>start;
   wordLen = cursor - start;
   if (wordLen > CANDIDATE_CAP) return;
-  for (let i: u32 = 0; i < COMMANDS + NAMESPACES_MAX && loadCandidate(i); i++) {
+  partCandidates = 0;
+  if (!commandWord && !controllerWord) findPartitions();
+  for (let i: u32 = 0; i < COMMANDS + NAMESPACES_MAX + PARTS_MAX && loadCandidate(i); i++) {
     if (!candidateMatches()) continue;
     if (matches == 0) {
       additionLen = candidateLen - wordLen;
@@ -126,7 +177,7 @@ export function complete(line: usize, len: u32, cursor: u32): void {
 // The candidates of the last complete(), on one line, two blanks apart.
 export function listCandidates(): void {
   let shown: u32 = 0;
-  for (let i: u32 = 0; i < COMMANDS + NAMESPACES_MAX && loadCandidate(i); i++) {
+  for (let i: u32 = 0; i < COMMANDS + NAMESPACES_MAX + PARTS_MAX && loadCandidate(i); i++) {
     if (!candidateMatches()) continue;
     if (shown > 0) put("  ");
     for (let k: u32 = 0; k < candidateLen; k++) putByte(<u32>load<u8>(candidate + <usize>k));

@@ -7,7 +7,11 @@ import {
   STATE_FAILED, STATE_STOPPED,
 } from "../common/abi";
 import { failText } from "../common/words";
-import { put } from "../common/console";
+import { put, putByte, putDec, putNsName } from "../common/console";
+import { fsRequest, fs64 } from "./fs-link";
+import { FS_OP_PART, FSR_START, FSR_BLOCKS } from "../common/fs-abi";
+
+const CHAR_P: u32 = 0x70;
 import { putStatus } from "../common/status-words";
 
 // One controller record and one namespace record at a time, fetched fresh for each use (a
@@ -64,18 +68,49 @@ export function controllerByName(ptr: usize, len: i32): i32 {
   return <i32>ctrl;
 }
 
+// The device a block command names: a namespace (partNumber 0, all its blocks) or one of its
+// partitions, nvme0n1p1 (partNumber 1: LBAs from partStart, partBlocks of them). Set by
+// namespaceByName; commands give LBAs relative to the device and are bounded by devBlocks().
+export let partNumber: u32 = 0;
+export let partStart: u64 = 0;
+let partBlocks: u64 = 0;
+// The name was a partition that fs.wasm could not find: fsWhy() says why.
+export let partFailed = false;
+
+export function devBlocks(): u64 { return partNumber == 0 ? nsBlocks() : partBlocks; }
+
+// nvme0n1 or nvme0n1p1: the device of the last namespaceByName.
+export function putDevName(): void {
+  putNsName(nsCtrl(), nsId());
+  if (partNumber != 0) { putByte(CHAR_P); putDec(<u64>partNumber); }
+}
+
 // "nvme0n1" -> the namespace's index, with its record in nsRecord; -1 if there is none.
+// "nvme0n1p2" -> the same, with partition 2's extent (read from the disk by fs.wasm) in part*.
 export function namespaceByName(ptr: usize, len: i32): i32 {
+  partNumber = 0;
+  partFailed = false;
   if (!startsWithNvme(ptr, len)) return -1;
   let split = -1;
+  let pSplit = len;
   for (let i = 4; i < len; i++) if (load<u8>(ptr + <usize>i) == 110) { split = i; break; }
   if (split < 0) return -1;
+  for (let i = split + 1; i < len; i++) if (load<u8>(ptr + <usize>i) == <u8>CHAR_P) { pSplit = i; break; }
   const ctrl = decimal(ptr + 4, split - 4);
-  const nsid = decimal(ptr + <usize>(split + 1), len - split - 1);
-  if (ctrl < 0 || nsid <= 0) return -1;
+  const nsid = decimal(ptr + <usize>(split + 1), pSplit - split - 1);
+  const part = pSplit == len ? 0 : decimal(ptr + <usize>(pSplit + 1), len - pSplit - 1);
+  if (ctrl < 0 || nsid <= 0 || part < 0 || (pSplit < len && part == 0)) return -1;
   const n = namespaceCount();
   for (let i: u32 = 0; i < n; i++) {
-    if (loadNamespace(i) && <i64>nsCtrl() == ctrl && <i64>nsId() == nsid) return <i32>i;
+    if (loadNamespace(i) && <i64>nsCtrl() == ctrl && <i64>nsId() == nsid) {
+      if (part == 0) return <i32>i;
+      if (nsRefused() != 0 || !fsRequest(FS_OP_PART, i, <u32>part, 0, 0, 0, 0, 0)) { partFailed = nsRefused() == 0; return -1; }
+      partNumber = <u32>part;
+      partStart = fs64(FSR_START);
+      partBlocks = fs64(FSR_BLOCKS);
+      assert(partStart <= nsBlocks() && partBlocks <= nsBlocks() - partStart, "fs.wasm gave a partition outside its namespace");
+      return <i32>i;
+    }
   }
   return -1;
 }

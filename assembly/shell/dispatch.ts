@@ -1,7 +1,8 @@
 // One command of the language (docs/shell.md), and a line of them separated by ';': the words
 // checked, the command found, run. Shared by the boot command line (main.ts) and the prompt.
 import { put, putLine, putHex } from "../common/console";
-import { split, wordCount, wordPtr, wordLen, wordIs } from "./words";
+import { split, splitBadQuote, wordCount, wordPtr, wordLen, wordIs } from "./words";
+import { cmdParts, cmdLs, cmdCat, cmdSum } from "./fs-commands";
 import { cmdIochk } from "./iochk";
 import { cmdSmart, cmdErrors } from "./log-pages";
 import { cmdHelp, cmdInfo, cmdStats } from "./commands";
@@ -27,7 +28,7 @@ function runCommand(ptr: usize, len: i32): void {
     const b = <u32>load<u8>(ptr + <usize>i);
     if (isRefusedByte(b)) { errorBegin("shell"); put(": control byte "); putHex(<u64>b, 2); putLine(" in the command, not run"); return; }
   }
-  if (!split(ptr, len)) { errorBegin("shell"); putLine(": too many words"); return; }
+  if (!split(ptr, len)) { errorBegin("shell"); putLine(splitBadQuote ? ": a double quote is not closed (or not followed by a blank)" : ": too many words"); return; }
   if (wordCount == 0) return;
   if (wordIs(0, "help")) { if (noArguments("help")) cmdHelp(); }
   else if (wordIs(0, "info")) { if (noArguments("info")) cmdInfo(); }
@@ -43,6 +44,10 @@ function runCommand(ptr: usize, len: i32): void {
   else if (wordIs(0, "stats")) { if (noArguments("stats")) cmdStats(); }
   else if (wordIs(0, "bench")) cmdBench();
   else if (wordIs(0, "iochk")) cmdIochk();
+  else if (wordIs(0, "parts")) cmdParts();
+  else if (wordIs(0, "ls")) cmdLs();
+  else if (wordIs(0, "cat")) cmdCat();
+  else if (wordIs(0, "sum")) cmdSum();
   else if (wordIs(0, "poweroff")) { if (noArguments("poweroff")) requestPoweroff(); }
   else if (isOption(0)) { /* a boot option: the driver read it from the same line */ }
   else { errorBegin("shell"); put(": unknown command"); errorWord(0); putLine(" (try help)"); }

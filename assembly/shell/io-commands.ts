@@ -11,7 +11,9 @@ import {
 } from "../common/abi";
 import {
   loadController, ctrl32, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused, namespaceByName, putNotReady,
+  putDevName, devBlocks, partNumber, partStart, partFailed,
 } from "./devices";
+import { fsWhy } from "./fs-link";
 import { wordCount, wordPtr, wordLen, wordIs, number, numberOk } from "./words";
 import { run, send, collect, waitFor, takenLba, inFlight, resetUnkept, unkeptDone, unkeptStatus, unkeptLba } from "./requests";
 import { crc32Update } from "./crc32";
@@ -41,8 +43,18 @@ export function errorWord(i: i32): void {
   put("\"");
 }
 
+// Word 1 names no device; for a partition fs.wasm could not find, why.
+export function unknownDevice(cmd: string): void {
+  errorBegin(cmd); put(": unknown device"); errorWord(1);
+  if (partFailed) { put(": "); fsWhy(); }
+  newline();
+}
+
+// A block number the driver reported (absolute in the namespace) as one of the device's.
+export function devLba(lba: u64): u64 { return lba >= partStart ? lba - partStart : lba; }
+
 function putDevRange(lba: u64, count: u64): void {
-  put(" dev="); putNsName(nsCtrl(), nsId());
+  put(" dev="); putDevName();
   put(" lba="); putDec(lba);
   put(" count="); putDec(count);
 }
@@ -70,7 +82,7 @@ function ioArguments(cmd: string, withSeed: bool, maxBytes: u64): bool {
     return false;
   }
   const ns = namespaceByName(wordPtr(1), wordLen(1));
-  if (ns < 0) { errorBegin(cmd); put(": unknown device"); errorWord(1); newline(); return false; }
+  if (ns < 0) { unknownDevice(cmd); return false; }
   const lba = number(2);
   if (!numberOk) { errorBegin(cmd); put(": LBA is not a number:"); errorWord(2); newline(); return false; }
   const count = number(3);
@@ -81,14 +93,15 @@ function ioArguments(cmd: string, withSeed: bool, maxBytes: u64): bool {
     if (argSeed > SEED_MAX) { errorBegin(cmd); put(": SEED must be 0..16777215 (the pattern uses 24 bits of it):"); errorWord(4); newline(); return false; }
   }
   if (nsRefused() != 0) {
-    errorBegin(cmd); put(" dev="); putNsName(nsCtrl(), nsId()); put(": namespace not usable: "); putLine(refusedText(nsRefused()));
+    errorBegin(cmd); put(" dev="); putDevName(); put(": namespace not usable: "); putLine(refusedText(nsRefused()));
     return false;
   }
   if (count == 0) { errorBegin(cmd); putDevRange(lba, count); putLine(": COUNT must be at least 1"); return false; }
-  const blocks = nsBlocks();
+  const blocks = devBlocks();
   if (lba >= blocks || count > blocks - lba) {
     errorBegin(cmd); putDevRange(lba, count);
-    put(": range past the end of the namespace (blocks="); putDec(blocks); putLine(")");
+    put(partNumber != 0 ? ": range past the end of the partition (blocks=" : ": range past the end of the namespace (blocks=");
+    putDec(blocks); putLine(")");
     return false;
   }
   if (maxBytes != 0 && count > (maxBytes >> nsShift())) {
@@ -117,8 +130,8 @@ function controllerReady(): bool {
 export function cmdRead(): void {
   if (!ioArguments("read", false, READ_MAX_BYTES)) return;
   const bytes = <u32>(argCount << nsShift());
-  const status = run(OP_READ, argNs, argLba, <u32>argCount, 0);
-  if (status != 0) { ioFailed("read", argLba, argCount, status, takenLba); return; }
+  const status = run(OP_READ, argNs, partStart + argLba, <u32>argCount, 0);
+  if (status != 0) { ioFailed("read", argLba, argCount, status, devLba(takenLba)); return; }
   buffer_read(0, stage, bytes);
   hexdump(stage, bytes, argLba << nsShift());
 }
@@ -245,7 +258,7 @@ function stream(kind: u32): bool {
     const offset = head * half;
     head ^= 1;
     if (failed) continue;  // draining the other half after a failure
-    if (status != 0) { ioFailed(cmd, argLba, argCount, status, takenLba); failed = true; continue; }
+    if (status != 0) { ioFailed(cmd, argLba, argCount, status, devLba(takenLba)); failed = true; continue; }
     if (op == OP_READ) absorb(kind, offset, blocks << shift, lba << shift);
     progressShow(cmd, lba + <u64>blocks - argLba, argCount, "blocks");
     if (mismatchAt >= 0) {
@@ -264,7 +277,7 @@ function stream(kind: u32): bool {
 // Sends one chunk as a request, remembering it in `slot`; waits for room while the driver is busy.
 function sendChunk(op: u32, lba: u64, blocks: u32, offset: u32, slot: u32): u32 {
   while (true) {
-    const t = send(op, argNs, lba, blocks, offset);
+    const t = send(op, argNs, partStart + lba, blocks, offset);
     if (t >= 0) {
       store<u32>(slotTag + <usize>(slot * 4), <u32>t);
       store<u64>(slotLba + <usize>(slot * 8), lba);
@@ -291,7 +304,7 @@ function runRange(op: u32): u32 {
   for (let turns: u64 = 0; left > 0 && turns <= argCount / REQUEST_BLOCKS_MAX; turns++) {
     if (turns > 0 && pollStop()) { rangeStopped = true; streamStopLba = lba; return 0; }
     const n = left < REQUEST_BLOCKS_MAX ? left : REQUEST_BLOCKS_MAX;
-    const status = run(op, argNs, lba, <u32>n, 0);
+    const status = run(op, argNs, partStart + lba, <u32>n, 0);
     if (status != 0) return status;
     lba += n;
     left -= n;
@@ -311,7 +324,7 @@ export function cmdZero(): void {
     put("zero"); putDevRange(argLba, argCount); putLine(" ok method=write");
     return;
   }
-  if (status != 0) { ioFailed("zero", argLba, argCount, status, takenLba); return; }
+  if (status != 0) { ioFailed("zero", argLba, argCount, status, devLba(takenLba)); return; }
   if (rangeStopped) { putStopped("zero", false, streamStopLba); return; }
   put("zero"); putDevRange(argLba, argCount); putLine(" ok");
 }
@@ -325,7 +338,7 @@ export function cmdTrim(): void {
     errorBegin("trim"); putDevRange(argLba, argCount); put(": "); putStatus(status); newline();
     return;
   }
-  if (status != 0) { ioFailed("trim", argLba, argCount, status, takenLba); return; }
+  if (status != 0) { ioFailed("trim", argLba, argCount, status, devLba(takenLba)); return; }
   if (rangeStopped) { putStopped("trim", false, streamStopLba); return; }
   put("trim"); putDevRange(argLba, argCount); putLine(" ok");
 }
@@ -335,13 +348,13 @@ export function cmdTrim(): void {
 export function cmdFlush(): void {
   if (wordCount != 2) { errorBegin("flush"); putLine(": usage: flush DEV"); return; }
   const ns = namespaceByName(wordPtr(1), wordLen(1));
-  if (ns < 0) { errorBegin("flush"); put(": unknown device"); errorWord(1); newline(); return; }
+  if (ns < 0) { unknownDevice("flush"); return; }
   const status = run(OP_FLUSH, <u32>ns, 0, 0, 0);
   if (status != 0) {
-    errorBegin("flush"); put(" dev="); putNsName(nsCtrl(), nsId()); put(": "); putStatus(status); newline();
+    errorBegin("flush"); put(" dev="); putDevName(); put(": "); putStatus(status); newline();
     return;
   }
-  put("flush dev="); putNsName(nsCtrl(), nsId()); put(" ok"); newline();
+  put("flush dev="); putDevName(); put(" ok"); newline();
 }
 
 // ---- bench: random IO of BLOCKS blocks at queue depth QD, IOS requests ----
@@ -357,7 +370,7 @@ function nextRandom(): u64 {
 function benchArguments(): bool {
   if (wordCount < 2 || wordCount > 6) { errorBegin("bench"); putLine(": usage: bench DEV [read|write] [BLOCKS] [QD] [IOS]"); return false; }
   const ns = namespaceByName(wordPtr(1), wordLen(1));
-  if (ns < 0) { errorBegin("bench"); put(": unknown device"); errorWord(1); newline(); return false; }
+  if (ns < 0) { unknownDevice("bench"); return false; }
   argNs = <u32>ns;
   benchWrite = false;
   if (wordCount > 2) {
@@ -372,13 +385,13 @@ function benchArguments(): bool {
   if (wordCount > 4) { benchQd = number(4); if (!numberOk || benchQd == 0 || benchQd > 1024) { errorBegin("bench"); put(": QD must be 1..1024:"); errorWord(4); newline(); return false; } }
   if (wordCount > 5) { benchIos = number(5); if (!numberOk || benchIos == 0 || benchIos > 100000000) { errorBegin("bench"); put(": IOS must be 1..100000000:"); errorWord(5); newline(); return false; } }
   const share = <u64>buffer_bytes();
-  if (nsRefused() != 0 || benchBlocks > nsBlocks() || (benchBlocks << nsShift()) * benchQd > share) {
-    errorBegin("bench"); put(" dev="); putNsName(nsCtrl(), nsId());
+  if (nsRefused() != 0 || benchBlocks > devBlocks() || (benchBlocks << nsShift()) * benchQd > share) {
+    errorBegin("bench"); put(" dev="); putDevName();
     put(": BLOCKS x QD does not fit the namespace or the "); putDec(share >> 20); putLine(" MiB buffer");
     return false;
   }
-  if (benchWrite && nsReadonly()) { errorBegin("bench"); put(" dev="); putNsName(nsCtrl(), nsId()); putLine(": namespace is write protected (NSATTR)"); return false; }
-  if (!controllerReady()) { errorBegin("bench"); put(" dev="); putNsName(nsCtrl(), nsId()); putLine(": controller not ready"); return false; }
+  if (benchWrite && nsReadonly()) { errorBegin("bench"); put(" dev="); putDevName(); putLine(": namespace is write protected (NSATTR)"); return false; }
+  if (!controllerReady()) { errorBegin("bench"); put(" dev="); putDevName(); putLine(": controller not ready"); return false; }
   return true;
 }
 let benchWrite = false;
@@ -395,7 +408,7 @@ let benchIssued: u64 = 0;
 function benchRun(): u32 {
   const op = (benchWrite ? OP_WRITE : OP_READ) | OP_FLAG_MORE;
   const bytes = <u32>(benchBlocks << nsShift());
-  const slots = nsBlocks() / benchBlocks;
+  const slots = devBlocks() / benchBlocks;
   randomState = 0x2545f4914f6cdd1d;
   resetUnkept();
   let issued: u64 = 0;
@@ -407,20 +420,20 @@ function benchRun(): u32 {
   while (unkeptDone < issued || (issued < benchIos && status == 0 && !benchStopped)) {
     if (!benchStopped && pollStop()) benchStopped = true;
     while (issued < benchIos && <u64>inFlight < benchQd && status == 0 && unkeptStatus == 0 && !benchStopped) {
-      const t = send(op, argNs, lba, <u32>benchBlocks, slice * bytes, false);
+      const t = send(op, argNs, partStart + lba, <u32>benchBlocks, slice * bytes, false);
       if (t == -<i64>ERR_BUSY && inFlight > 0) break;  // room comes with the next completion
       if (t < 0) { status = <u32>(-t); failedAt = lba; break; }
       issued++;
       slice = <u64>(slice + 1) == benchQd ? 0 : slice + 1;
       lba = (nextRandom() % slots) * benchBlocks;
     }
-    if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = unkeptLba; }
+    if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = devLba(unkeptLba); }
     if (inFlight == 0) { if (status != 0 || issued == benchIos || benchStopped) break; }
     collect();
     progressShow("bench", unkeptDone, benchIos, "ios");
   }
   benchIssued = issued;
-  if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = unkeptLba; }
+  if (unkeptStatus != 0 && status == 0) { status = unkeptStatus; failedAt = devLba(unkeptLba); }
   return status;
 }
 
@@ -471,7 +484,7 @@ export function cmdBench(): void {
   const elapsed = now_ns() - start;
   progressClear();
   const bytes = benchIos * (benchBlocks << nsShift());
-  put("bench dev="); putNsName(nsCtrl(), nsId());
+  put("bench dev="); putDevName();
   put(benchWrite ? " op=write" : " op=read");
   put(" block_bytes="); putDec(benchBlocks << nsShift());
   put(" qd="); putDec(benchQd);

@@ -14,12 +14,13 @@ import { putStatus } from "../common/status-words";
 import { refusedText } from "../common/words";
 import { OP_READ, OP_WRITE, OP_FLAG_MORE, ERR_BUSY, STATE_READY, CTRL_STATE } from "../common/abi";
 import {
-  loadController, ctrl32, nsCtrl, nsId, nsBlocks, nsShift, nsReadonly, nsRefused, namespaceByName, putNotReady,
+  loadController, ctrl32, nsCtrl, nsId, nsShift, nsReadonly, nsRefused, namespaceByName, putNotReady,
+  putDevName, devBlocks, partStart,
 } from "./devices";
 import { wordCount, wordPtr, wordLen, number, numberOk } from "./words";
 import { send, collect, finished, take, takenLba, inFlight } from "./requests";
 import { mix } from "./pattern";
-import { stage, errorBegin, errorWord } from "./io-commands";
+import { stage, errorBegin, errorWord, unknownDevice, devLba } from "./io-commands";
 import { atPrompt, pollStop } from "./session";
 
 const REQUEST_BYTES_MAX: u32 = 256 << 10;  // the largest operation: 256 KiB
@@ -77,7 +78,7 @@ function refuse(what: string, i: i32): bool {
 }
 
 function refuseDevice(what: string): bool {
-  errorBegin("iochk"); put(" dev="); putNsName(nsCtrl(), nsId()); put(": "); put(what);
+  errorBegin("iochk"); put(" dev="); putDevName(); put(": "); put(what);
   return false;
 }
 
@@ -85,7 +86,7 @@ function refuseDevice(what: string): bool {
 function iochkArguments(): bool {
   if (wordCount != 4 && wordCount != 5) { errorBegin("iochk"); putLine(": usage: iochk DEV IOS SEED [QD]"); return false; }
   const ns = namespaceByName(wordPtr(1), wordLen(1));
-  if (ns < 0) return refuse(": unknown device", 1);
+  if (ns < 0) { unknownDevice("iochk"); return false; }
   ios = number(2);
   if (!numberOk || ios == 0 || ios > IOS_MAX) return refuse(": IOS must be 1..100000000:", 2);
   seed = number(3);
@@ -102,7 +103,7 @@ function iochkArguments(): bool {
     return false;
   }
   shift = nsShift();
-  trackedBlocks = nsBlocks() < <u64>TRACK_BLOCKS_MAX ? <u32>nsBlocks() : TRACK_BLOCKS_MAX;
+  trackedBlocks = devBlocks() < <u64>TRACK_BLOCKS_MAX ? <u32>devBlocks() : TRACK_BLOCKS_MAX;
   maxBlocks = REQUEST_BYTES_MAX >> shift;
   if (maxBlocks > trackedBlocks) maxBlocks = trackedBlocks;
   slotBytes = maxBlocks << shift;
@@ -296,7 +297,7 @@ function issueWhatFits(): void {
       pendPrepared = true;
     }
     const op = (pendWrite ? OP_WRITE : OP_READ) | OP_FLAG_MORE;
-    const t = send(op, ioNs, pendLba, pendBlocks, pendSlot * slotBytes);
+    const t = send(op, ioNs, partStart + pendLba, pendBlocks, pendSlot * slotBytes);
     if (t == -<i64>ERR_BUSY && inFlight > 0) return;  // room comes with a completion
     if (t < 0) { fail(<u32>(-t), pendWrite, pendLba, pendBlocks, pendLba); return; }
     const s = slotAt(pendSlot);
@@ -337,7 +338,7 @@ function reapFinished(): void {
     s.busy = 0;
     busyCount--;
     if (failKind != FAIL_NONE) continue;       // draining after a failure
-    if (status != 0) fail(status, s.write != 0, s.lba, s.blocks, takenLba);
+    if (status != 0) fail(status, s.write != 0, s.lba, s.blocks, devLba(takenLba));
     else if (s.write == 0) checkRead(i, s);
   }
 }
@@ -345,7 +346,7 @@ function reapFinished(): void {
 // ---- output ----
 
 function putRun(): void {
-  put("iochk dev="); putNsName(ioCtrl, ioNsid);
+  put("iochk dev="); putDevName();
   put(" ios="); putDec(ios);
   put(" seed="); putDec(seed);
   put(" qd="); putDec(<u64>qd);
@@ -380,7 +381,7 @@ function writtenBlocks(): u64 {
 
 function report(): void {
   if (failKind == FAIL_STATUS) {
-    errorBegin("iochk"); put(" dev="); putNsName(ioCtrl, ioNsid);
+    errorBegin("iochk"); put(" dev="); putDevName();
     put(" ios="); putDec(ios); put(" seed="); putDec(seed); put(" qd="); putDec(<u64>qd);
     put(failWrite ? ": write lba=" : ": read lba="); putDec(failLba);
     put(" count="); putDec(<u64>failBlocks);

@@ -9,18 +9,34 @@ export function wordLen(i: i32): i32 { return <i32>load<u32>(words + <usize>(i *
 
 function isSpace(c: u32): bool { return c == 32 || c == 9 || c == 13 || c == 10; }
 
-// Splits [ptr, ptr+len) into words; false if there are more than MAX_WORDS.
+const CHAR_QUOTE: u32 = 34;
+// Why split refused the line: an opening double quote without its closing one, or one closed
+// with something other than a blank after it (else: too many words).
+export let splitBadQuote = false;
+
+// Splits [ptr, ptr+len) into words; false if there are more than MAX_WORDS or a quote is bad. A
+// word in double quotes ("/My Files/a b.txt") is the text between them, blanks included (a path
+// with spaces); it cannot hold a double quote itself.
 export function split(ptr: usize, len: i32): bool {
   wordCount = 0;
+  splitBadQuote = false;
   let i = 0;
   while (i < len) {
     while (i < len && isSpace(<u32>load<u8>(ptr + <usize>i))) i++;
     if (i == len) break;
+    const quoted = <u32>load<u8>(ptr + <usize>i) == CHAR_QUOTE;
+    if (quoted) i++;
     const start = i;
-    while (i < len && !isSpace(<u32>load<u8>(ptr + <usize>i))) i++;
+    if (quoted) while (i < len && <u32>load<u8>(ptr + <usize>i) != CHAR_QUOTE) i++;
+    else while (i < len && !isSpace(<u32>load<u8>(ptr + <usize>i))) i++;
+    const end = i;
+    if (quoted) {
+      if (i == len || (i + 1 < len && !isSpace(<u32>load<u8>(ptr + <usize>(i + 1))))) { splitBadQuote = true; return false; }
+      i++;
+    }
     if (wordCount == MAX_WORDS) return false;
     store<u32>(words + <usize>(wordCount * 8), <u32>(ptr + <usize>start));
-    store<u32>(words + <usize>(wordCount * 8 + 4), <u32>(i - start));
+    store<u32>(words + <usize>(wordCount * 8 + 4), <u32>(end - start));
     wordCount++;
   }
   return true;

@@ -79,7 +79,7 @@ describe("prompt on an interactive console (console=tty)", () => {
     // "cr" -> "crc ", "nv" with two namespaces -> "nvme0n", then "1"? no: two candidates, common part added.
     expect(r.output, r.why).toContain("nvme> crc nvme0n");
     expect(r.output, r.why).toContain("fill  flush\n\rnvme> f");         // two candidates: listed, line redrawn
-    expect(r.output, r.why).toContain("smart  stats\n\rnvme> s");
+    expect(r.output, r.why).toContain("smart  stats  sum\n\rnvme> s");
   });
 
   it("Tab: the command list is help's, device names come from the driver, controllers after smart/errors", async () => {

@@ -341,8 +341,8 @@ describe("plain MSI (the msi-only profile: MSI and INTx, no MSI-X)", () => {
   });
 });
 
-describe("the queues= boot option (Node host, the shell linked as client 0)", () => {
-  it("queues=3 overrides the host's io_queues(1): three pairs, four vectors; the shell's IO on SQ1", async () => {
+describe("the queues= boot option (Node host: the shell linked as client 0, fs.wasm as client 1)", () => {
+  it("queues=3 overrides the host's io_queues(2): three pairs, four vectors; the shell's IO on SQ1", async () => {
     const r = await drive({ profile: "qemu", disks: ["mem:8M"], cmd: "queues=3; fill nvme0n1 0 64 2; verify nvme0n1 0 64 2; poweroff" });
     expect(r.code, r.why).toBe(0);
     expect(r.output, r.why).toMatch(/^nvme0 queues granted=64 io_entries=256 irq=msix io_queues=3 vectors=4$/m);
@@ -351,10 +351,10 @@ describe("the queues= boot option (Node host, the shell linked as client 0)", ()
   });
 
   for (const bad of ["queues=0", "queues=9", "queues=12", "queues=x"]) {
-    it(`${bad} is refused in an error line and one pair is used`, async () => {
+    it(`${bad} is refused in an error line and the host's two pairs are used`, async () => {
       const r = await drive({ profile: "qemu", disks: ["mem:8M"], cmd: `${bad}; poweroff` });
       expect(r.output, r.why).toMatch(new RegExp(`^error: boot option not understood: ${bad}$`, "m"));
-      expect(r.output, r.why).toMatch(/^nvme0 queues granted=64 io_entries=256 irq=msix io_queues=1 vectors=1$/m);
+      expect(r.output, r.why).toMatch(/^nvme0 queues granted=64 io_entries=256 irq=msix io_queues=2 vectors=3$/m);
     });
   }
 });

@@ -91,9 +91,10 @@ describe("the shell", () => {
     expect(s.events_armed).toBe("1");
     expect(Number(s.completions) + Number(s.events_armed)).toBe(Number(s.commands));
     // Bring-up (identify controller, namespace list, namespace, its descriptors; set features, two
-    // creates; no Doorbell Buffer Config, off by default), once ready Asynchronous Event Configuration
-    // and the event request, + 2 MiB in 512 KiB commands.
-    expect(Number(s.commands)).toBe(7 + 2 + 4);
+    // creates for each of the two IO queue pairs, one per client module: the shell and fs.wasm; no
+    // Doorbell Buffer Config, off by default), once ready Asynchronous Event Configuration and the
+    // event request, + 2 MiB in 512 KiB commands.
+    expect(Number(s.commands)).toBe(5 + 2 * 2 + 2 + 4);
   });
 
   it("bad input: one error line each, no IO issued, later commands still run, exit code non-zero", async () => {

@@ -44,8 +44,14 @@ function deviceWord(rng) {
   return pick(rng, ["nvme0n1", "nvme0n1", "nvme0n1", "nvme0n2", "nvme1n1", "nvme00n1", "nvme0n01", "nvme0", "nvme", "nvme0n", "sda", "nvme0n1p1"]);
 }
 
+// A PATH word of ls, cat and sum: plain, quoted with blanks, unclosed, empty, long.
+function pathWord(rng) {
+  return pick(rng, ["/", "/x", "x/y", "//", '"/a b"', '"/a b/c d.txt"', '"unclosed', '""', '"/x"y', "/" + "n".repeat(below(rng, 300)), "/../..", "/."]);
+}
+
 function argumentWord(rng, cmd, index) {
   if (index === 0) return deviceWord(rng);
+  if (index === 1 && (cmd === "ls" || cmd === "cat" || cmd === "sum")) return pathWord(rng);
   if (cmd === "bench") {
     if (index === 1) return pick(rng, ["read", "write", "rw", "8"]);
     return numberWord(rng, index === 4 ? 60 : 40);                    // IOS kept small: a run must end
@@ -55,9 +61,9 @@ function argumentWord(rng, cmd, index) {
 }
 
 export function grammarLine(rng) {
-  const cmd = pick(rng, ["help", "info", "read", "crc", "fill", "verify", "flush", "bench", "stats", "crc", "fill", "verify", "zero", "trim", "stage=2", "irq=msix", "dbbuf=on", "sgl=off", "frob", "poweroff now", "READ"]);
+  const cmd = pick(rng, ["help", "info", "read", "crc", "fill", "verify", "flush", "bench", "stats", "crc", "fill", "verify", "zero", "trim", "stage=2", "irq=msix", "dbbuf=on", "sgl=off", "frob", "poweroff now", "READ", "parts", "ls", "cat", "sum"]);
   const words = [cmd];
-  const args = below(rng, 10) === 0 ? below(rng, 9) : { read: 3, crc: 3, fill: 4, verify: 4, zero: 3, trim: 3, flush: 1, bench: 1 + below(rng, 5) }[cmd] ?? below(rng, 2);
+  const args = below(rng, 10) === 0 ? below(rng, 9) : { read: 3, crc: 3, fill: 4, verify: 4, zero: 3, trim: 3, flush: 1, bench: 1 + below(rng, 5), parts: 1, ls: 2, cat: 2, sum: 2 }[cmd] ?? below(rng, 2);
   for (let i = 0; i < args; i++) words.push(argumentWord(rng, cmd, i));
   return words.join(pick(rng, [" ", " ", "  ", "\t"]));
 }

@@ -5,7 +5,7 @@
 import { describe, it, expect } from "vitest";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildWasm, WASM, SHELL_WASM, DRIVER_BYTES_MAX, HARDWARE_IMPORT, ROOT } from "../../host/build.js";
+import { buildWasm, WASM, SHELL_WASM, FS_WASM, DRIVER_BYTES_MAX, HARDWARE_IMPORT, ROOT } from "../../host/build.js";
 import * as link from "../../host/block-link.js";
 
 const abiConstants = () => {
@@ -31,17 +31,27 @@ describe("the module boundary", () => {
     expect(names).not.toContain("main");
   });
 
-  it("shell.wasm imports nothing of the hardware ABI: only blk.* and console, time, command line, poweroff", async () => {
+  it("shell.wasm imports nothing of the hardware ABI: only blk.*, fs.call and console, time, command line, poweroff", async () => {
     await buildWasm({ quiet: true });
     const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(SHELL_WASM)));
     expect(imports.filter((i) => HARDWARE_IMPORT.test(i.name))).toEqual([]);
     const env = imports.filter((i) => i.module === "env").map((i) => i.name).sort();
     expect(env).toEqual(["abort", "cmdline", "console_read", "console_write", "memory", "now_ns", "poweroff"]);
-    expect(new Set(imports.map((i) => i.module))).toEqual(new Set(["env", "blk"]));
+    expect(new Set(imports.map((i) => i.module))).toEqual(new Set(["env", "blk", "fs"]));
+    expect(imports.filter((i) => i.module === "fs").map((i) => i.name)).toEqual(["call"]);
+  });
+
+  it("fs.wasm imports only its memory, abort and the blk calls of a reader: no console, no hardware, no write", async () => {
+    await buildWasm({ quiet: true });
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(FS_WASM))).map((i) => `${i.module}.${i.name}`).sort();
+    expect(imports).toEqual(["blk.buffer_bytes", "blk.buffer_read", "blk.complete", "blk.describe_namespace", "blk.submit", "env.abort", "env.memory"]);
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(FS_WASM))).map((e) => e.name).sort();
+    for (const n of ["fs_handle", "fs_inbox", "fs_inbox_bytes", "fs_outbox"]) expect(exports).toContain(n);
   });
 
   it("no client source imports the driver's files, and the driver imports no client's", () => {
-    for (const f of tsFiles("assembly/shell")) for (const i of importsOf(f)) expect(i, f).not.toMatch(/driver\//);
+    for (const f of tsFiles("assembly/shell")) for (const i of importsOf(f)) expect(i, f).not.toMatch(/driver\/|fs\//);
+    for (const f of tsFiles("assembly/fs")) for (const i of importsOf(f)) expect(i, f).not.toMatch(/driver\/|shell\//);
     for (const dir of ["assembly/driver", "assembly/driver/nvme"]) for (const f of tsFiles(dir)) for (const i of importsOf(f)) expect(i, f).not.toMatch(/shell\//);
     for (const f of tsFiles("assembly/common")) for (const i of importsOf(f)) expect(i, f).toMatch(/^\.\/[a-z]+$/);
   });

@@ -11,11 +11,12 @@ import { CFG } from "../../host/pci.js";
 // is the driver's enumeration line; the decoder's pci lines are configuration writes).
 const TRACE_LINE = /^(stage|quirk|mmio|cmd|cpl|irq|reap) |^pci \S+ write /;
 
-// The runs take the plain path (PRPs, doorbell registers: `dbbuf=off; sgl=off`), whose lines these
-// tests pin; test/driver/dbbuf-sgl.test.js traces the other.
+// The runs take the plain path (PRPs, doorbell registers: `dbbuf=off; sgl=off`) with one IO queue
+// pair (`queues=1`; the Node host asks for one per client module), whose lines these tests pin;
+// test/driver/dbbuf-sgl.test.js traces SGLs and shadow doorbells, test/driver/queues.test.js pairs.
 async function traced(cmd, opts = {}) {
   const records = [];
-  const o = { disks: ["mem:64M"], seed: 1, cmd: `dbbuf=off; sgl=off; ${cmd}`, ...opts };
+  const o = { disks: ["mem:64M"], seed: 1, cmd: `dbbuf=off; sgl=off; queues=1; ${cmd}`, ...opts };
   const r = await runSim({ ...o, traceRecords: records });
   const lines = r.output.split("\n");
   return {
@@ -136,30 +137,30 @@ const FULL_RUN = [
   "pci 00:04.0 write MSI-X control = 0x8040 (enable=1 function-mask=0)",
   "pci 00:04.0 write COMMAND = 0x0406 (MEM BUSMASTER INTX-DISABLE)",
   "mmio 00:04.0 write AQA = 0x001f001f (ASQS=32 ACQS=32 entries)",
-  "mmio 00:04.0 write ASQ[31:0] = 0x23c83000",
+  "mmio 00:04.0 write ASQ[31:0] = 0x23ca3000",
   "mmio 00:04.0 write ASQ[63:32] = 0x00000001",
-  "mmio 00:04.0 write ACQ[31:0] = 0x23c84000",
+  "mmio 00:04.0 write ACQ[31:0] = 0x23ca4000",
   "mmio 00:04.0 write ACQ[63:32] = 0x00000001",
   "mmio 00:04.0 write CC = 0x00460000 (EN=0 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=64B IOCQES=16B)",
   "mmio 00:04.0 write CC = 0x00460001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=64B IOCQES=16B)",
   "mmio 00:04.0 read CSTS = 0x00000001 (RDY=1 CFS=0 SHST=normal)",
-  "cmd nvme0 SQ0 cid=0 Identify CNS=01h (controller) nsid=0 prp1=0x123c81000",
+  "cmd nvme0 SQ0 cid=0 Identify CNS=01h (controller) nsid=0 prp1=0x123ca1000",
   "mmio 00:04.0 write SQ0 tail=1",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "cpl nvme0 CQ0 cid=0 sqhd=1 phase=1 Identify: Successful Completion (generic sct=0 sc=0x00)",
   "mmio 00:04.0 write CQ0 head=1",
   "stage nvme0 3: decode Identify, find and identify the namespaces",
-  "cmd nvme0 SQ0 cid=0 Identify CNS=02h (active namespace list) nsid=0 prp1=0x123c82000",
+  "cmd nvme0 SQ0 cid=0 Identify CNS=02h (active namespace list) nsid=0 prp1=0x123ca2000",
   "mmio 00:04.0 write SQ0 tail=2",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "cpl nvme0 CQ0 cid=0 sqhd=2 phase=1 Identify: Successful Completion (generic sct=0 sc=0x00)",
   "mmio 00:04.0 write CQ0 head=2",
-  "cmd nvme0 SQ0 cid=0 Identify CNS=00h (namespace) nsid=1 prp1=0x123c82000",
+  "cmd nvme0 SQ0 cid=0 Identify CNS=00h (namespace) nsid=1 prp1=0x123ca2000",
   "mmio 00:04.0 write SQ0 tail=3",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "cpl nvme0 CQ0 cid=0 sqhd=3 phase=1 Identify: Successful Completion (generic sct=0 sc=0x00)",
   "mmio 00:04.0 write CQ0 head=3",
-  "cmd nvme0 SQ0 cid=0 Identify CNS=03h (namespace identification descriptors) nsid=1 prp1=0x123c82000",
+  "cmd nvme0 SQ0 cid=0 Identify CNS=03h (namespace identification descriptors) nsid=1 prp1=0x123ca2000",
   "mmio 00:04.0 write SQ0 tail=4",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "cpl nvme0 CQ0 cid=0 sqhd=4 phase=1 Identify: Successful Completion (generic sct=0 sc=0x00)",
@@ -170,12 +171,12 @@ const FULL_RUN = [
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "cpl nvme0 CQ0 cid=0 sqhd=5 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00) dw0=0x003f003f (NSQA=64 NCQA=64)",
   "mmio 00:04.0 write CQ0 head=5",
-  "cmd nvme0 SQ0 cid=0 Create I/O Completion Queue qid=1 qsize=256 iv=0 ien=1 pc=1 prp1=0x123c8b000",
+  "cmd nvme0 SQ0 cid=0 Create I/O Completion Queue qid=1 qsize=256 iv=0 ien=1 pc=1 prp1=0x123cab000",
   "mmio 00:04.0 write SQ0 tail=6",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "cpl nvme0 CQ0 cid=0 sqhd=6 phase=1 Create I/O Completion Queue: Successful Completion (generic sct=0 sc=0x00)",
   "mmio 00:04.0 write CQ0 head=6",
-  "cmd nvme0 SQ0 cid=0 Create I/O Submission Queue qid=1 qsize=256 cqid=1 qprio=0 pc=1 prp1=0x123c87000",
+  "cmd nvme0 SQ0 cid=0 Create I/O Submission Queue qid=1 qsize=256 cqid=1 qprio=0 pc=1 prp1=0x123ca7000",
   "mmio 00:04.0 write SQ0 tail=7",
   "irq lines=0x1 (line 0: MSI-X vector 0x40)",
   "cpl nvme0 CQ0 cid=0 sqhd=7 phase=1 Create I/O Submission Queue: Successful Completion (generic sct=0 sc=0x00)",
@@ -269,9 +270,9 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
   it("AQA gives both queue sizes in entries; ASQ and ACQ are written as [31:0]/[63:32] halves of the admin queues' bus addresses", () => {
     expectBlock(run.trace, [
       "mmio 00:04.0 write AQA = 0x001f001f (ASQS=32 ACQS=32 entries)",
-      "mmio 00:04.0 write ASQ[31:0] = 0x23c83000",
+      "mmio 00:04.0 write ASQ[31:0] = 0x23ca3000",
       "mmio 00:04.0 write ASQ[63:32] = 0x00000001",
-      "mmio 00:04.0 write ACQ[31:0] = 0x23c84000",
+      "mmio 00:04.0 write ACQ[31:0] = 0x23ca4000",
       "mmio 00:04.0 write ACQ[63:32] = 0x00000001",
     ], run.why);
   });
@@ -303,13 +304,13 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
 
   it("admin commands in the spec's words: Identify CNS 01h/02h/00h/03h, Set Features Number of Queues, Create I/O CQ/SQ with their fields", () => {
     expect(only(run.trace, /^cmd nvme0 SQ0 /).slice(0, 7)).toEqual([
-      "cmd nvme0 SQ0 cid=0 Identify CNS=01h (controller) nsid=0 prp1=0x123c81000",
-      "cmd nvme0 SQ0 cid=0 Identify CNS=02h (active namespace list) nsid=0 prp1=0x123c82000",
-      "cmd nvme0 SQ0 cid=0 Identify CNS=00h (namespace) nsid=1 prp1=0x123c82000",
-      "cmd nvme0 SQ0 cid=0 Identify CNS=03h (namespace identification descriptors) nsid=1 prp1=0x123c82000",
+      "cmd nvme0 SQ0 cid=0 Identify CNS=01h (controller) nsid=0 prp1=0x123ca1000",
+      "cmd nvme0 SQ0 cid=0 Identify CNS=02h (active namespace list) nsid=0 prp1=0x123ca2000",
+      "cmd nvme0 SQ0 cid=0 Identify CNS=00h (namespace) nsid=1 prp1=0x123ca2000",
+      "cmd nvme0 SQ0 cid=0 Identify CNS=03h (namespace identification descriptors) nsid=1 prp1=0x123ca2000",
       "cmd nvme0 SQ0 cid=0 Set Features FID=07h (Number of Queues) nsqr=1 ncqr=1",
-      "cmd nvme0 SQ0 cid=0 Create I/O Completion Queue qid=1 qsize=256 iv=0 ien=1 pc=1 prp1=0x123c8b000",
-      "cmd nvme0 SQ0 cid=0 Create I/O Submission Queue qid=1 qsize=256 cqid=1 qprio=0 pc=1 prp1=0x123c87000",
+      "cmd nvme0 SQ0 cid=0 Create I/O Completion Queue qid=1 qsize=256 iv=0 ien=1 pc=1 prp1=0x123cab000",
+      "cmd nvme0 SQ0 cid=0 Create I/O Submission Queue qid=1 qsize=256 cqid=1 qprio=0 pc=1 prp1=0x123ca7000",
     ]);
   });
 
@@ -398,7 +399,7 @@ describe("IO batches, interrupts and reaps", () => {
     const at = fill.trace.indexOf("cmd nvme0 SQ0 cid=0 Asynchronous Event Request") + 1; // and its doorbell
     const batch = [];
     for (let k = 0; k < 8; k++) {
-      batch.push(`cmd nvme0 SQ1 cid=${k} Write nsid=1 slba=${k * 1024} nlb=1024 prp1=0x${(0x123480000 + k * 0x80000).toString(16)} prp2=0x${(0x123cd0000 - k * 0x1000).toString(16)}`);
+      batch.push(`cmd nvme0 SQ1 cid=${k} Write nsid=1 slba=${k * 1024} nlb=1024 prp1=0x${(0x123480000 + k * 0x80000).toString(16)} prp2=0x${(0x123cf0000 - k * 0x1000).toString(16)}`);
     }
     expect(fill.trace.slice(at + 1, at + 10)).toEqual([...batch, "mmio 00:04.0 write SQ1 tail=8"]);
     expect(checkDoorbells(fill.trace, fill.why)).toBeGreaterThan(20);
