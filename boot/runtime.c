@@ -153,6 +153,18 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial_pages, uint32
   m->size = initial_pages * 65536u;
 }
 
+/* A module compiled with a fixed memory (guest-memory.h, build.sh) checks at instantiation that the
+ * memory the host gave it is the arena and size its code was compiled for: its loads and stores use
+ * those constants and never look at m again. */
+void guest_memory_check(const void *memory, const u8 *data, u64 bytes, const char *module) {
+  const wasm_rt_memory_t *m = memory;
+  if (m->data != data || (u64)m->size != bytes) {
+    kprintf("trap: %s: its memory is %lu bytes at %p, but its code was built for %lu bytes at %p (boot/build.sh)\n",
+            module, (u64)m->size, (void *)m->data, bytes, (const void *)data);
+    kernel_fail(EXIT_TRAP);
+  }
+}
+
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta) {
   (void)m; (void)delta;
   return (uint32_t)-1; /* the DMA window never moves or grows */
