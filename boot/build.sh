@@ -142,6 +142,7 @@ GUEST_CFLAGS=(${GUEST_OPT:--O3 -mllvm -inline-threshold=1000})
 # the modules it applies to (default "nvme shell trace"; FIXED_MEMORY=none for A/B measurements).
 declare -A ARENA=([nvme]=guest_arena [shell]=client_arena [trace]=decoder_arena)
 declare -A ARENA_BYTES=([nvme]=$((256 * 65536)) [shell]=$((32 * 65536)) [trace]=$((4 * 65536)))
+declare -A ARENA_SLOT=([nvme]=0 [shell]=1 [trace]=2)
 fixed_memory() {   # $1 the module; sets MEMORY_CFLAGS to the extra compile options, or none
   local c="$OBJ/$1.c" imp="instance->Z_envZ_memory = Z_envZ_memory(Z_env_instance);"
   MEMORY_CFLAGS=()
@@ -161,12 +162,12 @@ fixed_memory() {   # $1 the module; sets MEMORY_CFLAGS to the extra compile opti
     -e 's/wasm_rt_memcpy(&mem->data\[addr\],/wasm_rt_memcpy(\&GUEST_MEMORY_DATA[addr],/' \
     -e 's/wasm_rt_memcpy(&result, &mem->data\[addr\], sizeof(t1));/wasm_rt_memcpy(\&result, \&GUEST_MEMORY_DATA[addr], sizeof(t1));/' \
     -e 's/^    wasm_asm("" ::"r"(result));                            \\$/    GUEST_LOAD_ORDER(result);                              \\/' \
-    -e "s/^  $imp\$/&\n  guest_memory_check(instance->Z_envZ_memory, GUEST_MEMORY, GUEST_MEMORY_BYTES, \"$1\");/" "$c"
-  [ "$(grep -c 'GUEST_MEMORY_DATA\[addr\]' "$c")" = 2 ] && grep -q '^  guest_memory_check(' "$c" &&
+    -e "s/^  $imp\$/&\n  GUEST_MEMORY_CHECK(instance->Z_envZ_memory, \"$1\");/" "$c"
+  [ "$(grep -c 'GUEST_MEMORY_DATA\[addr\]' "$c")" = 2 ] && grep -q '^  GUEST_MEMORY_CHECK(' "$c" &&
     ! grep -q 'wasm_asm("" ::"r"(result));                            \\$' "$c" ||
     { echo "boot/build.sh: rewriting $1.c's memory accesses failed" >&2; exit 1; }
   MEMORY_CFLAGS=(-include "$BOOT/guest-memory.h" -DGUEST_MEMORY="${ARENA[$1]}" -DGUEST_MEMORY_BYTES="${ARENA_BYTES[$1]}u"
-    -DGUEST_MEMORY_DMA=$([ "$1" = nvme ] && echo 1 || echo 0))
+    -DGUEST_MEMORY_SLOT="${ARENA_SLOT[$1]}" -DGUEST_MEMORY_GUARD="${GUARD_PAGES:-1}" -DGUEST_MEMORY_DMA=$([ "$1" = nvme ] && echo 1 || echo 0))
 }
 for g in "${GUESTS[@]}"; do
   fixed_memory "$g"

@@ -1,28 +1,52 @@
-/* Fixed memories for the generated C (boot/build.sh passes this file with -include when it
- * compiles a module whose memory the host gives it).
+/* Fixed memories for the generated C, and the guard-page reservations behind them.
  *
  * wasm2c's loads and stores take the module's memory through two pointers, instance->memory and
- * memory->data, and compare every address with memory->size. In the kernel each module's memory
- * is a static arena of a size that never changes (wasm_rt_grow_memory refuses), so build.sh
- * rewrites the generated access functions to use the arena's address and size as constants:
- *   - GUEST_MEMORY_DATA: the arena (host.c's guest_arena, client_arena or decoder_arena), a
- *     link-time address, so an access is one instruction with the arena as its displacement;
- *   - GUEST_MEMCHECK: the same bounds check as wasm2c's RANGE_CHECK against a constant, which
- *     the compiler can prove for accesses whose index is masked (the CRC's table lookups);
- *   - guest_memory_check (runtime.c): when the module is instantiated, the memory the host gave
- *     it must be that arena with that size, or the boot stops with a trap line.
- * Under QEMU's TCG every guest load is a software TLB lookup, so the two pointer loads per access
- * cost more than the access itself; the compiler had to redo them after every store (README,
- * "Figures"). An address outside the memory still traps as `trap: out of bounds memory access`.
- * GUEST_MEMORY (the arena's symbol) and GUEST_MEMORY_BYTES come from build.sh's -D options. */
+ * memory->data, and compare every address with memory->size. Under QEMU's TCG every guest load is
+ * a software-TLB lookup and every compare-and-branch ends a translated block, so these cost more
+ * than the access itself (README, "Figures"). In the kernel each module's memory is a static arena
+ * of a size that never changes (wasm_rt_grow_memory refuses), so boot/build.sh compiles the modules
+ * whose memory host.c gives them (driver, shell, trace decoder) with this file (-include) and
+ * rewrites wasm2c's access functions to use GUEST_MEMORY_DATA and GUEST_MEMCHECK:
+ *
+ *   - Guard pages (GUEST_MEMORY_GUARD=1, the default). Module k's memory is also mapped at the
+ *     virtual address GUEST_VA_BASE + k * GUEST_VA_STRIDE, a reservation of GUEST_VA_STRIDE bytes
+ *     where nothing but the memory's own pages is mapped. A wasm address is a 32-bit index plus a
+ *     32-bit offset, below 8 GiB, so every access lands inside the reservation: an access past the
+ *     memory is a page fault there, which arch.c turns into the module's trap
+ *     (`trap: out of bounds memory access`, the same line and cleanup as wasm2c's own check). The
+ *     generated code has no check and no pointer to load: base + address, one instruction.
+ *   - Constant checks (GUEST_MEMORY_GUARD=0). The arena's link-time address, and wasm2c's check
+ *     against the arena's size as a constant (which clang can prove for masked indexes).
+ *
+ * guest_memory_check (runtime.c), called by the generated code when the module is instantiated,
+ * checks that the memory the host gave it is the arena and size its code was built for, and maps
+ * the reservation; the boot stops with a trap line otherwise. Host code (host.c's copies, wasm2c's
+ * bulk memory operations and data segments) keeps using the arena at its physical address: both
+ * addresses reach the same memory.
+ * build.sh's -D options: GUEST_MEMORY (the arena's symbol), GUEST_MEMORY_BYTES, GUEST_MEMORY_SLOT
+ * (k), GUEST_MEMORY_DMA (1 for the driver). */
 #ifndef GUEST_MEMORY_H
 #define GUEST_MEMORY_H
 #include <stdint.h>
 
+#define GUEST_VA_BASE 0x400000000000ULL    /* 64 TiB: far above any RAM or BAR QEMU places */
+#define GUEST_VA_STRIDE 0x1000000000ULL    /* 64 GiB a module: more than 8 GiB of addresses */
+#define GUEST_VA_SLOTS 4u
+
+#ifdef GUEST_MEMORY
+#ifndef GUEST_MEMORY_GUARD
+#define GUEST_MEMORY_GUARD 1
+#endif
 extern uint8_t GUEST_MEMORY[];
+#define GUEST_MEMORY_VA (GUEST_VA_BASE + (uint64_t)(GUEST_MEMORY_SLOT) * GUEST_VA_STRIDE)
+#if GUEST_MEMORY_GUARD
+#define GUEST_MEMORY_DATA ((uint8_t *)GUEST_MEMORY_VA)
+#define GUEST_MEMCHECK(a, len)
+#else
 #define GUEST_MEMORY_DATA GUEST_MEMORY
 #define GUEST_MEMCHECK(a, len) \
   if (__builtin_expect((uint64_t)(a) + (uint64_t)(len) > (uint64_t)(GUEST_MEMORY_BYTES), 0)) TRAP(OOB);
+#endif
 
 /* After each load. The driver's memory is the DMA window: a device writes it while the driver
  * runs, and the driver relies on the order of its loads (a completion entry's phase tag before the
@@ -36,5 +60,8 @@ extern uint8_t GUEST_MEMORY[];
 #endif
 
 /* m is the module's wasm_rt_memory_t (wasm-rt.h is not included yet where this file is). */
-void guest_memory_check(const void *m, const uint8_t *data, uint64_t bytes, const char *module);
+void guest_memory_check(const void *m, const uint8_t *data, uint64_t bytes, uint32_t slot, int guard, const char *module);
+#define GUEST_MEMORY_CHECK(m, module) \
+  guest_memory_check(m, GUEST_MEMORY, GUEST_MEMORY_BYTES, GUEST_MEMORY_SLOT, GUEST_MEMORY_GUARD, module)
+#endif /* GUEST_MEMORY */
 #endif

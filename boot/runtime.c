@@ -155,12 +155,16 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial_pages, uint32
 
 /* A module compiled with a fixed memory (guest-memory.h, build.sh) checks at instantiation that the
  * memory the host gave it is the arena and size its code was compiled for: its loads and stores use
- * those constants and never look at m again. */
-void guest_memory_check(const void *memory, const u8 *data, u64 bytes, const char *module) {
+ * those constants and never look at m again. With guard pages its reservation is mapped here. */
+void guest_memory_check(const void *memory, const u8 *data, u64 bytes, u32 slot, int guard, const char *module) {
   const wasm_rt_memory_t *m = memory;
   if (m->data != data || (u64)m->size != bytes) {
     kprintf("trap: %s: its memory is %lu bytes at %p, but its code was built for %lu bytes at %p (boot/build.sh)\n",
             module, (u64)m->size, (void *)m->data, bytes, (const void *)data);
+    kernel_fail(EXIT_TRAP);
+  }
+  if (guard && !map_guest_memory(slot, (u64)(uintptr_t)data, bytes, module)) {
+    kprintf("trap: %s: cannot map its memory at slot %u of the guard-page reservations\n", module, slot);
     kernel_fail(EXIT_TRAP);
   }
 }
