@@ -66,6 +66,7 @@ static void idt_init(void) {
 }
 
 static void guest_memory_fault(u64 cr2);
+static void guest_stack_fault(u64 cr2, u64 rip);
 
 static const char *const exc_names[32] = {
   "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
@@ -86,10 +87,11 @@ void isr_dispatch(struct frame *f) {
     kputs("\nexception: nested exception while reporting\n");
     machine_poweroff(EXIT_EXCEPTION);
   }
-  if (f->vector == 14) { /* a module's access past its memory: its trap, not an exception */
+  if (f->vector == 14) { /* a module's access past its memory or its stack: its trap, not an exception */
     u64 cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
     guest_memory_fault(cr2);
+    guest_stack_fault(cr2, f->rip);
   }
   const char *name = exc_names[f->vector] ? exc_names[f->vector] : "reserved";
   kprintf("\nexception: vector %u (%s) error=0x%lx rip=0x%lx rsp=0x%lx", (unsigned)f->vector, name,
@@ -232,6 +234,23 @@ static void guest_memory_fault(u64 cr2) {
   u32 slot = (u32)((cr2 - GUEST_VA_BASE) / GUEST_VA_STRIDE);
   if (!slot_module[slot]) return;
   kputs("trap: out of bounds memory access\n");
+  kernel_fail(EXIT_TRAP);
+}
+
+/* The modules' code compiled with guard pages (guest-memory.h) is in section guest_text, and
+ * counts no calls: a fault on the kernel stack's guard page with the instruction there is a
+ * module's runaway recursion, reported as wasm2c's counter would (`trap: call stack exhausted`,
+ * exit 125, the usual cleanup). At the guard page from kernel code (an import or an interrupt
+ * handler called at the deepest point) it stays a kernel stack overflow (exit 126). Weak: a
+ * kernel without such code (probe builds of other wasm2c versions) has no section. */
+extern const u8 __start_guest_text[] __attribute__((weak));
+extern const u8 __stop_guest_text[] __attribute__((weak));
+
+static void guest_stack_fault(u64 cr2, u64 rip) {
+  u64 guard = (u64)(uintptr_t)kernel_stack_guard;
+  if (cr2 < guard || cr2 >= guard + 4096) return;
+  if (rip < (u64)(uintptr_t)__start_guest_text || rip >= (u64)(uintptr_t)__stop_guest_text) return;
+  kputs("trap: call stack exhausted\n");
   kernel_fail(EXIT_TRAP);
 }
 

@@ -15,6 +15,7 @@
  *     memory is a page fault there, which arch.c turns into the module's trap
  *     (`trap: out of bounds memory access`, the same line and cleanup as wasm2c's own check). The
  *     generated code has no check and no pointer to load: base + address, one instruction.
+ *     Calls are not counted either: the kernel stack's guard page stops a runaway recursion.
  *   - Constant checks (GUEST_MEMORY_GUARD=0). The arena's link-time address, and wasm2c's check
  *     against the arena's size as a constant (which clang can prove for masked indexes).
  *
@@ -42,6 +43,13 @@ extern uint8_t GUEST_MEMORY[];
 #if GUEST_MEMORY_GUARD
 #define GUEST_MEMORY_DATA ((uint8_t *)GUEST_MEMORY_VA)
 #define GUEST_MEMCHECK(a, len)
+/* No call-depth counter either (a load, a store and a branch at every call and return, 16 % of the
+ * guest's instructions on a QD1 read): the kernel stack's guard page ends a runaway recursion, and
+ * the module's code lives in the section guest_text, so arch.c knows a fault on the guard page
+ * from there is the module's `trap: call stack exhausted`. */
+#undef WASM_RT_USE_STACK_DEPTH_COUNT
+#define WASM_RT_USE_STACK_DEPTH_COUNT 0
+#pragma clang section text = "guest_text"
 #else
 #define GUEST_MEMORY_DATA GUEST_MEMORY
 #define GUEST_MEMCHECK(a, len) \
