@@ -1,7 +1,10 @@
-/* The wasm2c runtime for a kernel, and the little libc wasm2c's output needs. Memory
- * accesses are bounds-checked in the generated code (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0),
- * calls are depth-counted (WASM_RT_MAX_CALL_STACK_DEPTH, see build.sh), and a trap
- * prints `trap: <kind>`, stops the guest's devices and powers off with a failure. */
+/* The wasm2c runtime for a kernel, and the little libc wasm2c's output needs. A module whose
+ * memory the host gives it reaches that memory through its guard-page reservation, and its calls
+ * are not counted: an access past the memory or a runaway recursion is a page fault that arch.c
+ * turns into the module's trap (guest-memory.h). Other modules (a memory of their own, another
+ * wasm2c's output, GUARD_PAGES=0) keep bounds checks in the generated code
+ * (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0) and depth-counted calls (WASM_RT_MAX_CALL_STACK_DEPTH, see
+ * build.sh). A trap prints `trap: <kind>`, stops the guest's devices and powers off with a failure. */
 #include <stdarg.h>
 #include <string.h>
 #include <stdlib.h>
