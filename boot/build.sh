@@ -184,6 +184,20 @@ for p in "${pids[@]}"; do wait "$p" || failed=1; done
 [ $failed = 0 ] || { echo "boot/build.sh: compiling failed (messages above)" >&2; exit 1; }
 GUEST_OBJS=()
 for g in "${GUESTS[@]}"; do GUEST_OBJS+=("$OBJ/$g.o"); done
+# With guard pages a runaway recursion is caught by the kernel stack's 4 KiB guard page, so no
+# function of a module may move the stack pointer by a page or more at once (it could step over the
+# guard) or by an amount known only at run time (alloca). Today's largest frame is 200 bytes.
+for g in "${GUESTS[@]}"; do
+  grep -q 'guest_text' <(objdump -h "$OBJ/$g.o") || continue
+  big=$(objdump -d --no-show-raw-insn "$OBJ/$g.o" | awk '
+    /sub +\$0x[0-9a-f]+,%rsp/ { v = $NF; sub(/^\$0x/, "", v); sub(/,%rsp$/, "", v); n = 0
+      for (i = 1; i <= length(v); i++) n = n * 16 + index("0123456789abcdef", substr(v, i, 1)) - 1
+      if (n >= 4096) { print "a frame of " n " bytes"; exit } }
+    /sub +%r[a-z0-9]+,%rsp/ { print "a frame sized at run time"; exit }')
+  if [ -n "$big" ]; then
+    echo "boot/build.sh: $g.o has $big: it could step over the stack's guard page; build with GUARD_PAGES=0" >&2; exit 1
+  fi
+done
 
 ld.lld -nostdlib -static -z max-page-size=4096 -z noexecstack --no-dynamic-linker -T "$BOOT/linker.ld" \
   -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/iommu.o" "$OBJ/runtime.o" \
