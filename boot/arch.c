@@ -2,6 +2,7 @@
  * the local APIC, TSC time calibrated against the PIT, and poweroff (ACPI, isa-debug-exit). */
 #include <string.h>
 #include "kernel.h"
+#include "guest-memory.h"
 
 /* ---- descriptor tables --------------------------------------------------------------- */
 
@@ -64,6 +65,9 @@ static void idt_init(void) {
   __asm__ volatile("lidt %0" ::"m"(d));
 }
 
+static void guest_memory_fault(u64 cr2);
+static void guest_stack_fault(u64 cr2, u64 rip);
+
 static const char *const exc_names[32] = {
   "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
   "#UD invalid opcode", "#NM device not available", "#DF double fault", "coprocessor overrun",
@@ -82,6 +86,12 @@ void isr_dispatch(struct frame *f) {
   if (in_exception++) { /* an exception while reporting one: just stop */
     kputs("\nexception: nested exception while reporting\n");
     machine_poweroff(EXIT_EXCEPTION);
+  }
+  if (f->vector == 14) { /* a module's access past its memory or its stack: its trap, not an exception */
+    u64 cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    guest_memory_fault(cr2);
+    guest_stack_fault(cr2, f->rip);
   }
   const char *name = exc_names[f->vector] ? exc_names[f->vector] : "reserved";
   kprintf("\nexception: vector %u (%s) error=0x%lx rip=0x%lx rsp=0x%lx", (unsigned)f->vector, name,
@@ -147,6 +157,8 @@ void *map_identity(u64 phys, u64 size, bool uncached) {
   u64 flags = PTE_P | PTE_W | (uncached ? PTE_PCD | PTE_PWT : 0);
   u64 a = phys & ~0xFFFULL, end = (phys + size + 0xFFF) & ~0xFFFULL;
   if (end > (1ULL << 47) || end <= a) return NULL;
+  /* never into the modules' reservations, where every mapped page is a module's memory */
+  if (end > GUEST_VA_BASE && a < GUEST_VA_BASE + (u64)GUEST_VA_SLOTS * GUEST_VA_STRIDE) return NULL;
   while (a < end) {
     u64 *pdpt = pt_next(&boot_pml4[(a >> 39) & 511], false);
     if (!pdpt) return NULL;
@@ -177,6 +189,69 @@ static void unmap_page(u64 va) {
   u64 *pt = pd ? pt_next(&pd[(va >> 21) & 511], true) : NULL;
   if (pt) pt[(va >> 12) & 511] = 0;
   flush_tlb();
+}
+
+/* ---- guard-page reservations of the modules' memories (guest-memory.h) ------------------- */
+
+static const char *slot_module[GUEST_VA_SLOTS]; /* the module whose memory a slot maps, once */
+
+/* Maps module memory [phys, phys + bytes) at its slot's reservation, read/write, write-back like
+ * the identity mapping of the same arena; the rest of the reservation stays unmapped. 2 MiB pages
+ * where both addresses are 2 MiB-aligned and 2 MiB remain, else 4 KiB pages. False if the slot is
+ * taken or out of range, the memory is not page-granular or larger than a reservation, or the
+ * page-table pool is used up. */
+bool map_guest_memory(u32 slot, u64 phys, u64 bytes, const char *module) {
+  if (slot >= GUEST_VA_SLOTS || slot_module[slot] || bytes == 0 || bytes > GUEST_VA_STRIDE / 2 ||
+      ((phys | bytes) & 0xFFF) != 0)
+    return false;
+  u64 va = GUEST_VA_BASE + (u64)slot * GUEST_VA_STRIDE, end = va + bytes;
+  for (u64 off = 0; va + off < end;) {
+    u64 a = va + off, p = phys + off;
+    u64 *pdpt = pt_next(&boot_pml4[(a >> 39) & 511], false);
+    u64 *pd = pdpt ? pt_next(&pdpt[(a >> 30) & 511], false) : NULL;
+    if (!pd) return false;
+    u64 *pde = &pd[(a >> 21) & 511];
+    if (((a | p) & 0x1FFFFF) == 0 && end - a >= 0x200000 && !(*pde & PTE_P)) {
+      *pde = p | PTE_P | PTE_W | PTE_PS;
+      off += 0x200000;
+      continue;
+    }
+    u64 *pt = pt_next(pde, false);
+    if (!pt) return false;
+    pt[(a >> 12) & 511] = p | PTE_P | PTE_W;
+    off += 0x1000;
+  }
+  slot_module[slot] = module;
+  flush_tlb();
+  return true;
+}
+
+/* A page fault inside a module's reservation is an access past its memory (the generated code
+ * reaches nothing else there): that module's trap, with the same line and cleanup as wasm2c's
+ * own bounds check (runtime.c's wasm_rt_trap). Any other page fault is reported as an exception. */
+static void guest_memory_fault(u64 cr2) {
+  if (cr2 < GUEST_VA_BASE || cr2 >= GUEST_VA_BASE + (u64)GUEST_VA_SLOTS * GUEST_VA_STRIDE) return;
+  u32 slot = (u32)((cr2 - GUEST_VA_BASE) / GUEST_VA_STRIDE);
+  if (!slot_module[slot]) return;
+  kputs("trap: out of bounds memory access\n");
+  kernel_fail(EXIT_TRAP);
+}
+
+/* The modules' code compiled with guard pages (guest-memory.h) is in section guest_text, and
+ * counts no calls: a fault on the kernel stack's guard page with the instruction there is a
+ * module's runaway recursion, reported as wasm2c's counter would (`trap: call stack exhausted`,
+ * exit 125, the usual cleanup). At the guard page from kernel code (an import or an interrupt
+ * handler called at the deepest point) it stays a kernel stack overflow (exit 126). Weak: a
+ * kernel without such code (probe builds of other wasm2c versions) has no section. */
+extern const u8 __start_guest_text[] __attribute__((weak));
+extern const u8 __stop_guest_text[] __attribute__((weak));
+
+static void guest_stack_fault(u64 cr2, u64 rip) {
+  u64 guard = (u64)(uintptr_t)kernel_stack_guard;
+  if (cr2 < guard || cr2 >= guard + 4096) return;
+  if (rip < (u64)(uintptr_t)__start_guest_text || rip >= (u64)(uintptr_t)__stop_guest_text) return;
+  kputs("trap: call stack exhausted\n");
+  kernel_fail(EXIT_TRAP);
 }
 
 /* ---- 8259 PIC ----------------------------------------------------------------------------- */

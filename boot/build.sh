@@ -149,14 +149,69 @@ done
 # The guests' wasm2c output: inline more than -O2 would. Under TCG every call and return is a
 # lookup in the translated-code cache, and the driver's hot path is made of small functions.
 GUEST_CFLAGS=(${GUEST_OPT:--O3 -mllvm -inline-threshold=1000})
+# Fixed memories (boot/guest-memory.h): a module whose memory the host gives it (host.c's arenas,
+# sizes as host.c's env_init sets them) gets loads and stores at the arena's address, checked
+# against its size as constants. Only wasm2c 1.0.32's access functions are rewritten; any other
+# output keeps wasm2c's own checks (correct, slower), and the build says so. FIXED_MEMORY lists
+# the modules it applies to (default "nvme shell trace fs"; FIXED_MEMORY=none for A/B measurements).
+declare -A ARENA=([nvme]=guest_arena [shell]=client_arena [trace]=decoder_arena [fs]=fs_arena)
+declare -A ARENA_BYTES=([nvme]=$((256 * 65536)) [shell]=$((32 * 65536)) [trace]=$((4 * 65536)) [fs]=$((8 * 65536)))
+declare -A ARENA_SLOT=([nvme]=0 [shell]=1 [trace]=2 [fs]=3)
+fixed_memory() {   # $1 the module; sets MEMORY_CFLAGS to the extra compile options, or none
+  local c="$OBJ/$1.c" imp="instance->Z_envZ_memory = Z_envZ_memory(Z_env_instance);"
+  MEMORY_CFLAGS=()
+  [[ " ${FIXED_MEMORY:-nvme shell trace fs} " == *" $1 "* ]] || return 0
+  grep -qF "$imp" "$c" || return 0     # a memory of its own (runtime.c), or other wasm2c names
+  if [ "$(grep -cF '#define MEMCHECK(mem, a, t) RANGE_CHECK(mem, a, sizeof(t))' "$c")" != 1 ] ||
+     [ "$(grep -cF 'wasm_rt_memcpy(&mem->data[addr],' "$c")" != 1 ] ||
+     [ "$(grep -cF 'wasm_rt_memcpy(&result, &mem->data[addr], sizeof(t1));' "$c")" != 1 ] ||
+     [ "$(grep -cF 'wasm_asm("" ::"r"(result));                            \' "$c")" != 1 ]; then
+    echo "boot/build.sh: note: $1.c's memory accesses are not wasm2c 1.0.32's: they keep wasm2c's checks" >&2
+    return 0
+  fi
+  # wasm_asm("" ::"r"(result)) after each load becomes GUEST_LOAD_ORDER: kept in the driver, whose
+  # memory a device writes (loads stay in program order: a CQE's phase before the rest of it),
+  # dropped elsewhere, where it only kept clang from reusing what it had loaded.
+  sed -i -e 's/^#define MEMCHECK(mem, a, t) RANGE_CHECK(mem, a, sizeof(t))$/#define MEMCHECK(mem, a, t) GUEST_MEMCHECK(a, sizeof(t))/' \
+    -e 's/wasm_rt_memcpy(&mem->data\[addr\],/wasm_rt_memcpy(\&GUEST_MEMORY_DATA[addr],/' \
+    -e 's/wasm_rt_memcpy(&result, &mem->data\[addr\], sizeof(t1));/wasm_rt_memcpy(\&result, \&GUEST_MEMORY_DATA[addr], sizeof(t1));/' \
+    -e 's/^    wasm_asm("" ::"r"(result));                            \\$/    GUEST_LOAD_ORDER(result);                              \\/' \
+    -e "s/^  $imp\$/&\n  GUEST_MEMORY_CHECK(instance->Z_envZ_memory, \"$1\");/" "$c"
+  [ "$(grep -c 'GUEST_MEMORY_DATA\[addr\]' "$c")" = 2 ] && grep -q '^  GUEST_MEMORY_CHECK(' "$c" &&
+    ! grep -q 'wasm_asm("" ::"r"(result));                            \\$' "$c" ||
+    { echo "boot/build.sh: rewriting $1.c's memory accesses failed" >&2; exit 1; }
+  MEMORY_CFLAGS=(-include "$BOOT/guest-memory.h" -DGUEST_MEMORY="${ARENA[$1]}" -DGUEST_MEMORY_BYTES="${ARENA_BYTES[$1]}u"
+    -DGUEST_MEMORY_SLOT="${ARENA_SLOT[$1]}" -DGUEST_MEMORY_GUARD="${GUARD_PAGES:-1}" -DGUEST_MEMORY_DMA=$([ "$1" = nvme ] && echo 1 || echo 0))
+}
 for g in "${GUESTS[@]}"; do
-  clang "${CFLAGS[@]}" "${GUEST_CFLAGS[@]}" -Wno-everything -c "$OBJ/$g.c" -o "$OBJ/$g.o" & pids+=($!)
+  fixed_memory "$g"
+  # Loops in the shell start at a 512-byte boundary, so one shorter than that (the CRC's, 278
+  # bytes) never crosses a 4 KiB page. QEMU's TCG chains translated blocks directly only within a
+  # page: a loop across a page boundary looks its next block up on every turn. The CRC loop
+  # across a boundary made `crc` 3 times slower, and where it falls moves with every change of
+  # the code before it. Costs 190 KB of padding in the kernel image, none of it run in a loop.
+  LOOP_CFLAGS=(); [[ " ${ALIGN_LOOPS_IN:-shell} " == *" $g "* ]] && LOOP_CFLAGS=(-falign-loops=${ALIGN_LOOPS:-512})
+  clang "${CFLAGS[@]}" "${GUEST_CFLAGS[@]}" "${MEMORY_CFLAGS[@]}" "${LOOP_CFLAGS[@]}" -Wno-everything -c "$OBJ/$g.c" -o "$OBJ/$g.o" & pids+=($!)
 done
 failed=0
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
 [ $failed = 0 ] || { echo "boot/build.sh: compiling failed (messages above)" >&2; exit 1; }
 GUEST_OBJS=()
 for g in "${GUESTS[@]}"; do GUEST_OBJS+=("$OBJ/$g.o"); done
+# With guard pages a runaway recursion is caught by the kernel stack's 4 KiB guard page, so no
+# function of a module may move the stack pointer by a page or more at once (it could step over the
+# guard) or by an amount known only at run time (alloca). Today's largest frame is 200 bytes.
+for g in "${GUESTS[@]}"; do
+  grep -q 'guest_text' <(objdump -h "$OBJ/$g.o") || continue
+  big=$(objdump -d --no-show-raw-insn "$OBJ/$g.o" | awk '
+    /sub +\$0x[0-9a-f]+,%rsp/ { v = $NF; sub(/^\$0x/, "", v); sub(/,%rsp$/, "", v); n = 0
+      for (i = 1; i <= length(v); i++) n = n * 16 + index("0123456789abcdef", substr(v, i, 1)) - 1
+      if (n >= 4096) { print "a frame of " n " bytes"; exit } }
+    /sub +%r[a-z0-9]+,%rsp/ { print "a frame sized at run time"; exit }')
+  if [ -n "$big" ]; then
+    echo "boot/build.sh: $g.o has $big: it could step over the stack's guard page; build with GUARD_PAGES=0" >&2; exit 1
+  fi
+done
 
 ld.lld -nostdlib -static -z max-page-size=4096 -z noexecstack --no-dynamic-linker -T "$BOOT/linker.ld" \
   -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/iommu.o" "$OBJ/runtime.o" \

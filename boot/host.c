@@ -98,15 +98,16 @@
  * gigabyte, so its physical address is its address and DMA can point straight at it. It is the
  * DMA window: the only memory the IOMMU (iommu.c) lets the guest's devices reach. */
 u8 guest_arena[ARENA_SIZE] __attribute__((aligned(ARENA_ALIGN), section(".bss.zz_arena.driver")));
-/* The client's memory: no device ever sees it, any static array will do. */
-static u8 client_arena[CLIENT_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.client")));
+/* The client's memory: no device ever sees it, any static array will do. The arenas are not static:
+ * each module's generated C uses its arena's address as a constant (boot/guest-memory.h). */
+u8 client_arena[CLIENT_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.client")));
 #if !GUEST_HAS_MAIN
 /* fs.wasm's memory: no device sees it either. */
-static u8 fs_arena[FS_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.fs")));
+u8 fs_arena[FS_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.fs")));
 #endif
 #if GUEST_HAS_TRACE
 /* The trace decoder's memory: the host copies entries into it, never a device. */
-static u8 decoder_arena[DECODER_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.trace")));
+u8 decoder_arena[DECODER_ARENA_SIZE] __attribute__((aligned(4096), section(".bss.zz_arena.trace")));
 #endif
 
 /* A page of kernel memory outside every arena, filled with a known pattern at boot and checked at

@@ -50,6 +50,7 @@ u64 tsc_hz(void);
 void wait_for_interrupt(void);                 /* sti; hlt; cli */
 void poll_interrupts(void);                    /* sti; nop; cli */
 void *map_identity(u64 phys, u64 size, bool uncached); /* NULL when out of page tables */
+bool map_guest_memory(u32 slot, u64 phys, u64 bytes, const char *module); /* guest-memory.h */
 void lapic_enable(void);
 u32 lapic_id(void);
 void pic_mask(u8 irq);

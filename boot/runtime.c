@@ -1,7 +1,10 @@
-/* The wasm2c runtime for a kernel, and the little libc wasm2c's output needs. Memory
- * accesses are bounds-checked in the generated code (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0),
- * calls are depth-counted (WASM_RT_MAX_CALL_STACK_DEPTH, see build.sh), and a trap
- * prints `trap: <kind>`, stops the guest's devices and powers off with a failure. */
+/* The wasm2c runtime for a kernel, and the little libc wasm2c's output needs. A module whose
+ * memory the host gives it reaches that memory through its guard-page reservation, and its calls
+ * are not counted: an access past the memory or a runaway recursion is a page fault that arch.c
+ * turns into the module's trap (guest-memory.h). Other modules (a memory of their own, another
+ * wasm2c's output, GUARD_PAGES=0) keep bounds checks in the generated code
+ * (WASM_RT_MEMCHECK_SIGNAL_HANDLER=0) and depth-counted calls (WASM_RT_MAX_CALL_STACK_DEPTH, see
+ * build.sh). A trap prints `trap: <kind>`, stops the guest's devices and powers off with a failure. */
 #include <stdarg.h>
 #include <string.h>
 #include <stdlib.h>
@@ -151,6 +154,22 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *m, uint32_t initial_pages, uint32
   m->pages = initial_pages;
   m->max_pages = max_pages > 256 ? 256 : max_pages;
   m->size = initial_pages * 65536u;
+}
+
+/* A module compiled with a fixed memory (guest-memory.h, build.sh) checks at instantiation that the
+ * memory the host gave it is the arena and size its code was compiled for: its loads and stores use
+ * those constants and never look at m again. With guard pages its reservation is mapped here. */
+void guest_memory_check(const void *memory, const u8 *data, u64 bytes, u32 slot, int guard, const char *module) {
+  const wasm_rt_memory_t *m = memory;
+  if (m->data != data || (u64)m->size != bytes) {
+    kprintf("trap: %s: its memory is %lu bytes at %p, but its code was built for %lu bytes at %p (boot/build.sh)\n",
+            module, (u64)m->size, (void *)m->data, bytes, (const void *)data);
+    kernel_fail(EXIT_TRAP);
+  }
+  if (guard && !map_guest_memory(slot, (u64)(uintptr_t)data, bytes, module)) {
+    kprintf("trap: %s: cannot map its memory at slot %u of the guard-page reservations\n", module, slot);
+    kernel_fail(EXIT_TRAP);
+  }
 }
 
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *m, uint32_t delta) {

@@ -6,8 +6,9 @@
 // bytes (four 1 KiB tables: the loop's dependency chain stays in the L1 cache); the other 96 bits do
 // not depend on the CRC and are sliced into nine pieces of 10 or 11 bits (nine 8 KiB tables), looked
 // up while the previous step is still in flight. 13 table loads and two data loads per 16 bytes,
-// against 16 and 4 for slicing by 16: wasm2c's code for QEMU pays three extra loads for each wasm
-// load, so fewer of them is what counts there. 76 KiB of static memory, built when the module starts.
+// against 16 and 4 for slicing by 16: under QEMU's TCG each wasm load is a guest load through
+// QEMU's software TLB, so fewer of them is what counts there. 76 KiB of static memory, built when
+// the module starts.
 // bench/crc32.js times it against node:zlib; docs/shell.md has the figures.
 const POLY: u32 = 0xedb88320;
 const STEP_BYTES: u32 = 16;

@@ -146,6 +146,12 @@ export function main(): i32 {
       say("not reached");
     } else if (op == "unreachable") unreachable();
     else if (op == "load") say("loaded " + load<u32>(<usize>0x1000000).toString());
+    // The memory's edges as the generated code sees them (boot/guest-memory.h): its last word
+    // reads, a word past it, a word across it, and an address past 4 GiB with the offset added.
+    else if (op == "edge") { store<u32>(<usize>0xfffffc, 0x5a5aa5a5); say("edge " + hex(load<u32>(<usize>0xfffffc))); }
+    else if (op == "store") { store<u32>(<usize>0x1000000, 1); say("not reached"); }
+    else if (op == "straddle") say("loaded " + load<u64>(<usize>0xfffffc).toString());
+    else if (op == "wrap") say("loaded " + load<u32>(<usize>(<u32>0xfffffff0 + <u32>(n - n)), 0x20).toString());
     else if (op == "abort") assert(n < 0, "deliberate abort");
     else if (op == "abort_text") { // as the transform's asserts call it: Texts, bit 31 set (docs/abi.md)
       const words = ["deliberate text abort", "assembly/probe-text.ts"];
@@ -283,11 +289,20 @@ describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
     expect(line(r, "line")).toBe("line n=14 text=[hello, kernel]"); // every byte, none lost at boot
   });
 
+  it("the last word of the memory reads back what was stored there", async () => {
+    const r = await probe("edge; exit 0");
+    expect(r.code, r.output).toBe(0);
+    expect(line(r, "edge")).toBe("edge 0x5a5aa5a5");
+  });
+
   const traps = [
     ["oob", /^trap: mmio: mmio_read32 offset 0x4000 is outside BAR0 of 00:03.0 \(size 0x4000\)$/],
     ["misaligned", /^trap: mmio: mmio_read32 offset 0x2 is not dword-aligned in BAR0 of 00:03.0/],
     ["unreachable", /^trap: unreachable$/],
     ["load", /^trap: out of bounds memory access$/],
+    ["store", /^trap: out of bounds memory access$/],
+    ["straddle", /^trap: out of bounds memory access$/],
+    ["wrap", /^trap: out of bounds memory access$/],
     ["abort", /^trap: abort: deliberate abort at .*probe\.ts:\d+:\d+$/],
     ["abort_text", /^trap: abort: deliberate text abort at assembly\/probe-text\.ts:7:9$/],
     ["deep", /^trap: call stack exhausted$/],

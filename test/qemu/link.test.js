@@ -42,6 +42,7 @@ const B = memory.data(8192, 8);
 
 let outLen = 0;
 function put(s: string): void { for (let i = 0; i < s.length; i++) store<u8>(OUT + outLen++, <u8>s.charCodeAt(i)); }
+function deep(n: i32): i32 { return n == 0 ? 0 : deep(n - 1) * 3 + 1; }
 function say(s: string): void { put(s); store<u8>(OUT + outLen++, 10); console_write(OUT, outLen); outLen = 0; }
 function hex(v: u32): string { return "0x" + v.toString(16); }
 
@@ -128,6 +129,11 @@ export function main(): i32 {
     else if (op == "trap") { submit(1, 1, 0, 0, 8, 0); unreachable(); }
     else if (op == "abort") assert(n < 0, "client abort");
     else if (op == "oob") console_write(MEM - 4, 8);
+    // The client's own accesses past its 2 MiB (boot/guest-memory.h: its size is a constant there).
+    else if (op == "load") say("loaded " + load<u32>(MEM - 2 + <usize>(n - n)).toString());
+    else if (op == "store") { store<u8>(MEM + <usize>(n - n), 1); say("not reached"); }
+    else if (op == "deep") say("deep " + deep(100000).toString());
+    else if (op == "edge") { store<u8>(MEM - 1, 0x5a); say("edge " + load<u8>(MEM - 1).toString()); }
   }
   say("end shutdown=" + shutdown().toString() + " errors=" + driver_errors().toString());
   poweroff(0);
@@ -217,10 +223,19 @@ describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 1
     expect(run([DRIVER, tmp.path("out"), hostile])).toMatch(/client .*hostile\.wasm imports env\.dma_address env\.mmio_write32: a client reaches devices only through the driver's blk interface/);
   });
 
+  it("the client's last byte of memory is stored and read back", async () => {
+    const r = await bootQemu({ kernel, disks: [{ path: writeImage(tmp.path("e.img"), noiseBytes(MiB, 4)) }], cmd: "edge", timeoutMs: 60000 });
+    expect(r.code, r.output).toBe(0);
+    expect(r.lines).toContain("edge 90");
+  });
+
   const traps = [
     ["trap", /^trap: unreachable$/],
     ["abort", /^trap: abort: client abort at .*client\.ts:\d+:\d+$/],
     ["oob", /^trap: out of bounds memory access \(shell console_write: ptr=0x1ffffc len=8\)$/],
+    ["load", /^trap: out of bounds memory access$/],
+    ["store", /^trap: out of bounds memory access$/],
+    ["deep", /^trap: call stack exhausted$/],
   ];
   for (const [cmd, re] of traps) {
     it(`a trap in the client ('${cmd}') is one clear line, stops the driver's devices, exit ${TRAP}`, async () => {
