@@ -209,6 +209,7 @@ void IMPORT(trace_event)(env_t *e, u32 kind, u32 where, u32 ptr, u32 len) { (voi
 #define MBI_HAS_CMDLINE (1u << 2)
 #define MBI_HAS_MMAP (1u << 6)
 #define MMAP_RAM 1                     /* "available RAM" */
+#define MMAP_ACPI_NVS 4                /* "ACPI NVS memory" (Multiboot 0.6.96, 3.3) */
 #define MMAP_MAX_ENTRIES 128
 #define LOW_MEMORY_END 0x100000ULL     /* the kernel is loaded at 1 MiB */
 #define SUGGESTED_MEMORY "64M"         /* also leaves room for the reboot marker at 63 MiB */
@@ -218,17 +219,29 @@ extern u8 __kernel_end[];
 static u64 ram_end;                    /* end of the usable RAM that starts at 1 MiB, 0 = unknown */
 static const char *mb_cmdline;         /* as the loader left it, or NULL */
 
-/* The end of the available RAM region holding 1 MiB: from the memory map, else mem_upper. */
+/* Memory the kernel may occupy: available RAM, and ACPI NVS, RAM the firmware keeps for sleep
+ * states and ACPI methods, which this kernel never enters nor runs. (OVMF reports two pieces of
+ * its work area at 8 MiB as NVS, inside the range the kernel is linked at.) */
+static bool mmap_usable(u32 type) { return type == MMAP_RAM || type == MMAP_ACPI_NVS; }
+
+/* The end of the usable memory that starts at 1 MiB: the regions of the memory map that follow
+ * each other from 1 MiB without a gap (the map need not be sorted), else mem_upper. */
 static u64 usable_ram_end(const u32 *mbi) {
   if (mbi[MBI_FLAGS] & MBI_HAS_MMAP) {
-    const u8 *p = (const u8 *)(uintptr_t)mbi[MBI_MMAP_ADDR], *end = p + mbi[MBI_MMAP_LENGTH];
-    for (int i = 0; i < MMAP_MAX_ENTRIES && p + 24 <= end; i++) {
-      u32 size = *(const u32 *)p;
-      u64 base = *(const u64 *)(p + 4), len = *(const u64 *)(p + 12);
-      u32 type = *(const u32 *)(p + 20);
-      if (type == MMAP_RAM && base <= LOW_MEMORY_END && base + len > LOW_MEMORY_END) return base + len;
-      p += size + 4;
+    u64 reach = LOW_MEMORY_END;
+    bool grew = true;
+    for (int pass = 0; pass < MMAP_MAX_ENTRIES && grew; pass++) {
+      grew = false;
+      const u8 *p = (const u8 *)(uintptr_t)mbi[MBI_MMAP_ADDR], *end = p + mbi[MBI_MMAP_LENGTH];
+      for (int i = 0; i < MMAP_MAX_ENTRIES && p + 24 <= end; i++) {
+        u32 size = *(const u32 *)p;
+        u64 base = *(const u64 *)(p + 4), len = *(const u64 *)(p + 12);
+        u32 type = *(const u32 *)(p + 20);
+        if (mmap_usable(type) && base <= reach && base + len > reach) { reach = base + len; grew = true; }
+        p += size + 4;
+      }
     }
+    if (reach > LOW_MEMORY_END) return reach;
   }
   if (mbi[MBI_FLAGS] & MBI_HAS_MEM) return LOW_MEMORY_END + (u64)mbi[MBI_MEM_UPPER] * 1024;
   return 0;
