@@ -20,7 +20,7 @@ DISK ?= $(DEFAULT_DISK)
 DEBUG_DIR := $(BUILD)/debug
 DEBUG_KERNEL := $(DEBUG_DIR)/kernel.elf
 ISO := $(BUILD)/nvme-wasm.iso
-BOOT_SOURCES := $(wildcard boot/*.c boot/*.h boot/*.S boot/*.ld boot/include/*.h) boot/build.sh
+BOOT_SOURCES := $(wildcard boot/*.c boot/*.h boot/*.S boot/*.ld boot/include/*.h) boot/build.sh boot/font.js
 RUN_CMD := $(if $(CMD),$(CMD),info; read nvme0n1 0 1)
 QEMU_OPTS ?=
 

@@ -317,7 +317,7 @@ u32 IMPORT(console_read)(env_t *e, u32 ptr, u32 cap, u64 timeout_ns) {
   for (;;) {
     u32 n = 0;
     int c;
-    while (n < cap && (c = serial_getc_nowait()) >= 0) p[n++] = (u8)c;
+    while (n < cap && (c = console_getc_nowait()) >= 0) p[n++] = (u8)c;
     if (n || cap == 0) return n;
     if (time_ns() >= deadline) return 0;
     iommu_poll();
@@ -1110,7 +1110,7 @@ void host_at_exit(void) {
 }
 
 void kmain(u32 magic, u32 info) {
-  serial_init();
+  console_init(magic, info); /* COM1, and the screen the boot loader left */
   check_memory(magic, info); /* first: with too little RAM the rest of the kernel is not there */
   save_cmdline();            /* before anything else could overwrite the multiboot data */
   bait_fill();
