@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the project needs and is missing: Debian packages (QEMU, wabt's wasm2c, clang, lld)
-# with apt-get, and the npm packages pinned in package-lock.json with npm ci.
+# Installs what the project needs and is missing: Debian packages (QEMU, wabt's wasm2c, clang, lld,
+# console-setup-linux for the font of the kernel's screen console) with apt-get, and the npm packages pinned in package-lock.json with npm ci.
 # Usage: scripts/deps.sh [system] [npm] [debug] [iso]   (system and npm when no argument is given;
 #        debug adds gdb, which only `make debug` needs; iso what `make iso` and its test need: GRUB
 #        for a BIOS and for UEFI, xorriso and mtools for grub-mkrescue, OVMF to boot UEFI in QEMU)
@@ -17,6 +17,7 @@ if [ $want_system = 1 ] || [ $want_debug = 1 ] || [ $want_iso = 1 ]; then
   command -v clang >/dev/null || missing+=(clang)
   command -v ld.lld >/dev/null || missing+=(lld)
   command -v objcopy >/dev/null || missing+=(binutils)
+  [ -f /usr/share/consolefonts/Uni2-VGA16.psf.gz ] || missing+=(console-setup-linux)
   [ $want_debug = 1 ] && { command -v gdb >/dev/null || missing+=(gdb); }
   if [ $want_iso = 1 ]; then
     command -v grub-mkrescue >/dev/null || missing+=(grub-common)
