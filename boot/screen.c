@@ -9,9 +9,9 @@
  * is ESC followed by anything but [. Writing at the last column leaves the cursor there and the
  * next character wraps, as xterm does.
  *
- * The text lives in `cells`; what the screen shows in `shown`. Output changes cells only; a
- * render draws the cells that differ (so a scroll costs what changed, and a framebuffer is never
- * read), at most every RENDER_INTERVAL_NS while output streams, and at once for the kernel's own
+ * The text lives in `cells`, a ring of rows (a scroll moves its top: no copying); what the screen
+ * shows in `shown`. Output changes cells only; a render draws the cells that differ (so a scroll
+ * costs what changed, and a framebuffer is never read), at most every RENDER_INTERVAL_NS while output streams, and at once for the kernel's own
  * lines and when the console waits for input (console.c decides). */
 #include <string.h>
 #include "screen.h"
@@ -45,8 +45,10 @@ enum escape_state { ESC_NONE, ESC_START, ESC_CSI, ESC_SKIP };
 static struct screen_backend screen;
 static bool active;
 static u8 cells[SCREEN_ROWS_MAX][SCREEN_COLUMNS_MAX];
+static u32 top;                       /* the ring's row shown at the top of the screen */
 static u8 shown[SCREEN_ROWS_MAX][SCREEN_COLUMNS_MAX];
 static bool row_changed[SCREEN_ROWS_MAX];
+static bool all_changed;              /* a scroll: every row may differ */
 static bool changed;                  /* some cell or the cursor differs from the screen */
 static u32 row, column;               /* the cursor */
 static bool wrap_pending;             /* a character went to the last column */
@@ -57,18 +59,24 @@ static u32 params[CSI_PARAMS_MAX], param_count, csi_bytes;
 
 /* ---- the text --------------------------------------------------------------------------------- */
 
+/* Row r of the screen (0 at the top) in the ring. */
+static u8 *text_row(u32 r) {
+  u32 i = top + r;
+  return cells[i < screen.rows ? i : i - screen.rows];
+}
+
 static void mark_row(u32 r) { row_changed[r] = true; changed = true; }
 
 static void erase(u32 r, u32 from, u32 to) { /* columns [from, to) of row r */
   if (from >= to) return;
-  memset(&cells[r][from], ' ', to - from);
+  memset(text_row(r) + from, ' ', to - from);
   mark_row(r);
 }
 
 static void scroll_up(void) {
-  memmove(&cells[0][0], &cells[1][0], (size_t)(screen.rows - 1) * SCREEN_COLUMNS_MAX);
+  top = top + 1 < screen.rows ? top + 1 : 0; /* the old top row becomes the new bottom one */
   erase(screen.rows - 1, 0, screen.columns);
-  for (u32 r = 0; r < screen.rows; r++) row_changed[r] = true;
+  all_changed = true;
 }
 
 static void line_feed(void) {
@@ -78,7 +86,7 @@ static void line_feed(void) {
 
 static void put_visible(u8 c) {
   if (wrap_pending) { column = 0; line_feed(); wrap_pending = false; }
-  cells[row][column] = c;
+  text_row(row)[column] = c;
   mark_row(row);
   if (column + 1 < screen.columns) column++;
   else wrap_pending = true;
@@ -175,20 +183,23 @@ void screen_putc(char ch) {
 static void render(void) {
   bool cursor_moved = row != shown_row || column != shown_column;
   if (cursor_moved && !screen.place_cursor) { /* the old cursor cell, drawn plain */
-    screen.draw(shown_row, shown_column, cells[shown_row][shown_column], false);
-    shown[shown_row][shown_column] = cells[shown_row][shown_column];
+    u8 c = text_row(shown_row)[shown_column];
+    screen.draw(shown_row, shown_column, c, false);
+    shown[shown_row][shown_column] = c;
   }
   for (u32 r = 0; r < screen.rows; r++) {
-    if (!row_changed[r]) continue;
+    if (!row_changed[r] && !all_changed) continue;
     row_changed[r] = false;
+    const u8 *text = text_row(r);
     for (u32 c = 0; c < screen.columns; c++) {
-      if (cells[r][c] == shown[r][c]) continue;
-      shown[r][c] = cells[r][c];
-      screen.draw(r, c, cells[r][c], r == row && c == column);
+      if (text[c] == shown[r][c]) continue;
+      shown[r][c] = text[c];
+      screen.draw(r, c, text[c], r == row && c == column);
     }
   }
+  all_changed = false;
   if (screen.place_cursor) screen.place_cursor(row, column);
-  else screen.draw(row, column, cells[row][column], true);
+  else screen.draw(row, column, text_row(row)[column], true);
   shown_row = row;
   shown_column = column;
   changed = false;
@@ -208,6 +219,7 @@ static void start(void) {
   if (screen.columns > SCREEN_COLUMNS_MAX) screen.columns = SCREEN_COLUMNS_MAX;
   if (screen.rows > SCREEN_ROWS_MAX) screen.rows = SCREEN_ROWS_MAX;
   memset(cells, ' ', sizeof(cells));
+  top = 0;
   memset(shown, 0, sizeof(shown)); /* no glyph: the first render draws every cell */
   for (u32 r = 0; r < screen.rows; r++) row_changed[r] = true;
   row = column = shown_row = shown_column = 0;

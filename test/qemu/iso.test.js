@@ -214,6 +214,18 @@ async function scenario(m, readScreen) {
   expect(s.slice(-expected.length), screen.join("\n")).toEqual(expected);
   expect(s.some((l) => l.startsWith("ns name=nvme0n1 nsid=1 lba_bytes=512")), screen.join("\n")).toBe(true);
 
+  // A hex dump longer than the screen: it scrolls, and its last lines are the serial console's.
+  await m.type("read nvme0n1 0 1\n");
+  await m.waitFor((o) => /\n00000200\r?\nnvme> $/.test(o), "the hex dump of LBA 0");
+  const serialTail = m.output.slice(m.output.lastIndexOf("nvme> read nvme0n1 0 1")).replace(/\r/g, "").split("\n").map((l) => l.trimEnd());
+  expect(serialTail.length, m.output).toBe(1 + 32 + 1 + 1);        // the command, 32 rows of 16 bytes, the end offset, the prompt
+  const dump = await waitScreen(m, readScreen, (rows) => shownLines(rows).at(-2) === "00000200" && shownLines(rows).at(-1) === "nvme>",
+    "the end of the hex dump and the prompt");
+  const d = shownLines(dump);
+  const n = Math.min(d.length, serialTail.length);
+  expect(n, dump.join("\n")).toBeGreaterThanOrEqual(VGA_ROWS - 1);
+  expect(d.slice(-n), dump.join("\n")).toEqual(serialTail.slice(-n));
+
   // Ctrl-L clears the screen (ESC [ H ESC [ 2 J) and redraws the line being typed at the top.
   await m.type("xyz");
   await m.keys([["ctrl", "l"]]);
