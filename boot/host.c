@@ -287,7 +287,8 @@ static void save_cmdline(void) {
   if (!mb_cmdline) return;
   const char *s = mb_cmdline, *limit = s + CMDLINE_SCAN_MAX;
   if (ram_end && (u64)(uintptr_t)limit > ram_end) limit = (const char *)(uintptr_t)ram_end;
-  /* QEMU passes "<kernel path> <-append text>", as GRUB does: drop the first word. */
+  /* QEMU passes "<kernel path> <-append text>": drop the first word. (GRUB 2 passes only the
+   * words after the path: boot/grub.cfg writes it twice.) */
   while (s < limit && *s && *s != ' ') s++;
   if (s < limit && *s == ' ') s++;
   u32 n = 0;

@@ -169,7 +169,7 @@ void screen_putc(char ch) {
   switch (c) {
   case '\n': column = 0; wrap_pending = false; line_feed(); changed = true; break;
   case '\r': column = 0; wrap_pending = false; changed = true; break;
-  case '\b': if (column > 0 && !wrap_pending) column--; wrap_pending = false; changed = true; break;
+  case '\b': if (column > 0) column--; wrap_pending = false; changed = true; break; /* from a pending wrap too, as xterm */
   case '\t': column = clamp((column / TAB_COLUMNS + 1) * TAB_COLUMNS, 0, screen.columns - 1); changed = true; break;
   case ESC: escape = ESC_START; break;
   default:
