@@ -2,8 +2,9 @@
 // under UEFI (OVMF): GRUB boots the kernel, the driver comes up, commands typed on the PS/2
 // keyboard (QMP send-key) run, and the screen shows what the serial console shows — read from
 // the VGA text buffer under the BIOS (QMP pmemsave of 0xB8000) and decoded from a screen dump of
-// the framebuffer under UEFI (QMP screendump, matched against the console font's glyphs). And
-// the kernel on a PC without a keyboard controller or without COM1.
+// the framebuffer under UEFI (QMP screendump, matched against the console font's glyphs). The
+// same image booted as a USB stick under both. And the kernel on a PC without a keyboard
+// controller or without COM1.
 //
 // The ISO is built with GRUB's timeout 0 (boot/iso.sh --timeout 0): the menu is boot/grub.cfg's,
 // its first entry boots at once. Nothing here waits a fixed time: each step waits for what it
@@ -283,6 +284,29 @@ describe.skipIf(!enabled)("the ISO in QEMU: BIOS and UEFI, screen and PS/2 keybo
     } finally { m.kill(); }
     expect(m.output).not.toMatch(/error: (?!shell: unknown command "Nope!")/);
     expect(m.output).not.toMatch(/^screen: /m);
+  });
+
+  it("written to a USB stick (QEMU usb-storage on xHCI): the same image boots under SeaBIOS and OVMF", async () => {
+    const vars = tmp.path("OVMF_VARS_usb.fd");
+    copyFileSync(OVMF[1], vars);
+    const firmware = {
+      seabios: ["-machine", "pc"],
+      ovmf: ["-machine", "q35", "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF[0]}`, "-drive", `if=pflash,format=raw,unit=1,file=${vars}`],
+    };
+    for (const [name, args] of Object.entries(firmware)) {
+      const m = new Machine([...args, "-accel", "tcg", "-m", "256M", "-display", "none", "-serial", "stdio", "-net", "none",
+        "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-drive", `file=${iso},format=raw,if=none,id=stick,readonly=on`,
+        "-device", "qemu-xhci", "-device", "usb-storage,drive=stick",
+        "-drive", `file=${disk},format=raw,if=none,id=d0`, "-device", "nvme,drive=d0,serial=nvmewasm0"], tmp.path(`usb-${name}.qmp`));
+      running.push(m);
+      try {
+        await m.connect();
+        await m.waitFor((o) => /ns name=nvme0n1 [^\n]*\n[^]*nvme> $/.test(o), `${name}: the prompt after booting from the stick`, BOOT_MS);
+        await m.type("poweroff\n");
+        const code = await Promise.race([m.exit, new Promise((r) => setTimeout(() => r("timeout"), STEP_MS))]);
+        expect(code, `${name}\n${m.output}`).toBe(0);
+      } finally { m.kill(); }
+    }
   });
 
   it("no keyboard controller (i8042=off) and no COM1 (-serial none): the kernel neither hangs nor reads phantom keys", async () => {
