@@ -124,6 +124,7 @@ async function vgaText(m, file) {
     for (let c = 0; c < VGA_COLUMNS; c++) line += String.fromCharCode(b[(r * VGA_COLUMNS + c) * 2]);
     rows.push(line.trimEnd());
   }
+  rows.columns = VGA_COLUMNS;
   return rows;
 }
 
@@ -160,6 +161,7 @@ async function framebufferText(m, file) {
     }
     rows.push(line.trimEnd());
   }
+  rows.columns = Math.floor(width / 8);
   return rows;
 }
 
@@ -184,6 +186,8 @@ const shownLines = (rows) => {
   return rows.slice(0, end);
 };
 const count = (s, sub) => s.split(sub).length - 1;
+// A line as the screen shows it: cut into rows of the screen's width.
+const wrapped = (line, columns) => line.match(new RegExp(`.{1,${columns}}`, "g"));
 
 // ---- the scenario, under either firmware ------------------------------------------------------
 
@@ -214,6 +218,18 @@ async function scenario(m, readScreen) {
     'error: shell: unknown command "Nope!" (try help)', "nvme> crc nvme0n1 0 8", crcLine, "nvme>"];
   expect(s.slice(-expected.length), screen.join("\n")).toEqual(expected);
   expect(s.some((l) => l.startsWith("ns name=nvme0n1 nsid=1 lba_bytes=512")), screen.join("\n")).toBe(true);
+
+  // Ctrl-C on the keyboard stops a long bench at a request boundary; its progress line, rewritten
+  // in place on both consoles, is erased before the result line.
+  await m.type("bench nvme0n1 read 1 1 100000000\n");
+  await m.waitFor((o) => /\rbench \d+\/100000000 ios[^\n]*$/.test(o), "the bench's progress line");
+  await m.keys([["ctrl", "c"]]);
+  await m.waitFor((o) => / ios=100000000 stopped at ios=\d+ \(Ctrl-C\)\r?\nnvme> $/.test(o), "the bench stopped by Ctrl-C");
+  const stopped = /(bench dev=nvme0n1 op=read [^\r\n\x1b]* stopped at ios=\d+ \(Ctrl-C\))\r?\nnvme> $/.exec(m.output)[1];
+  const afterStop = await waitScreen(m, readScreen, (rows) => shownLines(rows).at(-1) === "nvme>", "the prompt after the stopped bench");
+  const stoppedRows = wrapped(stopped, afterStop.columns);
+  expect(shownLines(afterStop).slice(-2 - stoppedRows.length), afterStop.join("\n"))
+    .toEqual(["nvme> bench nvme0n1 read 1 1 100000000", ...stoppedRows, "nvme>"]);
 
   // A hex dump longer than the screen: it scrolls, and its last lines are the serial console's.
   await m.type("read nvme0n1 0 1\n");
