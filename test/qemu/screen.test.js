@@ -2,13 +2,16 @@
 // against a backend that records what it is told to draw, fed bytes, and the grid it drew read
 // back — the sequences the shell's editor writes and the ones around them (wrapping, scrolling,
 // every erase mode, cursor addressing, tabs, sequences it reads and does not show, cut-short and
-// over-long ones). test/qemu/iso.test.js checks the same terminal on real screens in QEMU.
+// over-long ones); and the framebuffer backend (boot/fb.c) drawing into memory in each pixel
+// format it takes, read back pixel by pixel against the font. test/qemu/iso.test.js checks both
+// on real screens in QEMU (there only the 32-bit format GRUB sets under OVMF).
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "./helpers.js";
 import { tempDir } from "../lib/disk-images.js";
+import { parsePsf, consoleGlyphs, DEFAULT_FONT, FIRST_CHAR } from "../../boot/font.js";
 
 const haveClang = spawnSync("clang", ["--version"]).status === 0;
 
@@ -128,5 +131,115 @@ describe.skipIf(!haveClang)("the screen console's terminal (boot/screen.c, compi
     expect(term(`${ESC}[${"1".repeat(40)}mz`).rows[0]).toBe("z");                  // 40 parameter bytes, then its final byte
     expect(term(`ab${ESC}[2\rc`).rows[0]).toBe("cb");                               // CR cuts the sequence and still returns
     expect(term(`${ESC}[99999999Cx`, 10).rows[0]).toBe("         x");                // a huge count is clamped
+  });
+});
+
+// The framebuffer harness: fb_init over memory of its own (map_framebuffer returns it), the
+// format from argv (width height bpp, then red/green/blue position and bits), then draws "Az~"
+// at row 0, columns 0..2, the "~" as the cursor's cell, and writes the framebuffer to stdout.
+const FB_HARNESS = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "screen.h"
+
+static u8 *memory;
+void *map_framebuffer(u64 phys, u64 size) { (void)phys; memory = calloc(1, size); return memory; }
+
+int main(int argc, char **argv) {
+  if (argc != 10) return 2;
+  struct framebuffer_info fb = { .addr = 0x80000000ULL };
+  fb.width = (u32)atoi(argv[1]); fb.height = (u32)atoi(argv[2]); fb.bpp = (u8)atoi(argv[3]);
+  fb.red_position = (u8)atoi(argv[4]); fb.red_bits = (u8)atoi(argv[5]);
+  fb.green_position = (u8)atoi(argv[6]); fb.green_bits = (u8)atoi(argv[7]);
+  fb.blue_position = (u8)atoi(argv[8]); fb.blue_bits = (u8)atoi(argv[9]);
+  fb.pitch = fb.width * ((fb.bpp + 7) / 8) + 12;           /* a pitch longer than a row, as firmware may give */
+  struct screen_backend b;
+  const char *why = 0;
+  if (!fb_init(&fb, &b, &why)) { printf("refused: %s\\n", why); return 0; }
+  b.draw(0, 0, 'A', false); b.draw(0, 1, 'z', false); b.draw(0, 2, '~', true);
+  fprintf(stderr, "%u %u\\n", b.columns, b.rows);
+  fwrite(memory, 1, (size_t)fb.pitch * fb.height, stdout);
+  return 0;
+}
+`;
+
+describe.skipIf(!haveClang)("the screen console's framebuffer backend (boot/fb.c, compiled for this machine)", () => {
+  let tmp, exe;
+  const font = parsePsf(readFileSync(DEFAULT_FONT));
+  const glyphs = consoleGlyphs(font);
+  beforeAll(() => {
+    tmp = tempDir("nvme-fb-");
+    writeFileSync(tmp.path("harness.c"), FB_HARNESS);
+    const gen = spawnSync("node", [join(ROOT, "boot", "font.js"), tmp.path("font.c")], { encoding: "utf8" });
+    if (gen.status !== 0) throw new Error(`boot/font.js failed:\n${gen.stderr}`);
+    exe = tmp.path("fb");
+    const r = spawnSync("clang", ["-std=gnu11", "-O1", "-Wall", "-Wno-unused-function", "-I", join(ROOT, "boot"), "-o", exe,
+      tmp.path("harness.c"), join(ROOT, "boot", "fb.c"), tmp.path("font.c")], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`clang failed:\n${r.stderr}`);
+  });
+  afterAll(() => tmp?.remove());
+
+  const run = (format) => {
+    const r = spawnSync(exe, format.map(String), { maxBuffer: 1 << 28 });
+    if (r.status !== 0) throw new Error(`harness exit ${r.status}: ${r.stderr}`);
+    return { memory: r.stdout, grid: r.stderr.toString().trim().split(" ").map(Number) };
+  };
+  // The pixel at (x, y) as [r, g, b], each scaled back to 8 bits.
+  const pixel = (memory, format, pitch, x, y) => {
+    const [, , bpp, rp, rb, gp, gb, bp, bb] = format;
+    const bytes = (bpp + 7) >> 3, o = y * pitch + x * bytes;
+    let v = 0;
+    for (let i = 0; i < bytes; i++) v |= memory[o + i] << (8 * i);
+    const field = (p, n) => (((v >>> p) & ((1 << n) - 1)) << (8 - n)) & 0xff;
+    return [field(rp, rb), field(gp, gb), field(bp, bb)];
+  };
+  // The cell at column c of row 0, scale s, as glyph rows (lit = the foreground colour `on`).
+  const cellRows = (memory, format, pitch, c, s, on) => {
+    const rows = [];
+    for (let y = 0; y < font.height; y++) {
+      let bits = 0;
+      for (let x = 0; x < 8; x++) {
+        const p = pixel(memory, format, pitch, (c * 8 + x) * s, y * s);
+        if (p.join() === on.join()) bits |= 0x80 >> x;
+      }
+      rows.push(bits);
+    }
+    return Buffer.from(rows);
+  };
+  const glyph = (ch) => glyphs[ch.charCodeAt(0) - FIRST_CHAR];
+  const inverted = (g) => Buffer.from(g.map((x) => x ^ 0xff));
+
+  const FORMATS = {
+    "32-bit xRGB": [800, 600, 32, 16, 8, 8, 8, 0, 8],
+    "32-bit xBGR": [800, 600, 32, 0, 8, 8, 8, 16, 8],
+    "24-bit RGB": [800, 600, 24, 16, 8, 8, 8, 0, 8],
+    "16-bit 5:6:5": [800, 600, 16, 11, 5, 5, 6, 0, 5],
+    "15-bit 5:5:5": [800, 600, 15, 10, 5, 5, 5, 0, 5],
+  };
+  for (const [name, format] of Object.entries(FORMATS)) {
+    it(`draws the font's glyphs in grey on black, the cursor's cell inverted: ${name}`, () => {
+      const { memory, grid } = run(format);
+      const pitch = format[0] * ((format[2] + 7) >> 3) + 12;
+      expect(grid).toEqual([100, 37]);
+      const lit = [0xaa, 0xaa, 0xaa].map((v, i) => (v >> (8 - format[4 + 2 * i])) << (8 - format[4 + 2 * i]));
+      expect(cellRows(memory, format, pitch, 0, 1, lit)).toEqual(glyph("A"));
+      expect(cellRows(memory, format, pitch, 1, 1, lit)).toEqual(glyph("z"));
+      expect(cellRows(memory, format, pitch, 2, 1, lit)).toEqual(inverted(glyph("~")));
+      expect(pixel(memory, format, pitch, 799, 599)).toEqual([0, 0, 0]);  // cleared to black
+    });
+  }
+
+  it("on a screen wider than 2048 pixels draws each glyph twice its size, keeping at least 80 columns", () => {
+    const format = [3840, 2160, 32, 16, 8, 8, 8, 0, 8];
+    const { memory, grid } = run(format);
+    expect(grid).toEqual([240, 67]);
+    const pitch = 3840 * 4 + 12;
+    expect(cellRows(memory, format, pitch, 0, 2, [0xaa, 0xaa, 0xaa])).toEqual(glyph("A"));
+  });
+
+  it("refuses what it cannot draw, with the reason (8 bits per pixel: a palette)", () => {
+    const r = spawnSync(exe, ["800", "600", "8", "0", "0", "0", "0", "0", "0"]);
+    expect(r.stdout.toString()).toBe("refused: not 15, 16, 24 or 32 bits per pixel\n");
   });
 });
