@@ -4,6 +4,7 @@
 #   make run CMD="info; crc nvme0n1 0 2048; poweroff"   run commands, exit with QEMU's exit code
 #   make test           every test: model, driver against model, QEMU end to end
 #   make kernel         build/kernel.elf only
+#   make iso            build/nvme-wasm.iso, bootable by a BIOS or UEFI (GRUB): write it to a USB stick
 #   make debug          QEMU halted with a GDB stub, and GDB with the kernel's symbols
 #   make bench          throughput figures (Node model and QEMU); never a pass/fail
 #   make sweep          IOPS against queue depth, both drivers, and the device floor: build/sweep.txt,
@@ -37,7 +38,7 @@ $(WASM) $(SHELL_WASM) $(TRACE_WASM) $(FS_WASM) &: $(GUEST_SOURCES) | deps-npm
 
 include boot/boot.mk
 
-test: deps wasm kernel
+test: deps deps-iso wasm kernel
 	npx vitest run
 
 bench: deps wasm kernel

@@ -153,8 +153,8 @@ static void flush_tlb(void) {
 /* Maps [phys, phys + size) at the same virtual address (x86_64's 47-bit lower half holds
  * any physical address QEMU gives a BAR). 2 MiB pages where a whole aligned 2 MiB fits,
  * else 4 KiB pages. Returns the pointer, or NULL when the page-table pool is used up. */
-void *map_identity(u64 phys, u64 size, bool uncached) {
-  u64 flags = PTE_P | PTE_W | (uncached ? PTE_PCD | PTE_PWT : 0);
+static void *map_with(u64 phys, u64 size, u64 cache_bits) {
+  u64 flags = PTE_P | PTE_W | cache_bits;
   u64 a = phys & ~0xFFFULL, end = (phys + size + 0xFFF) & ~0xFFFULL;
   if (end > (1ULL << 47) || end <= a) return NULL;
   /* never into the modules' reservations, where every mapped page is a module's memory */
@@ -181,6 +181,38 @@ void *map_identity(u64 phys, u64 size, bool uncached) {
   }
   flush_tlb();
   return (void *)(uintptr_t)phys;
+}
+
+void *map_identity(u64 phys, u64 size, bool uncached) {
+  return map_with(phys, size, uncached ? PTE_PCD | PTE_PWT : 0);
+}
+
+/* A framebuffer is written, never read, a glyph's pixels one after another: write-combining makes
+ * that fast where uncached memory is one bus write a pixel (Intel SDM vol. 3, 11.12 "Page
+ * Attribute Table"). Entry 1 of the PAT (PWT alone; the power-on value is write-through) becomes
+ * write-combining; no other mapping of this kernel uses it. Without PAT: uncached. */
+#define CPUID_1_EDX_PAT (1u << 16)
+#define MSR_PAT 0x277
+#define PAT_ENTRY_BITS 8
+#define PAT_WRITE_COMBINING 0x01ULL
+
+static bool pat_write_combining(void) {
+  static bool done, ok;
+  if (done) return ok;
+  done = true;
+  u32 a = 1, b, c = 0, d;
+  __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+  if (!(d & CPUID_1_EDX_PAT)) return false;
+  u64 pat = rdmsr(MSR_PAT);
+  pat = (pat & ~(0xFFULL << PAT_ENTRY_BITS)) | PAT_WRITE_COMBINING << PAT_ENTRY_BITS;
+  wrmsr(MSR_PAT, pat);
+  flush_tlb();
+  ok = true;
+  return ok;
+}
+
+void *map_framebuffer(u64 phys, u64 size) {
+  return map_with(phys, size, pat_write_combining() ? PTE_PWT : PTE_PCD | PTE_PWT);
 }
 
 static void unmap_page(u64 va) {

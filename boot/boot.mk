@@ -10,6 +10,8 @@
 #                               their function names), QEMU halted with a GDB stub (:1234) and gdb with
 #                               its symbols, run to kmain: then `break bringUp`, `continue`
 #   make debug-kernel           just build/debug/kernel.elf + kernel64.elf
+#   make iso                    build/nvme-wasm.iso: GRUB for a BIOS and for UEFI, boot/grub.cfg's menu and
+#                               the kernel (boot/iso.sh); write it to a USB stick to boot a PC (README.md)
 # QEMU_OPTS: options for QEMU (-m 512M, -smp 2, -machine q35, -device ...) or for boot/qemu.sh
 # (--machine q35, --iommu, --accel tcg, --console script: see its header); both kinds may be mixed.
 
@@ -18,15 +20,22 @@ DEFAULT_DISK := $(BUILD)/disk.img
 DISK ?= $(DEFAULT_DISK)
 DEBUG_DIR := $(BUILD)/debug
 DEBUG_KERNEL := $(DEBUG_DIR)/kernel.elf
-BOOT_SOURCES := $(wildcard boot/*.c boot/*.h boot/*.S boot/*.ld boot/include/*.h) boot/build.sh
+ISO := $(BUILD)/nvme-wasm.iso
+BOOT_SOURCES := $(wildcard boot/*.c boot/*.h boot/*.S boot/*.ld boot/include/*.h) boot/build.sh boot/font.js
 RUN_CMD := $(if $(CMD),$(CMD),info; read nvme0n1 0 1)
 QEMU_OPTS ?=
 
-.PHONY: kernel run debug debug-kernel disk-check
+.PHONY: kernel run debug debug-kernel disk-check iso deps-iso
 
 kernel: $(KERNEL)
 $(KERNEL): $(WASM) $(SHELL_WASM) $(TRACE_WASM) $(FS_WASM) $(BOOT_SOURCES) | deps-system
 	boot/build.sh $(WASM) $(BUILD) $(SHELL_WASM) $(TRACE_WASM) $(FS_WASM)
+
+iso: $(ISO)
+$(ISO): $(KERNEL) boot/grub.cfg boot/iso.sh boot/mb-video.js | deps-iso
+	boot/iso.sh --kernel $(KERNEL) --out $(ISO)
+deps-iso:
+	@scripts/deps.sh iso
 
 debug-kernel: $(DEBUG_KERNEL)
 $(DEBUG_KERNEL): $(GUEST_SOURCES) $(WASM) $(BOOT_SOURCES) boot/build-debug.sh boot/debug-wasm.js boot/w2c-names.js | deps-system deps-npm

@@ -142,10 +142,15 @@ CFLAGS=(--target=x86_64-unknown-none-elf -ffreestanding -nostdlibinc -fno-pic -f
   "$NAMES" "${MODE[@]}")
 
 clang "${CFLAGS[@]}" -c "$BOOT/entry.S" -o "$OBJ/entry.o"
+# The screen console's font (boot/font.js: glyphs of a Debian console font, not kept here).
+node "$BOOT/font.js" "$OBJ/font.c"
+KERNEL_OBJS=("$OBJ/entry.o" "$OBJ/font.o")
 pids=()
-for f in console arch host iommu runtime; do
+for f in console arch host iommu runtime screen vga fb ps2; do
   clang "${CFLAGS[@]}" -c "$BOOT/$f.c" -o "$OBJ/$f.o" & pids+=($!)
+  KERNEL_OBJS+=("$OBJ/$f.o")
 done
+clang "${CFLAGS[@]}" -c "$OBJ/font.c" -o "$OBJ/font.o" & pids+=($!)
 # The guests' wasm2c output: inline more than -O2 would. Under TCG every call and return is a
 # lookup in the translated-code cache, and the driver's hot path is made of small functions.
 GUEST_CFLAGS=(${GUEST_OPT:--O3 -mllvm -inline-threshold=1000})
@@ -214,7 +219,7 @@ for g in "${GUESTS[@]}"; do
 done
 
 ld.lld -nostdlib -static -z max-page-size=4096 -z noexecstack --no-dynamic-linker -T "$BOOT/linker.ld" \
-  -o "$OUT/kernel64.elf" "$OBJ/entry.o" "$OBJ/console.o" "$OBJ/arch.o" "$OBJ/host.o" "$OBJ/iommu.o" "$OBJ/runtime.o" \
+  -o "$OUT/kernel64.elf" "${KERNEL_OBJS[@]}" \
   "${GUEST_OBJS[@]}"
 # QEMU's multiboot loader takes 32-bit ELF only; the entry is 32-bit code anyway.
 objcopy -O elf32-i386 --strip-debug "$OUT/kernel64.elf" "$OUT/kernel.elf"

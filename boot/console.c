@@ -1,4 +1,6 @@
-/* COM1 16550 console: polled output (LF becomes CR LF), polled input, and a tiny printf.
+/* The console: output to COM1 (a 16550, polled; LF becomes CR LF) and to the screen (screen.c),
+ * input from COM1 and the PS/2 keyboard (ps2.c), and a tiny printf. A PC without COM1 reads 0xFF
+ * from its ports: then the serial side does nothing and the screen and keyboard are the console.
  *
  * Output never drops a byte silently: each byte waits until the transmitter holding register is
  * empty (LSR.THRE). A UART that stays busy for TX_WAIT_SECONDS is taken as stuck: the byte is
@@ -11,6 +13,8 @@
 #include "kernel.h"
 
 #define COM1 0x3F8
+#define UART_SCRATCH 7                /* scratch register: reads back what was written */
+#define SCRATCH_PROBE 0x5A
 #define UART_LSR 5                    /* line status register */
 #define LSR_DATA_READY 0x01
 #define LSR_THRE 0x20                 /* transmitter holding register empty */
@@ -20,8 +24,13 @@
 
 static u64 tx_lost;                   /* bytes written while the UART was not ready */
 static bool tx_stuck;                 /* the last wait timed out */
+static bool uart_present;
 
-void serial_init(void) {
+static void serial_init(void) {
+  /* No UART: nothing decodes the ports, reads give 0xFF (and LSR "data ready" forever). */
+  outb(COM1 + UART_SCRATCH, SCRATCH_PROBE);
+  uart_present = inb(COM1 + UART_SCRATCH) == SCRATCH_PROBE && inb(COM1 + UART_LSR) != 0xFF;
+  if (!uart_present) return;
   outb(COM1 + 1, 0x00); /* no UART interrupts: we poll */
   outb(COM1 + 3, 0x80); /* DLAB */
   outb(COM1 + 0, 0x01); /* 115200 baud */
@@ -44,6 +53,7 @@ static bool thr_empty_within(u64 ticks) {
 }
 
 static void serial_put_raw(char c) {
+  if (!uart_present) return;
   u64 hz = tsc_hz() ? tsc_hz() : TSC_HZ_BEFORE_CALIBRATION;
   u64 bound = tx_stuck ? hz / 1000 * TX_STUCK_WAIT_MS : hz * TX_WAIT_SECONDS;
   if (thr_empty_within(bound)) {
@@ -85,22 +95,45 @@ static void serial_out(char c) {
   if (c == '\n' && tx_lost) console_report_loss(); /* at a line start, never mid-line */
 }
 
-void console_putc(char c) {
+void console_init(u32 multiboot_magic, u32 multiboot_info) {
+  serial_init();
+  screen_init(multiboot_magic, multiboot_info);
+}
+
+static void put_both(char c) {
   if (c == '\n') serial_out('\r');
   serial_out(c);
+  screen_putc(c);
+}
+
+/* The kernel's own lines are drawn at once (the next thing may be a halt); the guests' output,
+ * which can stream, at the screen's pace (screen_render). */
+void console_putc(char c) {
+  put_both(c);
+  if (c == '\n') screen_render(true);
 }
 
 void console_write_bytes(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) console_putc(s[i]);
+  for (size_t i = 0; i < n; i++) put_both(s[i]);
+  screen_render(false);
 }
 
 void kputs(const char *s) {
-  while (*s) console_putc(*s++);
+  while (*s) put_both(*s++);
+  screen_render(true);
 }
 
-int serial_getc_nowait(void) {
-  if (inb(COM1 + UART_LSR) & LSR_DATA_READY) return inb(COM1);
+static int serial_getc_nowait(void) {
+  if (uart_present && (inb(COM1 + UART_LSR) & LSR_DATA_READY)) return inb(COM1);
   return -1;
+}
+
+/* Called in a loop while a guest waits for input: with nothing typed, output not drawn yet is. */
+int console_getc_nowait(void) {
+  int c = serial_getc_nowait();
+  if (c < 0) c = ps2_getc_nowait();
+  if (c < 0) screen_render(false);
+  return c;
 }
 
 static void put_num(u64 v, unsigned base, int width, char pad, bool neg) {
@@ -140,4 +173,5 @@ void kprintf(const char *fmt, ...) {
     }
   }
   va_end(ap);
+  screen_render(true);
 }

@@ -6,14 +6,27 @@
  * saves every register including the SSE state and calls isr_dispatch(frame)), and
  * setjmp/longjmp for wasm2c's runtime. */
 
+/* The multiboot header (Multiboot 0.6.96, 3.1). Flags: bit 0 page-align modules, bit 1 give us
+ * memory information. Bit 2 (video mode fields valid) is clear here and set only in the ISO's copy
+ * of the kernel (boot/mb-video.js, boot/iso.sh): QEMU's -kernel loader prints "multiboot knows
+ * VBE. we don't" for it, while GRUB under UEFI, which has no text mode, passes a framebuffer only
+ * to a kernel that sets it. The fields are here either way. */
 #define MB_MAGIC  0x1BADB002
-#define MB_FLAGS  0x00000003          /* page-align modules, give us memory info */
+#define MB_FLAGS  0x00000003
+#define MB_MODE_EGA_TEXT 1            /* mode_type: EGA text preferred; GRUB gives a framebuffer where there is none */
+#define MB_TEXT_COLUMNS 80
+#define MB_TEXT_ROWS 25
 
         .section .multiboot, "a"
         .balign 4
         .long MB_MAGIC
         .long MB_FLAGS
         .long -(MB_MAGIC + MB_FLAGS)
+        .long 0, 0, 0, 0, 0           /* header_addr .. entry_addr: flag bit 16 is clear, the ELF header says */
+        .long MB_MODE_EGA_TEXT        /* mode_type */
+        .long MB_TEXT_COLUMNS         /* width */
+        .long MB_TEXT_ROWS            /* height */
+        .long 0                       /* depth: none for text */
 
         .section .boot.text, "ax"
         .code32

@@ -241,6 +241,7 @@ void IMPORT(trace_event)(env_t *e, u32 kind, u32 where, u32 ptr, u32 len) { (voi
 #define MBI_HAS_CMDLINE (1u << 2)
 #define MBI_HAS_MMAP (1u << 6)
 #define MMAP_RAM 1                     /* "available RAM" */
+#define MMAP_ACPI_NVS 4                /* "ACPI NVS memory" (Multiboot 0.6.96, 3.3) */
 #define MMAP_MAX_ENTRIES 128
 #define LOW_MEMORY_END 0x100000ULL     /* the kernel is loaded at 1 MiB */
 #define SUGGESTED_MEMORY "64M"         /* also leaves room for the reboot marker at 63 MiB */
@@ -250,17 +251,29 @@ extern u8 __kernel_end[];
 static u64 ram_end;                    /* end of the usable RAM that starts at 1 MiB, 0 = unknown */
 static const char *mb_cmdline;         /* as the loader left it, or NULL */
 
-/* The end of the available RAM region holding 1 MiB: from the memory map, else mem_upper. */
+/* Memory the kernel may occupy: available RAM, and ACPI NVS, RAM the firmware keeps for sleep
+ * states and ACPI methods, which this kernel never enters nor runs. (OVMF reports two pieces of
+ * its work area at 8 MiB as NVS, inside the range the kernel is linked at.) */
+static bool mmap_usable(u32 type) { return type == MMAP_RAM || type == MMAP_ACPI_NVS; }
+
+/* The end of the usable memory that starts at 1 MiB: the regions of the memory map that follow
+ * each other from 1 MiB without a gap (the map need not be sorted), else mem_upper. */
 static u64 usable_ram_end(const u32 *mbi) {
   if (mbi[MBI_FLAGS] & MBI_HAS_MMAP) {
-    const u8 *p = (const u8 *)(uintptr_t)mbi[MBI_MMAP_ADDR], *end = p + mbi[MBI_MMAP_LENGTH];
-    for (int i = 0; i < MMAP_MAX_ENTRIES && p + 24 <= end; i++) {
-      u32 size = *(const u32 *)p;
-      u64 base = *(const u64 *)(p + 4), len = *(const u64 *)(p + 12);
-      u32 type = *(const u32 *)(p + 20);
-      if (type == MMAP_RAM && base <= LOW_MEMORY_END && base + len > LOW_MEMORY_END) return base + len;
-      p += size + 4;
+    u64 reach = LOW_MEMORY_END;
+    bool grew = true;
+    for (int pass = 0; pass < MMAP_MAX_ENTRIES && grew; pass++) {
+      grew = false;
+      const u8 *p = (const u8 *)(uintptr_t)mbi[MBI_MMAP_ADDR], *end = p + mbi[MBI_MMAP_LENGTH];
+      for (int i = 0; i < MMAP_MAX_ENTRIES && p + 24 <= end; i++) {
+        u32 size = *(const u32 *)p;
+        u64 base = *(const u64 *)(p + 4), len = *(const u64 *)(p + 12);
+        u32 type = *(const u32 *)(p + 20);
+        if (mmap_usable(type) && base <= reach && base + len > reach) { reach = base + len; grew = true; }
+        p += size + 4;
+      }
     }
+    if (reach > LOW_MEMORY_END) return reach;
   }
   if (mbi[MBI_FLAGS] & MBI_HAS_MEM) return LOW_MEMORY_END + (u64)mbi[MBI_MEM_UPPER] * 1024;
   return 0;
@@ -306,7 +319,8 @@ static void save_cmdline(void) {
   if (!mb_cmdline) return;
   const char *s = mb_cmdline, *limit = s + CMDLINE_SCAN_MAX;
   if (ram_end && (u64)(uintptr_t)limit > ram_end) limit = (const char *)(uintptr_t)ram_end;
-  /* QEMU passes "<kernel path> <-append text>", as GRUB does: drop the first word. */
+  /* QEMU passes "<kernel path> <-append text>": drop the first word. (GRUB 2 passes only the
+   * words after the path: boot/grub.cfg writes it twice.) */
   while (s < limit && *s && *s != ' ') s++;
   if (s < limit && *s == ' ') s++;
   u32 n = 0;
@@ -336,7 +350,7 @@ u32 IMPORT(console_read)(env_t *e, u32 ptr, u32 cap, u64 timeout_ns) {
   for (;;) {
     u32 n = 0;
     int c;
-    while (n < cap && (c = serial_getc_nowait()) >= 0) p[n++] = (u8)c;
+    while (n < cap && (c = console_getc_nowait()) >= 0) p[n++] = (u8)c;
     if (n || cap == 0) return n;
     if (time_ns() >= deadline) return 0;
     iommu_poll();
@@ -1208,7 +1222,7 @@ void host_at_exit(void) {
 }
 
 void kmain(u32 magic, u32 info) {
-  serial_init();
+  console_init(magic, info); /* COM1, and the screen the boot loader left */
   check_memory(magic, info); /* first: with too little RAM the rest of the kernel is not there */
   save_cmdline();            /* before anything else could overwrite the multiboot data */
   bait_fill();

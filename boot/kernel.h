@@ -34,14 +34,22 @@ static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
 static inline void clflush(const volatile void *p) { __asm__ volatile("clflush %0" : "+m"(*(volatile char *)p)); }
 static inline void mfence(void) { __asm__ volatile("mfence" ::: "memory"); }
 
-/* console.c */
-void serial_init(void);
+/* console.c: COM1 and the screen for output, COM1 and the PS/2 keyboard for input */
+void console_init(u32 multiboot_magic, u32 multiboot_info); /* first thing at boot */
 void console_putc(char c);
 void console_write_bytes(const char *s, size_t n);
 void kputs(const char *s);
 void kprintf(const char *fmt, ...);
-int serial_getc_nowait(void);
+int console_getc_nowait(void);                 /* a byte from COM1 or the keyboard, or -1 */
 void console_report_loss(void);                /* says once that output was lost, if it was */
+
+/* screen.c: the console on the screen (VGA text, or a framebuffer drawn with a PSF font) */
+void screen_init(u32 multiboot_magic, u32 multiboot_info);
+void screen_putc(char c);                      /* text, CR, LF, BS, TAB, ESC [ sequences */
+void screen_render(bool now);                  /* draw what changed (now, or if it is time) */
+
+/* ps2.c: the PS/2 keyboard (i8042), polled */
+int ps2_getc_nowait(void);                     /* a byte typed, or -1 (also without a controller) */
 
 /* arch.c */
 void arch_init(void);
@@ -51,6 +59,7 @@ void wait_for_interrupt(void);                 /* sti; hlt; cli */
 void poll_interrupts(void);                    /* sti; nop; cli */
 void *map_identity(u64 phys, u64 size, bool uncached); /* NULL when out of page tables */
 bool map_guest_memory(u32 slot, u64 phys, u64 bytes, const char *module); /* guest-memory.h */
+void *map_framebuffer(u64 phys, u64 size);     /* write-combining where the CPU has PAT, else uncached */
 void lapic_enable(void);
 u32 lapic_id(void);
 void pic_mask(u8 irq);
