@@ -122,7 +122,10 @@ export async function bootQemu(opts = {}) {
       setTimeout(() => child.stdout.resume(), stallReaderMs);
     }
   });
-  child.stderr.on("data", (b) => { output += b.toString("latin1"); });
+  // QEMU's and boot/qemu.sh's own messages are kept apart and put after the serial output: written
+  // as they came, one (QEMU's "aio failed", say) could land inside a line the kernel was printing.
+  let stderr = "";
+  child.stderr.on("data", (b) => { stderr += b.toString("latin1"); });
   if (input) child.stdin.write(input);
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -133,9 +136,10 @@ export async function bootQemu(opts = {}) {
   clearTimeout(timer);
   if (piped) child.stdin.destroy();
   const ms = Date.now() - t0;
+  if (stderr) output += (output === "" || output.endsWith("\n") ? "" : "\n") + stderr;
   if (timedOut) output += `\n[bootQemu: QEMU killed after ${timeoutMs} ms]\n`;
   const lines = output.replace(/\r/g, "").split("\n").filter((l, i, a) => l !== "" || i < a.length - 1);
-  return { code: timedOut ? null : code, output, lines, ms, timedOut, args };
+  return { code: timedOut ? null : code, output, stderr, lines, ms, timedOut, args };
 }
 
 // Every import a probe guest may use: the driver's hardware ABI plus console input and poweroff, as

@@ -34,12 +34,13 @@ const VGA_TEXT = 0xb8000, VGA_COLUMNS = 80, VGA_ROWS = 25;
 
 class Machine {
   constructor(args, qmpPath) {
-    this.output = "";
+    this.output = "";   // the serial port (QEMU's stdout)
+    this.stderr = "";   // QEMU's own messages, apart: one written mid-line would split a serial line
     this.qmpPath = qmpPath;
     this.child = spawn("qemu-system-x86_64", [...args, "-qmp", `unix:${qmpPath},server=on,wait=off`],
       { detached: true, stdio: ["pipe", "pipe", "pipe"] });
     this.child.stdout.on("data", (b) => { this.output += b.toString("latin1"); });
-    this.child.stderr.on("data", (b) => { this.output += b.toString("latin1"); });
+    this.child.stderr.on("data", (b) => { this.stderr += b.toString("latin1"); });
     this.exit = new Promise((resolve) => this.child.on("close", (code) => resolve(code)));
     this.answers = [];
     this.waiting = [];
@@ -52,7 +53,7 @@ class Machine {
     const t0 = Date.now();
     for (;;) {
       if (test(this.output)) return;
-      if (Date.now() - t0 > ms) throw new Error(`no ${what} after ${ms} ms\n--- serial and QEMU output ---\n${this.output}`);
+      if (Date.now() - t0 > ms) throw new Error(`no ${what} after ${ms} ms\n--- serial output ---\n${this.output}\n--- QEMU's messages ---\n${this.stderr}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -277,7 +277,10 @@ describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
     const r = await probe("time; read");
     const t = line(r, "time").match(/spin_ms=(\d+) wait_ms=(\d+) pending=0/);
     expect(t, r.output).toBeTruthy();
-    expect(Number(t[1])).toBe(50);
+    // The spin ends at the first now_ns at or past 50 ms; a busy build machine may hold the vCPU
+    // a little longer, never less.
+    expect(Number(t[1])).toBeGreaterThanOrEqual(50);
+    expect(Number(t[1])).toBeLessThan(1000);
     expect(Number(t[2])).toBeGreaterThanOrEqual(100);
     expect(Number(t[2])).toBeLessThan(2000);
     const rd = line(r, "read").match(/n=0 ms=(\d+)/);
