@@ -11,6 +11,7 @@
 #                       drawn as build/bench-qd.svg (copy it to docs/ to update the README's plot)
 #   make soak           long fuzz and fault soak (sim, and a QEMU sample); figures and failures
 #   make diagrams       the sequence diagrams of docs/bring-up.md (docs/diagrams/, from a Node trace)
+#   make format         format the JavaScript with Prettier (.prettierrc.json; make test checks it)
 
 SHELL := /bin/bash
 BUILD := build
@@ -20,7 +21,7 @@ TRACE_WASM := $(BUILD)/trace.wasm
 FS_WASM := $(BUILD)/fs.wasm
 GUEST_SOURCES := $(shell find assembly -name '*.ts') asconfig.json host/ascii-strings.js
 
-.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench sweep soak diagrams clean
+.PHONY: all deps deps-npm deps-system wasm kernel run test debug bench sweep soak diagrams format clean
 
 all: wasm kernel
 
@@ -54,6 +55,10 @@ sweep: deps wasm kernel
 # One trace=all run under Node, cut at each stage line: docs/diagrams/stage-N.svg (docs/trace.md).
 diagrams: deps-npm wasm
 	node host/diagrams.js docs/diagrams
+
+# The JavaScript, formatted by Prettier with .prettierrc.json (test/machine/format.test.js checks it).
+format: deps-npm
+	npx prettier --write $$(git ls-files '*.js' '*.mjs')
 
 clean:
 	rm -rf $(BUILD)

@@ -12,7 +12,10 @@ import { runSim } from "../host/sim.js";
 import { buildWasm } from "../host/build.js";
 
 const args = process.argv.slice(2);
-const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
 const profile = opt("profile", "qemu");
 const ios = Number(opt("ios", "20000"));
 const repeat = Number(opt("repeat", "3"));
@@ -21,13 +24,20 @@ console.log(`wasm: build/nvme.wasm ${statSync(wasm).size} bytes`);
 
 async function timed(qd, n) {
   let text = "";
-  let readyAt = 0, benchAt = 0;
+  let readyAt = 0,
+    benchAt = 0;
   const stdout = (bytes) => {
     text += Buffer.from(bytes).toString("latin1");
     if (!readyAt && /^nvme0 ready/m.test(text)) readyAt = performance.now();
     if (!benchAt && /^bench /m.test(text)) benchAt = performance.now();
   };
-  const r = await runSim({ profile, seed: 1, disks: ["mem:64M"], stdout, cmd: `irq=msix; bench nvme0n1 read 8 ${qd} ${n}; poweroff` });
+  const r = await runSim({
+    profile,
+    seed: 1,
+    disks: ["mem:64M"],
+    stdout,
+    cmd: `irq=msix; bench nvme0n1 read 8 ${qd} ${n}; poweroff`,
+  });
   if (r.code !== 0) throw new Error(`bench run failed:\n${r.output}`);
   const line = text.split("\n").find((l) => l.startsWith("bench "));
   return { ms: benchAt - readyAt, line };
@@ -44,6 +54,8 @@ for (const qd of [1, 32]) {
   }
   rates.sort((a, b) => a - b);
   const median = rates[Math.floor(rates.length / 2)];
-  console.log(`node-sim profile=${profile} op=randread block_bytes=4096 qd=${qd} ios=${ios} wall_iops_median=${Math.round(median)} wall_iops_runs=${rates.map((r) => Math.round(r)).join(",")}`);
+  console.log(
+    `node-sim profile=${profile} op=randread block_bytes=4096 qd=${qd} ios=${ios} wall_iops_median=${Math.round(median)} wall_iops_runs=${rates.map((r) => Math.round(r)).join(",")}`,
+  );
   console.log(`  guest, on the model's virtual clock: ${guestLine}`);
 }

@@ -26,7 +26,9 @@ const OUTPUTS = { driver: "nvme", shell: "shell", trace: "trace", fs: "fs" };
 // ---- the binary format: LEB128, sections, the name section (WebAssembly core spec 5.2, 5.5, 7.4)
 
 function readU32(b, p) {
-  let v = 0, shift = 0, byte;
+  let v = 0,
+    shift = 0,
+    byte;
   do {
     byte = b[p.at++];
     v |= (byte & 0x7f) << shift;
@@ -105,12 +107,25 @@ export function functionNames(bytes) {
   if (imp) {
     const p = { at: imp.payloadStart };
     for (let n = readU32(bytes, p); n > 0; n--) {
-      for (let k = 0; k < 2; k++) { const len = readU32(bytes, p); p.at += len; } // module, field
+      for (let k = 0; k < 2; k++) {
+        const len = readU32(bytes, p);
+        p.at += len;
+      } // module, field
       const kind = bytes[p.at++];
-      if (kind === 0) { readU32(bytes, p); imports++; }            // func: type index
-      else if (kind === 1) { p.at++; limits(bytes, p); }          // table: reftype, limits
-      else if (kind === 2) { limits(bytes, p); }                  // memory: limits
-      else if (kind === 3) { p.at += 2; }                         // global: valtype, mut
+      if (kind === 0) {
+        readU32(bytes, p);
+        imports++;
+      } // func: type index
+      else if (kind === 1) {
+        p.at++;
+        limits(bytes, p);
+      } // table: reftype, limits
+      else if (kind === 2) {
+        limits(bytes, p);
+      } // memory: limits
+      else if (kind === 3) {
+        p.at += 2;
+      } // global: valtype, mut
       else throw new Error(`import kind ${kind}`);
     }
   }
@@ -137,11 +152,17 @@ export function renameFunctions(bytes, rename) {
     p.at += size;
   }
   const entries = [...rename.entries()].sort((a, b) => a[0] - b[0]);
-  const body = Buffer.concat([u32Bytes(entries.length), ...entries.map(([i, n]) => Buffer.concat([u32Bytes(i), nameBytes(n)]))]);
-  const content = Buffer.concat([nameBytes("name"), ...subs.map((s) => {
-    const b = s.sub === 1 ? body : s.body;
-    return Buffer.concat([Buffer.from([s.sub]), u32Bytes(b.length), b]);
-  })]);
+  const body = Buffer.concat([
+    u32Bytes(entries.length),
+    ...entries.map(([i, n]) => Buffer.concat([u32Bytes(i), nameBytes(n)])),
+  ]);
+  const content = Buffer.concat([
+    nameBytes("name"),
+    ...subs.map((s) => {
+      const b = s.sub === 1 ? body : s.body;
+      return Buffer.concat([Buffer.from([s.sub]), u32Bytes(b.length), b]);
+    }),
+  ]);
   const section = Buffer.concat([Buffer.from([0]), u32Bytes(content.length), content]);
   return Buffer.concat([bytes.subarray(0, ns.start), section, bytes.subarray(ns.end)]);
 }
@@ -155,22 +176,34 @@ const sanitize = (s) => {
 
 function dropGenerics(s) {
   let prev;
-  do { prev = s; s = s.replace(/<[^<>]*>/g, ""); } while (s !== prev);
+  do {
+    prev = s;
+    s = s.replace(/<[^<>]*>/g, "");
+  } while (s !== prev);
   return s;
 }
 
 // [path parts..., leaf]: "assembly/driver/nvme/queue/QueuePair#reset" -> [assembly, driver, nvme, queue, QueuePair, reset]
 function parts(full) {
-  return dropGenerics(full).replace(/^~/, "").split(/[/#]/).filter((x) => x !== "");
+  return dropGenerics(full)
+    .replace(/^~/, "")
+    .split(/[/#]/)
+    .filter((x) => x !== "");
 }
 
 // Map index -> short unique name for the module's own (not imported) functions.
 export function shortNames(names, imports) {
   const own = [...names.entries()].filter(([i]) => i >= imports);
   const rank = ([i, full]) => [full.startsWith("assembly/") ? 0 : 1, parts(full).length, i];
-  const cmp = (a, b) => { const x = rank(a), y = rank(b); for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return x[k] - y[k]; return 0; };
+  const cmp = (a, b) => {
+    const x = rank(a),
+      y = rank(b);
+    for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return x[k] - y[k];
+    return 0;
+  };
   own.sort(cmp);
-  const taken = new Set(), out = new Map();
+  const taken = new Set(),
+    out = new Map();
   for (const [i, full] of own) {
     const ps = parts(full).map((x) => x.replace(/@varargs$/, "_varargs"));
     const leaf = sanitize(ps[ps.length - 1] ?? `f${i}`);
@@ -188,16 +221,36 @@ export function shortNames(names, imports) {
 async function compile(name, outDir) {
   const m = MODULES[name];
   const base = OUTPUTS[name];
-  const wasm = join(outDir, `${base}.wasm`), wat = join(outDir, `${base}.wat`);
+  const wasm = join(outDir, `${base}.wasm`),
+    wat = join(outDir, `${base}.wat`);
   const asc = (await import("assemblyscript/asc")).default;
   let errText = "";
   const { error } = await asc.main(
     // The config by its absolute path, as host/build.js gives it (its transform is found from there).
-    [m.entry, "--config", join(ROOT, "asconfig.json"), "--target", name, "--debug", "--outFile", wasm, "--textFile", wat],
+    [
+      m.entry,
+      "--config",
+      join(ROOT, "asconfig.json"),
+      "--target",
+      name,
+      "--debug",
+      "--outFile",
+      wasm,
+      "--textFile",
+      wat,
+    ],
     {
       stdout: { write: () => true },
-      stderr: { write: (s) => { errText += s; return true; } },
-      readFile: (file, b) => { const p = join(b ?? ROOT, file); return existsSync(p) ? readFileSync(p, "utf8") : null; },
+      stderr: {
+        write: (s) => {
+          errText += s;
+          return true;
+        },
+      },
+      readFile: (file, b) => {
+        const p = join(b ?? ROOT, file);
+        return existsSync(p) ? readFileSync(p, "utf8") : null;
+      },
       writeFile: (file, contents, b) => {
         const p = resolve(b ?? ROOT, file);
         if (p !== wasm && p !== wat) throw new Error(`asc wanted to write ${p}, not an output of the debug build`);
@@ -206,7 +259,8 @@ async function compile(name, outDir) {
       baseDir: ROOT,
     },
   );
-  if (error || /ERROR/.test(errText)) throw new Error(`asc --debug (${name}) failed:\n${errText}${error ? "\n" + error.message : ""}`);
+  if (error || /ERROR/.test(errText))
+    throw new Error(`asc --debug (${name}) failed:\n${errText}${error ? "\n" + error.message : ""}`);
   return wasm;
 }
 
@@ -224,9 +278,12 @@ export async function buildDebug(outDir = join(ROOT, "build", "debug")) {
       writeFileSync(wasm, bytes);
       const release = MODULES.driver.wasm;
       const same = existsSync(release) && withoutNames(bytes).equals(readFileSync(release));
-      report.push(`${wasm.replace(ROOT + "/", "")}: ${short.size} functions named (bringUp, submit, reap, …); ` +
-        (same ? `without its name section it is ${release.replace(ROOT + "/", "")}, byte for byte`
-          : `its code differs from ${release.replace(ROOT + "/", "")} (stale? make wasm rebuilds it)`));
+      report.push(
+        `${wasm.replace(ROOT + "/", "")}: ${short.size} functions named (bringUp, submit, reap, …); ` +
+          (same
+            ? `without its name section it is ${release.replace(ROOT + "/", "")}, byte for byte`
+            : `its code differs from ${release.replace(ROOT + "/", "")} (stale? make wasm rebuilds it)`),
+      );
     } else {
       report.push(`${wasm.replace(ROOT + "/", "")}: ${functionNames(bytes).names.size} functions named`);
     }
@@ -236,7 +293,12 @@ export async function buildDebug(outDir = join(ROOT, "build", "debug")) {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   buildDebug(process.argv[2]).then(
-    (report) => { for (const l of report) console.log(`debug-wasm: ${l}`); },
-    (e) => { console.error(`debug-wasm: ${e.message}`); process.exit(1); },
+    (report) => {
+      for (const l of report) console.log(`debug-wasm: ${l}`);
+    },
+    (e) => {
+      console.error(`debug-wasm: ${e.message}`);
+      process.exit(1);
+    },
   );
 }

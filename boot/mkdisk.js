@@ -7,13 +7,16 @@
 import { openSync, writeSync, closeSync, renameSync } from "node:fs";
 
 const [path, mib = "64"] = process.argv.slice(2);
-if (!path) { console.error("usage: boot/mkdisk.js PATH [MiB]"); process.exit(2); }
+if (!path) {
+  console.error("usage: boot/mkdisk.js PATH [MiB]");
+  process.exit(2);
+}
 const size = Number(mib) * 1024 * 1024;
 const M = (1n << 64n) - 1n;
 function mix(x) {
-  let z = (x + 0x9E3779B97F4A7C15n) & M;
-  z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & M;
-  z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & M;
+  let z = (x + 0x9e3779b97f4a7c15n) & M;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
   return z ^ (z >> 31n);
 }
 const seed = 1n;
@@ -27,7 +30,10 @@ const chunk = Buffer.alloc(1 << 20);
 const words = new BigUint64Array(chunk.buffer, chunk.byteOffset, chunk.length / 8);
 for (let off = 0; off < size; off += chunk.length) {
   for (let i = 0; i < words.length; i++) words[i] = mix((seed << 40n) ^ BigInt(off / 8 + i));
-  if (off === 0) { chunk.fill(0, 0, 4096); chunk.write(banner, 0, "latin1"); }
+  if (off === 0) {
+    chunk.fill(0, 0, 4096);
+    chunk.write(banner, 0, "latin1");
+  }
   writeSync(fd, chunk, 0, Math.min(chunk.length, size - off));
 }
 closeSync(fd);

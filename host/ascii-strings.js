@@ -27,20 +27,29 @@
 // string variable given to put (which prints it as before).
 import { Transform } from "assemblyscript/transform";
 import {
-  Node, Source, CallExpression, IdentifierExpression, StringLiteralExpression, TernaryExpression,
-  ParenthesizedExpression, ImportStatement, FunctionDeclaration, NamedTypeNode, DiagnosticCode,
+  Node,
+  Source,
+  CallExpression,
+  IdentifierExpression,
+  StringLiteralExpression,
+  TernaryExpression,
+  ParenthesizedExpression,
+  ImportStatement,
+  FunctionDeclaration,
+  NamedTypeNode,
+  DiagnosticCode,
 } from "assemblyscript";
 
 export const CONSOLE = "assembly/common/console"; // internal path: no .ts
-const PRINTERS = new Set(["put", "putLine"]);     // console.ts's, taking a string or a Text
-const MARKER = "ascii";                           // console.ts's ascii("...")
+const PRINTERS = new Set(["put", "putLine"]); // console.ts's, taking a string or a Text
+const MARKER = "ascii"; // console.ts's ascii("...")
 const TEXT_TYPE = "Text";
 export const LIBRARY_PATH = "~lib/ascii-strings.ts";
-const MAX_LENGTH = 255;                           // the length byte
+const MAX_LENGTH = 255; // the length byte
 const ALLOWED_CONTROLS = new Set([8, 9, 10, 13]); // \b \t \n \r: printed today (the shell's prompt, iochk's progress)
-const ASSERT = "assert";                          // the builtin, when no user function has its name
-const ASSERT_ASCII = "__assert_ascii";            // what it becomes (librarySource)
-export const ABORT_TEXT_FLAG = 0x80000000;        // abort's msg/file: a Text, not a string (docs/abi.md)
+const ASSERT = "assert"; // the builtin, when no user function has its name
+const ASSERT_ASCII = "__assert_ascii"; // what it becomes (librarySource)
+export const ABORT_TEXT_FLAG = 0x80000000; // abort's msg/file: a Text, not a string (docs/abi.md)
 
 const isUserSource = (s) => s.normalizedPath.startsWith("assembly/");
 
@@ -68,7 +77,8 @@ function importsOf(source) {
   const m = new Map();
   for (const st of source.statements) {
     if (!(st instanceof ImportStatement) || !st.declarations) continue;
-    for (const d of st.declarations) m.set(d.name.text, { internalPath: st.internalPath, foreignName: d.foreignName.text });
+    for (const d of st.declarations)
+      m.set(d.name.text, { internalPath: st.internalPath, foreignName: d.foreignName.text });
   }
   return m;
 }
@@ -100,12 +110,23 @@ export default class AsciiStrings extends Transform {
 
     // The literal as its Text constant (a ternary's two branches each).
     const toText = (e) => {
-      if (e instanceof ParenthesizedExpression) { e.expression = toText(e.expression); return e; }
-      if (e instanceof TernaryExpression) { e.ifThen = toText(e.ifThen); e.ifElse = toText(e.ifElse); return e; }
+      if (e instanceof ParenthesizedExpression) {
+        e.expression = toText(e.expression);
+        return e;
+      }
+      if (e instanceof TernaryExpression) {
+        e.ifThen = toText(e.ifThen);
+        e.ifElse = toText(e.ifElse);
+        return e;
+      }
       const problem = asciiProblem(e.value);
       if (problem) {
         const where = `${e.range.source.normalizedPath}:${e.range.source.lineAt(e.range.start)}`;
-        parser.error(DiagnosticCode.User_defined_0, e.range, `${where}: the string literal ${JSON.stringify(e.value)} ${problem}: host/ascii-strings.js stores printed literals as ASCII`);
+        parser.error(
+          DiagnosticCode.User_defined_0,
+          e.range,
+          `${where}: the string literal ${JSON.stringify(e.value)} ${problem}: host/ascii-strings.js stores printed literals as ASCII`,
+        );
         return e;
       }
       let name = texts.get(e.value);
@@ -137,7 +158,11 @@ export default class AsciiStrings extends Transform {
       const args = call.args;
       if (where.internalPath === CONSOLE && decl.name.text === MARKER) {
         if (args.length !== 1 || !isLiteral(args[0])) {
-          parser.error(DiagnosticCode.User_defined_0, call.range, `${source.normalizedPath}:${source.lineAt(call.range.start)}: ascii() takes one string literal`);
+          parser.error(
+            DiagnosticCode.User_defined_0,
+            call.range,
+            `${source.normalizedPath}:${source.lineAt(call.range.start)}: ascii() takes one string literal`,
+          );
           return call;
         }
         return toText(args[0]);
@@ -149,7 +174,8 @@ export default class AsciiStrings extends Transform {
       const params = decl.signature.parameters;
       for (let i = 0; i < args.length && i < params.length; i++) {
         const t = params[i].type;
-        if (t instanceof NamedTypeNode && !t.name.next && t.name.identifier.text === TEXT_TYPE && isLiteral(args[i])) args[i] = toText(args[i]);
+        if (t instanceof NamedTypeNode && !t.name.next && t.name.identifier.text === TEXT_TYPE && isLiteral(args[i]))
+          args[i] = toText(args[i]);
       }
       return call;
     };

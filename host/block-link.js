@@ -23,16 +23,16 @@ export const ERR_NO_NAMESPACE = 0x10005;
 export const CONTROLLER_RECORD_BYTES = 156;
 export const NAMESPACE_RECORD_BYTES = 36;
 export const STATS_RECORD_BYTES = 104;
-export const STAT_DEVICE_NS = 80;        // u64: doorbell rung -> completion seen, summed over IO commands
-export const STAT_DEVICE_COMMANDS = 88;  // u64: the IO commands in that sum
+export const STAT_DEVICE_NS = 80; // u64: doorbell rung -> completion seen, summed over IO commands
+export const STAT_DEVICE_COMMANDS = 88; // u64: the IO commands in that sum
 export const IDENTIFY_BYTES = 4096;
 export const DONE_RECORD_BYTES = 16;
 export const NS_LBA_SHIFT = 16;
 export const WAIT_NOTHING = 0;
 export const WAIT_POLL = 2;
 
-export const TICK_NS = 1_000_000n;          // how often blk.complete calls the driver's tick
-const IRQ_SLICE_NS = 2_000_000n;            // one irq_wait while requests are on interrupt-driven controllers
+export const TICK_NS = 1_000_000n; // how often blk.complete calls the driver's tick
+const IRQ_SLICE_NS = 2_000_000n; // one irq_wait while requests are on interrupt-driven controllers
 
 export class BlockLink {
   constructor(machine, driver) {
@@ -43,7 +43,9 @@ export class BlockLink {
     this.shareUsed = 0;
   }
 
-  driverBytes() { return new Uint8Array(this.m.memory.buffer); }
+  driverBytes() {
+    return new Uint8Array(this.m.memory.buffer);
+  }
 
   // env.request_done of the driver: a request finished; it goes to its client's queue.
   requestDone(tag, status, errorLba) {
@@ -66,7 +68,10 @@ export class BlockLink {
       const lines = m.irqWait(slice);
       if (lines) this.drv.interrupt(lines);
     }
-    if (m.now - this.lastTick >= TICK_NS) { this.lastTick = m.now; this.drv.tick(); }
+    if (m.now - this.lastTick >= TICK_NS) {
+      this.lastTick = m.now;
+      this.drv.tick();
+    }
   }
 
   // The `blk` imports of a client. `memory()` returns the client's memory; `shareBytes` of the
@@ -75,7 +80,8 @@ export class BlockLink {
     const id = this.clients.length;
     const base = Number(this.drv.buffer_base()) >>> 0;
     const total = this.drv.buffer_bytes() >>> 0;
-    if (this.shareUsed + shareBytes > total) throw new Error(`client ${id}: ${shareBytes} bytes of buffer asked, ${total - this.shareUsed} left`);
+    if (this.shareUsed + shareBytes > total)
+      throw new Error(`client ${id}: ${shareBytes} bytes of buffer asked, ${total - this.shareUsed} left`);
     const client = { id, shareBase: base + this.shareUsed, shareBytes, done: [], inFlight: 0 };
     this.shareUsed += shareBytes;
     this.clients.push(client);
@@ -104,13 +110,17 @@ export class BlockLink {
       identify_data: (i, ptr) => copyRecord(drv.identify_data(i) >>> 0, ptr >>> 0, IDENTIFY_BYTES),
       buffer_bytes: () => shareBytes,
       buffer_write(off, ptr, len) {
-        off >>>= 0; ptr >>>= 0; len >>>= 0;
+        off >>>= 0;
+        ptr >>>= 0;
+        len >>>= 0;
         if (!inShare(off, len) || !inClient(ptr, len)) return -1;
         link.driverBytes().set(clientBytes().subarray(ptr, ptr + len), client.shareBase + off);
         return 0;
       },
       buffer_read(off, ptr, len) {
-        off >>>= 0; ptr >>>= 0; len >>>= 0;
+        off >>>= 0;
+        ptr >>>= 0;
+        len >>>= 0;
         if (!inShare(off, len) || !inClient(ptr, len)) return -1;
         clientBytes().set(link.driverBytes().subarray(client.shareBase + off, client.shareBase + off + len), ptr);
         return 0;
@@ -120,7 +130,10 @@ export class BlockLink {
       // page's `ns` is a controller index and `blocks` its byte count; past the limit the driver
       // refuses it (ERR_RANGE), so it is not checked here.
       submit(tag, op, ns, lba, blocks, off) {
-        op >>>= 0; ns >>>= 0; blocks >>>= 0; off >>>= 0;
+        op >>>= 0;
+        ns >>>= 0;
+        blocks >>>= 0;
+        off >>>= 0;
         const kind = op & OP_MASK;
         const data = kind === OP_READ || kind === OP_WRITE || kind === OP_LOG_PAGE;
         if (kind === OP_LOG_PAGE) {
@@ -136,7 +149,8 @@ export class BlockLink {
         return status;
       },
       complete(ptr, cap, timeoutNs) {
-        ptr >>>= 0; cap >>>= 0;
+        ptr >>>= 0;
+        cap >>>= 0;
         const m = link.m;
         const deadline = m.clampNs(m.now + BigInt.asUintN(64, timeoutNs));
         drv.poll();

@@ -54,11 +54,21 @@ export class UsageError extends Error {}
 
 // The sim options, for node:util's parseArgs: the value-taking ones are strings, several may repeat.
 const SIM_OPTIONS = {
-  disk: { type: "string", multiple: true }, profile: { type: "string" }, set: { type: "string", multiple: true },
-  seed: { type: "string" }, fault: { type: "string", multiple: true }, cmd: { type: "string" },
-  controllers: { type: "string" }, wasm: { type: "string" }, "dma-base": { type: "string" },
-  "trace-json": { type: "string" }, "trace-svg": { type: "string" }, console: { type: "string" },
-  bridge: { type: "boolean" }, multifunction: { type: "boolean" }, trace: { type: "boolean" },
+  disk: { type: "string", multiple: true },
+  profile: { type: "string" },
+  set: { type: "string", multiple: true },
+  seed: { type: "string" },
+  fault: { type: "string", multiple: true },
+  cmd: { type: "string" },
+  controllers: { type: "string" },
+  wasm: { type: "string" },
+  "dma-base": { type: "string" },
+  "trace-json": { type: "string" },
+  "trace-svg": { type: "string" },
+  console: { type: "string" },
+  bridge: { type: "boolean" },
+  multifunction: { type: "boolean" },
+  trace: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
 
@@ -67,7 +77,9 @@ function usageError(e) {
   const name = /'(-[^' ]+)/.exec(e.message)?.[1] ?? "?";
   if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown option ${name}`);
   if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-    return new UsageError(/does not take an argument/.test(e.message) ? `${name} takes no value` : `${name} needs a value`);
+    return new UsageError(
+      /does not take an argument/.test(e.message) ? `${name} takes no value` : `${name} needs a value`,
+    );
   }
   return new UsageError(e.message);
 }
@@ -75,7 +87,7 @@ function usageError(e) {
 // argv (after the program name) -> options for runSim, or { help: true }
 export function parseArgs(argv) {
   const args = [...argv];
-  if (args.length === 0) throw new UsageError("missing command (try: nvme-wasm sim --cmd \"info; poweroff\")");
+  if (args.length === 0) throw new UsageError('missing command (try: nvme-wasm sim --cmd "info; poweroff")');
   const first = args.shift();
   if (first === "-h" || first === "--help" || first === "help") return { help: true };
   if (first === "svg") return parseSvgArgs(args);
@@ -90,8 +102,17 @@ export function parseArgs(argv) {
   const v = parsed.values;
   if (v.help) return { help: true };
   if (parsed.positionals.length) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
-  const opts = { disks: v.disk ?? [], overrides: {}, faults: {}, seed: 1, profile: v.profile ?? "qemu",
-    bridge: !!v.bridge, multifunction: !!v.multifunction, trace: !!v.trace, cmd: v.cmd ?? null };
+  const opts = {
+    disks: v.disk ?? [],
+    overrides: {},
+    faults: {},
+    seed: 1,
+    profile: v.profile ?? "qemu",
+    bridge: !!v.bridge,
+    multifunction: !!v.multifunction,
+    trace: !!v.trace,
+    cmd: v.cmd ?? null,
+  };
   for (const s of v.set ?? []) Object.assign(opts.overrides, parsePairs(s, "--set"));
   for (const f of v.fault ?? []) Object.assign(opts.faults, parsePairs(f, "--fault"));
   if (v.seed !== undefined) {
@@ -99,12 +120,14 @@ export function parseArgs(argv) {
     opts.seed = Number(v.seed);
   }
   if (v.controllers !== undefined) {
-    if (!/^\d+$/.test(v.controllers) || Number(v.controllers) < 1 || Number(v.controllers) > 16) throw new UsageError(`--controllers wants 1..16, got "${v.controllers}"`);
+    if (!/^\d+$/.test(v.controllers) || Number(v.controllers) < 1 || Number(v.controllers) > 16)
+      throw new UsageError(`--controllers wants 1..16, got "${v.controllers}"`);
     opts.controllers = Number(v.controllers);
   }
   if (v["dma-base"] !== undefined) opts.dmaBase = parseDmaBase(v["dma-base"]);
   if (v.console !== undefined) {
-    if (!["tty", "script", "auto"].includes(v.console)) throw new UsageError(`--console wants tty, script or auto, got "${v.console}"`);
+    if (!["tty", "script", "auto"].includes(v.console))
+      throw new UsageError(`--console wants tty, script or auto, got "${v.console}"`);
     opts.console = v.console;
   }
   if (v.wasm !== undefined) opts.wasm = v.wasm;
@@ -117,7 +140,8 @@ export function parseArgs(argv) {
 function parseDmaBase(v) {
   if (!/^(0x)?[0-9a-f]+$/i.test(v)) throw new UsageError(`--dma-base wants a hex bus address, got "${v}"`);
   const base = BigInt(v.toLowerCase().startsWith("0x") ? v : `0x${v}`);
-  if (base === 0n || base % 4096n || base >= 1n << 64n) throw new UsageError(`--dma-base ${v}: must be a non-zero, 4 KiB-aligned address below 2^64`);
+  if (base === 0n || base % 4096n || base >= 1n << 64n)
+    throw new UsageError(`--dma-base ${v}: must be a non-zero, 4 KiB-aligned address below 2^64`);
   return base;
 }
 
@@ -186,7 +210,10 @@ export async function main(argv = process.argv.slice(2)) {
     process.stderr.write(`nvme-wasm: ${e.message}\n${USAGE.split("\n")[0]}\nTry 'nvme-wasm --help'.\n`);
     return 2;
   }
-  if (opts.help) { process.stdout.write(USAGE); return 0; }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   if (opts.svg) return drawSvg(opts);
   const { runSim } = await import("./sim.js");
   const { parseDiskSpec } = await import("./disk.js");
@@ -194,7 +221,11 @@ export async function main(argv = process.argv.slice(2)) {
     for (const d of opts.disks) parseDiskSpec(d);
     if (opts.faults && Object.keys(opts.faults).length) {
       const { parseFaults } = await import("./sim.js");
-      parseFaults(Object.entries(opts.faults).map(([k, v]) => `${k}=${v}`).join(","));
+      parseFaults(
+        Object.entries(opts.faults)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(","),
+      );
     }
   } catch (e) {
     process.stderr.write(`nvme-wasm: ${e.message}\n`);
@@ -205,10 +236,20 @@ export async function main(argv = process.argv.slice(2)) {
   try {
     result = await runSim({
       traceRecords,
-      disks: opts.disks, profile: opts.profile, overrides: opts.overrides, seed: opts.seed,
-      cmd: bootCommandLine(opts.cmd, opts.console), input: "stdin", bridge: opts.bridge, multifunction: opts.multifunction,
-      controllers: opts.controllers, dmaBase: opts.dmaBase, faults: Object.fromEntries(Object.entries(opts.faults).map(([k, v]) => [k, Number(v)])),
-      trace: opts.trace, wasm: opts.wasm, capture: false,
+      disks: opts.disks,
+      profile: opts.profile,
+      overrides: opts.overrides,
+      seed: opts.seed,
+      cmd: bootCommandLine(opts.cmd, opts.console),
+      input: "stdin",
+      bridge: opts.bridge,
+      multifunction: opts.multifunction,
+      controllers: opts.controllers,
+      dmaBase: opts.dmaBase,
+      faults: Object.fromEntries(Object.entries(opts.faults).map(([k, v]) => [k, Number(v)])),
+      trace: opts.trace,
+      wasm: opts.wasm,
+      capture: false,
       stdout: (bytes) => process.stdout.write(bytes),
       stderr: (s) => process.stderr.write(s),
     });
@@ -218,13 +259,19 @@ export async function main(argv = process.argv.slice(2)) {
   }
   if (opts.traceJson) {
     const { writeFileSync } = await import("node:fs");
-    writeFileSync(opts.traceJson, traceRecords.map((r) => JSON.stringify(r)).join("\n") + (traceRecords.length ? "\n" : ""));
+    writeFileSync(
+      opts.traceJson,
+      traceRecords.map((r) => JSON.stringify(r)).join("\n") + (traceRecords.length ? "\n" : ""),
+    );
     process.stderr.write(`nvme-wasm: ${traceRecords.length} trace events written to ${opts.traceJson}\n`);
   }
   if (opts.traceSvg) {
     const { writeFileSync } = await import("node:fs");
     const { renderSvg } = await import("./trace-svg.js");
-    writeFileSync(opts.traceSvg, renderSvg(traceRecords, { title: "nvme-wasm sim", subtitle: `--cmd "${opts.cmd ?? ""}"` }));
+    writeFileSync(
+      opts.traceSvg,
+      renderSvg(traceRecords, { title: "nvme-wasm sim", subtitle: `--cmd "${opts.cmd ?? ""}"` }),
+    );
     process.stderr.write(`nvme-wasm: ${traceRecords.length} trace events drawn in ${opts.traceSvg}\n`);
   }
   return result.code;
@@ -232,10 +279,21 @@ export async function main(argv = process.argv.slice(2)) {
 
 // Run when executed directly (also through the npm bin link, a symlink: compare real paths).
 import { realpathSync } from "node:fs";
-const self = (() => { try { return pathToFileURL(realpathSync(process.argv[1] ?? "")).href; } catch { return ""; } })();
+const self = (() => {
+  try {
+    return pathToFileURL(realpathSync(process.argv[1] ?? "")).href;
+  } catch {
+    return "";
+  }
+})();
 if (import.meta.url === self) {
   main().then(
-    (code) => { process.stdout.write("", () => process.exit(code)); },
-    (e) => { process.stderr.write(`nvme-wasm: ${e.stack ?? e}\n`); process.exit(1); },
+    (code) => {
+      process.stdout.write("", () => process.exit(code));
+    },
+    (e) => {
+      process.stderr.write(`nvme-wasm: ${e.stack ?? e}\n`);
+      process.exit(1);
+    },
   );
 }

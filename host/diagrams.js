@@ -31,9 +31,11 @@ export async function diagramParts() {
 }
 
 // The SVG of one part, titled with the stage line and the run it came from.
-export const svgOf = (part) => renderSvg(part.records, {
-  title: part.title, subtitle: `the trace of: nvme-wasm sim --cmd "${DIAGRAM_RUN.cmd}"`,
-});
+export const svgOf = (part) =>
+  renderSvg(part.records, {
+    title: part.title,
+    subtitle: `the trace of: nvme-wasm sim --cmd "${DIAGRAM_RUN.cmd}"`,
+  });
 
 export async function writeDiagrams(dir = "docs/diagrams") {
   mkdirSync(dir, { recursive: true });
@@ -44,7 +46,12 @@ export async function writeDiagrams(dir = "docs/diagrams") {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   writeDiagrams(process.argv[2]).then(
-    (files) => { for (const f of files) process.stdout.write(`${f}\n`); },
-    (e) => { process.stderr.write(`diagrams: ${e.message}\n`); process.exit(1); },
+    (files) => {
+      for (const f of files) process.stdout.write(`${f}\n`);
+    },
+    (e) => {
+      process.stderr.write(`diagrams: ${e.message}\n`);
+      process.exit(1);
+    },
   );
 }

@@ -38,7 +38,11 @@ export class FileDisk {
     this.readonly = readonly;
     this.fd = openSync(path, readonly ? "r" : "r+");
     this.size = BigInt(fstatSync(this.fd).size);
-    if (this.size === 0n) { closeSync(this.fd); this.fd = -1; throw new Error(`disk image ${path}: empty file`); }
+    if (this.size === 0n) {
+      closeSync(this.fd);
+      this.fd = -1;
+      throw new Error(`disk image ${path}: empty file`);
+    }
   }
   read(offset, length) {
     const o = checkRange(this, offset, length);
@@ -63,7 +67,10 @@ export class FileDisk {
     if (this.fd >= 0 && !this.readonly) fsyncSync(this.fd);
   }
   close() {
-    if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
   }
 }
 
@@ -89,21 +96,36 @@ export function parseDiskSpec(spec) {
     const [k, v, ...rest] = p.split("=");
     if (rest.length) throw new Error(`disk spec "${spec}": bad option "${p}"`);
     const num = (name) => {
-      if (v === undefined || !/^\d+$/.test(v)) throw new Error(`disk spec "${spec}": ${name} wants a number, got "${v ?? ""}"`);
+      if (v === undefined || !/^\d+$/.test(v))
+        throw new Error(`disk spec "${spec}": ${name} wants a number, got "${v ?? ""}"`);
       return Number(v);
     };
     switch (k) {
       case "lba": {
         const n = v !== undefined && /^\d+[KkMm]?$/.test(v) ? Number(parseSize(v)) : num("lba");
-        if (n < 512 || n > 65536 || (n & (n - 1)) !== 0) throw new Error(`disk spec "${spec}": lba=${n} is not a power of two from 512 to 65536`);
+        if (n < 512 || n > 65536 || (n & (n - 1)) !== 0)
+          throw new Error(`disk spec "${spec}": lba=${n} is not a power of two from 512 to 65536`);
         out.lbaBytes = n;
         break;
       }
-      case "ms": out.ms = num("ms"); if (out.ms > 128) throw new Error(`disk spec "${spec}": ms=${out.ms} too large`); break;
-      case "ro": if (v !== undefined) throw new Error(`disk spec "${spec}": ro takes no value`); out.readonly = true; break;
-      case "zoned": if (v !== undefined) throw new Error(`disk spec "${spec}": zoned takes no value`); out.csi = 2; break;
-      case "ctrl": out.ctrl = num("ctrl"); if (out.ctrl > 15) throw new Error(`disk spec "${spec}": ctrl=${out.ctrl} too large`); break;
-      default: throw new Error(`disk spec "${spec}": unknown option "${k}" (known: lba, ms, ro, zoned, ctrl)`);
+      case "ms":
+        out.ms = num("ms");
+        if (out.ms > 128) throw new Error(`disk spec "${spec}": ms=${out.ms} too large`);
+        break;
+      case "ro":
+        if (v !== undefined) throw new Error(`disk spec "${spec}": ro takes no value`);
+        out.readonly = true;
+        break;
+      case "zoned":
+        if (v !== undefined) throw new Error(`disk spec "${spec}": zoned takes no value`);
+        out.csi = 2;
+        break;
+      case "ctrl":
+        out.ctrl = num("ctrl");
+        if (out.ctrl > 15) throw new Error(`disk spec "${spec}": ctrl=${out.ctrl} too large`);
+        break;
+      default:
+        throw new Error(`disk spec "${spec}": unknown option "${k}" (known: lba, ms, ro, zoned, ctrl)`);
     }
   }
   return out;
@@ -111,13 +133,16 @@ export function parseDiskSpec(spec) {
 
 // Open the disk a parsed spec names.
 export function openDisk(parsed) {
-  const disk = parsed.memSize !== undefined
-    ? new MemoryDisk(parsed.memSize, { name: parsed.spec })
-    : new FileDisk(parsed.path, { readonly: parsed.readonly });
+  const disk =
+    parsed.memSize !== undefined
+      ? new MemoryDisk(parsed.memSize, { name: parsed.spec })
+      : new FileDisk(parsed.path, { readonly: parsed.readonly });
   if (disk.size % BigInt(parsed.lbaBytes) !== 0n) {
     const extra = disk.size % BigInt(parsed.lbaBytes);
     disk.close();
-    throw new Error(`disk ${parsed.path ?? parsed.spec}: size ${disk.size} is not a multiple of lba=${parsed.lbaBytes} (${extra} bytes left over)`);
+    throw new Error(
+      `disk ${parsed.path ?? parsed.spec}: size ${disk.size} is not a multiple of lba=${parsed.lbaBytes} (${extra} bytes left over)`,
+    );
   }
   return disk;
 }

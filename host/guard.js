@@ -18,7 +18,7 @@ import { CFG, bdfName } from "./pci.js";
 
 const CAP_ID_MSIX = 0x11;
 const CAP_ID_MSI = 0x05;
-const MSI_CAP_BYTES = 24;   // the largest MSI capability: 64-bit address and per-vector masking
+const MSI_CAP_BYTES = 24; // the largest MSI capability: 64-bit address and per-vector masking
 const MSI_CTRL_64BIT = 1 << 23; // Message Control bit 7, in the capability's first dword
 const NVME_CLASS = 0x010802;
 const REG_CC = 0x14;
@@ -26,7 +26,14 @@ const REG_AQA = 0x24;
 const REG_ASQ = 0x28;
 const REG_ACQ = 0x30;
 const CC_EN = 1;
-const BASE_REGISTERS = new Map([[0x48, "BPMBL"], [0x4c, "BPMBL"], [0x50, "CMBMSC"], [0x54, "CMBMSC"], [0xe14, "PMRMSC"], [0xe18, "PMRMSC"]]);
+const BASE_REGISTERS = new Map([
+  [0x48, "BPMBL"],
+  [0x4c, "BPMBL"],
+  [0x50, "CMBMSC"],
+  [0x54, "CMBMSC"],
+  [0xe14, "PMRMSC"],
+  [0xe18, "PMRMSC"],
+]);
 const MSIX_ENTRY_BYTES = 16;
 const MSIX_FIELDS = ["message address low", "message address high", "message data"];
 
@@ -49,7 +56,7 @@ export function capability(func, id) {
 export function msixTable(func) {
   const p = capability(func, CAP_ID_MSIX);
   if (!p) return null;
-  const entries = (((func.configRead32(p) >>> 16) & 0x7ff) + 1);
+  const entries = ((func.configRead32(p) >>> 16) & 0x7ff) + 1;
   const table = func.configRead32(p + 4) >>> 0;
   const start = table & ~7;
   return { bar: table & 7, start, end: start + entries * MSIX_ENTRY_BYTES };
@@ -63,12 +70,19 @@ export function guardConfigWrite(func, bdf, off, value, trap, machine) {
   const is64 = (func.configRead32(p) & MSI_CTRL_64BIT) !== 0;
   const field = off === p + 4 ? 0 : off === p + 8 ? (is64 ? 1 : 2) : off === p + 12 && is64 ? 2 : -1;
   if (field < 0) return; // Message Control, Mask Bits, Pending Bits
-  const want = (n) => (field === 0 ? Number(machine.msiAddressOf(n) & 0xffff_ffffn) : field === 1 ? Number(machine.msiAddressOf(n) >> 32n) : machine.msiDataOf(n));
+  const want = (n) =>
+    field === 0
+      ? Number(machine.msiAddressOf(n) & 0xffff_ffffn)
+      : field === 1
+        ? Number(machine.msiAddressOf(n) >> 32n)
+        : machine.msiDataOf(n);
   for (let n = 0; n < machine.lines.length; n++) {
     const l = machine.lines[n];
     if (l && l.mode === "msi" && l.func === func && want(n) >>> 0 === value >>> 0) return;
   }
-  throw trap(`msi: ${bdfName(bdf)} ${MSIX_FIELDS[field]} ${hex32(value)} at offset 0x${off.toString(16).padStart(2, "0")} of its MSI capability is not one the host handed out`);
+  throw trap(
+    `msi: ${bdfName(bdf)} ${MSIX_FIELDS[field]} ${hex32(value)} at offset 0x${off.toString(16).padStart(2, "0")} of its MSI capability is not one the host handed out`,
+  );
 }
 
 // Throws `trap(message)` when the write must be refused; `m` is the machine's mapping of the BAR.
@@ -80,13 +94,17 @@ export function guardMmioWrite(machine, m, off, value, trap) {
     const field = ((off - t.start) % MSIX_ENTRY_BYTES) / 4;
     if (field < 3 && !handedOut(machine, m.func, field, value)) {
       const entry = Math.floor((off - t.start) / MSIX_ENTRY_BYTES);
-      throw trap(`msi-x: ${where} table entry ${entry}: ${MSIX_FIELDS[field]} ${hex32(value)} is not one the host handed out`);
+      throw trap(
+        `msi-x: ${where} table entry ${entry}: ${MSIX_FIELDS[field]} ${hex32(value)} is not one the host handed out`,
+      );
     }
   }
-  if (m.bar !== 0 || (m.func.configRead32(CFG.CLASS) >>> 8) !== NVME_CLASS) return;
+  if (m.bar !== 0 || m.func.configRead32(CFG.CLASS) >>> 8 !== NVME_CLASS) return;
   const name = BASE_REGISTERS.get(off);
-  if (name && value !== 0) throw trap(`nvme: ${where} write of ${hex32(value)} to ${name} refused: only 0 (disabled) is allowed`);
-  if (off === REG_CC && (value & CC_EN) && !(m.func.mmioRead32(0, REG_CC) & CC_EN)) checkAdminQueues(machine, m, where, trap);
+  if (name && value !== 0)
+    throw trap(`nvme: ${where} write of ${hex32(value)} to ${name} refused: only 0 (disabled) is allowed`);
+  if (off === REG_CC && value & CC_EN && !(m.func.mmioRead32(0, REG_CC) & CC_EN))
+    checkAdminQueues(machine, m, where, trap);
 }
 
 // The dword `field` (0 address low, 1 address high, 2 data) of a message the host gave the function.
@@ -95,17 +113,23 @@ function handedOut(machine, func, field, value) {
     const l = machine.lines[n];
     if (!l || l.mode !== "msix" || l.func !== func) continue;
     const address = machine.msiAddressOf(n);
-    const want = field === 0 ? Number(address & 0xffff_ffffn) : field === 1 ? Number(address >> 32n) : machine.msiDataOf(n);
+    const want =
+      field === 0 ? Number(address & 0xffff_ffffn) : field === 1 ? Number(address >> 32n) : machine.msiDataOf(n);
     if (want >>> 0 === value >>> 0) return true;
   }
   return false;
 }
 
 function checkAdminQueues(machine, m, where, trap) {
-  const read64 = (reg) => BigInt(m.func.mmioRead32(0, reg) >>> 0) | (BigInt(m.func.mmioRead32(0, reg + 4) >>> 0) << 32n);
+  const read64 = (reg) =>
+    BigInt(m.func.mmioRead32(0, reg) >>> 0) | (BigInt(m.func.mmioRead32(0, reg + 4) >>> 0) << 32n);
   const aqa = m.func.mmioRead32(0, REG_AQA) >>> 0;
-  const rings = [["ASQ", read64(REG_ASQ), ((aqa & 0xfff) + 1) * 64], ["ACQ", read64(REG_ACQ), (((aqa >>> 16) & 0xfff) + 1) * 16]];
+  const rings = [
+    ["ASQ", read64(REG_ASQ), ((aqa & 0xfff) + 1) * 64],
+    ["ACQ", read64(REG_ACQ), (((aqa >>> 16) & 0xfff) + 1) * 16],
+  ];
   for (const [name, base, bytes] of rings) {
-    if (!machine.inDmaWindow(base, bytes)) throw trap(`nvme: ${where} CC.EN=1 with ${name} ${hex64(base)} (+${bytes} bytes) outside the DMA window`);
+    if (!machine.inDmaWindow(base, bytes))
+      throw trap(`nvme: ${where} CC.EN=1 with ${name} ${hex64(base)} (+${bytes} bytes) outside the DMA window`);
   }
 }

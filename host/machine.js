@@ -11,32 +11,49 @@ import { BlockLink } from "./block-link.js";
 import { serverImports } from "./module-link.js";
 import { guardMmioWrite, guardConfigWrite } from "./guard.js";
 import { Tracer } from "./trace.js";
-import { PciBus, PciBridge, CFG, CMD_MEMORY, CMD_BUS_MASTER, CMD_INTX_DISABLE, bdfName, hostBridge, isaBridge, ideController, acpiFunction, vga, e1000 } from "./pci.js";
+import {
+  PciBus,
+  PciBridge,
+  CFG,
+  CMD_MEMORY,
+  CMD_BUS_MASTER,
+  CMD_INTX_DISABLE,
+  bdfName,
+  hostBridge,
+  isaBridge,
+  ideController,
+  acpiFunction,
+  vga,
+  e1000,
+} from "./pci.js";
 
 export const DMA_BASE = 0x1_2345_6000n;
-export const MEMORY_PAGES = 256;            // the driver's memory: the DMA window, 16 MiB
-export const CLIENT_MEMORY_PAGES = 32;      // a client module's memory (asconfig.json target "shell")
+export const MEMORY_PAGES = 256; // the driver's memory: the DMA window, 16 MiB
+export const CLIENT_MEMORY_PAGES = 32; // a client module's memory (asconfig.json target "shell")
 // The driver's buffer memory: the two clients' shares. The shell keeps the 8 MiB it always had
 // (iochk's 32 slices of 256 KiB need all of it); fs.wasm's 128 KiB come on top.
 export const SHELL_SHARE_BYTES = 8 << 20;
-export const FS_SHARE_BYTES = 128 << 10;    // fs.wasm's share (its cache lines of up to 64 KiB)
+export const FS_SHARE_BYTES = 128 << 10; // fs.wasm's share (its cache lines of up to 64 KiB)
 export const BUFFER_BYTES = SHELL_SHARE_BYTES + FS_SHARE_BYTES;
-export const FS_MEMORY_PAGES = 8;           // fs.wasm's memory (asconfig.json target "fs")
+export const FS_MEMORY_PAGES = 8; // fs.wasm's memory (asconfig.json target "fs")
 export const MSI_ADDRESS = 0xfee0_0000n;
 export const MSI_DATA_BASE = 0x40;
-export const BAR64_BASE = 0x80_0000_0000n;  // 64-bit BARs go above 4 GiB, so a truncated address shows
-export const BAR32_BASE = 0xe000_0000n;     // 32-bit BARs below 4 GiB
-export const TRAP_EXIT = 70;                // EX_SOFTWARE
+export const BAR64_BASE = 0x80_0000_0000n; // 64-bit BARs go above 4 GiB, so a truncated address shows
+export const BAR32_BASE = 0xe000_0000n; // 32-bit BARs below 4 GiB
+export const TRAP_EXIT = 70; // EX_SOFTWARE
 export const INTERRUPT_EXIT = 130;
 const CLOCK_MAX = (1n << 63n) - 1n;
 const MAX_LINES = 32;
 const MAX_MAPS = 64;
 const ABORT_TEXT_FLAG = 0x80000000;
-const IRQ_KINDS = ["intx", "msix", "msi"];  // irq_attach's mode: 0 INTx, 1 MSI-X, 2 MSI (docs/abi.md) // abort's msg/file with bit 31 set: a Text (host/ascii-strings.js, docs/abi.md)
+const IRQ_KINDS = ["intx", "msix", "msi"]; // irq_attach's mode: 0 INTx, 1 MSI-X, 2 MSI (docs/abi.md) // abort's msg/file with bit 31 set: a Text (host/ascii-strings.js, docs/abi.md)
 
 // A guest error the host catches at an import (bad MMIO access, bad handle…): the run ends with `trap: <message>`.
 export class GuestTrap extends Error {
-  constructor(message) { super(message); this.name = "GuestTrap"; }
+  constructor(message) {
+    super(message);
+    this.name = "GuestTrap";
+  }
 }
 // A device DMA outside the window (or without bus mastering): recorded in machine.dmaFaults.
 export class DmaFault extends Error {
@@ -49,8 +66,16 @@ export class DmaFault extends Error {
   }
 }
 // Private sentinels that unwind the wasm stack.
-class PowerOff { constructor(code) { this.code = code; } }
-class Interrupted { constructor(why) { this.why = why; } }
+class PowerOff {
+  constructor(code) {
+    this.code = code;
+  }
+}
+class Interrupted {
+  constructor(why) {
+    this.why = why;
+  }
+}
 
 const hex = (v, w = 0) => "0x" + (typeof v === "bigint" ? v : BigInt(v >>> 0)).toString(16).padStart(w, "0");
 
@@ -77,34 +102,40 @@ export class Machine {
     this.options = options;
     this.memory = new WebAssembly.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES });
     this.dmaBase = options.dmaBase == null ? DMA_BASE : BigInt(options.dmaBase);
-    if (this.dmaBase <= 0n || this.dmaBase % 4096n || this.dmaBase + BigInt(this.memory.buffer.byteLength) > 1n << 64n) {
-      throw new Error(`dmaBase 0x${this.dmaBase.toString(16)}: the DMA window needs a non-zero, 4 KiB-aligned bus address, its ${this.memory.buffer.byteLength} bytes below 2^64`);
+    if (
+      this.dmaBase <= 0n ||
+      this.dmaBase % 4096n ||
+      this.dmaBase + BigInt(this.memory.buffer.byteLength) > 1n << 64n
+    ) {
+      throw new Error(
+        `dmaBase 0x${this.dmaBase.toString(16)}: the DMA window needs a non-zero, 4 KiB-aligned bus address, its ${this.memory.buffer.byteLength} bytes below 2^64`,
+      );
     }
     this.now = 0n;
     this.bus = new PciBus();
     this.root = this.bus.root;
-    this.devices = [];          // [{ func, name, host, intxLevel }] — everything with a clock
-    this.controllers = [];      // the NVMe controllers (sim.js fills it)
-    this.dmaFaults = [];        // [{ device, busAddr, len, write, why }]
+    this.devices = []; // [{ func, name, host, intxLevel }] — everything with a clock
+    this.controllers = []; // the NVMe controllers (sim.js fills it)
+    this.dmaFaults = []; // [{ device, busAddr, len, write, why }]
     this.refusedConfigWrites = []; // [{ bdf, off, value, why }]
-    this.strayInterrupts = [];  // [{ device, address, data, why }]
-    this.events = [];           // notable host events (ignored writes, MMIO while disabled…)
+    this.strayInterrupts = []; // [{ device, address, data, why }]
+    this.events = []; // notable host events (ignored writes, MMIO while disabled…)
     this.cmdline = options.cmdline ?? "";
     this.pending = 0;
-    this.lines = [];            // line -> { mode: "msix"|"intx", bdf, func, masked }
-    this.maps = [];             // handle-1 -> { bdf, func, bar, size, addr }
-    this.readFunctions = new Set();   // funcs the guest has read (config writes allowed)
-    this.masterEnabled = new Set();   // funcs the guest set bus mastering on
+    this.lines = []; // line -> { mode: "msix"|"intx", bdf, func, masked }
+    this.maps = []; // handle-1 -> { bdf, func, bar, size, addr }
+    this.readFunctions = new Set(); // funcs the guest has read (config writes allowed)
+    this.masterEnabled = new Set(); // funcs the guest set bus mastering on
     this.outChunks = [];
     this.outBytes = 0;
     this.firmwareDone = false;
-    this.traceFn = typeof options.trace === "function" ? options.trace
-      : options.trace ? (line) => this.errWrite(line + "\n") : null;
+    this.traceFn =
+      typeof options.trace === "function" ? options.trace : options.trace ? (line) => this.errWrite(line + "\n") : null;
     this.stdoutFn = options.stdout === undefined ? (b) => process.stdout.write(b) : options.stdout;
     this.stderrFn = options.stderr === undefined ? (s) => process.stderr.write(s) : options.stderr;
     this.lastRead = null;
     this.relaxCount = 0;
-    this.relaxStep = 1000n;     // see relax(): grows while the guest spins
+    this.relaxStep = 1000n; // see relax(): grows while the guest spins
     this.lastPollMs = 0;
     this.setInput(options.input ?? null);
     if (options.platform !== false) this.addPlatform();
@@ -148,7 +179,9 @@ export class Machine {
   makeHost(entry, rng) {
     const m = this;
     return {
-      get name() { return entry.name; },
+      get name() {
+        return entry.name;
+      },
       rng,
       now: () => m.now,
       dmaRead: (busAddr, len) => m.dmaRead(entry, busAddr, len),
@@ -175,12 +208,15 @@ export class Machine {
           const MiB = 1n << 20n;
           alloc.b32 = (alloc.b32 + MiB - 1n) & ~(MiB - 1n);
           alloc.b64 = (alloc.b64 + MiB - 1n) & ~(MiB - 1n);
-          const s32 = alloc.b32, s64 = alloc.b64;
+          const s32 = alloc.b32,
+            s64 = alloc.b64;
           place(func.child);
           alloc.b32 = (alloc.b32 + MiB - 1n) & ~(MiB - 1n);
           alloc.b64 = (alloc.b64 + MiB - 1n) & ~(MiB - 1n);
-          if (alloc.b32 > s32) func.setMemoryWindow(s32, alloc.b32 - 1n); else func.setMemoryWindow(0xfff00000n, 0n);
-          if (alloc.b64 > s64) func.setPrefetchWindow(s64, alloc.b64 - 1n); else func.setPrefetchWindow(0xfff00000n, 0n);
+          if (alloc.b32 > s32) func.setMemoryWindow(s32, alloc.b32 - 1n);
+          else func.setMemoryWindow(0xfff00000n, 0n);
+          if (alloc.b64 > s64) func.setPrefetchWindow(s64, alloc.b64 - 1n);
+          else func.setPrefetchWindow(0xfff00000n, 0n);
           func.configWrite32(CFG.COMMAND, (func.configRead32(CFG.COMMAND) & 0xffff) | CMD_MEMORY | CMD_BUS_MASTER);
           continue;
         }
@@ -197,7 +233,7 @@ export class Machine {
         func.configWrite32(CFG.COMMAND, cmd);
         const intr = func.configRead32(CFG.INTERRUPT);
         const pin = (intr >>> 8) & 0xff;
-        if (pin) func.configWrite32(CFG.INTERRUPT, ((intr & ~0xff) | 10 + ((devfn >> 3) + pin - 1) % 2) >>> 0);
+        if (pin) func.configWrite32(CFG.INTERRUPT, ((intr & ~0xff) | (10 + (((devfn >> 3) + pin - 1) % 2))) >>> 0);
       }
     };
     place(this.root);
@@ -208,8 +244,17 @@ export class Machine {
 
   setInput(input) {
     this.inputKind = null;
-    if (input === null || input === undefined) { this.inputKind = "none"; return; }
-    if (input === "stdin") { this.inputKind = "stdin"; this.pendingInput = []; this.inputEnded = false; this.lastByteCtrlC = false; return; }
+    if (input === null || input === undefined) {
+      this.inputKind = "none";
+      return;
+    }
+    if (input === "stdin") {
+      this.inputKind = "stdin";
+      this.pendingInput = [];
+      this.inputEnded = false;
+      this.lastByteCtrlC = false;
+      return;
+    }
     this.inputKind = "buffer";
     this.inputBytes = typeof input === "string" ? Buffer.from(input, "utf8") : Buffer.from(input);
     this.inputPos = 0;
@@ -218,17 +263,27 @@ export class Machine {
   startConsole() {
     if (this.inputKind !== "stdin") return;
     this.tty = !!process.stdin.isTTY;
-    if (!this.tty) { this.stdinFd = 0; return; }
+    if (!this.tty) {
+      this.stdinFd = 0;
+      return;
+    }
     // Raw mode on the terminal, and our own non-blocking file description of it (so that timeouts and
     // the Ctrl-C/Ctrl-\ escape work while the guest is busy, without changing fd 0's flags for the shell).
-    try { this.ttyFd = openSync("/proc/self/fd/0", fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY); }
-    catch { this.ttyFd = openSync("/dev/tty", fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY); }
+    try {
+      this.ttyFd = openSync("/proc/self/fd/0", fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+    } catch {
+      this.ttyFd = openSync("/dev/tty", fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+    }
     process.stdin.setRawMode(true);
     this.restoreTty = () => {
       if (!this.restoreTty) return;
       this.restoreTty = null;
-      try { process.stdin.setRawMode(false); } catch {}
-      try { closeSync(this.ttyFd); } catch {}
+      try {
+        process.stdin.setRawMode(false);
+      } catch {}
+      try {
+        closeSync(this.ttyFd);
+      } catch {}
       process.removeListener("exit", onExit);
     };
     const onExit = () => this.restoreTty && this.restoreTty();
@@ -246,9 +301,16 @@ export class Machine {
     const buf = Buffer.alloc(256);
     for (;;) {
       let n;
-      try { n = readSync(this.ttyFd, buf, 0, buf.length, null); }
-      catch (e) { if (e.code === "EAGAIN" || e.code === "EWOULDBLOCK") return; throw e; }
-      if (n === 0) { this.inputEnded = true; return; }
+      try {
+        n = readSync(this.ttyFd, buf, 0, buf.length, null);
+      } catch (e) {
+        if (e.code === "EAGAIN" || e.code === "EWOULDBLOCK") return;
+        throw e;
+      }
+      if (n === 0) {
+        this.inputEnded = true;
+        return;
+      }
       for (let i = 0; i < n; i++) {
         const b = buf[i];
         if (b === 0x1c) throw new Interrupted("Ctrl-\\");
@@ -271,7 +333,8 @@ export class Machine {
 
   consoleRead(ptr, cap, timeoutNs, memory = this.memory) {
     if (cap <= 0) return 0;
-    if (ptr < 0 || ptr + cap > memory.buffer.byteLength) throw new GuestTrap(`console_read: range [${hex(ptr)}, +${cap}) outside memory`);
+    if (ptr < 0 || ptr + cap > memory.buffer.byteLength)
+      throw new GuestTrap(`console_read: range [${hex(ptr)}, +${cap}) outside memory`);
     const mem = new Uint8Array(memory.buffer);
     if (this.inputKind === "none") return -1;
     if (this.inputKind === "buffer") {
@@ -288,14 +351,21 @@ export class Machine {
       const deadlineMs = performance.now() + Math.min(Number(timeoutNs / 1_000_000n), 1e9);
       for (;;) {
         let n;
-        try { n = readSync(0, buf, 0, cap, null); }
-        catch (e) {
+        try {
+          n = readSync(0, buf, 0, cap, null);
+        } catch (e) {
           if (e.code !== "EAGAIN" && e.code !== "EWOULDBLOCK") throw e;
-          if (performance.now() >= deadlineMs) { this.advanceTo(this.clampNs(this.now + timeoutNs), false); return 0; }
+          if (performance.now() >= deadlineMs) {
+            this.advanceTo(this.clampNs(this.now + timeoutNs), false);
+            return 0;
+          }
           sleepMs(Math.min(10, deadlineMs - performance.now()));
           continue;
         }
-        if (n === 0) { this.inputEnded = true; return -1; }
+        if (n === 0) {
+          this.inputEnded = true;
+          return -1;
+        }
         mem.set(buf.subarray(0, n), ptr);
         return n;
       }
@@ -311,14 +381,19 @@ export class Machine {
       }
       if (this.inputEnded) return -1;
       const left = deadlineMs - performance.now();
-      if (left <= 0) { this.advanceTo(this.clampNs(this.now + timeoutNs), false); return 0; }
+      if (left <= 0) {
+        this.advanceTo(this.clampNs(this.now + timeoutNs), false);
+        return 0;
+      }
       sleepMs(Math.min(left, 15));
     }
   }
 
   // ---------------------------------------------------------------- clock
 
-  clampNs(t) { return t > CLOCK_MAX ? CLOCK_MAX : t; }
+  clampNs(t) {
+    return t > CLOCK_MAX ? CLOCK_MAX : t;
+  }
 
   setClock(t) {
     if (t > this.now) this.now = t;
@@ -353,9 +428,13 @@ export class Machine {
   // ---------------------------------------------------------------- PCI
 
   pciRead(bdf, off) {
-    bdf >>>= 0; off >>>= 0;
+    bdf >>>= 0;
+    off >>>= 0;
     if (bdf > 0xffff) throw new GuestTrap(`pci: bdf ${hex(bdf)} out of range`);
-    if (off & 3 || off >= 256) throw new GuestTrap(`pci: config read of ${bdfName(bdf)} at offset ${hex(off)} (must be dword-aligned and < 0x100)`);
+    if (off & 3 || off >= 256)
+      throw new GuestTrap(
+        `pci: config read of ${bdfName(bdf)} at offset ${hex(off)} (must be dword-aligned and < 0x100)`,
+      );
     const r = this.bus.resolve(bdf);
     if (!r) return 0xffffffff;
     this.readFunctions.add(r.func);
@@ -363,9 +442,14 @@ export class Machine {
   }
 
   pciWrite(bdf, off, value) {
-    bdf >>>= 0; off >>>= 0; value >>>= 0;
+    bdf >>>= 0;
+    off >>>= 0;
+    value >>>= 0;
     if (bdf > 0xffff) throw new GuestTrap(`pci: bdf ${hex(bdf)} out of range`);
-    if (off & 3 || off >= 256) throw new GuestTrap(`pci: config write of ${bdfName(bdf)} at offset ${hex(off)} (must be dword-aligned and < 0x100)`);
+    if (off & 3 || off >= 256)
+      throw new GuestTrap(
+        `pci: config write of ${bdfName(bdf)} at offset ${hex(off)} (must be dword-aligned and < 0x100)`,
+      );
     const r = this.bus.resolve(bdf);
     const refuse = (why) => {
       this.refusedConfigWrites.push({ bdf, off, value, why });
@@ -373,9 +457,11 @@ export class Machine {
     };
     if (!r) return refuse("no such function");
     if (!this.readFunctions.has(r.func)) return refuse("the guest never read this function");
-    const isBridge = (r.func.configRead32(CFG.HEADER) >>> 16 & 0x7f) === 1;
+    const isBridge = ((r.func.configRead32(CFG.HEADER) >>> 16) & 0x7f) === 1;
     // BARs, the expansion ROM, and a bridge's memory windows: the host keeps them where firmware put them.
-    const barOff = isBridge ? off === 0x10 || off === 0x14 || (off >= 0x20 && off <= 0x2c) || off === 0x38 : (off >= 0x10 && off <= 0x24) || off === 0x30;
+    const barOff = isBridge
+      ? off === 0x10 || off === 0x14 || (off >= 0x20 && off <= 0x2c) || off === 0x38
+      : (off >= 0x10 && off <= 0x24) || off === 0x30;
     if (barOff) return refuse("BAR and window writes are ignored (the host places BARs)");
     guardConfigWrite(r.func, bdf, off, value, (message) => new GuestTrap(message), this);
     if (this.tracer?.mask) this.tracer.config(r.func, bdf, off, value);
@@ -383,7 +469,8 @@ export class Machine {
     r.func.configWrite32(off, value);
     if (off === CFG.COMMAND) {
       if (value & CMD_BUS_MASTER) this.masterEnabled.add(r.func);
-      for (let l = 0; l < this.lines.length; l++) if (this.lines[l] && this.lines[l].func === r.func) this.evaluateLine(l);
+      for (let l = 0; l < this.lines.length; l++)
+        if (this.lines[l] && this.lines[l].func === r.func) this.evaluateLine(l);
     }
   }
 
@@ -405,13 +492,20 @@ export class Machine {
   }
 
   mmioMap(bdf, bar) {
-    bdf >>>= 0; bar >>>= 0;
+    bdf >>>= 0;
+    bar >>>= 0;
     const r = bdf <= 0xffff ? this.bus.resolve(bdf) : null;
-    if (!r) { this.trace(`mmio_map ${hex(bdf)} bar ${bar}: no such function`); return -1; }
+    if (!r) {
+      this.trace(`mmio_map ${hex(bdf)} bar ${bar}: no such function`);
+      return -1;
+    }
     const existing = this.maps.findIndex((m) => m.func === r.func && m.bar === bar);
     if (existing >= 0) return existing + 1;
     const d = this.decodeBar(r.func, bar);
-    if (!d) { this.trace(`mmio_map ${bdfName(bdf)} bar ${bar}: not a memory BAR or unassigned`); return -2; }
+    if (!d) {
+      this.trace(`mmio_map ${bdfName(bdf)} bar ${bar}: not a memory BAR or unassigned`);
+      return -2;
+    }
     if (this.maps.length >= MAX_MAPS) return -3;
     this.maps.push({ bdf, func: r.func, bar, size: d.size, addr: d.addr });
     this.trace(`mmio_map ${bdfName(bdf)} bar ${bar}: ${hex(d.addr)} size ${hex(d.size)} -> handle ${this.maps.length}`);
@@ -456,7 +550,8 @@ export class Machine {
   }
 
   mmioWrite(handle, off, value) {
-    off >>>= 0; value >>>= 0;
+    off >>>= 0;
+    value >>>= 0;
     const m = this.mapFor(handle, "write");
     if (!this.checkMmio(m, off, "write")) return;
     guardMmioWrite(this, m, off, value, (message) => new GuestTrap(message));
@@ -467,7 +562,8 @@ export class Machine {
   }
 
   flushReadTrace() {
-    if (this.lastRead && this.lastRead.count > 1) this.trace(`mmio:   (same read ${this.lastRead.count - 1} more times)`);
+    if (this.lastRead && this.lastRead.count > 1)
+      this.trace(`mmio:   (same read ${this.lastRead.count - 1} more times)`);
     this.lastRead = null;
   }
 
@@ -480,7 +576,8 @@ export class Machine {
   }
 
   dmaAddress(ptr, len) {
-    ptr >>>= 0; len >>>= 0;
+    ptr >>>= 0;
+    len >>>= 0;
     if (ptr + len > this.memory.buffer.byteLength) return 0n;
     return this.dmaBase + BigInt(ptr);
   }
@@ -516,7 +613,13 @@ export class Machine {
       }
       return false;
     };
-    try { up(this.root, func); return true; } catch (e) { if (e === null) return false; throw e; }
+    try {
+      up(this.root, func);
+      return true;
+    } catch (e) {
+      if (e === null) return false;
+      throw e;
+    }
   }
 
   dmaRead(entry, busAddr, len) {
@@ -532,16 +635,23 @@ export class Machine {
   // ---------------------------------------------------------------- interrupts
 
   irqAttach(bdf, mode) {
-    bdf >>>= 0; mode >>>= 0;
+    bdf >>>= 0;
+    mode >>>= 0;
     const r = bdf <= 0xffff ? this.bus.resolve(bdf) : null;
     if (!r) return -1;
     const entry = this.devices.find((d) => d.func === r.func);
     const kind = IRQ_KINDS[mode];
     if (mode === 1 || mode === 2) {
       const id = mode === 1 ? 0x11 : 0x05;
-      if (!this.hasCapability(r.func, id)) { this.trace(`irq_attach ${bdfName(bdf)} ${kind}: no ${kind === "msix" ? "MSI-X" : "MSI"} capability`); return -1; }
+      if (!this.hasCapability(r.func, id)) {
+        this.trace(`irq_attach ${bdfName(bdf)} ${kind}: no ${kind === "msix" ? "MSI-X" : "MSI"} capability`);
+        return -1;
+      }
     } else if (mode === 0) {
-      if (!((r.func.configRead32(CFG.INTERRUPT) >>> 8) & 0xff)) { this.trace(`irq_attach ${bdfName(bdf)} intx: no interrupt pin`); return -1; }
+      if (!((r.func.configRead32(CFG.INTERRUPT) >>> 8) & 0xff)) {
+        this.trace(`irq_attach ${bdfName(bdf)} intx: no interrupt pin`);
+        return -1;
+      }
       const same = this.lines.findIndex((l) => l && l.mode === "intx" && l.func === r.func);
       if (same >= 0) return same;
     } else return -1;
@@ -567,13 +677,24 @@ export class Machine {
   // The message address and data of MSI-X or MSI line n; the same refusal as boot/host.c for anything else.
   msiLine(n, what) {
     const l = this.lines[n | 0];
-    if ((n | 0) < 0 || !l || (l.mode !== "msix" && l.mode !== "msi")) throw new GuestTrap(`irq: ${what} of line ${n | 0}: not an MSI-X or MSI line of this guest`);
+    if ((n | 0) < 0 || !l || (l.mode !== "msix" && l.mode !== "msi"))
+      throw new GuestTrap(`irq: ${what} of line ${n | 0}: not an MSI-X or MSI line of this guest`);
     return l;
   }
-  msiAddressOf(n) { return MSI_ADDRESS; }
-  msiDataOf(n) { return MSI_DATA_BASE + (n | 0); }
-  msiAddress(n) { this.msiLine(n, "irq_msi_address"); return this.msiAddressOf(n); }
-  msiData(n) { this.msiLine(n, "irq_msi_data"); return this.msiDataOf(n); }
+  msiAddressOf(n) {
+    return MSI_ADDRESS;
+  }
+  msiDataOf(n) {
+    return MSI_DATA_BASE + (n | 0);
+  }
+  msiAddress(n) {
+    this.msiLine(n, "irq_msi_address");
+    return this.msiAddressOf(n);
+  }
+  msiData(n) {
+    this.msiLine(n, "irq_msi_data");
+    return this.msiDataOf(n);
+  }
 
   // A device's MSI-X message: a posted write to the interrupt address range.
   msiWrite(entry, address, data) {
@@ -587,7 +708,12 @@ export class Machine {
     const n = (data & 0xff) - MSI_DATA_BASE;
     const l = this.lines[n];
     if (n < 0 || !l || (l.mode !== "msix" && l.mode !== "msi") || l.func !== entry.func) {
-      this.strayInterrupts.push({ device: entry.name, address: a, data, why: "no MSI-X or MSI line of this function with this vector" });
+      this.strayInterrupts.push({
+        device: entry.name,
+        address: a,
+        data,
+        why: "no MSI-X or MSI line of this function with this vector",
+      });
       this.trace(`msi: ${entry.name} sent vector ${hex(data & 0xff)}, which no MSI-X or MSI line of it uses`);
       return;
     }
@@ -608,14 +734,17 @@ export class Machine {
     const l = this.lines[n];
     if (!l || l.mode !== "intx" || l.masked) return;
     const level = l.entry ? l.entry.intxLevel : false;
-    if (!level || (l.func.configRead32(CFG.COMMAND) & CMD_INTX_DISABLE)) return;
+    if (!level || l.func.configRead32(CFG.COMMAND) & CMD_INTX_DISABLE) return;
     l.masked = true;
     this.pending |= 1 << n;
   }
 
   irqAck(n) {
     const l = this.lines[n | 0];
-    if (!l) { this.events.push({ what: `irq_ack of unattached line ${n}` }); return; }
+    if (!l) {
+      this.events.push({ what: `irq_ack of unattached line ${n}` });
+      return;
+    }
     if (l.mode !== "intx") return;
     l.masked = false;
     this.evaluateLine(n | 0);
@@ -660,7 +789,9 @@ export class Machine {
     if (this.traceFn) this.traceFn(line);
   }
 
-  errWrite(s) { if (this.stderrFn) this.stderrFn(s); }
+  errWrite(s) {
+    if (this.stderrFn) this.stderrFn(s);
+  }
 
   out(bytes) {
     if (this.options.capture !== false) this.outChunks.push(Buffer.from(bytes));
@@ -685,22 +816,29 @@ export class Machine {
   commonImports(memory) {
     const m = this;
     const inRange = (ptr, len, what) => {
-      if (ptr < 0 || len < 0 || ptr + len > memory.buffer.byteLength) throw new GuestTrap(`${what}: range [${hex(ptr)}, +${len}) outside memory`);
+      if (ptr < 0 || len < 0 || ptr + len > memory.buffer.byteLength)
+        throw new GuestTrap(`${what}: range [${hex(ptr)}, +${len}) outside memory`);
     };
     return {
       memory,
       abort(msg, file, line, col) {
-        throw new GuestTrap(`abort: ${m.readString(msg, memory) ?? "(no message)"} at ${m.readString(file, memory) ?? "(unknown)"}:${line >>> 0}:${col >>> 0}`);
+        throw new GuestTrap(
+          `abort: ${m.readString(msg, memory) ?? "(no message)"} at ${m.readString(file, memory) ?? "(unknown)"}:${line >>> 0}:${col >>> 0}`,
+        );
       },
       console_write(ptr, len) {
-        ptr >>>= 0; len >>>= 0;
+        ptr >>>= 0;
+        len >>>= 0;
         inRange(ptr, len, "console_write");
         m.out(new Uint8Array(memory.buffer.slice(ptr, ptr + len)));
       },
-      console_read(ptr, cap, timeout) { return m.consoleRead(ptr >>> 0, cap | 0, BigInt.asUintN(64, timeout), memory); },
+      console_read(ptr, cap, timeout) {
+        return m.consoleRead(ptr >>> 0, cap | 0, BigInt.asUintN(64, timeout), memory);
+      },
       cmdline(ptr, cap) {
         const bytes = Buffer.from(m.cmdline, "utf8");
-        ptr >>>= 0; cap = Math.max(0, cap | 0);
+        ptr >>>= 0;
+        cap = Math.max(0, cap | 0);
         const n = Math.min(cap, bytes.length);
         inRange(ptr, n, "cmdline");
         new Uint8Array(memory.buffer).set(bytes.subarray(0, n), ptr);
@@ -710,7 +848,9 @@ export class Machine {
         m.setClock(m.clampNs(m.now + 100n));
         return m.now;
       },
-      poweroff(code) { throw new PowerOff(code | 0); },
+      poweroff(code) {
+        throw new PowerOff(code | 0);
+      },
     };
   }
 
@@ -722,15 +862,21 @@ export class Machine {
     return {
       env: {
         ...this.commonImports(this.memory),
-        relax() { m.relaxStepAdvance(); },
+        relax() {
+          m.relaxStepAdvance();
+        },
         // The model runs between the driver's calls, never beside it: nothing to order.
         fence() {},
         pci_read32: (bdf, off) => m.pciRead(bdf, off) | 0,
         pci_write32: (bdf, off, v) => m.pciWrite(bdf, off, v),
         mmio_map: (bdf, bar) => m.mmioMap(bdf, bar),
-        mmio_size: (h) => Number(m.mapFor(h, "mmio_size").size > 0x8000_0000n ? 0x8000_0000n : m.mapFor(h, "mmio_size").size) | 0,
+        mmio_size: (h) =>
+          Number(m.mapFor(h, "mmio_size").size > 0x8000_0000n ? 0x8000_0000n : m.mapFor(h, "mmio_size").size) | 0,
         mmio_read32: (h, off) => m.mmioRead(h, off) | 0,
-        mmio_write32: (h, off, v) => { m.relaxStep = 1000n; return m.mmioWrite(h, off, v); },
+        mmio_write32: (h, off, v) => {
+          m.relaxStep = 1000n;
+          return m.mmioWrite(h, off, v);
+        },
         dma_address: (ptr, len) => m.dmaAddress(ptr, len),
         irq_attach: (bdf, mode) => m.irqAttach(bdf, mode),
         irq_msi_address: (line) => m.msiAddress(line),
@@ -741,8 +887,12 @@ export class Machine {
           if (!requestDone) throw new GuestTrap("request_done called, but no block interface is linked");
           requestDone(tag, status, lba);
         },
-        trace_begin(mask) { if (m.tracer) m.tracer.begin(mask); },
-        trace_event(kind, where, ptr, len) { if (m.tracer) m.tracer.event(kind, where, ptr, len); },
+        trace_begin(mask) {
+          if (m.tracer) m.tracer.begin(mask);
+        },
+        trace_event(kind, where, ptr, len) {
+          if (m.tracer) m.tracer.event(kind, where, ptr, len);
+        },
       },
     };
   }
@@ -756,7 +906,10 @@ export class Machine {
   async instantiateLinked(driverModule, clientModule, fsModule = null) {
     this.tracer = await Tracer.load(this, this.options.traceRecords ?? null);
     let link = null;
-    const driver = await WebAssembly.instantiate(driverModule, this.imports((tag, status, lba) => link.requestDone(tag, status, lba)));
+    const driver = await WebAssembly.instantiate(
+      driverModule,
+      this.imports((tag, status, lba) => link.requestDone(tag, status, lba)),
+    );
     this.driver = driver;
     // A pair per client module linked below (the shell, and fs.wasm when given); the queues= boot
     // option may ask for more.
@@ -782,7 +935,11 @@ export class Machine {
     const client = await WebAssembly.instantiate(clientModule, {
       env: this.commonImports(clientMemory),
       blk,
-      fs: serverImports(() => clientMemory, () => fsMemory, fsExports),
+      fs: serverImports(
+        () => clientMemory,
+        () => fsMemory,
+        fsExports,
+      ),
     });
     return client.exports.main;
   }
@@ -805,7 +962,8 @@ export class Machine {
     const driverModule = await WebAssembly.compile(driverBytes ?? readFileSync(build.WASM));
     const alone = WebAssembly.Module.exports(driverModule).some((e) => e.name === "main");
     const clientModule = alone ? null : await WebAssembly.compile(clientBytes ?? readFileSync(build.SHELL_WASM));
-    const fsModule = alone || !existsSync(build.FS_WASM) ? null : await WebAssembly.compile(readFileSync(build.FS_WASM));
+    const fsModule =
+      alone || !existsSync(build.FS_WASM) ? null : await WebAssembly.compile(readFileSync(build.FS_WASM));
     const result = { code: 0, output: "", reason: "return", trap: null, guestCode: 0 };
     const endTrap = (message) => {
       this.flushReadTrace();
@@ -819,16 +977,18 @@ export class Machine {
     };
     this.startConsole();
     try {
-      const main = alone ? await this.instantiateAlone(driverModule) : await this.instantiateLinked(driverModule, clientModule, fsModule);
+      const main = alone
+        ? await this.instantiateAlone(driverModule)
+        : await this.instantiateLinked(driverModule, clientModule, fsModule);
       const r = main();
       result.guestCode = (r ?? 0) | 0;
-      result.code = result.guestCode === 0 ? 0 : (result.guestCode & 0xff) || 1;
+      result.code = result.guestCode === 0 ? 0 : result.guestCode & 0xff || 1;
       this.trace(`main() returned ${result.guestCode} without poweroff`);
     } catch (e) {
       if (e instanceof PowerOff) {
         result.reason = "poweroff";
         result.guestCode = e.code;
-        result.code = e.code === 0 ? 0 : (e.code & 0xff) || 1;
+        result.code = e.code === 0 ? 0 : e.code & 0xff || 1;
       } else if (e instanceof Interrupted) {
         result.reason = "interrupt";
         result.code = INTERRUPT_EXIT;

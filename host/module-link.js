@@ -14,11 +14,19 @@ export const CALL_FAILED = -1;
 export function serverImports(callerMemory, serverMemory, exports) {
   return {
     call(reqPtr, reqLen, respPtr, respCap) {
-      reqPtr >>>= 0; reqLen >>>= 0; respPtr >>>= 0; respCap >>>= 0;
+      reqPtr >>>= 0;
+      reqLen >>>= 0;
+      respPtr >>>= 0;
+      respCap >>>= 0;
       const caller = new Uint8Array(callerMemory().buffer);
       if (!exports) return CALL_FAILED;
       const inbox = exports.fs_inbox() >>> 0;
-      if (reqLen > (exports.fs_inbox_bytes() >>> 0) || reqPtr + reqLen > caller.length || respPtr + respCap > caller.length) return CALL_FAILED;
+      if (
+        reqLen > exports.fs_inbox_bytes() >>> 0 ||
+        reqPtr + reqLen > caller.length ||
+        respPtr + respCap > caller.length
+      )
+        return CALL_FAILED;
       new Uint8Array(serverMemory().buffer).set(caller.subarray(reqPtr, reqPtr + reqLen), inbox);
       const respLen = exports.fs_handle(reqLen) >>> 0;
       const outbox = exports.fs_outbox() >>> 0;

@@ -8,9 +8,18 @@
 
 // Common config-space offsets (PCI Local Bus 3.0, 6.1).
 export const CFG = {
-  VENDOR: 0x00, COMMAND: 0x04, CLASS: 0x08, HEADER: 0x0c, BAR0: 0x10,
-  BUS_NUMBERS: 0x18, MEM_WINDOW: 0x20, PREF_WINDOW: 0x24, PREF_BASE_HI: 0x28, PREF_LIMIT_HI: 0x2c,
-  CAP_PTR: 0x34, INTERRUPT: 0x3c,
+  VENDOR: 0x00,
+  COMMAND: 0x04,
+  CLASS: 0x08,
+  HEADER: 0x0c,
+  BAR0: 0x10,
+  BUS_NUMBERS: 0x18,
+  MEM_WINDOW: 0x20,
+  PREF_WINDOW: 0x24,
+  PREF_BASE_HI: 0x28,
+  PREF_LIMIT_HI: 0x2c,
+  CAP_PTR: 0x34,
+  INTERRUPT: 0x3c,
 };
 export const CMD_IO = 1 << 0;
 export const CMD_MEMORY = 1 << 1;
@@ -28,14 +37,24 @@ export function bdfName(bdf) {
 // A PCI function with a plain 256-byte configuration space: registers hold what is written to them,
 // masked by a per-byte write mask. Used for the non-storage functions and as the base of PciBridge.
 export class PciFunction {
-  constructor({ vendor, device, classCode, revision = 0, headerType = 0, subsystem = 0, bars = [], interruptPin = 0, name }) {
+  constructor({
+    vendor,
+    device,
+    classCode,
+    revision = 0,
+    headerType = 0,
+    subsystem = 0,
+    bars = [],
+    interruptPin = 0,
+    name,
+  }) {
     this.name = name ?? `pci-${vendor.toString(16)}:${device.toString(16)}`;
     this.space = new Uint8Array(256);
     this.wmask = new Uint8Array(256);
     this.view = new DataView(this.space.buffer);
     this.view.setUint16(0x00, vendor, true);
     this.view.setUint16(0x02, device, true);
-    this.view.setUint32(0x08, ((classCode & 0xffffff) << 8 | (revision & 0xff)) >>> 0, true);
+    this.view.setUint32(0x08, (((classCode & 0xffffff) << 8) | (revision & 0xff)) >>> 0, true);
     this.space[0x0e] = headerType;
     this.wmask[0x04] = 0x07; // IO, memory, bus master
     this.wmask[0x05] = 0x04; // INTx disable
@@ -48,7 +67,11 @@ export class PciFunction {
     this.bars = [];
     this.ioBars = [];
     for (const b of bars) {
-      if (b.io) { this.ioBars.push(b); this.view.setUint32(0x10 + 4 * b.index, 1, true); continue; }
+      if (b.io) {
+        this.ioBars.push(b);
+        this.view.setUint32(0x10 + 4 * b.index, 1, true);
+        continue;
+      }
       this.bars.push({ index: b.index, size: b.size, is64: !!b.is64, prefetchable: !!b.prefetchable });
       this.view.setUint32(0x10 + 4 * b.index, (b.is64 ? 4 : 0) | (b.prefetchable ? 8 : 0), true);
     }
@@ -81,10 +104,16 @@ export class PciFunction {
     if (b && b.is64) this.view.setUint32(0x14 + 4 * index, Number(addr >> 32n) >>> 0, true);
   }
 
-  mmioRead32(bar, off) { return this.barStore.get(`${bar}:${off}`) ?? 0; }
-  mmioWrite32(bar, off, value) { this.barStore.set(`${bar}:${off}`, value >>> 0); }
+  mmioRead32(bar, off) {
+    return this.barStore.get(`${bar}:${off}`) ?? 0;
+  }
+  mmioWrite32(bar, off, value) {
+    this.barStore.set(`${bar}:${off}`, value >>> 0);
+  }
   advance() {}
-  nextEventNs() { return null; }
+  nextEventNs() {
+    return null;
+  }
 }
 
 // A PCI-to-PCI bridge (type-1 header), like QEMU's pcie-root-port: it forwards configuration
@@ -93,17 +122,29 @@ export class PciBridge extends PciFunction {
   constructor({ vendor = 0x1b36, device = 0x000c, name = "pcie-root-port" } = {}) {
     super({ vendor, device, classCode: 0x060400, headerType: 1, name });
     this.child = new PciSegment(this);
-    this.wmask[0x18] = 0xff; this.wmask[0x19] = 0xff; this.wmask[0x1a] = 0xff; this.wmask[0x1b] = 0xff;
+    this.wmask[0x18] = 0xff;
+    this.wmask[0x19] = 0xff;
+    this.wmask[0x1a] = 0xff;
+    this.wmask[0x1b] = 0xff;
     for (let o = 0x20; o < 0x30; o++) this.wmask[o] = 0xff; // memory windows
-    this.wmask[0x3e] = 0xff; this.wmask[0x3f] = 0xff;       // bridge control
+    this.wmask[0x3e] = 0xff;
+    this.wmask[0x3f] = 0xff; // bridge control
     this.view.setUint16(0x24, 0x0001, true); // prefetchable window is 64-bit capable
     this.view.setUint16(0x26, 0x0001, true);
   }
-  get primary() { return this.space[0x18]; }
-  get secondary() { return this.space[0x19]; }
-  get subordinate() { return this.space[0x1a]; }
+  get primary() {
+    return this.space[0x18];
+  }
+  get secondary() {
+    return this.space[0x19];
+  }
+  get subordinate() {
+    return this.space[0x1a];
+  }
   setBusNumbers(primary, secondary, subordinate) {
-    this.space[0x18] = primary; this.space[0x19] = secondary; this.space[0x1a] = subordinate;
+    this.space[0x18] = primary;
+    this.space[0x19] = secondary;
+    this.space[0x1a] = subordinate;
   }
   // Memory window (32-bit, 1 MiB granularity) and prefetchable window (64-bit), as firmware sets them.
   setMemoryWindow(base, limit) {
@@ -121,8 +162,8 @@ export class PciBridge extends PciFunction {
 // One bus segment: up to 32 devices of up to 8 functions each.
 export class PciSegment {
   constructor(bridge = null) {
-    this.bridge = bridge;      // the bridge leading here (null for the root bus)
-    this.slots = new Map();    // devfn -> function
+    this.bridge = bridge; // the bridge leading here (null for the root bus)
+    this.slots = new Map(); // devfn -> function
   }
   add(dev, fn, func) {
     const devfn = ((dev & 0x1f) << 3) | (fn & 7);
@@ -154,7 +195,9 @@ export class PciBus {
     this.root = new PciSegment(null);
   }
 
-  add(segment, dev, fn, func) { return segment.add(dev, fn, func); }
+  add(segment, dev, fn, func) {
+    return segment.add(dev, fn, func);
+  }
 
   // Firmware-style depth-first numbering: every bridge gets primary = its bus, secondary = next free
   // number, subordinate = the highest bus number found behind it.
@@ -189,7 +232,10 @@ export class PciBus {
       let found = null;
       for (const br of segment.bridges()) {
         // A bridge forwards nothing until it has a secondary bus (firmware or the guest set it).
-        if (br.secondary !== 0 && br.secondary > number && bus >= br.secondary && bus <= br.subordinate) { found = br; break; }
+        if (br.secondary !== 0 && br.secondary > number && bus >= br.secondary && bus <= br.subordinate) {
+          found = br;
+          break;
+        }
       }
       if (!found) return null;
       segment = found.child;
@@ -235,26 +281,62 @@ export class PciBus {
 // The non-storage functions a real PC has on bus 0 (QEMU's `pc` machine: i440FX host bridge,
 // PIIX3 ISA bridge, VGA, e1000), so a driver's enumeration has to skip them.
 export function hostBridge() {
-  return new PciFunction({ vendor: 0x8086, device: 0x1237, classCode: 0x060000, revision: 2, name: "i440fx-host-bridge" });
+  return new PciFunction({
+    vendor: 0x8086,
+    device: 0x1237,
+    classCode: 0x060000,
+    revision: 2,
+    name: "i440fx-host-bridge",
+  });
 }
 export function isaBridge() {
   return new PciFunction({ vendor: 0x8086, device: 0x7000, classCode: 0x060100, name: "piix3-isa" });
 }
 export function ideController() {
-  return new PciFunction({ vendor: 0x8086, device: 0x7010, classCode: 0x010180, name: "piix3-ide", bars: [{ index: 4, io: true, size: 16 }] });
+  return new PciFunction({
+    vendor: 0x8086,
+    device: 0x7010,
+    classCode: 0x010180,
+    name: "piix3-ide",
+    bars: [{ index: 4, io: true, size: 16 }],
+  });
 }
 export function acpiFunction() {
-  return new PciFunction({ vendor: 0x8086, device: 0x7113, classCode: 0x068000, revision: 3, interruptPin: 1, name: "piix4-acpi" });
+  return new PciFunction({
+    vendor: 0x8086,
+    device: 0x7113,
+    classCode: 0x068000,
+    revision: 3,
+    interruptPin: 1,
+    name: "piix4-acpi",
+  });
 }
 export function vga() {
   return new PciFunction({
-    vendor: 0x1234, device: 0x1111, classCode: 0x030000, revision: 2, subsystem: 0x11001af4, name: "std-vga",
-    bars: [{ index: 0, size: 16 << 20, prefetchable: true }, { index: 2, size: 4096 }],
+    vendor: 0x1234,
+    device: 0x1111,
+    classCode: 0x030000,
+    revision: 2,
+    subsystem: 0x11001af4,
+    name: "std-vga",
+    bars: [
+      { index: 0, size: 16 << 20, prefetchable: true },
+      { index: 2, size: 4096 },
+    ],
   });
 }
 export function e1000() {
   return new PciFunction({
-    vendor: 0x8086, device: 0x100e, classCode: 0x020000, revision: 3, subsystem: 0x11001af4, interruptPin: 1, name: "e1000",
-    bars: [{ index: 0, size: 128 << 10 }, { index: 1, io: true, size: 64 }],
+    vendor: 0x8086,
+    device: 0x100e,
+    classCode: 0x020000,
+    revision: 3,
+    subsystem: 0x11001af4,
+    interruptPin: 1,
+    name: "e1000",
+    bars: [
+      { index: 0, size: 128 << 10 },
+      { index: 1, io: true, size: 64 },
+    ],
   });
 }

@@ -37,7 +37,7 @@ function rotl(x, k) {
 
 export class Rng {
   constructor(seed = 1) {
-    this.seedKey = typeof seed === 'string' ? seed : String(seed);
+    this.seedKey = typeof seed === "string" ? seed : String(seed);
     let st = hashString(this.seedKey);
     const s = new Uint32Array(4);
     for (let i = 0; i < 4; i++) {

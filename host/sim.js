@@ -21,7 +21,8 @@ export function parseFaults(text) {
     const s = part.trim();
     if (!s) continue;
     const m = /^([a-zA-Z_][\w-]*)=([0-9.eE+-]+)$/.exec(s);
-    if (!m || !Number.isFinite(Number(m[2]))) throw new Error(`fault option "${s}": expected name=number (e.g. error=0.01,drop=0.001,cfs=500)`);
+    if (!m || !Number.isFinite(Number(m[2])))
+      throw new Error(`fault option "${s}": expected name=number (e.g. error=0.01,drop=0.001,cfs=500)`);
     out[m[1]] = Number(m[2]);
   }
   return out;
@@ -60,27 +61,73 @@ function slotsFor(machine, count, { bridge, multifunction }) {
 // The simulated machine with its controllers, not yet running: { machine, opened } (opened: the
 // disks it opened, to flush and close). Options as runSim's.
 export async function buildMachine({
-  disks = ["mem:16M"], profile = "qemu", overrides = {}, seed = 1, cmd = "", input = "",
-  bridge = false, multifunction = false, controllers, faults = {}, trace = false,
-  stdout = null, stderr = null, timeLimitNs, platform = true, model, capture = true, traceRecords = null, dmaBase,
+  disks = ["mem:16M"],
+  profile = "qemu",
+  overrides = {},
+  seed = 1,
+  cmd = "",
+  input = "",
+  bridge = false,
+  multifunction = false,
+  controllers,
+  faults = {},
+  trace = false,
+  stdout = null,
+  stderr = null,
+  timeLimitNs,
+  platform = true,
+  model,
+  capture = true,
+  traceRecords = null,
+  dmaBase,
 } = {}) {
   // `model` (tests only): a controller class to use instead of host/nvme/controller.js
   const loaded = await loadModel(!!model);
   // Errors in the options (disks, profile, faults, layout) are marked `setup`: the CLI exits 2 for them.
-  const setup = (fn) => { try { return fn(); } catch (e) { e.setup = true; throw e; } };
+  const setup = (fn) => {
+    try {
+      return fn();
+    } catch (e) {
+      e.setup = true;
+      throw e;
+    }
+  };
   const NvmeController = model ?? loaded.NvmeController;
   const profiles = loaded.profiles;
   const specs = setup(() => disks.map((d) => (typeof d === "string" ? parseDiskSpec(d) : d)));
   const count = Math.max(controllers ?? 1, multifunction ? 2 : 1, ...specs.map((s) => (s.ctrl ?? 0) + 1));
-  if (count > 16) setup(() => { throw new Error(`${count} controllers: at most 16`); });
-  const machine = setup(() => new Machine({ cmdline: cmd, input, stdout, stderr, trace, timeLimitNs, platform, capture, traceRecords, dmaBase }));
+  if (count > 16)
+    setup(() => {
+      throw new Error(`${count} controllers: at most 16`);
+    });
+  const machine = setup(
+    () =>
+      new Machine({
+        cmdline: cmd,
+        input,
+        stdout,
+        stderr,
+        trace,
+        timeLimitNs,
+        platform,
+        capture,
+        traceRecords,
+        dmaBase,
+      }),
+  );
   const opened = [];
   try {
     const perCtrl = Array.from({ length: count }, () => []);
     for (const s of specs) {
       const disk = s.disk ?? setup(() => openDisk(s));
       if (!s.disk) opened.push(disk);
-      perCtrl[s.ctrl ?? 0].push({ disk, lbaBytes: s.lbaBytes ?? 512, ms: s.ms ?? 0, readonly: !!s.readonly, csi: s.csi ?? 0 });
+      perCtrl[s.ctrl ?? 0].push({
+        disk,
+        lbaBytes: s.lbaBytes ?? 512,
+        ms: s.ms ?? 0,
+        readonly: !!s.readonly,
+        csi: s.csi ?? 0,
+      });
     }
     const prof = setup(() => resolveProfile(profiles, profile, overrides));
     const faultOpts = setup(() => parseFaults(faults));
@@ -89,10 +136,20 @@ export async function buildMachine({
     for (let i = 0; i < count; i++) {
       const name = `nvme${i}`;
       const rng = rootRng.fork(name);
-      const ctrl = setup(() => machine.addDevice(
-        (host) => new NvmeController({ host, profile: structuredClone(prof), namespaces: perCtrl[i], faults: faultOpts, name, rng }),
-        { ...slots[i], name, rng },
-      ));
+      const ctrl = setup(() =>
+        machine.addDevice(
+          (host) =>
+            new NvmeController({
+              host,
+              profile: structuredClone(prof),
+              namespaces: perCtrl[i],
+              faults: faultOpts,
+              name,
+              rng,
+            }),
+          { ...slots[i], name, rng },
+        ),
+      );
       machine.controllers.push(ctrl);
     }
   } catch (e) {
@@ -103,7 +160,12 @@ export async function buildMachine({
 }
 
 export function closeDisks(opened) {
-  for (const d of opened) { try { d.flush(); } catch {} d.close(); }
+  for (const d of opened) {
+    try {
+      d.flush();
+    } catch {}
+    d.close();
+  }
 }
 
 // Runs the driver and the shell on a simulated machine: { code, output, reason, trap, guestCode, machine }.

@@ -3,9 +3,9 @@
 // error, SMART and firmware slot logs (§5.14), Set/Get Features (§5.21/§5.9), and Asynchronous
 // Event Requests with the events they report (§5.2).
 
-import { CC, CSTS, ADMIN, CNS, FEAT, LOG, AER_TYPE, SCT, SC, CSS, PCI, field, packStatus } from './constants.js';
-import { CQE_BYTES, U64, fail, invalidField, hex } from './common.js';
-import { Rng } from '../rng.js';
+import { CC, CSTS, ADMIN, CNS, FEAT, LOG, AER_TYPE, SCT, SC, CSS, PCI, field, packStatus } from "./constants.js";
+import { CQE_BYTES, U64, fail, invalidField, hex } from "./common.js";
+import { Rng } from "../rng.js";
 
 // LBA formats reported in Identify Namespace: 512 B and 4 KiB with and without metadata, plus the
 // one in use if it is not among them.
@@ -32,7 +32,7 @@ export const adminMethods = {
   _admin(rec) {
     const { cmd } = rec;
     // QEMU 1.6-2.x (qemu-2.0) knew only queue create/delete, Identify and Set/Get Features
-    const legacy = this.p.adminSet === 'qemu-1.x';
+    const legacy = this.p.adminSet === "qemu-1.x";
     if (legacy && (cmd.opcode === ADMIN.GET_LOG_PAGE || cmd.opcode === ADMIN.ABORT)) {
       throw fail(SCT.GENERIC, SC.INVALID_OPCODE, `admin opcode ${hex(cmd.opcode, 2)} not supported by this controller`);
     }
@@ -68,7 +68,11 @@ export const adminMethods = {
     // apple-t2 takes 6 (Linux) or 7 (FreeBSD) and uses 128-byte IO SQ entries either way
     const sqesOk = sqes === 6 || (this.p.ioSqeBytes === 128 && sqes === 7);
     if (!sqesOk || cqes !== 4) {
-      throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QUEUE_SIZE, `CC.IOSQES=${sqes}/IOCQES=${cqes}, must be 6/4 (64/16-byte entries) before creating IO queues`);
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QUEUE_SIZE,
+        `CC.IOSQES=${sqes}/IOCQES=${cqes}, must be 6/4 (64/16-byte entries) before creating IO queues`,
+      );
     }
   },
 
@@ -80,24 +84,47 @@ export const adminMethods = {
     const ien = (cmd.cdw11 & 2) !== 0;
     const vector = cmd.cdw11 >>> 16;
     if (qid === 0 || qid > this.maxQid || this.cqs.has(qid)) {
-      throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QID, qid === 0 ? 'CQ id 0 is the admin queue' : qid > this.maxQid ? `CQ id ${qid} above the ${this.maxQid} granted` : `CQ ${qid} already exists`);
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QID,
+        qid === 0
+          ? "CQ id 0 is the admin queue"
+          : qid > this.maxQid
+            ? `CQ id ${qid} above the ${this.maxQid} granted`
+            : `CQ ${qid} already exists`,
+      );
     }
-    if (qsize === 0 || qsize > this.p.mqes) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QUEUE_SIZE, `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`);
-    if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n) throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `CQ base ${hex(cmd.prp1)} is not page-aligned`);
+    if (qsize === 0 || qsize > this.p.mqes)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QUEUE_SIZE,
+        `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`,
+      );
+    if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n)
+      throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `CQ base ${hex(cmd.prp1)} is not page-aligned`);
     const msiVectors = this._msiEnabled() ? 1 << ((this.msi.control >> PCI.MSI_CTRL_MME_SHIFT) & 7) : 1;
     if (!this._msixEnabled() && vector >= msiVectors) {
-      throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_INTERRUPT_VECTOR, this._msiEnabled()
-        ? `interrupt vector ${vector} beyond the ${msiVectors} MSI message(s) enabled (MME)`
-        : `interrupt vector ${vector} without MSI-X enabled (INTx has only vector 0)`);
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_INTERRUPT_VECTOR,
+        this._msiEnabled()
+          ? `interrupt vector ${vector} beyond the ${msiVectors} MSI message(s) enabled (MME)`
+          : `interrupt vector ${vector} without MSI-X enabled (INTx has only vector 0)`,
+      );
     }
-    if (this._msixEnabled() && vector >= this.p.msixVectors) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_INTERRUPT_VECTOR, `interrupt vector ${vector} beyond the ${this.p.msixVectors}-entry MSI-X table`);
-    if (!pc) throw invalidField('PC=0: physically non-contiguous queues not supported (CAP.CQR=1)');
+    if (this._msixEnabled() && vector >= this.p.msixVectors)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_INTERRUPT_VECTOR,
+        `interrupt vector ${vector} beyond the ${this.p.msixVectors}-entry MSI-X table`,
+      );
+    if (!pc) throw invalidField("PC=0: physically non-contiguous queues not supported (CAP.CQR=1)");
     const base = cmd.prp1;
     const bar = this._inOwnBar(base, (qsize + 1) * CQE_BYTES);
     if (bar) throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `CQ base ${hex(base)} is inside the controller's ${bar}`);
     this._newCq({ qid, base, size: qsize + 1, ien, vector });
     this.qsCreated = true;
-    this._log(`created CQ${qid} at ${hex(base)} x${qsize + 1}${ien ? ` vector ${vector}` : ' polled'}`);
+    this._log(`created CQ${qid} at ${hex(base)} x${qsize + 1}${ien ? ` vector ${vector}` : " polled"}`);
     return {};
   },
 
@@ -107,15 +134,35 @@ export const adminMethods = {
     const qsize = cmd.cdw10 >>> 16;
     const pc = cmd.cdw11 & 1;
     const cqid = cmd.cdw11 >>> 16;
-    if (cqid === 0 || !this.cqs.has(cqid)) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_CQ, `CQ ${cqid} does not exist${cqid === 0 ? ' (IO SQs cannot use the admin CQ)' : ''}`);
+    if (cqid === 0 || !this.cqs.has(cqid))
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_CQ,
+        `CQ ${cqid} does not exist${cqid === 0 ? " (IO SQs cannot use the admin CQ)" : ""}`,
+      );
     if (qid === 0 || qid > this.maxQid || this.sqs.has(qid)) {
-      throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QID, qid === 0 ? 'SQ id 0 is the admin queue' : qid > this.maxQid ? `SQ id ${qid} above the ${this.maxQid} granted` : `SQ ${qid} already exists`);
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QID,
+        qid === 0
+          ? "SQ id 0 is the admin queue"
+          : qid > this.maxQid
+            ? `SQ id ${qid} above the ${this.maxQid} granted`
+            : `SQ ${qid} already exists`,
+      );
     }
-    if (qsize === 0 || qsize > this.p.mqes) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QUEUE_SIZE, `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`);
-    if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n) throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `SQ base ${hex(cmd.prp1)} is not page-aligned`);
-    if (!pc) throw invalidField('PC=0: physically non-contiguous queues not supported (CAP.CQR=1)');
+    if (qsize === 0 || qsize > this.p.mqes)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QUEUE_SIZE,
+        `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`,
+      );
+    if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n)
+      throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `SQ base ${hex(cmd.prp1)} is not page-aligned`);
+    if (!pc) throw invalidField("PC=0: physically non-contiguous queues not supported (CAP.CQR=1)");
     const bar = this._inOwnBar(cmd.prp1, (qsize + 1) * this.p.ioSqeBytes);
-    if (bar) throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `SQ base ${hex(cmd.prp1)} is inside the controller's ${bar}`);
+    if (bar)
+      throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `SQ base ${hex(cmd.prp1)} is inside the controller's ${bar}`);
     this._newSq({ qid, base: cmd.prp1, size: qsize + 1, cqid, cq: this.cqs.get(cqid) });
     this.qsCreated = true;
     this._log(`created SQ${qid} at ${hex(cmd.prp1)} x${qsize + 1} -> CQ${cqid}`);
@@ -125,11 +172,16 @@ export const adminMethods = {
   _deleteSq(cmd) {
     const qid = cmd.cdw10 & 0xffff;
     const sq = this.sqs.get(qid);
-    if (qid === 0 || !sq) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QID, qid === 0 ? 'cannot delete the admin SQ' : `SQ ${qid} does not exist`);
+    if (qid === 0 || !sq)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QID,
+        qid === 0 ? "cannot delete the admin SQ" : `SQ ${qid} does not exist`,
+      );
     // every command still in the device is aborted, its completion posted first (§5.6)
     for (const rec of [...this.outstanding.values()]) {
-      if (rec.sqid === qid && (rec.state === 'pending' || rec.state === 'dropped')) {
-        rec.state = 'aborting';
+      if (rec.sqid === qid && (rec.state === "pending" || rec.state === "dropped")) {
+        rec.state = "aborting";
         this._complete(rec, { sct: SCT.GENERIC, sc: SC.ABORTED_SQ_DELETION, dnr: false, why: `SQ${qid} deleted` });
       }
     }
@@ -144,8 +196,18 @@ export const adminMethods = {
   _deleteCq(cmd) {
     const qid = cmd.cdw10 & 0xffff;
     const cq = this.cqs.get(qid);
-    if (qid === 0 || !cq) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QID, qid === 0 ? 'cannot delete the admin CQ' : `CQ ${qid} does not exist`);
-    if (cq.sqs.size) throw fail(SCT.COMMAND_SPECIFIC, CSS.INVALID_QUEUE_DELETION, `CQ ${qid} still has SQ ${[...cq.sqs].join(',')}: delete them first`);
+    if (qid === 0 || !cq)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QID,
+        qid === 0 ? "cannot delete the admin CQ" : `CQ ${qid} does not exist`,
+      );
+    if (cq.sqs.size)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QUEUE_DELETION,
+        `CQ ${qid} still has SQ ${[...cq.sqs].join(",")}: delete them first`,
+      );
     this.cqs.delete(qid);
     this._updateIntx();
     this._log(`deleted CQ${qid}`);
@@ -153,15 +215,25 @@ export const adminMethods = {
   },
 
   _abort(cmd, rec) {
-    if (rec.abortLimit) throw fail(SCT.COMMAND_SPECIFIC, CSS.ABORT_LIMIT_EXCEEDED, `more than ACL+1 = ${this.p.acl + 1} Abort commands outstanding`);
+    if (rec.abortLimit)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.ABORT_LIMIT_EXCEEDED,
+        `more than ACL+1 = ${this.p.acl + 1} Abort commands outstanding`,
+      );
     const sqid = cmd.cdw10 & 0xffff;
     const cid = cmd.cdw10 >>> 16;
     const target = this.outstanding.get((sqid << 16) | cid);
     if (this.faults.abortIgnored) return { dw0: 1 }; // fault: an Abort that does not help
-    if (target && target !== rec && ['pending', 'dropped', 'aer'].includes(target.state)) {
-      if (target.state === 'aer') this.aers = this.aers.filter((r) => r !== target);
-      target.state = 'aborting';
-      this._complete(target, { sct: SCT.GENERIC, sc: SC.ABORT_REQUESTED, dnr: false, why: 'aborted by an Abort command' });
+    if (target && target !== rec && ["pending", "dropped", "aer"].includes(target.state)) {
+      if (target.state === "aer") this.aers = this.aers.filter((r) => r !== target);
+      target.state = "aborting";
+      this._complete(target, {
+        sct: SCT.GENERIC,
+        sc: SC.ABORT_REQUESTED,
+        dnr: false,
+        why: "aborted by an Abort command",
+      });
       return { dw0: 0 };
     }
     return { dw0: 1 }; // not aborted
@@ -174,15 +246,16 @@ export const adminMethods = {
     // NVME_QUIRK_IDENTIFY_CNS. qemu-2.0: CDW10 read as a boolean, anything but 0 is the controller
     // structure, with success. apple-t2: CNS read as its bit 0, as in NVMe 1.0 (02h -> Identify
     // Namespace, 03h -> Identify Controller).
-    if (this.p.cnsQuirk === 'boolean' && cmd.cdw10 !== 0) {
+    if (this.p.cnsQuirk === "boolean" && cmd.cdw10 !== 0) {
       this._toHost(cmd, this._identifyController());
       return {};
     }
-    if (this.p.cnsQuirk === 'bit0') cns &= 1;
+    if (this.p.cnsQuirk === "bit0") cns &= 1;
     switch (cns) {
       case CNS.NAMESPACE: {
         const nsid = cmd.nsid;
-        if (nsid === 0 || nsid > nn) throw fail(SCT.GENERIC, SC.INVALID_NAMESPACE, `NSID ${hex(nsid)} is not a namespace (1..${nn})`);
+        if (nsid === 0 || nsid > nn)
+          throw fail(SCT.GENERIC, SC.INVALID_NAMESPACE, `NSID ${hex(nsid)} is not a namespace (1..${nn})`);
         data = this._identifyNamespace(this.namespaces[nsid - 1]);
         break;
       }
@@ -190,8 +263,10 @@ export const adminMethods = {
         data = this._identifyController();
         break;
       case CNS.ACTIVE_NS_LIST: {
-        if (!this.p.cns2) throw invalidField(`CNS 02h (active namespace list) not supported by an NVMe ${this.p.version} controller`);
-        if (cmd.nsid >= 0xfffffffe) throw fail(SCT.GENERIC, SC.INVALID_NAMESPACE, `NSID ${hex(cmd.nsid)} not allowed for CNS 02h`);
+        if (!this.p.cns2)
+          throw invalidField(`CNS 02h (active namespace list) not supported by an NVMe ${this.p.version} controller`);
+        if (cmd.nsid >= 0xfffffffe)
+          throw fail(SCT.GENERIC, SC.INVALID_NAMESPACE, `NSID ${hex(cmd.nsid)} not allowed for CNS 02h`);
         data = new Uint8Array(4096);
         const dv = new DataView(data.buffer);
         let j = 0;
@@ -201,13 +276,18 @@ export const adminMethods = {
       case CNS.NS_ID_DESCRIPTORS: {
         if (!this.p.cns3) throw invalidField(`CNS 03h not supported by an NVMe ${this.p.version} controller`);
         const nsid = cmd.nsid;
-        if (nsid === 0 || nsid > nn) throw fail(SCT.GENERIC, SC.INVALID_NAMESPACE, `NSID ${hex(nsid)} is not a namespace (1..${nn})`);
+        if (nsid === 0 || nsid > nn)
+          throw fail(SCT.GENERIC, SC.INVALID_NAMESPACE, `NSID ${hex(nsid)} is not a namespace (1..${nn})`);
         data = new Uint8Array(4096);
         data[0] = 3; // NIDT: UUID
         data[1] = 16; // NIDL
         data.set(this._nsUuid(nsid), 4);
         const csi = this.namespaces[nsid - 1].csi;
-        if (csi) { data[20] = 4; data[21] = 1; data[24] = csi; } // NIDT 04h: Command Set Identifier
+        if (csi) {
+          data[20] = 4;
+          data[21] = 1;
+          data[24] = csi;
+        } // NIDT 04h: Command Set Identifier
         break;
       }
       default:
@@ -221,8 +301,8 @@ export const adminMethods = {
   // NSID in big-endian (the same on every controller), 'zero' an all-null one.
   _nsUuid(nsid) {
     const u = new Uint8Array(16);
-    if (this.p.nidQuirk === 'nsid-uuid') new DataView(u.buffer).setUint32(0, nsid, false);
-    else if (this.p.nidQuirk !== 'zero') u.set(this._uuid(nsid));
+    if (this.p.nidQuirk === "nsid-uuid") new DataView(u.buffer).setUint32(0, nsid, false);
+    else if (this.p.nidQuirk !== "zero") u.set(this._uuid(nsid));
     return u;
   },
 
@@ -242,7 +322,7 @@ export const adminMethods = {
     const ascii = (off, len, s) => {
       for (let i = 0; i < len; i++) d[off + i] = i < s.length ? s.charCodeAt(i) & 0x7f : 0x20;
     };
-    const [maj, min] = p.version.split('.').map(Number);
+    const [maj, min] = p.version.split(".").map(Number);
     const v11 = maj > 1 || min >= 1;
     const v12 = maj > 1 || min >= 2;
     dv.setUint16(0, p.vid, true); // VID
@@ -276,7 +356,7 @@ export const adminMethods = {
     dv.setUint16(514, 0, true); // MAXCMD
     dv.setUint32(516, this.namespaces.length, true); // NN
     // ONCS: Dataset Management (bit 2), Write Zeroes (bit 3), Save/Select in features (bit 4)
-    const legacy = p.adminSet === 'qemu-1.x';
+    const legacy = p.adminSet === "qemu-1.x";
     dv.setUint16(520, (p.dsm ? 1 << 2 : 0) | (v11 && p.writeZeroes ? 1 << 3 : 0) | (v11 && !legacy ? 1 << 4 : 0), true);
     dv.setUint16(522, 0, true); // FUSES
     d[524] = 0; // FNA
@@ -307,7 +387,7 @@ export const adminMethods = {
     d[27] = 0x02; // MC: metadata as a separate buffer
     d[33] = this.p.dlfeat; // DLFEAT: 2:0 001b deallocated blocks read as zeroes; bit 3 Write Zeroes' DEAC honoured
     d[99] = ns.readonly ? 1 : 0; // NSATTR bit 0: write protected
-    if (this.p.nidQuirk === 'none') d.set(this._uuid(ns.nsid), 104); // NGUID (0 with BOGUS_NID, like QEMU 5.1)
+    if (this.p.nidQuirk === "none") d.set(this._uuid(ns.nsid), 104); // NGUID (0 with BOGUS_NID, like QEMU 5.1)
     for (let i = 0; i < list.length; i++) {
       dv.setUint32(128 + 4 * i, (list[i].ms & 0xffff) | (list[i].lbads << 16), true); // LBAF: MS, LBADS, RP=0
     }
@@ -330,7 +410,8 @@ export const adminMethods = {
         if (!rae) this._unmaskAsyncEvents(AER_TYPE.ERROR);
         break;
       case LOG.SMART:
-        if (cmd.nsid !== 0 && cmd.nsid !== 0xffffffff) throw invalidField(`SMART log for NSID ${cmd.nsid}: only controller-wide (LPA bit 0 = 0)`);
+        if (cmd.nsid !== 0 && cmd.nsid !== 0xffffffff)
+          throw invalidField(`SMART log for NSID ${cmd.nsid}: only controller-wide (LPA bit 0 = 0)`);
         log = this._smartLog();
         if (!rae) this._unmaskAsyncEvents(AER_TYPE.SMART);
         break;
@@ -352,7 +433,14 @@ export const adminMethods = {
 
   _logError(rec, sct, sc, dnr) {
     this.errorCount++;
-    this.errorLog.unshift({ count: this.errorCount, sqid: rec.sqid, cid: rec.cid, status: packStatus({ sct, sc, dnr }), nsid: rec.cmd.nsid, lba: rec.admin ? 0n : U64(rec.cmd.cdw10, rec.cmd.cdw11) });
+    this.errorLog.unshift({
+      count: this.errorCount,
+      sqid: rec.sqid,
+      cid: rec.cid,
+      status: packStatus({ sct, sc, dnr }),
+      nsid: rec.cmd.nsid,
+      lba: rec.admin ? 0n : U64(rec.cmd.cdw10, rec.cmd.cdw11),
+    });
     this.errorLog.length = Math.min(this.errorLog.length, this.p.elpe + 1);
   },
 
@@ -402,20 +490,23 @@ export const adminMethods = {
     const sv = cmd.cdw10 >>> 31;
     const dw11 = cmd.cdw11;
     const p = this.p;
-    if (p.adminSet === 'qemu-1.x' && fid !== FEAT.NUMBER_OF_QUEUES) throw invalidField(`feature ${hex(fid, 2)} not supported (only Number of Queues)`);
+    if (p.adminSet === "qemu-1.x" && fid !== FEAT.NUMBER_OF_QUEUES)
+      throw invalidField(`feature ${hex(fid, 2)} not supported (only Number of Queues)`);
     if (sv) throw fail(SCT.COMMAND_SPECIFIC, CSS.FEATURE_NOT_SAVEABLE, `feature ${hex(fid, 2)} cannot be saved`);
     switch (fid) {
       case FEAT.NUMBER_OF_QUEUES: {
         const nsqr = dw11 & 0xffff;
         const ncqr = dw11 >>> 16;
-        if (this.qsCreated) throw fail(SCT.GENERIC, SC.COMMAND_SEQUENCE_ERROR, 'Number of Queues set after IO queues were created');
-        if (nsqr === 0xffff || ncqr === 0xffff) throw invalidField('Number of Queues requested 65536 (0xFFFF, 0-based)');
+        if (this.qsCreated)
+          throw fail(SCT.GENERIC, SC.COMMAND_SEQUENCE_ERROR, "Number of Queues set after IO queues were created");
+        if (nsqr === 0xffff || ncqr === 0xffff)
+          throw invalidField("Number of Queues requested 65536 (0xFFFF, 0-based)");
         const n = p.ioQueuePairs - 1; // granted whatever was asked
         this.features.set(fid, (n << 16) | n);
         return { dw0: (n << 16) | n };
       }
       case FEAT.VOLATILE_WRITE_CACHE:
-        if (!p.vwc) throw invalidField('no volatile write cache (Identify VWC=0)');
+        if (!p.vwc) throw invalidField("no volatile write cache (Identify VWC=0)");
         this.features.set(fid, dw11 & 1);
         if (!(dw11 & 1)) for (const ns of this.namespaces) ns.disk.flush?.();
         return {};
@@ -443,11 +534,13 @@ export const adminMethods = {
 
   _getFeatures(cmd) {
     const fid = cmd.cdw10 & 0xff;
-    if (this.p.adminSet === 'qemu-1.x' && fid !== FEAT.NUMBER_OF_QUEUES) throw invalidField(`feature ${hex(fid, 2)} not supported (only Number of Queues)`);
+    if (this.p.adminSet === "qemu-1.x" && fid !== FEAT.NUMBER_OF_QUEUES)
+      throw invalidField(`feature ${hex(fid, 2)} not supported (only Number of Queues)`);
     const sel = (cmd.cdw10 >>> 8) & 7;
-    const [maj, min] = this.p.version.split('.').map(Number);
+    const [maj, min] = this.p.version.split(".").map(Number);
     const selOk = maj > 1 || min >= 1;
-    if (fid === FEAT.VOLATILE_WRITE_CACHE && !this.p.vwc) throw invalidField('no volatile write cache (Identify VWC=0)');
+    if (fid === FEAT.VOLATILE_WRITE_CACHE && !this.p.vwc)
+      throw invalidField("no volatile write cache (Identify VWC=0)");
     if (fid === FEAT.INTERRUPT_VECTOR_CONFIG) {
       const iv = cmd.cdw11 & 0xffff;
       if (iv >= Math.max(1, this.p.msixVectors)) throw invalidField(`interrupt vector ${iv} does not exist`);
@@ -480,7 +573,7 @@ export const adminMethods = {
       const rec = this.aers.shift();
       this.aerMasked.add(ev.type);
       this.stats.asyncEvents++;
-      rec.state = 'pending';
+      rec.state = "pending";
       const dw0 = ev.type | (ev.info << 8) | (ev.logPage << 16);
       this._at(this._delay(this.p.completionDelayNs), () => this._complete(rec, { dw0 }));
     }

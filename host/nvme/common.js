@@ -2,7 +2,7 @@
 // sizes, the two errors a command handler can end with (CmdError -> a completion status, NVMe 1.4
 // §4.6.1; DmaError -> Data Transfer Error), and number formatting.
 
-import { SCT, SC } from './constants.js';
+import { SCT, SC } from "./constants.js";
 
 export const PAGE = 4096;
 export const SQE_BYTES = 64;
@@ -24,6 +24,7 @@ export const invalidField = (why) => fail(SCT.GENERIC, SC.INVALID_FIELD, why);
 // A DMA the device could not do: the command fails with Data Transfer Error.
 export class DmaError extends Error {}
 
-export const hex = (v, w = 0) => '0x' + (typeof v === 'bigint' ? v.toString(16) : (v >>> 0).toString(16)).padStart(w, '0');
+export const hex = (v, w = 0) =>
+  "0x" + (typeof v === "bigint" ? v.toString(16) : (v >>> 0).toString(16)).padStart(w, "0");
 
 export { CmdError };

@@ -63,7 +63,7 @@ export const SHN = { NONE: 0, NORMAL: 1, ABRUPT: 2 }; // §3.1.5 CC.SHN
 export const AQA = { ASQS: [0, 12], ACQS: [16, 12] };
 
 export function field(value, [shift, width]) {
-  if (typeof value === 'bigint') return Number((value >> BigInt(shift)) & ((1n << BigInt(width)) - 1n));
+  if (typeof value === "bigint") return Number((value >> BigInt(shift)) & ((1n << BigInt(width)) - 1n));
   return (value >>> shift) & ((1 << width) - 1);
 }
 
@@ -113,11 +113,13 @@ export const IO = {
 };
 
 const nameOf = (table) =>
-  Object.fromEntries(Object.entries(table).map(([k, v]) => [v, k.toLowerCase().replace(/_/g, '-')]));
+  Object.fromEntries(Object.entries(table).map(([k, v]) => [v, k.toLowerCase().replace(/_/g, "-")]));
 export const ADMIN_NAMES = nameOf(ADMIN);
 export const IO_NAMES = nameOf(IO);
 export function opcodeName(admin, opcode) {
-  return (admin ? ADMIN_NAMES : IO_NAMES)[opcode] ?? `${admin ? 'admin' : 'io'}-0x${opcode.toString(16).padStart(2, '0')}`;
+  return (
+    (admin ? ADMIN_NAMES : IO_NAMES)[opcode] ?? `${admin ? "admin" : "io"}-0x${opcode.toString(16).padStart(2, "0")}`
+  );
 }
 
 // ---- Command dword 0 (§4.2, Figure 104 "Command Dword 0") -------------------------------------
@@ -259,83 +261,90 @@ export const MEDIA = {
 };
 
 const GENERIC_NAMES = {
-  0x00: 'Successful Completion',
-  0x01: 'Invalid Command Opcode',
-  0x02: 'Invalid Field in Command',
-  0x03: 'Command ID Conflict',
-  0x04: 'Data Transfer Error',
-  0x05: 'Commands Aborted due to Power Loss Notification',
-  0x06: 'Internal Error',
-  0x07: 'Command Abort Requested',
-  0x08: 'Command Aborted due to SQ Deletion',
-  0x09: 'Command Aborted due to Failed Fused Command',
-  0x0a: 'Command Aborted due to Missing Fused Command',
-  0x0b: 'Invalid Namespace or Format',
-  0x0c: 'Command Sequence Error',
-  0x0d: 'Invalid SGL Segment Descriptor',
-  0x0e: 'Invalid Number of SGL Descriptors',
-  0x0f: 'Data SGL Length Invalid',
-  0x10: 'Metadata SGL Length Invalid',
-  0x11: 'SGL Descriptor Type Invalid',
-  0x12: 'Invalid Use of Controller Memory Buffer',
-  0x13: 'PRP Offset Invalid',
-  0x14: 'Atomic Write Unit Exceeded',
-  0x15: 'Operation Denied',
-  0x16: 'SGL Offset Invalid',
-  0x18: 'Host Identifier Inconsistent Format',
-  0x19: 'Keep Alive Timer Expired',
-  0x1a: 'Keep Alive Timeout Invalid',
-  0x1b: 'Command Aborted due to Preempt and Abort',
-  0x1c: 'Sanitize Failed',
-  0x1d: 'Sanitize In Progress',
-  0x1e: 'SGL Data Block Granularity Invalid',
-  0x1f: 'Command Not Supported for Queue in CMB',
-  0x20: 'Namespace is Write Protected',
-  0x21: 'Command Interrupted',
-  0x22: 'Transient Transport Error',
-  0x80: 'LBA Out of Range',
-  0x81: 'Capacity Exceeded',
-  0x82: 'Namespace Not Ready',
-  0x83: 'Reservation Conflict',
-  0x84: 'Format In Progress',
+  0x00: "Successful Completion",
+  0x01: "Invalid Command Opcode",
+  0x02: "Invalid Field in Command",
+  0x03: "Command ID Conflict",
+  0x04: "Data Transfer Error",
+  0x05: "Commands Aborted due to Power Loss Notification",
+  0x06: "Internal Error",
+  0x07: "Command Abort Requested",
+  0x08: "Command Aborted due to SQ Deletion",
+  0x09: "Command Aborted due to Failed Fused Command",
+  0x0a: "Command Aborted due to Missing Fused Command",
+  0x0b: "Invalid Namespace or Format",
+  0x0c: "Command Sequence Error",
+  0x0d: "Invalid SGL Segment Descriptor",
+  0x0e: "Invalid Number of SGL Descriptors",
+  0x0f: "Data SGL Length Invalid",
+  0x10: "Metadata SGL Length Invalid",
+  0x11: "SGL Descriptor Type Invalid",
+  0x12: "Invalid Use of Controller Memory Buffer",
+  0x13: "PRP Offset Invalid",
+  0x14: "Atomic Write Unit Exceeded",
+  0x15: "Operation Denied",
+  0x16: "SGL Offset Invalid",
+  0x18: "Host Identifier Inconsistent Format",
+  0x19: "Keep Alive Timer Expired",
+  0x1a: "Keep Alive Timeout Invalid",
+  0x1b: "Command Aborted due to Preempt and Abort",
+  0x1c: "Sanitize Failed",
+  0x1d: "Sanitize In Progress",
+  0x1e: "SGL Data Block Granularity Invalid",
+  0x1f: "Command Not Supported for Queue in CMB",
+  0x20: "Namespace is Write Protected",
+  0x21: "Command Interrupted",
+  0x22: "Transient Transport Error",
+  0x80: "LBA Out of Range",
+  0x81: "Capacity Exceeded",
+  0x82: "Namespace Not Ready",
+  0x83: "Reservation Conflict",
+  0x84: "Format In Progress",
 };
 const COMMAND_SPECIFIC_NAMES = {
-  0x00: 'Completion Queue Invalid',
-  0x01: 'Invalid Queue Identifier',
-  0x02: 'Invalid Queue Size',
-  0x03: 'Abort Command Limit Exceeded',
-  0x05: 'Asynchronous Event Request Limit Exceeded',
-  0x06: 'Invalid Firmware Slot',
-  0x07: 'Invalid Firmware Image',
-  0x08: 'Invalid Interrupt Vector',
-  0x09: 'Invalid Log Page',
-  0x0a: 'Invalid Format',
-  0x0b: 'Firmware Activation Requires Conventional Reset',
-  0x0c: 'Invalid Queue Deletion',
-  0x0d: 'Feature Identifier Not Saveable',
-  0x0e: 'Feature Not Changeable',
-  0x0f: 'Feature Not Namespace Specific',
-  0x80: 'Conflicting Attributes',
-  0x81: 'Invalid Protection Information',
-  0x82: 'Attempted Write to Read Only Range',
+  0x00: "Completion Queue Invalid",
+  0x01: "Invalid Queue Identifier",
+  0x02: "Invalid Queue Size",
+  0x03: "Abort Command Limit Exceeded",
+  0x05: "Asynchronous Event Request Limit Exceeded",
+  0x06: "Invalid Firmware Slot",
+  0x07: "Invalid Firmware Image",
+  0x08: "Invalid Interrupt Vector",
+  0x09: "Invalid Log Page",
+  0x0a: "Invalid Format",
+  0x0b: "Firmware Activation Requires Conventional Reset",
+  0x0c: "Invalid Queue Deletion",
+  0x0d: "Feature Identifier Not Saveable",
+  0x0e: "Feature Not Changeable",
+  0x0f: "Feature Not Namespace Specific",
+  0x80: "Conflicting Attributes",
+  0x81: "Invalid Protection Information",
+  0x82: "Attempted Write to Read Only Range",
 };
 const MEDIA_NAMES = {
-  0x80: 'Write Fault',
-  0x81: 'Unrecovered Read Error',
-  0x82: 'End-to-end Guard Check Error',
-  0x83: 'End-to-end Application Tag Check Error',
-  0x84: 'End-to-end Reference Tag Check Error',
-  0x85: 'Compare Failure',
-  0x86: 'Access Denied',
-  0x87: 'Deallocated or Unwritten Logical Block',
+  0x80: "Write Fault",
+  0x81: "Unrecovered Read Error",
+  0x82: "End-to-end Guard Check Error",
+  0x83: "End-to-end Application Tag Check Error",
+  0x84: "End-to-end Reference Tag Check Error",
+  0x85: "Compare Failure",
+  0x86: "Access Denied",
+  0x87: "Deallocated or Unwritten Logical Block",
 };
 
 // The spec's words for a status: statusName(0, 0x02) === 'Invalid Field in Command'.
 export function statusName(sct, sc) {
-  const table = sct === SCT.GENERIC ? GENERIC_NAMES : sct === SCT.COMMAND_SPECIFIC ? COMMAND_SPECIFIC_NAMES : sct === SCT.MEDIA ? MEDIA_NAMES : null;
+  const table =
+    sct === SCT.GENERIC
+      ? GENERIC_NAMES
+      : sct === SCT.COMMAND_SPECIFIC
+        ? COMMAND_SPECIFIC_NAMES
+        : sct === SCT.MEDIA
+          ? MEDIA_NAMES
+          : null;
   const name = table?.[sc];
   if (name) return name;
-  const hex = (v) => '0x' + v.toString(16).padStart(2, '0');
+  const hex = (v) => "0x" + v.toString(16).padStart(2, "0");
   if (sct === SCT.VENDOR) return `Vendor Specific ${hex(sc)}`;
   return `Unknown Status (SCT ${sct}, SC ${hex(sc)})`;
 }

@@ -39,17 +39,17 @@
 //   nvm.js         IO commands (§6)
 //   common.js      sizes, CmdError/DmaError, hex
 
-import { REG, CC, CSTS, SHST, AQA, FEAT, PCI, field } from './constants.js';
-import { PAGE, hex } from './common.js';
-import { makeProfile, checkProfile, versionValue } from './profiles.js';
-import { Rng } from '../rng.js';
-import { pciConfigMethods } from './pci-config.js';
-import { interruptMethods } from './interrupts.js';
-import { queueMethods } from './queues.js';
-import { dmaMethods } from './prp.js';
-import { adminMethods } from './admin.js';
-import { nvmMethods } from './nvm.js';
-import { dbbufMethods } from './dbbuf.js';
+import { REG, CC, CSTS, SHST, AQA, FEAT, PCI, field } from "./constants.js";
+import { PAGE, hex } from "./common.js";
+import { makeProfile, checkProfile, versionValue } from "./profiles.js";
+import { Rng } from "../rng.js";
+import { pciConfigMethods } from "./pci-config.js";
+import { interruptMethods } from "./interrupts.js";
+import { queueMethods } from "./queues.js";
+import { dmaMethods } from "./prp.js";
+import { adminMethods } from "./admin.js";
+import { nvmMethods } from "./nvm.js";
+import { dbbufMethods } from "./dbbuf.js";
 
 const MAX_VIOLATIONS = 1000;
 
@@ -74,7 +74,16 @@ function normalizeNamespace(ns, i) {
   const blocks = size / BigInt(lbaBytes);
   if (blocks === 0n) throw new Error(`namespace ${i + 1}: disk smaller than one block`);
   const csi = ns.csi ?? 0; // Command Set Identifier: 0 NVM, 2 zoned (reported by CNS 03h only)
-  return { disk: ns.disk, lbaBytes, ms, readonly: !!ns.readonly, csi, blocks, nsid: i + 1, meta: ms ? new Map() : null };
+  return {
+    disk: ns.disk,
+    lbaBytes,
+    ms,
+    readonly: !!ns.readonly,
+    csi,
+    blocks,
+    nsid: i + 1,
+    meta: ms ? new Map() : null,
+  };
 }
 
 // faults: { errorRate, dropRate, dropAfter, cfsAfter, cfsRepeat, slowRate, slowNs }; the CLI's short
@@ -83,27 +92,54 @@ function normalizeNamespace(ns, i) {
 // the IO command fetched after the first N never completes, once (one timeout, one reset).
 // abortIgnored (1): Abort completes successfully with DW0 bit 0 set ("not aborted", 5.1) and aborts
 // nothing, so a dropped command stays lost and the driver's reset path is what frees it.
-const FAULT_ALIASES = { abort_ignored: 'abortIgnored', error: 'errorRate', drop: 'dropRate', drop_after: 'dropAfter', cfs: 'cfsAfter', cfs_repeat: 'cfsRepeat', slow: 'slowRate', slow_ns: 'slowNs', slowns: 'slowNs' };
+const FAULT_ALIASES = {
+  abort_ignored: "abortIgnored",
+  error: "errorRate",
+  drop: "dropRate",
+  drop_after: "dropAfter",
+  cfs: "cfsAfter",
+  cfs_repeat: "cfsRepeat",
+  slow: "slowRate",
+  slow_ns: "slowNs",
+  slowns: "slowNs",
+};
 export function normalizeFaults(faults = {}) {
-  const out = { errorRate: 0, dropRate: 0, cfsAfter: null, cfsRepeat: 0, slowRate: 0, slowNs: 5_000_000, abortIgnored: 0 };
+  const out = {
+    errorRate: 0,
+    dropRate: 0,
+    cfsAfter: null,
+    cfsRepeat: 0,
+    slowRate: 0,
+    slowNs: 5_000_000,
+    abortIgnored: 0,
+  };
   for (const [k, v] of Object.entries(faults || {})) {
     const key = FAULT_ALIASES[k] ?? k;
     // dropAfter is only in the result when asked for
-    if (!(key in out) && key !== 'dropAfter') throw new Error(`unknown fault option "${k}" (have: ${Object.keys(out).join(', ')}, dropAfter, or error/drop/drop_after/cfs/slow/slow_ns)`);
+    if (!(key in out) && key !== "dropAfter")
+      throw new Error(
+        `unknown fault option "${k}" (have: ${Object.keys(out).join(", ")}, dropAfter, or error/drop/drop_after/cfs/slow/slow_ns)`,
+      );
     const n = v == null ? null : Number(v);
     if (n != null && !(Number.isFinite(n) && n >= 0)) throw new Error(`fault option ${k}: bad value ${v}`);
     out[key] = n;
   }
-  for (const k of ['errorRate', 'dropRate', 'slowRate']) if (out[k] > 1) throw new Error(`fault option ${k}: a probability, 0..1`);
+  for (const k of ["errorRate", "dropRate", "slowRate"])
+    if (out[k] > 1) throw new Error(`fault option ${k}: a probability, 0..1`);
   return out;
 }
 
 export class NvmeController {
-  constructor({ host, profile = 'qemu', overrides, namespaces = [], faults = {}, name = 'nvme0', rng } = {}) {
-    if (!host) throw new Error('NvmeController needs a host');
+  constructor({ host, profile = "qemu", overrides, namespaces = [], faults = {}, name = "nvme0", rng } = {}) {
+    if (!host) throw new Error("NvmeController needs a host");
     this.host = host;
     this.name = name;
-    this.p = typeof profile === 'string' ? makeProfile(profile, overrides) : overrides ? makeProfile(profile, overrides) : checkProfile({ ...makeProfile('qemu'), ...profile });
+    this.p =
+      typeof profile === "string"
+        ? makeProfile(profile, overrides)
+        : overrides
+          ? makeProfile(profile, overrides)
+          : checkProfile({ ...makeProfile("qemu"), ...profile });
     this.namespaces = namespaces.map(normalizeNamespace);
     this.faults = normalizeFaults(faults);
     const base = rng ?? host.rng ?? new Rng(name);
@@ -141,7 +177,9 @@ export class NvmeController {
       };
       for (let v = 0; v < nv; v++) this.msix.table[v * 4 + 3] = 1; // vector control: masked at reset
     }
-    this.bars = [{ index: 0, size: pow2AtLeast(Math.max(p.bar0Size, bar0End, 0x4000)), is64: true, prefetchable: false }];
+    this.bars = [
+      { index: 0, size: pow2AtLeast(Math.max(p.bar0Size, bar0End, 0x4000)), is64: true, prefetchable: false },
+    ];
     if (this.msix && this.msix.bar === 4) {
       this.bars.push({ index: 4, size: pow2AtLeast(Math.max(this.msix.end, 0x1000)), is64: true, prefetchable: false });
     }
@@ -228,14 +266,17 @@ export class NvmeController {
 
   mmioRead32(bar, off) {
     if (!(this.pciCommand & PCI.CMD_MEMORY)) {
-      this._violation(`MMIO read of BAR${bar}+${hex(off)} while PCI memory space is disabled (command bit 1): reads as all ones`);
+      this._violation(
+        `MMIO read of BAR${bar}+${hex(off)} while PCI memory space is disabled (command bit 1): reads as all ones`,
+      );
       return 0xffffffff;
     }
     if (off & 3) {
       this._violation(`MMIO read of BAR${bar}+${hex(off)} not dword-aligned`);
       return 0xffffffff;
     }
-    if (this.msix && bar === this.msix.bar && off >= this.msix.tableOff && off < this.msix.end) return this._msixRead(off);
+    if (this.msix && bar === this.msix.bar && off >= this.msix.tableOff && off < this.msix.end)
+      return this._msixRead(off);
     if (bar !== 0) return 0;
     if (off >= REG.DOORBELL_BASE) return 0; // doorbells read as 0 (QEMU does the same)
     return this._regRead(off) >>> 0;
@@ -244,7 +285,9 @@ export class NvmeController {
   mmioWrite32(bar, off, value) {
     value >>>= 0;
     if (!(this.pciCommand & PCI.CMD_MEMORY)) {
-      this._violation(`MMIO write of ${hex(value)} to BAR${bar}+${hex(off)} while PCI memory space is disabled (command bit 1): dropped`);
+      this._violation(
+        `MMIO write of ${hex(value)} to BAR${bar}+${hex(off)} while PCI memory space is disabled (command bit 1): dropped`,
+      );
       return;
     }
     if (off & 3) {
@@ -368,7 +411,10 @@ export class NvmeController {
         return this.vs;
       case REG.INTMS:
       case REG.INTMC:
-        if (this._msixEnabled()) this._violation(`read of ${off === REG.INTMS ? 'INTMS' : 'INTMC'} while MSI-X is enabled (the spec reserves them then)`);
+        if (this._msixEnabled())
+          this._violation(
+            `read of ${off === REG.INTMS ? "INTMS" : "INTMC"} while MSI-X is enabled (the spec reserves them then)`,
+          );
         return this.intms;
       case REG.CC:
         return this.cc;
@@ -396,7 +442,7 @@ export class NvmeController {
       case REG.CAP:
       case REG.CAP + 4:
       case REG.VS:
-        this._violation(`write of ${hex(v)} to read-only register ${off === REG.VS ? 'VS' : 'CAP'}`);
+        this._violation(`write of ${hex(v)} to read-only register ${off === REG.VS ? "VS" : "CAP"}`);
         return;
       case REG.CSTS:
         if (v & ~CSTS.NSSRO) this._violation(`write of ${hex(v)} to CSTS (read-only except NSSRO)`);
@@ -404,7 +450,9 @@ export class NvmeController {
       case REG.INTMS:
       case REG.INTMC:
         if (this._msixEnabled()) {
-          this._violation(`write to ${off === REG.INTMS ? 'INTMS' : 'INTMC'} while MSI-X is enabled (the host shall not use them then): ignored`);
+          this._violation(
+            `write to ${off === REG.INTMS ? "INTMS" : "INTMC"} while MSI-X is enabled (the host shall not use them then): ignored`,
+          );
           return;
         }
         if (off === REG.INTMS) this.intms |= v;
@@ -424,9 +472,11 @@ export class NvmeController {
       case REG.ASQ + 4:
       case REG.ACQ:
       case REG.ACQ + 4: {
-        const nm = off === REG.AQA ? 'AQA' : off < REG.ACQ ? 'ASQ' : 'ACQ';
+        const nm = off === REG.AQA ? "AQA" : off < REG.ACQ ? "ASQ" : "ACQ";
         if (en) {
-          this._violation(`write of ${hex(v)} to ${nm} while CC.EN=1: ignored (configure the admin queue before enabling)`);
+          this._violation(
+            `write of ${hex(v)} to ${nm} while CC.EN=1: ignored (configure the admin queue before enabling)`,
+          );
           return;
         }
         if (off === REG.AQA) this.aqa = v & 0x0fff0fff;
@@ -452,8 +502,10 @@ export class NvmeController {
     if (wasEn && en) {
       const changed = (old ^ v) & ~SHN_MASK & ~1;
       if (changed) {
-        const names = Object.entries(CC).filter(([, f]) => field(changed, f)).map(([k]) => k);
-        this._violation(`CC.${names.join('/')} changed while CC.EN=1: ignored (write CC fields while disabled)`);
+        const names = Object.entries(CC)
+          .filter(([, f]) => field(changed, f))
+          .map(([k]) => k);
+        this._violation(`CC.${names.join("/")} changed while CC.EN=1: ignored (write CC fields while disabled)`);
       }
       this.cc = (old & ~SHN_MASK) | (v & SHN_MASK);
       const shn = field(v, CC.SHN);
@@ -463,8 +515,10 @@ export class NvmeController {
     if (!wasEn && en) {
       this.cc = v;
       if (this.csts & CSTS.RDY) {
-        this._violation('CC.EN set to 1 while CSTS.RDY was still 1 from the previous enable: wait for CSTS.RDY=0 after clearing CC.EN');
-        this._fatal('CC.EN set to 1 before CSTS.RDY had cleared after a reset');
+        this._violation(
+          "CC.EN set to 1 while CSTS.RDY was still 1 from the previous enable: wait for CSTS.RDY=0 after clearing CC.EN",
+        );
+        this._fatal("CC.EN set to 1 before CSTS.RDY had cleared after a reset");
         return;
       }
       this._enable();
@@ -477,7 +531,7 @@ export class NvmeController {
     }
     // disabled, stays disabled: configuration
     this.cc = v;
-    if (field(v, CC.SHN)) this._log('CC.SHN written while disabled: nothing to shut down');
+    if (field(v, CC.SHN)) this._log("CC.SHN written while disabled: nothing to shut down");
   }
 
   _enable() {
@@ -489,14 +543,16 @@ export class NvmeController {
     const acqs = field(this.aqa, AQA.ACQS);
     let why = null;
     if (field(cc, CC.CSS) !== 0) why = `CC.CSS=${field(cc, CC.CSS)} is not the NVM command set (000b)`;
-    else if (mps < p.mpsmin || mps > p.mpsmax) why = `CC.MPS=${mps} outside CAP.MPSMIN..MPSMAX = ${p.mpsmin}..${p.mpsmax}`;
-    else if (field(cc, CC.AMS) !== 0 && !((p.ams & 1) && field(cc, CC.AMS) === 1)) why = `CC.AMS=${field(cc, CC.AMS)} is not supported (CAP.AMS=${p.ams})`;
-    else if (this.asq === 0n) why = 'ASQ is 0';
-    else if (this.acq === 0n) why = 'ACQ is 0';
+    else if (mps < p.mpsmin || mps > p.mpsmax)
+      why = `CC.MPS=${mps} outside CAP.MPSMIN..MPSMAX = ${p.mpsmin}..${p.mpsmax}`;
+    else if (field(cc, CC.AMS) !== 0 && !(p.ams & 1 && field(cc, CC.AMS) === 1))
+      why = `CC.AMS=${field(cc, CC.AMS)} is not supported (CAP.AMS=${p.ams})`;
+    else if (this.asq === 0n) why = "ASQ is 0";
+    else if (this.acq === 0n) why = "ACQ is 0";
     else if (this.asq % ps) why = `ASQ ${hex(this.asq)} is not aligned to the memory page size ${ps} (CC.MPS)`;
     else if (this.acq % ps) why = `ACQ ${hex(this.acq)} is not aligned to the memory page size ${ps} (CC.MPS)`;
-    else if (asqs === 0) why = 'AQA.ASQS is 0 (a 1-entry admin submission queue; the field is 0-based)';
-    else if (acqs === 0) why = 'AQA.ACQS is 0 (a 1-entry admin completion queue; the field is 0-based)';
+    else if (asqs === 0) why = "AQA.ASQS is 0 (a 1-entry admin submission queue; the field is 0-based)";
+    else if (acqs === 0) why = "AQA.ACQS is 0 (a 1-entry admin completion queue; the field is 0-based)";
     else if (asqs > p.mqes) why = `AQA.ASQS=${asqs} above CAP.MQES=${p.mqes}`;
     else if (acqs > p.mqes) why = `AQA.ACQS=${acqs} above CAP.MQES=${p.mqes}`;
     if (why) {
@@ -520,8 +576,8 @@ export class NvmeController {
 
   _disable() {
     this.stats.resets++;
-    if ((this.csts & CSTS.RDY) && field(this.csts, [2, 2]) !== SHST.COMPLETE) this.unsafeShutdowns++;
-    this._log('CC.EN 1->0: controller reset');
+    if (this.csts & CSTS.RDY && field(this.csts, [2, 2]) !== SHST.COMPLETE) this.unsafeShutdowns++;
+    this._log("CC.EN 1->0: controller reset");
     this._resetQueues(); // epoch++: everything scheduled is dropped
     const done = () => {
       if (this.wedged) return; // read during the hands-off time: this reset never finishes
@@ -552,12 +608,12 @@ export class NvmeController {
     const ms = Number(now - h.from) / 1e6;
     this._violation(
       `CSTS read ${ms.toFixed(3)} ms after CC.EN was cleared: this controller needs ${this.p.rdyHandsOffNs / 1e6} ms before CSTS is checked ` +
-        '(NVME_QUIRK_DELAY_BEFORE_CHK_RDY): the reset is wedged, CSTS.RDY stays 1',
+        "(NVME_QUIRK_DELAY_BEFORE_CHK_RDY): the reset is wedged, CSTS.RDY stays 1",
     );
   }
 
   _startShutdown(shn) {
-    this._log(`shutdown notification (${shn === 1 ? 'normal' : 'abrupt'})`);
+    this._log(`shutdown notification (${shn === 1 ? "normal" : "abrupt"})`);
     this.csts = (this.csts & ~CSTS.SHST_MASK) | (SHST.OCCURRING << CSTS.SHST_SHIFT);
     const done = () => {
       for (const ns of this.namespaces) ns.disk.flush?.();
@@ -604,13 +660,21 @@ export class NvmeController {
 // The rest of the device model, one concern per file. Their methods become NvmeController methods
 // (non-enumerable, like those written in the class body), so everything calls them through `this`
 // and a subclass can override any of them.
-for (const methods of [pciConfigMethods, interruptMethods, queueMethods, dmaMethods, adminMethods, nvmMethods, dbbufMethods]) {
+for (const methods of [
+  pciConfigMethods,
+  interruptMethods,
+  queueMethods,
+  dmaMethods,
+  adminMethods,
+  nvmMethods,
+  dbbufMethods,
+]) {
   for (const [name, desc] of Object.entries(Object.getOwnPropertyDescriptors(methods))) {
     if (Object.hasOwn(NvmeController.prototype, name)) throw new Error(`NvmeController.${name} defined twice`);
     Object.defineProperty(NvmeController.prototype, name, { ...desc, enumerable: false });
   }
 }
 
-export { walkPrp } from './prp.js';
-export { CmdError, DmaError } from './common.js';
+export { walkPrp } from "./prp.js";
+export { CmdError, DmaError } from "./common.js";
 export default NvmeController;

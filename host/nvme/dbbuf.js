@@ -22,20 +22,28 @@
 //   same value written to the register would be;
 // - a controller reset (CC.EN to 0) forgets the buffers.
 
-import { SCT, SC, AER_TYPE, AER_ERROR_INFO, LOG } from './constants.js';
-import { fail, invalidField, DmaError, hex } from './common.js';
+import { SCT, SC, AER_TYPE, AER_ERROR_INFO, LOG } from "./constants.js";
+import { fail, invalidField, DmaError, hex } from "./common.js";
 
 export const dbbufMethods = {
   _doorbellBufferConfig(cmd) {
-    if (!this.p.dbbuf) throw fail(SCT.GENERIC, SC.INVALID_OPCODE, 'Doorbell Buffer Config not supported (Identify OACS bit 8 clear)');
+    if (!this.p.dbbuf)
+      throw fail(SCT.GENERIC, SC.INVALID_OPCODE, "Doorbell Buffer Config not supported (Identify OACS bit 8 clear)");
     const ps = BigInt(this.pageSize);
-    const pages = [['shadow doorbell buffer (PRP1)', cmd.prp1], ['EventIdx buffer (PRP2)', cmd.prp2]];
+    const pages = [
+      ["shadow doorbell buffer (PRP1)", cmd.prp1],
+      ["EventIdx buffer (PRP2)", cmd.prp2],
+    ];
     for (const [what, addr] of pages) {
-      if (addr === 0n || addr % ps) throw invalidField(`${what} ${hex(addr)} is not a non-zero multiple of the ${this.pageSize}-byte memory page size`);
+      if (addr === 0n || addr % ps)
+        throw invalidField(
+          `${what} ${hex(addr)} is not a non-zero multiple of the ${this.pageSize}-byte memory page size`,
+        );
       const bar = this._inOwnBar(addr, this.pageSize);
       if (bar) throw invalidField(`${what} ${hex(addr)} is inside the controller's ${bar}`);
     }
-    if (cmd.prp1 === cmd.prp2) throw invalidField(`the shadow doorbell and EventIdx buffers are the same page ${hex(cmd.prp1)}`);
+    if (cmd.prp1 === cmd.prp2)
+      throw invalidField(`the shadow doorbell and EventIdx buffers are the same page ${hex(cmd.prp1)}`);
     this.dbbuf = { shadow: cmd.prp1, eventIdx: cmd.prp2 };
     for (const sq of this.sqs.values()) {
       if (sq.qid === 0) continue;
@@ -104,7 +112,9 @@ export const dbbufMethods = {
     const posted = (cq.tail - cq.head + cq.size) % cq.size;
     const consumed = (v - cq.head + cq.size) % cq.size;
     if (v >= cq.size || consumed > posted) {
-      this._violation(`CQ${cq.qid} shadow head = ${v}: ${v >= cq.size ? `not below the queue size ${cq.size}` : `beyond the entries posted (head ${cq.head}, tail ${cq.tail})`}: ignored`);
+      this._violation(
+        `CQ${cq.qid} shadow head = ${v}: ${v >= cq.size ? `not below the queue size ${cq.size}` : `beyond the entries posted (head ${cq.head}, tail ${cq.tail})`}: ignored`,
+      );
       this._asyncEvent(AER_TYPE.ERROR, AER_ERROR_INFO.INVALID_DOORBELL_VALUE, LOG.ERROR_INFO);
     } else {
       cq.head = v;
@@ -133,6 +143,9 @@ export const dbbufMethods = {
       if (!(e instanceof DmaError)) throw e;
       return; // the fetch or post that follows reports it
     }
-    if (v !== value) this._violation(`${what} = ${value} while its shadow entry holds ${v}: the register must be written with the shadow value`);
+    if (v !== value)
+      this._violation(
+        `${what} = ${value} while its shadow entry holds ${v}: the register must be written with the shadow value`,
+      );
   },
 };

@@ -2,8 +2,8 @@
 // Array in BAR0 or BAR4 (PCI 3.0 §6.8.2), per-vector and function masking, and the INTx level
 // with INTMS/INTMC (NVMe 1.4 §3.1.3/§3.1.4). NVMe 1.4 §7.5 "Interrupts".
 
-import { PCI } from './constants.js';
-import { U64, hex } from './common.js';
+import { PCI } from "./constants.js";
+import { U64, hex } from "./common.js";
 
 export const interruptMethods = {
   // ======================= interrupts ==========================================================
@@ -29,7 +29,7 @@ export const interruptMethods = {
   _msiSignal(v) {
     const m = this.msi;
     const bit = 1 << (v & 31);
-    if ((m.mask & bit) || (this.intms & bit)) {
+    if (m.mask & bit || this.intms & bit) {
       m.pending = (m.pending | bit) >>> 0;
       return;
     }
@@ -51,7 +51,7 @@ export const interruptMethods = {
     const m = this.msi;
     for (let v = 0; v < 32; v++) {
       const bit = 1 << v;
-      if ((m.pending & bit) && !(m.mask & bit) && !(this.intms & bit)) this._msiSignal(v);
+      if (m.pending & bit && !(m.mask & bit) && !(this.intms & bit)) this._msiSignal(v);
     }
   },
 

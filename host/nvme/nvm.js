@@ -3,15 +3,20 @@
 // separate-buffer metadata and the injected media errors (faults.errorRate) on every command that
 // reads or changes the medium.
 
-import { IO, SCT, SC, MEDIA } from './constants.js';
-import { U64, fail, invalidField, hex } from './common.js';
+import { IO, SCT, SC, MEDIA } from "./constants.js";
+import { U64, fail, invalidField, hex } from "./common.js";
 
 export const nvmMethods = {
   // ======================= NVM commands (§6) ===================================================
 
   _ns(cmd) {
     const nsid = cmd.nsid;
-    if (nsid === 0 || nsid > this.namespaces.length) throw fail(SCT.GENERIC, SC.INVALID_NAMESPACE, `NSID ${hex(nsid)} is not a namespace (1..${this.namespaces.length})`);
+    if (nsid === 0 || nsid > this.namespaces.length)
+      throw fail(
+        SCT.GENERIC,
+        SC.INVALID_NAMESPACE,
+        `NSID ${hex(nsid)} is not a namespace (1..${this.namespaces.length})`,
+      );
     return this.namespaces[nsid - 1];
   },
 
@@ -36,20 +41,22 @@ export const nvmMethods = {
       case IO.WRITE:
         return this._readWrite(cmd);
       case IO.WRITE_ZEROES: {
-        if (!this.p.writeZeroes) throw fail(SCT.GENERIC, SC.INVALID_OPCODE, 'Write Zeroes not supported (ONCS bit 3 clear)');
+        if (!this.p.writeZeroes)
+          throw fail(SCT.GENERIC, SC.INVALID_OPCODE, "Write Zeroes not supported (ONCS bit 3 clear)");
         const ns = this._ns(cmd);
         if (ns.readonly) throw fail(SCT.GENERIC, SC.NS_WRITE_PROTECTED, `namespace ${ns.nsid} is write protected`);
         const slba = U64(cmd.cdw10, cmd.cdw11);
-        if (this.p.writeZeroesQuirk === 'nlb-off-by-one') return this._writeZeroesPc400(ns, slba, cmd.cdw12 & 0xffff);
+        if (this.p.writeZeroesQuirk === "nlb-off-by-one") return this._writeZeroesPc400(ns, slba, cmd.cdw12 & 0xffff);
         const nlb = (cmd.cdw12 & 0xffff) + 1;
         this._checkRange(ns, slba, nlb);
-        this._injectError(MEDIA.WRITE_FAULT, 'Write Zeroes', slba);
+        this._injectError(MEDIA.WRITE_FAULT, "Write Zeroes", slba);
         this._zero(ns, slba, nlb);
         this.stats.blocksZeroed += nlb;
         return {};
       }
       case IO.DATASET_MANAGEMENT: {
-        if (!this.p.dsm) throw fail(SCT.GENERIC, SC.INVALID_OPCODE, 'Dataset Management not supported (ONCS bit 2 clear)');
+        if (!this.p.dsm)
+          throw fail(SCT.GENERIC, SC.INVALID_OPCODE, "Dataset Management not supported (ONCS bit 2 clear)");
         const ns = this._ns(cmd);
         const nr = (cmd.cdw10 & 0xff) + 1;
         const ad = (cmd.cdw11 >>> 2) & 1;
@@ -64,9 +71,9 @@ export const nvmMethods = {
           this._checkRange(ns, slba, nlb);
           list.push([slba, nlb]);
         }
-        this._injectError(MEDIA.WRITE_FAULT, 'Dataset Management', list[0][0]);
+        this._injectError(MEDIA.WRITE_FAULT, "Dataset Management", list[0][0]);
         for (const [slba, nlb] of list) {
-          if (nlb && this.p.deallocate === 'zeroes') this._zero(ns, slba, nlb);
+          if (nlb && this.p.deallocate === "zeroes") this._zero(ns, slba, nlb);
           this.stats.blocksDeallocated += nlb;
         }
         return {};
@@ -87,13 +94,19 @@ export const nvmMethods = {
     const what = `Write Zeroes LBA ${slba}+${asked} on a controller whose Write Zeroes is broken (NVME_QUIRK_DISABLE_WRITE_ZEROES)`;
     if (nlbField === 0xffff) {
       this._violation(`${what}: NLB FFFFh is not a valid value to its firmware: Invalid Field`);
-      throw invalidField('NLB FFFFh: the firmware\'s block count overflows');
+      throw invalidField("NLB FFFFh: the firmware's block count overflows");
     }
     if (slba + BigInt(done) > ns.blocks) {
       this._violation(`${what}: the firmware covers one block more, past the namespace's end: LBA Out of Range`);
-      throw fail(SCT.GENERIC, SC.LBA_OUT_OF_RANGE, `LBA ${slba}+${done} (one more than asked) beyond NSZE ${ns.blocks}`);
+      throw fail(
+        SCT.GENERIC,
+        SC.LBA_OUT_OF_RANGE,
+        `LBA ${slba}+${done} (one more than asked) beyond NSZE ${ns.blocks}`,
+      );
     }
-    this._violation(`${what}: zeroed ${done} blocks, LBA ${slba + BigInt(asked)} after the range too, and reported success`);
+    this._violation(
+      `${what}: zeroed ${done} blocks, LBA ${slba + BigInt(asked)} after the range too, and reported success`,
+    );
     this._zero(ns, slba, done);
     this.stats.blocksZeroed += done;
     return {};
@@ -131,10 +144,11 @@ export const nvmMethods = {
     this._checkMdts(len);
     this._checkRange(ns, slba, nlb);
     if (ns.ms) {
-      if (cmd.mptr === 0n) throw invalidField(`namespace ${ns.nsid} has ${ns.ms}-byte metadata in a separate buffer, but MPTR is 0`);
+      if (cmd.mptr === 0n)
+        throw invalidField(`namespace ${ns.nsid} has ${ns.ms}-byte metadata in a separate buffer, but MPTR is 0`);
       if (cmd.psdt !== 2 && cmd.mptr & 3n) throw invalidField(`MPTR ${hex(cmd.mptr)} not dword-aligned`);
     }
-    this._injectError(write ? MEDIA.WRITE_FAULT : MEDIA.UNRECOVERED_READ_ERROR, write ? 'write' : 'read', slba);
+    this._injectError(write ? MEDIA.WRITE_FAULT : MEDIA.UNRECOVERED_READ_ERROR, write ? "write" : "read", slba);
     const off = slba * BigInt(ns.lbaBytes);
     if (write) {
       const data = this._fromHost(cmd, len);

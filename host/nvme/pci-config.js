@@ -5,7 +5,7 @@
 // that have it, plain MSI (PCI 3.0 §6.8.1).
 // NVMe 1.4 §2 "System Bus (PCI Express) Registers".
 
-import { PCI } from './constants.js';
+import { PCI } from "./constants.js";
 
 export const pciConfigMethods = {
   // ======================= PCI configuration space ============================================
@@ -39,11 +39,13 @@ export const pciConfigMethods = {
     if (this.capMsix && off >= this.capMsix && off < this.capMsix + 12) {
       const m = this.msix;
       const r = off - this.capMsix;
-      if (r === 0) return (((m.control | (this.p.msixVectors - 1)) << 16) | (this.capPcie << 8) | PCI.CAP_ID_MSIX) >>> 0;
+      if (r === 0)
+        return (((m.control | (this.p.msixVectors - 1)) << 16) | (this.capPcie << 8) | PCI.CAP_ID_MSIX) >>> 0;
       if (r === 4) return (m.tableOff | m.bar) >>> 0;
       return (m.pbaOff | m.bar) >>> 0;
     }
-    if (this.capMsi && off >= this.capMsi && off < this.capMsi + this._msiBytes()) return this._msiConfigRead(off - this.capMsi);
+    if (this.capMsi && off >= this.capMsi && off < this.capMsi + this._msiBytes())
+      return this._msiConfigRead(off - this.capMsi);
     if (off >= this.capPcie && off < this.capPcie + 0x3c) {
       const r = off - this.capPcie;
       if (r === 0) return ((0x0002 << 16) | (this.capMsi << 8) | PCI.CAP_ID_PCIE) >>> 0; // version 2, PCI Express endpoint
@@ -65,47 +67,57 @@ export const pciConfigMethods = {
 
   _msiMessageControl() {
     const p = this.p;
-    return this.msi.control | (Math.log2(p.msiVectors) << PCI.MSI_CTRL_MMC_SHIFT) | (p.msi64 ? PCI.MSI_CTRL_64BIT : 0) | (p.msiMasking ? PCI.MSI_CTRL_MASKING : 0);
+    return (
+      this.msi.control |
+      (Math.log2(p.msiVectors) << PCI.MSI_CTRL_MMC_SHIFT) |
+      (p.msi64 ? PCI.MSI_CTRL_64BIT : 0) |
+      (p.msiMasking ? PCI.MSI_CTRL_MASKING : 0)
+    );
   },
 
   // The register at byte r of the capability: 'control', 'addrLo', 'addrHi', 'data', 'mask', 'pending'.
   _msiRegister(r) {
-    const names = this.p.msi64 ? ['control', 'addrLo', 'addrHi', 'data', 'mask', 'pending'] : ['control', 'addrLo', 'data', 'mask', 'pending'];
+    const names = this.p.msi64
+      ? ["control", "addrLo", "addrHi", "data", "mask", "pending"]
+      : ["control", "addrLo", "data", "mask", "pending"];
     return names[r >> 2];
   },
 
   _msiConfigRead(r) {
     const m = this.msi;
     const reg = this._msiRegister(r);
-    if (reg === 'control') return ((this._msiMessageControl() << 16) | PCI.CAP_ID_MSI) >>> 0; // the last capability
+    if (reg === "control") return ((this._msiMessageControl() << 16) | PCI.CAP_ID_MSI) >>> 0; // the last capability
     return m[reg] >>> 0;
   },
 
   _msiConfigWrite(r, value) {
     const m = this.msi;
     const reg = this._msiRegister(r);
-    if (reg === 'control') {
+    if (reg === "control") {
       const ctl = value >>> 16;
       const mme = (ctl >> PCI.MSI_CTRL_MME_SHIFT) & 7;
       if (1 << mme > this.p.msiVectors) {
-        this._violation(`MSI Multiple Message Enable ${mme} (${1 << mme} messages) above Multiple Message Capable (${this.p.msiVectors}): ignored`);
+        this._violation(
+          `MSI Multiple Message Enable ${mme} (${1 << mme} messages) above Multiple Message Capable (${this.p.msiVectors}): ignored`,
+        );
         return;
       }
       const was = m.control & PCI.MSI_CTRL_ENABLE;
       m.control = ctl & (PCI.MSI_CTRL_ENABLE | (7 << PCI.MSI_CTRL_MME_SHIFT));
-      if ((m.control & PCI.MSI_CTRL_ENABLE) && this._msixEnabled()) this._violation('MSI enabled while MSI-X is enabled (PCI 3.0: at most one of them)');
+      if (m.control & PCI.MSI_CTRL_ENABLE && this._msixEnabled())
+        this._violation("MSI enabled while MSI-X is enabled (PCI 3.0: at most one of them)");
       if (was !== (m.control & PCI.MSI_CTRL_ENABLE)) {
-        this._log(`MSI ${m.control & PCI.MSI_CTRL_ENABLE ? `enabled, ${1 << mme} message(s)` : 'disabled'}`);
+        this._log(`MSI ${m.control & PCI.MSI_CTRL_ENABLE ? `enabled, ${1 << mme} message(s)` : "disabled"}`);
         this._msiDeliverPending();
         this._updateIntx();
       }
       return;
     }
-    if (reg === 'pending') return; // read-only
-    if (reg === 'addrLo') value &= ~3; // dword-aligned: bits 1:0 are reserved
-    if (reg === 'data') value &= 0xffff;
+    if (reg === "pending") return; // read-only
+    if (reg === "addrLo") value &= ~3; // dword-aligned: bits 1:0 are reserved
+    if (reg === "data") value &= 0xffff;
     m[reg] = value >>> 0;
-    if (reg === 'mask') this._msiDeliverPending();
+    if (reg === "mask") this._msiDeliverPending();
   },
 
   _barRead(off) {
@@ -123,7 +135,8 @@ export const pciConfigMethods = {
     if (off === 0x04) {
       const old = this.pciCommand;
       this.pciCommand = value & (PCI.CMD_MEMORY | PCI.CMD_BUS_MASTER | PCI.CMD_INTX_DISABLE | (1 << 6) | (1 << 8));
-      if ((old ^ this.pciCommand) & PCI.CMD_BUS_MASTER) this._log(`bus mastering ${this.pciCommand & PCI.CMD_BUS_MASTER ? 'on' : 'off'}`);
+      if ((old ^ this.pciCommand) & PCI.CMD_BUS_MASTER)
+        this._log(`bus mastering ${this.pciCommand & PCI.CMD_BUS_MASTER ? "on" : "off"}`);
       this._updateIntx();
       return;
     }
@@ -144,7 +157,9 @@ export const pciConfigMethods = {
       const old = m.control;
       m.control = (value >>> 16) & (PCI.MSIX_CTRL_ENABLE | PCI.MSIX_CTRL_FUNCTION_MASK);
       if (old !== m.control) {
-        this._log(`MSI-X ${m.control & PCI.MSIX_CTRL_ENABLE ? 'enabled' : 'disabled'}${m.control & PCI.MSIX_CTRL_FUNCTION_MASK ? ' (function masked)' : ''}`);
+        this._log(
+          `MSI-X ${m.control & PCI.MSIX_CTRL_ENABLE ? "enabled" : "disabled"}${m.control & PCI.MSIX_CTRL_FUNCTION_MASK ? " (function masked)" : ""}`,
+        );
         this._msixDeliverPending();
         this._updateIntx();
       }

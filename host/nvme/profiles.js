@@ -15,18 +15,18 @@
 
 const common = {
   // identity
-  name: 'generic',
+  name: "generic",
   vid: 0x1b36,
   did: 0x0010,
   ssvid: 0x1af4,
   ssid: 0x1100,
   revision: 0x02,
-  version: '1.4.0', // VS register and Identify VER
-  model: 'nvme-wasm model controller',
-  serial: 'NWM0001',
-  firmware: '1.0',
+  version: "1.4.0", // VS register and Identify VER
+  model: "nvme-wasm model controller",
+  serial: "NWM0001",
+  firmware: "1.0",
   ieee: 0x525400, // IEEE OUI
-  subnqnPrefix: 'nqn.2019-08.org.nvme-wasm',
+  subnqnPrefix: "nqn.2019-08.org.nvme-wasm",
   // CAP
   mqes: 2047, // 0-based: maximum entries per queue minus one (admin queue included)
   dstrd: 0, // doorbell stride: 4 << dstrd bytes
@@ -65,35 +65,49 @@ const common = {
   bar0Size: 0x4000, // at least; grown to hold the doorbells and the MSI-X structures
   // quirks of real controllers (see the profiles below for what each reproduces, and where from)
   rdyHandsOffNs: 0, // NVME_QUIRK_DELAY_BEFORE_CHK_RDY: after CC.EN 1->0, a CSTS read sooner than this wedges the reset
-  cnsQuirk: 'none', // NVME_QUIRK_IDENTIFY_CNS: 'boolean' (CDW10 != 0 -> Identify Controller, old QEMU) or 'bit0' (CNS read as bit 0, NVMe 1.0 style, Apple)
-  nidQuirk: 'none', // NVME_QUIRK_BOGUS_NID: 'nsid-uuid' (UUID = NSID big-endian, same on every controller) or 'zero-uuid'
+  cnsQuirk: "none", // NVME_QUIRK_IDENTIFY_CNS: 'boolean' (CDW10 != 0 -> Identify Controller, old QEMU) or 'bit0' (CNS read as bit 0, NVMe 1.0 style, Apple)
+  nidQuirk: "none", // NVME_QUIRK_BOGUS_NID: 'nsid-uuid' (UUID = NSID big-endian, same on every controller) or 'zero-uuid'
   ioSqeBytes: 64, // NVME_QUIRK_128_BYTES_SQES: 128 = IO SQ entries are 128 bytes apart whatever CC.IOSQES says
   sharedTags: false, // NVME_QUIRK_SHARED_TAGS: command ids are one tag space across the admin and IO queues
   tagLimit: 0, // NVME_QUIRK_SKIP_CID_GEN: command ids must stay below this (0: any 16-bit id)
-  writeZeroesQuirk: 'none', // NVME_QUIRK_DISABLE_WRITE_ZEROES: 'nlb-off-by-one' (SK hynix PC400 firmware)
+  writeZeroesQuirk: "none", // NVME_QUIRK_DISABLE_WRITE_ZEROES: 'nlb-off-by-one' (SK hynix PC400 firmware)
   dmaBits: 64, // NVME_QUIRK_DMA_ADDRESS_BITS_48: 48 = no DMA at or above 2^48
   writeZeroes: true, // Write Zeroes implemented and advertised (ONCS bit 3, on 1.1+ controllers)
   dsm: true, // Dataset Management implemented and advertised (ONCS bit 2)
   dlfeat: 0x09, // Identify Namespace DLFEAT (§5.15.2.2): bits 2:0 001b deallocated blocks read as zeroes, bit 3 Write Zeroes' DEAC honoured
-  deallocate: 'zeroes', // what a DSM deallocate does: 'zeroes' (the blocks read as zeroes, as DLFEAT says) or 'ignore' (QEMU's -drive discard=ignore, its default: success, nothing changes)
+  deallocate: "zeroes", // what a DSM deallocate does: 'zeroes' (the blocks read as zeroes, as DLFEAT says) or 'ignore' (QEMU's -drive discard=ignore, its default: success, nothing changes)
   aer: true, // Asynchronous Event Requests accepted (else Invalid Opcode)
-  adminSet: 'full', // 'qemu-1.x': only queue create/delete, Identify and the Number of Queues feature (QEMU <= 2.x)
+  adminSet: "full", // 'qemu-1.x': only queue create/delete, Identify and the Number of Queues feature (QEMU <= 2.x)
   sqes: 0x66, // Identify SQES: required (3:0) and maximum (7:4) SQ entry size, log2
   // what a profile is (not device parameters: --set cannot change them)
-  summary: 'custom profile', // one line for --help
-  source: 'given by the caller', // where its facts come from
+  summary: "custom profile", // one line for --help
+  source: "given by the caller", // where its facts come from
   linuxQuirks: [], // the NVME_QUIRK_* names Linux applies to its vendor/device id
   unsourced: [], // parameters no public report gave (plausible values, not facts)
 };
 
 // Profile fields that describe rather than configure: not overridable, checked by checkProfile.
-const META = new Set(['summary', 'source', 'linuxQuirks', 'unsourced']);
+const META = new Set(["summary", "source", "linuxQuirks", "unsourced"]);
 // NVME_QUIRK_* names (drivers/nvme/host/nvme.h) a profile may list
 export const LINUX_QUIRKS = [
-  'STRIPE_SIZE', 'IDENTIFY_CNS', 'DEALLOCATE_ZEROES', 'DELAY_BEFORE_CHK_RDY', 'NO_APST', 'NO_DEEPEST_PS',
-  'MEDIUM_PRIO_SQ', 'IGNORE_DEV_SUBNQN', 'DISABLE_WRITE_ZEROES', 'SIMPLE_SUSPEND', 'SINGLE_VECTOR',
-  '128_BYTES_SQES', 'SHARED_TAGS', 'NO_TEMP_THRESH_CHANGE', 'NO_NS_DESC_LIST', 'DMA_ADDRESS_BITS_48',
-  'SKIP_CID_GEN', 'BOGUS_NID',
+  "STRIPE_SIZE",
+  "IDENTIFY_CNS",
+  "DEALLOCATE_ZEROES",
+  "DELAY_BEFORE_CHK_RDY",
+  "NO_APST",
+  "NO_DEEPEST_PS",
+  "MEDIUM_PRIO_SQ",
+  "IGNORE_DEV_SUBNQN",
+  "DISABLE_WRITE_ZEROES",
+  "SIMPLE_SUSPEND",
+  "SINGLE_VECTOR",
+  "128_BYTES_SQES",
+  "SHARED_TAGS",
+  "NO_TEMP_THRESH_CHANGE",
+  "NO_NS_DESC_LIST",
+  "DMA_ADDRESS_BITS_48",
+  "SKIP_CID_GEN",
+  "BOGUS_NID",
 ];
 // Linux's NVME_QUIRK_DELAY_AMOUNT (drivers/nvme/host/nvme.h): 2300 ms, "found empirically" for the
 // HGST adapter 1c58:0003 (2000 ms when the quirk was added, raised to 2300 later).
@@ -104,16 +118,16 @@ export const profiles = {
   // qemu-5.1); this profile's namespace identifiers are unique per serial and namespace instead.
   qemu: {
     ...common,
-    name: 'qemu',
-    summary: 'QEMU 7.2-like -device nvme (the default)',
-    source: 'QEMU 7.2 hw/nvme as the QEMU tests meet it; timing and strictness are the model\'s',
-    model: 'QEMU NVMe Ctrl',
-    serial: 'deadbeef',
-    firmware: '7.2.0',
-    subnqnPrefix: 'nqn.2019-08.org.qemu',
+    name: "qemu",
+    summary: "QEMU 7.2-like -device nvme (the default)",
+    source: "QEMU 7.2 hw/nvme as the QEMU tests meet it; timing and strictness are the model's",
+    model: "QEMU NVMe Ctrl",
+    serial: "deadbeef",
+    firmware: "7.2.0",
+    subnqnPrefix: "nqn.2019-08.org.qemu",
     sgl: true,
     dbbuf: true, // QEMU 7.1+: OACS bit 8; EventIdx written as it fetches (dbbuf.js)
-    version: '1.4.0',
+    version: "1.4.0",
     mpsmax: 4, // QEMU 7.2: CAP.MPSMAX = 4 (64 KiB), MPSMIN = 0
     // QEMU 7.2 hw/nvme/ns.c: DLFEAT = 1 (deallocated blocks read as zeroes; Write Zeroes' DEAC not
     // reported). Its DSM deallocate discards through the block layer: with -drive discard=unmap a raw
@@ -125,19 +139,20 @@ export const profiles = {
   // Like a picky real controller.
   strict: {
     ...common,
-    name: 'strict',
-    summary: 'picky: RDY delay, 16-byte doorbell stride, 32-entry queues, MDTS 128 KiB, no SGL, MSI-X in BAR 4, reordered completions',
-    source: 'invented behaviour (Samsung\'s id 144d:a808; no Samsung facts)',
+    name: "strict",
+    summary:
+      "picky: RDY delay, 16-byte doorbell stride, 32-entry queues, MDTS 128 KiB, no SGL, MSI-X in BAR 4, reordered completions",
+    source: "invented behaviour (Samsung's id 144d:a808; no Samsung facts)",
     vid: 0x144d,
     did: 0xa808,
     ssvid: 0x144d,
     ssid: 0xa801,
-    version: '1.3.0',
-    model: 'nvme-wasm strict SSD 970',
-    serial: 'S4EWNX0R123456',
-    firmware: '2B2QEXM7',
+    version: "1.3.0",
+    model: "nvme-wasm strict SSD 970",
+    serial: "S4EWNX0R123456",
+    firmware: "2B2QEXM7",
     ieee: 0x002538,
-    subnqnPrefix: 'nqn.2014-08.org.nvmexpress',
+    subnqnPrefix: "nqn.2014-08.org.nvmexpress",
     mqes: 31,
     dstrd: 2,
     timeout: 20,
@@ -159,17 +174,17 @@ export const profiles = {
   // An NVMe 1.0 controller: no CNS 02h, no MDTS limit, INTx only, no write cache.
   legacy: {
     ...common,
-    name: 'legacy',
-    summary: 'NVMe 1.0: no active namespace list, no MDTS, INTx only, no write cache',
-    source: 'invented behaviour (Intel 750\'s id 8086:0953; no Intel facts)',
+    name: "legacy",
+    summary: "NVMe 1.0: no active namespace list, no MDTS, INTx only, no write cache",
+    source: "invented behaviour (Intel 750's id 8086:0953; no Intel facts)",
     vid: 0x8086,
     did: 0x0953,
     ssvid: 0x8086,
     ssid: 0x3705,
-    version: '1.0.0',
-    model: 'nvme-wasm legacy 750',
-    serial: 'CVCQ5130001',
-    firmware: '8EV10135',
+    version: "1.0.0",
+    model: "nvme-wasm legacy 750",
+    serial: "CVCQ5130001",
+    firmware: "8EV10135",
     ieee: 0x5cd2e4,
     mqes: 63,
     dstrd: 1,
@@ -190,14 +205,14 @@ export const profiles = {
   // Tiny queues and transfers: 4-entry queues (admin too), 8 KiB transfers, one IO queue pair.
   tiny: {
     ...common,
-    name: 'tiny',
-    summary: '4-entry queues (admin too), MDTS 8 KiB, one IO queue pair',
-    source: 'invented behaviour (Amazon EBS\'s id 1d0f:0061, without its 48-bit DMA limit: see amazon-ebs)',
+    name: "tiny",
+    summary: "4-entry queues (admin too), MDTS 8 KiB, one IO queue pair",
+    source: "invented behaviour (Amazon EBS's id 1d0f:0061, without its 48-bit DMA limit: see amazon-ebs)",
     vid: 0x1d0f,
     did: 0x0061,
-    version: '1.2.0',
-    model: 'nvme-wasm tiny',
-    serial: 'TINY0001',
+    version: "1.2.0",
+    model: "nvme-wasm tiny",
+    serial: "TINY0001",
     mqes: 3,
     mdts: 1,
     dstrd: 0,
@@ -208,11 +223,11 @@ export const profiles = {
 
   // A function with plain MSI and no MSI-X (QEMU's nvme has MSI-X, not MSI): one message, a 64-bit
   // address, per-vector masking; INTx too. Otherwise as qemu.
-  'msi-only': {
+  "msi-only": {
     ...common,
-    name: 'msi-only',
-    summary: 'plain MSI (1 message, 64-bit address, per-vector masking) and INTx, no MSI-X',
-    source: 'invented behaviour: QEMU 7.2 nvme ids and parameters, with MSI in place of MSI-X',
+    name: "msi-only",
+    summary: "plain MSI (1 message, 64-bit address, per-vector masking) and INTx, no MSI-X",
+    source: "invented behaviour: QEMU 7.2 nvme ids and parameters, with MSI in place of MSI-X",
     msixVectors: 0,
     msiVectors: 1,
   },
@@ -236,21 +251,35 @@ export const profiles = {
   // delay", so some devices may need it even then: not modelled). Same quirk in Linux for
   // 1c58:0023 (WDC SN200), 1c5f:0540 (Memblaze Pblaze4), 144d:a821/a822 (Samsung PM1725/PM1725a),
   // 1bb1:0100 (Seagate Nytro). No public id-ctrl report of an SN100 was found: figures unsourced.
-  'hgst-sn100': {
+  "hgst-sn100": {
     ...common,
-    name: 'hgst-sn100',
-    summary: 'HGST SN100 adapter: CSTS must not be read for 2.3 s after CC.EN 1->0, or the reset wedges',
-    source: 'Linux nvme_id_table 1c58:0003 NVME_QUIRK_DELAY_BEFORE_CHK_RDY, nvme.h NVME_QUIRK_DELAY_AMOUNT 2300 ms, core.c nvme_disable_ctrl; FreeBSD r326937',
-    linuxQuirks: ['DELAY_BEFORE_CHK_RDY'],
-    unsourced: ['version', 'mqes', 'timeout', 'mdts', 'ioQueuePairs', 'msixVectors', 'rdyDelayNs', 'disableDelayNs', 'model', 'serial', 'firmware', 'ieee'],
+    name: "hgst-sn100",
+    summary: "HGST SN100 adapter: CSTS must not be read for 2.3 s after CC.EN 1->0, or the reset wedges",
+    source:
+      "Linux nvme_id_table 1c58:0003 NVME_QUIRK_DELAY_BEFORE_CHK_RDY, nvme.h NVME_QUIRK_DELAY_AMOUNT 2300 ms, core.c nvme_disable_ctrl; FreeBSD r326937",
+    linuxQuirks: ["DELAY_BEFORE_CHK_RDY"],
+    unsourced: [
+      "version",
+      "mqes",
+      "timeout",
+      "mdts",
+      "ioQueuePairs",
+      "msixVectors",
+      "rdyDelayNs",
+      "disableDelayNs",
+      "model",
+      "serial",
+      "firmware",
+      "ieee",
+    ],
     vid: 0x1c58,
     did: 0x0003,
     ssvid: 0x1c58,
     ssid: 0x0003,
-    version: '1.1.0',
-    model: 'nvme-wasm model of HGST SN100',
-    serial: 'STM0001A2B3C',
-    firmware: 'unknown',
+    version: "1.1.0",
+    model: "nvme-wasm model of HGST SN100",
+    serial: "STM0001A2B3C",
+    firmware: "unknown",
     ieee: 0x000cca,
     mqes: 1023,
     timeout: 20,
@@ -282,24 +311,25 @@ export const profiles = {
   // Identify, and Set/Get Features for Number of Queues only. Linux also lists
   // DISABLE_WRITE_ZEROES and BOGUS_NID for this id, meant for later QEMUs with the same id: this one
   // has no Write Zeroes and reports no identifiers at all (nidQuirk 'zero').
-  'qemu-2.0': {
+  "qemu-2.0": {
     ...common,
-    name: 'qemu-2.0',
-    summary: 'QEMU 1.6-2.x: Identify CDW10 read as a boolean, CNS 02h/03h answered with the controller structure',
-    source: 'Linux nvme_id_table 8086:5845 NVME_QUIRK_IDENTIFY_CNS; QEMU hw/block/nvme.c (nvme_identify, nvme_init) of QEMU 1.6-2.x; qemu-devel "mistakes the cns field ... as a boolean" (Hellwig, 2016)',
-    linuxQuirks: ['IDENTIFY_CNS', 'DISABLE_WRITE_ZEROES', 'BOGUS_NID'],
-    unsourced: ['ioQueuePairs', 'rdyDelayNs', 'fetchDelayNs', 'completionDelayNs'],
+    name: "qemu-2.0",
+    summary: "QEMU 1.6-2.x: Identify CDW10 read as a boolean, CNS 02h/03h answered with the controller structure",
+    source:
+      'Linux nvme_id_table 8086:5845 NVME_QUIRK_IDENTIFY_CNS; QEMU hw/block/nvme.c (nvme_identify, nvme_init) of QEMU 1.6-2.x; qemu-devel "mistakes the cns field ... as a boolean" (Hellwig, 2016)',
+    linuxQuirks: ["IDENTIFY_CNS", "DISABLE_WRITE_ZEROES", "BOGUS_NID"],
+    unsourced: ["ioQueuePairs", "rdyDelayNs", "fetchDelayNs", "completionDelayNs"],
     vid: 0x8086,
     did: 0x5845,
     ssvid: 0x1af4,
     ssid: 0x1100,
     revision: 0x01,
-    version: '1.0.1',
-    model: 'QEMU NVMe Ctrl',
-    serial: 'deadbeef',
-    firmware: '1.0',
+    version: "1.0.1",
+    model: "QEMU NVMe Ctrl",
+    serial: "deadbeef",
+    firmware: "1.0",
     ieee: 0xb30200, // id->ieee[] = 00 02 b3
-    subnqnPrefix: 'nqn.2014-08.org.nvmexpress',
+    subnqnPrefix: "nqn.2014-08.org.nvmexpress",
     mqes: 0x7ff,
     ams: 1,
     timeout: 0xf,
@@ -313,11 +343,11 @@ export const profiles = {
     msixBar: 4,
     cns2: false,
     cns3: false,
-    cnsQuirk: 'boolean',
-    nidQuirk: 'zero',
+    cnsQuirk: "boolean",
+    nidQuirk: "zero",
     writeZeroes: false,
     dsm: false,
-    adminSet: 'qemu-1.x',
+    adminSet: "qemu-1.x",
     rdyDelayNs: [0, 0],
     reorder: false,
   },
@@ -335,30 +365,31 @@ export const profiles = {
   // NVM Express version to v1.3"). Linux's IDENTIFY_CNS and DISABLE_WRITE_ZEROES for this id are
   // not reproduced: this QEMU answers CNS 02h/03h properly, and why Linux disabled Write Zeroes for
   // QEMU is not in the sources found.
-  'qemu-5.1': {
+  "qemu-5.1": {
     ...common,
-    name: 'qemu-5.1',
-    summary: 'QEMU 5.1: the namespace UUID is the NSID (same on every controller), NGUID/EUI64 zero',
-    source: 'Linux nvme_id_table 8086:5845 and 1b36:0010 NVME_QUIRK_BOGUS_NID (66dd346b84d7); QEMU 5.1 hw/block/nvme.c nvme_identify_ns_descr_list, NVME_SPEC_VER',
-    linuxQuirks: ['IDENTIFY_CNS', 'DISABLE_WRITE_ZEROES', 'BOGUS_NID'],
-    unsourced: ['ioQueuePairs', 'mdts', 'rdyDelayNs', 'fetchDelayNs', 'completionDelayNs'],
+    name: "qemu-5.1",
+    summary: "QEMU 5.1: the namespace UUID is the NSID (same on every controller), NGUID/EUI64 zero",
+    source:
+      "Linux nvme_id_table 8086:5845 and 1b36:0010 NVME_QUIRK_BOGUS_NID (66dd346b84d7); QEMU 5.1 hw/block/nvme.c nvme_identify_ns_descr_list, NVME_SPEC_VER",
+    linuxQuirks: ["IDENTIFY_CNS", "DISABLE_WRITE_ZEROES", "BOGUS_NID"],
+    unsourced: ["ioQueuePairs", "mdts", "rdyDelayNs", "fetchDelayNs", "completionDelayNs"],
     vid: 0x8086,
     did: 0x5845,
     ssvid: 0x1af4,
     ssid: 0x1100,
-    version: '1.3.0',
-    model: 'QEMU NVMe Ctrl',
-    serial: 'deadbeef',
-    firmware: '1.0',
+    version: "1.3.0",
+    model: "QEMU NVMe Ctrl",
+    serial: "deadbeef",
+    firmware: "1.0",
     ieee: 0xb30200,
-    subnqnPrefix: 'nqn.2019-08.org.qemu',
+    subnqnPrefix: "nqn.2019-08.org.qemu",
     mqes: 0x7ff,
     timeout: 0xf,
     mpsmax: 4,
     mdts: 7,
     sgl: false,
     ioQueuePairs: 64,
-    nidQuirk: 'nsid-uuid',
+    nidQuirk: "nsid-uuid",
     rdyDelayNs: [0, 0],
   },
 
@@ -386,21 +417,23 @@ export const profiles = {
   // inference (macOS lists "NVMe Revision Supported" 1.10 for the M1's ANS3, whose firmware Linux
   // says the T2 shares); SQES 66h too (Linux's first version of the quirk read the required size
   // from SQES and still had to force 7).
-  'apple-t2': {
+  "apple-t2": {
     ...common,
-    name: 'apple-t2',
-    summary: 'Apple T2 ANS2: 128-byte IO SQEs, one vector, command ids unique across admin+IO and < 128, CNS read as 1 bit',
-    source: 'Linux nvme_id_table 106b:2005 (SINGLE_VECTOR, 128_BYTES_SQES, SHARED_TAGS, SKIP_CID_GEN, IDENTIFY_CNS) and the commits adding them; FreeBSD D57087',
-    linuxQuirks: ['SINGLE_VECTOR', '128_BYTES_SQES', 'SHARED_TAGS', 'SKIP_CID_GEN', 'IDENTIFY_CNS'],
-    unsourced: ['version', 'sqes', 'timeout', 'mdts', 'rdyDelayNs', 'disableDelayNs', 'serial', 'firmware', 'ieee'],
+    name: "apple-t2",
+    summary:
+      "Apple T2 ANS2: 128-byte IO SQEs, one vector, command ids unique across admin+IO and < 128, CNS read as 1 bit",
+    source:
+      "Linux nvme_id_table 106b:2005 (SINGLE_VECTOR, 128_BYTES_SQES, SHARED_TAGS, SKIP_CID_GEN, IDENTIFY_CNS) and the commits adding them; FreeBSD D57087",
+    linuxQuirks: ["SINGLE_VECTOR", "128_BYTES_SQES", "SHARED_TAGS", "SKIP_CID_GEN", "IDENTIFY_CNS"],
+    unsourced: ["version", "sqes", "timeout", "mdts", "rdyDelayNs", "disableDelayNs", "serial", "firmware", "ieee"],
     vid: 0x106b,
     did: 0x2005,
     ssvid: 0x106b,
     ssid: 0x2005,
-    version: '1.1.0',
-    model: 'APPLE SSD AP0512M',
-    serial: 'C02XXXXXXXXXXXXX',
-    firmware: 'unknown',
+    version: "1.1.0",
+    model: "APPLE SSD AP0512M",
+    serial: "C02XXXXXXXXXXXXX",
+    firmware: "unknown",
     ieee: 0x000000,
     mqes: 127,
     timeout: 20,
@@ -408,7 +441,7 @@ export const profiles = {
     sgl: false,
     ioQueuePairs: 1,
     msixVectors: 1,
-    cnsQuirk: 'bit0',
+    cnsQuirk: "bit0",
     ioSqeBytes: 128,
     sharedTags: true,
     tagLimit: 128,
@@ -432,21 +465,33 @@ export const profiles = {
   // Range; NLB = FFFFh (whose count overflows the firmware's 16 bits) fails with Invalid Field, the
   // "operation not supported" Linux saw. Each use is recorded as a host violation (the host used a
   // command Linux disables for this drive). Compare and Write Uncorrectable are not in the model.
-  'skhynix-pc400': {
+  "skhynix-pc400": {
     ...common,
-    name: 'skhynix-pc400',
-    summary: 'SK hynix PC400: Write Zeroes advertised but off by one (zeroes the block after the range too)',
-    source: 'Linux nvme_id_table 1c5c:1504 NVME_QUIRK_DISABLE_WRITE_ZEROES, commit 5611ec2b9814 and its v2 (NLB off-by-one)',
-    linuxQuirks: ['DISABLE_WRITE_ZEROES'],
-    unsourced: ['version', 'mqes', 'timeout', 'mdts', 'ioQueuePairs', 'msixVectors', 'rdyDelayNs', 'serial', 'firmware', 'ieee'],
+    name: "skhynix-pc400",
+    summary: "SK hynix PC400: Write Zeroes advertised but off by one (zeroes the block after the range too)",
+    source:
+      "Linux nvme_id_table 1c5c:1504 NVME_QUIRK_DISABLE_WRITE_ZEROES, commit 5611ec2b9814 and its v2 (NLB off-by-one)",
+    linuxQuirks: ["DISABLE_WRITE_ZEROES"],
+    unsourced: [
+      "version",
+      "mqes",
+      "timeout",
+      "mdts",
+      "ioQueuePairs",
+      "msixVectors",
+      "rdyDelayNs",
+      "serial",
+      "firmware",
+      "ieee",
+    ],
     vid: 0x1c5c,
     did: 0x1504,
     ssvid: 0x1c5c,
     ssid: 0x1504,
-    version: '1.2.0',
-    model: 'PC400 NVMe SK hynix 512GB',
-    serial: 'ES6AN0000000000000',
-    firmware: 'unknown',
+    version: "1.2.0",
+    model: "PC400 NVMe SK hynix 512GB",
+    serial: "ES6AN0000000000000",
+    firmware: "unknown",
     ieee: 0xace42e,
     mqes: 511,
     timeout: 20,
@@ -454,7 +499,7 @@ export const profiles = {
     sgl: false,
     ioQueuePairs: 16,
     msixVectors: 17,
-    writeZeroesQuirk: 'nlb-off-by-one',
+    writeZeroesQuirk: "nlb-off-by-one",
     rdyDelayNs: [2_000_000, 10_000_000],
     fetchDelayNs: [1_000, 4_000],
     completionDelayNs: [15_000, 70_000],
@@ -470,21 +515,33 @@ export const profiles = {
   // the command with Data Transfer Error (a queue out of reach: CSTS.CFS, as for any queue the
   // controller cannot reach). Model number and the volume id as serial: AWS's EBS documentation.
   // Other figures unsourced.
-  'amazon-ebs': {
+  "amazon-ebs": {
     ...common,
-    name: 'amazon-ebs',
-    summary: 'Amazon EC2 NVMe (EBS volume): no DMA at or above 2^48',
-    source: 'Linux nvme_id_table 1d0f:0061/0065/8061/cd00-cd02 NVME_QUIRK_DMA_ADDRESS_BITS_48 and its commit; AWS EBS docs (model, serial)',
-    linuxQuirks: ['DMA_ADDRESS_BITS_48'],
-    unsourced: ['version', 'mqes', 'timeout', 'mdts', 'ioQueuePairs', 'msixVectors', 'vwc', 'rdyDelayNs', 'firmware', 'ieee'],
+    name: "amazon-ebs",
+    summary: "Amazon EC2 NVMe (EBS volume): no DMA at or above 2^48",
+    source:
+      "Linux nvme_id_table 1d0f:0061/0065/8061/cd00-cd02 NVME_QUIRK_DMA_ADDRESS_BITS_48 and its commit; AWS EBS docs (model, serial)",
+    linuxQuirks: ["DMA_ADDRESS_BITS_48"],
+    unsourced: [
+      "version",
+      "mqes",
+      "timeout",
+      "mdts",
+      "ioQueuePairs",
+      "msixVectors",
+      "vwc",
+      "rdyDelayNs",
+      "firmware",
+      "ieee",
+    ],
     vid: 0x1d0f,
     did: 0x8061,
     ssvid: 0x1d0f,
     ssid: 0x8061,
-    version: '1.0.0',
-    model: 'Amazon Elastic Block Store',
-    serial: 'vol0123456789abcdef0',
-    firmware: '1.0',
+    version: "1.0.0",
+    model: "Amazon Elastic Block Store",
+    serial: "vol0123456789abcdef0",
+    firmware: "1.0",
     ieee: 0xa002dc,
     mqes: 255,
     timeout: 20,
@@ -509,20 +566,20 @@ export const profiles = {
   // (MQES 16383), 32 queues, weighted round robin with urgent class, Write Zeroes among its IO
   // commands. smartctl of a PM981a (MZVLB1T0HBLR, linux-hardware.ru) agrees: MDTS 512 pages, IEEE
   // OUI 002538h (it reports NVMe 1.3). CAP.TO: no report found.
-  'samsung-pm981': {
+  "samsung-pm981": {
     ...common,
-    name: 'samsung-pm981',
-    summary: 'Samsung PM981 (OEM 970 EVO): NVMe 1.2, MDTS 2 MiB, 16384-entry queues, 32 queues',
-    source: 'ssdmeter.github.io PM981 NVMe SED Samsung 1TB (EXA72D2Q); smartctl of a PM981a on linux-hardware.ru',
-    unsourced: ['timeout', 'msixVectors', 'rdyDelayNs', 'serial'],
+    name: "samsung-pm981",
+    summary: "Samsung PM981 (OEM 970 EVO): NVMe 1.2, MDTS 2 MiB, 16384-entry queues, 32 queues",
+    source: "ssdmeter.github.io PM981 NVMe SED Samsung 1TB (EXA72D2Q); smartctl of a PM981a on linux-hardware.ru",
+    unsourced: ["timeout", "msixVectors", "rdyDelayNs", "serial"],
     vid: 0x144d,
     did: 0xa808,
     ssvid: 0x144d,
     ssid: 0xa801,
-    version: '1.2.0',
-    model: 'PM981 NVMe SED Samsung 1TB',
-    serial: 'S4BBNX0K000000',
-    firmware: 'EXA72D2Q',
+    version: "1.2.0",
+    model: "PM981 NVMe SED Samsung 1TB",
+    serial: "S4BBNX0K000000",
+    firmware: "EXA72D2Q",
     ieee: 0x002538,
     mqes: 16383,
     ams: 1,
@@ -539,20 +596,20 @@ export const profiles = {
   // Samsung SM961, 144d:a804 (ssdmeter.github.io, SM961 NVMe SAMSUNG 1024GB, CXA75D0Q): NVMe 1.2,
   // MDTS 32768 KiB (MDTS 13), 16384 queue entries, 8 queues, weighted round robin. (Linux gives
   // a804 NO_APST on two ASUS boards only, check_vendor_combination_bug: a platform quirk.)
-  'samsung-sm961': {
+  "samsung-sm961": {
     ...common,
-    name: 'samsung-sm961',
-    summary: 'Samsung SM961: NVMe 1.2, MDTS 32 MiB, 16384-entry queues, 8 queues',
-    source: 'ssdmeter.github.io SM961 NVMe SAMSUNG 1024GB (CXA75D0Q)',
-    unsourced: ['timeout', 'msixVectors', 'rdyDelayNs', 'serial', 'writeZeroes'],
+    name: "samsung-sm961",
+    summary: "Samsung SM961: NVMe 1.2, MDTS 32 MiB, 16384-entry queues, 8 queues",
+    source: "ssdmeter.github.io SM961 NVMe SAMSUNG 1024GB (CXA75D0Q)",
+    unsourced: ["timeout", "msixVectors", "rdyDelayNs", "serial", "writeZeroes"],
     vid: 0x144d,
     did: 0xa804,
     ssvid: 0x144d,
     ssid: 0xa801,
-    version: '1.2.0',
-    model: 'SM961 NVMe SAMSUNG 1024GB',
-    serial: 'S346NX0J000000',
-    firmware: 'CXA75D0Q',
+    version: "1.2.0",
+    model: "SM961 NVMe SAMSUNG 1024GB",
+    serial: "S346NX0J000000",
+    firmware: "CXA75D0Q",
     ieee: 0x002538,
     mqes: 16383,
     ams: 1,
@@ -569,20 +626,20 @@ export const profiles = {
   // SK hynix PC401, 1c5c:1527 (ssdmeter.github.io, PC401 NVMe SK hynix 256GB, 80003E00): NVMe 1.2,
   // MDTS 128 KiB (MDTS 5), 512 queue entries (MQES 511), 16 queues, round robin only, IO commands
   // Flush, Write, Read, Write Uncorrectable, Dataset Management (no Write Zeroes).
-  'skhynix-pc401': {
+  "skhynix-pc401": {
     ...common,
-    name: 'skhynix-pc401',
-    summary: 'SK hynix PC401: NVMe 1.2, MDTS 128 KiB, 512-entry queues, 16 queues, no Write Zeroes',
-    source: 'ssdmeter.github.io PC401 NVMe SK hynix 256GB (80003E00)',
-    unsourced: ['timeout', 'msixVectors', 'rdyDelayNs', 'serial', 'ieee'],
+    name: "skhynix-pc401",
+    summary: "SK hynix PC401: NVMe 1.2, MDTS 128 KiB, 512-entry queues, 16 queues, no Write Zeroes",
+    source: "ssdmeter.github.io PC401 NVMe SK hynix 256GB (80003E00)",
+    unsourced: ["timeout", "msixVectors", "rdyDelayNs", "serial", "ieee"],
     vid: 0x1c5c,
     did: 0x1527,
     ssvid: 0x1c5c,
     ssid: 0x1527,
-    version: '1.2.0',
-    model: 'PC401 NVMe SK hynix 256GB',
-    serial: 'EJ7CN0000000000000',
-    firmware: '80003E00',
+    version: "1.2.0",
+    model: "PC401 NVMe SK hynix 256GB",
+    serial: "EJ7CN0000000000000",
+    firmware: "80003E00",
     ieee: 0xace42e,
     mqes: 511,
     timeout: 20,
@@ -601,19 +658,21 @@ function parseValue(key, raw, base) {
   const cur = base[key];
   if (Array.isArray(cur)) {
     if (Array.isArray(raw)) return raw.map(Number);
-    const parts = String(raw).split(/[:]|(?<=\d)-(?=\d)/).map((s) => Number(s.trim()));
+    const parts = String(raw)
+      .split(/[:]|(?<=\d)-(?=\d)/)
+      .map((s) => Number(s.trim()));
     if (parts.some((n) => !Number.isFinite(n))) throw new Error(`profile field ${key}: bad range "${raw}"`);
     return parts.length === 1 ? [parts[0], parts[0]] : [parts[0], parts[1]];
   }
-  if (typeof cur === 'boolean') {
-    if (typeof raw === 'boolean') return raw;
+  if (typeof cur === "boolean") {
+    if (typeof raw === "boolean") return raw;
     const s = String(raw).toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-    if (['0', 'false', 'no', 'off'].includes(s)) return false;
+    if (["1", "true", "yes", "on"].includes(s)) return true;
+    if (["0", "false", "no", "off"].includes(s)) return false;
     throw new Error(`profile field ${key}: bad boolean "${raw}"`);
   }
-  if (typeof cur === 'number') {
-    const n = typeof raw === 'number' ? raw : Number(String(raw).replace(/_/g, ''));
+  if (typeof cur === "number") {
+    const n = typeof raw === "number" ? raw : Number(String(raw).replace(/_/g, ""));
     if (!Number.isFinite(n)) throw new Error(`profile field ${key}: bad number "${raw}"`);
     return n;
   }
@@ -624,10 +683,10 @@ function parseValue(key, raw, base) {
 export function parseOverrides(text) {
   const out = {};
   if (!text) return out;
-  for (const part of String(text).split(',')) {
+  for (const part of String(text).split(",")) {
     const s = part.trim();
     if (!s) continue;
-    const eq = s.indexOf('=');
+    const eq = s.indexOf("=");
     if (eq < 0) throw new Error(`profile override "${s}": expected key=value`);
     out[s.slice(0, eq).trim()] = s.slice(eq + 1).trim();
   }
@@ -635,19 +694,25 @@ export function parseOverrides(text) {
 }
 
 // makeProfile(nameOrObject = 'qemu', overrides = {} | "k=v,...") -> a fresh, checked profile object
-export function makeProfile(base = 'qemu', overrides = {}) {
+export function makeProfile(base = "qemu", overrides = {}) {
   let p;
-  if (typeof base === 'string') {
-    if (!profiles[base]) throw new Error(`unknown controller profile "${base}" (have: ${Object.keys(profiles).join(', ')})`);
+  if (typeof base === "string") {
+    if (!profiles[base])
+      throw new Error(`unknown controller profile "${base}" (have: ${Object.keys(profiles).join(", ")})`);
     p = structuredClone(profiles[base]);
     checkProvenance(p);
   } else {
     p = { ...structuredClone(common), ...structuredClone(base) };
   }
-  const ov = typeof overrides === 'string' ? parseOverrides(overrides) : overrides || {};
+  const ov = typeof overrides === "string" ? parseOverrides(overrides) : overrides || {};
   for (const [k, v] of Object.entries(ov)) {
     if (META.has(k)) throw new Error(`profile field "${k}" describes the profile and cannot be overridden`);
-    if (!(k in common)) throw new Error(`unknown profile field "${k}" (have: ${Object.keys(common).filter((f) => !META.has(f)).join(', ')})`);
+    if (!(k in common))
+      throw new Error(
+        `unknown profile field "${k}" (have: ${Object.keys(common)
+          .filter((f) => !META.has(f))
+          .join(", ")})`,
+      );
     p[k] = parseValue(k, v, p);
   }
   checkProfile(p);
@@ -658,40 +723,48 @@ export function checkProfile(p) {
   const bad = (why) => {
     throw new Error(`profile ${p.name}: ${why}`);
   };
-  if (!(p.mqes >= 1 && p.mqes <= 0xffff)) bad('mqes must be 1..65535 (0-based; the spec needs at least 2 entries)');
-  if (!(p.dstrd >= 0 && p.dstrd <= 15)) bad('dstrd must be 0..15');
-  if (!(p.mpsmin >= 0 && p.mpsmin <= p.mpsmax && p.mpsmax <= 15)) bad('need 0 <= mpsmin <= mpsmax <= 15');
-  if (!(p.mdts >= 0 && p.mdts <= 15)) bad('mdts must be 0..15');
-  if (!(p.ioQueuePairs >= 1 && p.ioQueuePairs <= 0xfffe)) bad('ioQueuePairs must be 1..65534');
-  if (!(p.msixVectors >= 0 && p.msixVectors <= 2048)) bad('msixVectors must be 0..2048');
-  if (p.msixBar !== 0 && p.msixBar !== 4) bad('msixBar must be 0 or 4');
-  if (!p.intx && p.msixVectors === 0 && p.msiVectors === 0) bad('a controller needs INTx, MSI or MSI-X');
-  if (![0, 1, 2, 4, 8, 16, 32].includes(p.msiVectors)) bad('msiVectors must be 0 or a power of 2 up to 32');
-  if (!(p.timeout >= 0 && p.timeout <= 255)) bad('timeout must be 0..255');
-  if (!/^\d+\.\d+(\.\d+)?$/.test(p.version)) bad('version must look like 1.4.0');
-  for (const k of ['rdyDelayNs', 'disableDelayNs', 'shutdownDelayNs', 'fetchDelayNs', 'completionDelayNs']) {
+  if (!(p.mqes >= 1 && p.mqes <= 0xffff)) bad("mqes must be 1..65535 (0-based; the spec needs at least 2 entries)");
+  if (!(p.dstrd >= 0 && p.dstrd <= 15)) bad("dstrd must be 0..15");
+  if (!(p.mpsmin >= 0 && p.mpsmin <= p.mpsmax && p.mpsmax <= 15)) bad("need 0 <= mpsmin <= mpsmax <= 15");
+  if (!(p.mdts >= 0 && p.mdts <= 15)) bad("mdts must be 0..15");
+  if (!(p.ioQueuePairs >= 1 && p.ioQueuePairs <= 0xfffe)) bad("ioQueuePairs must be 1..65534");
+  if (!(p.msixVectors >= 0 && p.msixVectors <= 2048)) bad("msixVectors must be 0..2048");
+  if (p.msixBar !== 0 && p.msixBar !== 4) bad("msixBar must be 0 or 4");
+  if (!p.intx && p.msixVectors === 0 && p.msiVectors === 0) bad("a controller needs INTx, MSI or MSI-X");
+  if (![0, 1, 2, 4, 8, 16, 32].includes(p.msiVectors)) bad("msiVectors must be 0 or a power of 2 up to 32");
+  if (!(p.timeout >= 0 && p.timeout <= 255)) bad("timeout must be 0..255");
+  if (!/^\d+\.\d+(\.\d+)?$/.test(p.version)) bad("version must look like 1.4.0");
+  for (const k of ["rdyDelayNs", "disableDelayNs", "shutdownDelayNs", "fetchDelayNs", "completionDelayNs"]) {
     const r = p[k];
-    if (!Array.isArray(r) || r.length !== 2 || !(r[0] >= 0 && r[1] >= r[0])) bad(`${k} must be [lo, hi] with 0 <= lo <= hi`);
+    if (!Array.isArray(r) || r.length !== 2 || !(r[0] >= 0 && r[1] >= r[0]))
+      bad(`${k} must be [lo, hi] with 0 <= lo <= hi`);
   }
   const oneOf = (k, values) => {
-    if (!values.includes(p[k])) bad(`${k} must be one of ${values.join(', ')} (have ${JSON.stringify(p[k])})`);
+    if (!values.includes(p[k])) bad(`${k} must be one of ${values.join(", ")} (have ${JSON.stringify(p[k])})`);
   };
-  oneOf('cnsQuirk', ['none', 'boolean', 'bit0']);
-  oneOf('nidQuirk', ['none', 'nsid-uuid', 'zero']);
-  oneOf('writeZeroesQuirk', ['none', 'nlb-off-by-one']);
-  oneOf('adminSet', ['full', 'qemu-1.x']);
-  oneOf('deallocate', ['zeroes', 'ignore']);
+  oneOf("cnsQuirk", ["none", "boolean", "bit0"]);
+  oneOf("nidQuirk", ["none", "nsid-uuid", "zero"]);
+  oneOf("writeZeroesQuirk", ["none", "nlb-off-by-one"]);
+  oneOf("adminSet", ["full", "qemu-1.x"]);
+  oneOf("deallocate", ["zeroes", "ignore"]);
   // the model's deallocated blocks read as zeroes (or keep their data): DLFEAT 000b (not reported) or 001b, never 010b (FFh)
-  if (!(Number.isInteger(p.dlfeat) && p.dlfeat >= 0 && p.dlfeat <= 0x1f && (p.dlfeat & 7) <= 1)) bad('dlfeat: bits 2:0 must be 000b or 001b (deallocated blocks read as zeroes), bits 7:5 reserved');
-  oneOf('ioSqeBytes', [64, 128]);
-  oneOf('dmaBits', [48, 64]);
-  if (!(Number.isInteger(p.rdyHandsOffNs) && p.rdyHandsOffNs >= 0)) bad('rdyHandsOffNs must be a whole number of ns, >= 0');
-  if (p.rdyHandsOffNs && p.disableDelayNs[1] > p.rdyHandsOffNs) bad('disableDelayNs must end within rdyHandsOffNs (the reset finishes while the host keeps its hands off)');
-  if (!(Number.isInteger(p.tagLimit) && p.tagLimit >= 0 && p.tagLimit <= 0x10000)) bad('tagLimit must be 0 (none) or 1..65536');
-  if (p.tagLimit && p.tagLimit < p.mqes + 1) bad(`tagLimit ${p.tagLimit} below the queue depth CAP.MQES + 1 = ${p.mqes + 1}: a full queue could not be used`);
-  if (p.writeZeroesQuirk !== 'none' && !p.writeZeroes) bad('writeZeroesQuirk needs writeZeroes (a quirk in a command the controller does not have)');
-  if (!(Number.isInteger(p.sqes) && p.sqes >= 0 && p.sqes <= 0xff)) bad('sqes must be a byte');
-  if (p.ioSqeBytes === 128 && (p.sqes & 0xf) > 6) bad('sqes: required size above 64 bytes, but the admin queue uses 64');
+  if (!(Number.isInteger(p.dlfeat) && p.dlfeat >= 0 && p.dlfeat <= 0x1f && (p.dlfeat & 7) <= 1))
+    bad("dlfeat: bits 2:0 must be 000b or 001b (deallocated blocks read as zeroes), bits 7:5 reserved");
+  oneOf("ioSqeBytes", [64, 128]);
+  oneOf("dmaBits", [48, 64]);
+  if (!(Number.isInteger(p.rdyHandsOffNs) && p.rdyHandsOffNs >= 0))
+    bad("rdyHandsOffNs must be a whole number of ns, >= 0");
+  if (p.rdyHandsOffNs && p.disableDelayNs[1] > p.rdyHandsOffNs)
+    bad("disableDelayNs must end within rdyHandsOffNs (the reset finishes while the host keeps its hands off)");
+  if (!(Number.isInteger(p.tagLimit) && p.tagLimit >= 0 && p.tagLimit <= 0x10000))
+    bad("tagLimit must be 0 (none) or 1..65536");
+  if (p.tagLimit && p.tagLimit < p.mqes + 1)
+    bad(`tagLimit ${p.tagLimit} below the queue depth CAP.MQES + 1 = ${p.mqes + 1}: a full queue could not be used`);
+  if (p.writeZeroesQuirk !== "none" && !p.writeZeroes)
+    bad("writeZeroesQuirk needs writeZeroes (a quirk in a command the controller does not have)");
+  if (!(Number.isInteger(p.sqes) && p.sqes >= 0 && p.sqes <= 0xff)) bad("sqes must be a byte");
+  if (p.ioSqeBytes === 128 && (p.sqes & 0xf) > 6)
+    bad("sqes: required size above 64 bytes, but the admin queue uses 64");
   return p;
 }
 
@@ -703,39 +776,44 @@ export function checkProvenance(p) {
   const bad = (why) => {
     throw new Error(`profile ${p.name}: ${why}`);
   };
-  if (typeof p.summary !== 'string' || !p.summary || /[\n\r]/.test(p.summary) || p.summary.length > 120) bad('summary must be one line of 1..120 characters');
-  if (typeof p.source !== 'string' || !p.source || /[\n\r]/.test(p.source)) bad('source must be one line saying where the facts come from');
-  if (!Array.isArray(p.linuxQuirks) || p.linuxQuirks.some((q) => !LINUX_QUIRKS.includes(q))) bad(`linuxQuirks must be NVME_QUIRK_* names without the prefix (${LINUX_QUIRKS.join(', ')})`);
-  if (!Array.isArray(p.unsourced) || p.unsourced.some((k) => !(k in common) || META.has(k))) bad('unsourced must list profile fields');
+  if (typeof p.summary !== "string" || !p.summary || /[\n\r]/.test(p.summary) || p.summary.length > 120)
+    bad("summary must be one line of 1..120 characters");
+  if (typeof p.source !== "string" || !p.source || /[\n\r]/.test(p.source))
+    bad("source must be one line saying where the facts come from");
+  if (!Array.isArray(p.linuxQuirks) || p.linuxQuirks.some((q) => !LINUX_QUIRKS.includes(q)))
+    bad(`linuxQuirks must be NVME_QUIRK_* names without the prefix (${LINUX_QUIRKS.join(", ")})`);
+  if (!Array.isArray(p.unsourced) || p.unsourced.some((k) => !(k in common) || META.has(k)))
+    bad("unsourced must list profile fields");
   // a listed Linux quirk is reproduced, or the profile's comment says why not (then it is in a
   // profile for an id Linux marks for several products, e.g. QEMU's): checked for the ones the
   // model implements.
   const has = (q) => p.linuxQuirks.includes(q);
-  if (p.rdyHandsOffNs && !has('DELAY_BEFORE_CHK_RDY')) bad('rdyHandsOffNs without DELAY_BEFORE_CHK_RDY in linuxQuirks');
-  if (has('DELAY_BEFORE_CHK_RDY') && !p.rdyHandsOffNs) bad('DELAY_BEFORE_CHK_RDY needs rdyHandsOffNs');
-  if (p.cnsQuirk !== 'none' && !has('IDENTIFY_CNS')) bad('cnsQuirk without IDENTIFY_CNS in linuxQuirks');
-  if (p.nidQuirk !== 'none' && !has('BOGUS_NID')) bad('nidQuirk without BOGUS_NID in linuxQuirks');
-  if (has('BOGUS_NID') && p.nidQuirk === 'none') bad('BOGUS_NID needs nidQuirk');
-  if ((p.ioSqeBytes === 128) !== has('128_BYTES_SQES')) bad('ioSqeBytes 128 goes with 128_BYTES_SQES');
-  if (p.sharedTags !== has('SHARED_TAGS')) bad('sharedTags goes with SHARED_TAGS');
-  if (!!p.tagLimit !== has('SKIP_CID_GEN')) bad('tagLimit goes with SKIP_CID_GEN');
-  if (has('SINGLE_VECTOR') && p.msixVectors > 1) bad('SINGLE_VECTOR: at most one MSI-X vector');
-  if (p.writeZeroesQuirk !== 'none' && !has('DISABLE_WRITE_ZEROES')) bad('writeZeroesQuirk without DISABLE_WRITE_ZEROES in linuxQuirks');
-  if ((p.dmaBits === 48) !== has('DMA_ADDRESS_BITS_48')) bad('dmaBits 48 goes with DMA_ADDRESS_BITS_48');
+  if (p.rdyHandsOffNs && !has("DELAY_BEFORE_CHK_RDY")) bad("rdyHandsOffNs without DELAY_BEFORE_CHK_RDY in linuxQuirks");
+  if (has("DELAY_BEFORE_CHK_RDY") && !p.rdyHandsOffNs) bad("DELAY_BEFORE_CHK_RDY needs rdyHandsOffNs");
+  if (p.cnsQuirk !== "none" && !has("IDENTIFY_CNS")) bad("cnsQuirk without IDENTIFY_CNS in linuxQuirks");
+  if (p.nidQuirk !== "none" && !has("BOGUS_NID")) bad("nidQuirk without BOGUS_NID in linuxQuirks");
+  if (has("BOGUS_NID") && p.nidQuirk === "none") bad("BOGUS_NID needs nidQuirk");
+  if ((p.ioSqeBytes === 128) !== has("128_BYTES_SQES")) bad("ioSqeBytes 128 goes with 128_BYTES_SQES");
+  if (p.sharedTags !== has("SHARED_TAGS")) bad("sharedTags goes with SHARED_TAGS");
+  if (!!p.tagLimit !== has("SKIP_CID_GEN")) bad("tagLimit goes with SKIP_CID_GEN");
+  if (has("SINGLE_VECTOR") && p.msixVectors > 1) bad("SINGLE_VECTOR: at most one MSI-X vector");
+  if (p.writeZeroesQuirk !== "none" && !has("DISABLE_WRITE_ZEROES"))
+    bad("writeZeroesQuirk without DISABLE_WRITE_ZEROES in linuxQuirks");
+  if ((p.dmaBits === 48) !== has("DMA_ADDRESS_BITS_48")) bad("dmaBits 48 goes with DMA_ADDRESS_BITS_48");
   return p;
 }
 for (const p of Object.values(profiles)) checkProvenance(checkProfile(p));
 
 // One line per profile for --help: name, summary, source.
-export function profileHelp(indent = '  ') {
+export function profileHelp(indent = "  ") {
   const width = Math.max(...Object.keys(profiles).map((n) => n.length));
   return Object.values(profiles)
-    .map((p) => `${indent}${p.name.padEnd(width)}  ${p.summary}\n${indent}${' '.repeat(width)}  source: ${p.source}`)
-    .join('\n');
+    .map((p) => `${indent}${p.name.padEnd(width)}  ${p.summary}\n${indent}${" ".repeat(width)}  source: ${p.source}`)
+    .join("\n");
 }
 
 // VS register value: major << 16 | minor << 8 | tertiary (§3.1.2)
 export function versionValue(version) {
-  const [maj, min, ter = 0] = String(version).split('.').map(Number);
+  const [maj, min, ter = 0] = String(version).split(".").map(Number);
   return (maj << 16) | (min << 8) | ter;
 }

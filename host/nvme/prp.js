@@ -3,8 +3,8 @@
 // (§4.4) to segments and move the data through host DMA, refusing addresses in the
 // controller's own BARs and DMA with bus mastering off.
 
-import { SCT, SC, PCI } from './constants.js';
-import { fail, invalidField, DmaError, hex } from './common.js';
+import { SCT, SC, PCI } from "./constants.js";
+import { fail, invalidField, DmaError, hex } from "./common.js";
 
 // ---- PRP walking (1.4 §4.3 "Physical Region Page Entry and List") ------------------------------
 // walkPrp({ prp1, prp2, len, pageSize, readList }) -> { ok: true, segments: [{ addr, len }] }
@@ -25,11 +25,13 @@ export function walkPrp({ prp1, prp2, len, pageSize, readList }) {
   let remaining = len - first;
   if (remaining === 0) return { ok: true, segments };
   if (remaining <= pageSize) {
-    if (prp2 % ps) return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: `PRP2 ${hex(prp2)} (second data page) is not page-aligned` };
+    if (prp2 % ps)
+      return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: `PRP2 ${hex(prp2)} (second data page) is not page-aligned` };
     segments.push({ addr: prp2, len: remaining });
     return { ok: true, segments };
   }
-  if (prp2 & 7n) return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: `PRP2 ${hex(prp2)} (PRP list pointer) is not qword-aligned` };
+  if (prp2 & 7n)
+    return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: `PRP2 ${hex(prp2)} (PRP list pointer) is not qword-aligned` };
   let list = prp2;
   let listPages = 0;
   while (remaining > 0) {
@@ -43,7 +45,11 @@ export function walkPrp({ prp1, prp2, len, pageSize, readList }) {
     for (let i = 0; i < dataEntries; i++) {
       const e = entries[i];
       if (e % ps) {
-        return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: `PRP list entry ${i} at ${hex(list + BigInt(i * 8))} = ${hex(e)} is not page-aligned` };
+        return {
+          ok: false,
+          sc: SC.INVALID_PRP_OFFSET,
+          why: `PRP list entry ${i} at ${hex(list + BigInt(i * 8))} = ${hex(e)} is not page-aligned`,
+        };
       }
       const n = Math.min(remaining, pageSize);
       const last = segments[segments.length - 1];
@@ -54,11 +60,16 @@ export function walkPrp({ prp1, prp2, len, pageSize, readList }) {
     if (chain) {
       const next = entries[count - 1];
       if (next % ps) {
-        return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: `PRP list chain pointer at ${hex(list + BigInt((count - 1) * 8))} = ${hex(next)} is not page-aligned` };
+        return {
+          ok: false,
+          sc: SC.INVALID_PRP_OFFSET,
+          why: `PRP list chain pointer at ${hex(list + BigInt((count - 1) * 8))} = ${hex(next)} is not page-aligned`,
+        };
       }
       list = next;
     }
-    if (listPages > 1 + len / pageSize) return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: 'PRP list chain does not end' };
+    if (listPages > 1 + len / pageSize)
+      return { ok: false, sc: SC.INVALID_PRP_OFFSET, why: "PRP list chain does not end" };
   }
   return { ok: true, segments };
 }
@@ -100,7 +111,7 @@ export const dmaMethods = {
       return this.host.dmaRead(addr, len);
     } catch (e) {
       this.stats.dmaFaults++;
-      if (e?.name !== 'DmaFault') this.host.dmaFault?.(addr, len, `${this.name}: DMA read: ${e.message}`);
+      if (e?.name !== "DmaFault") this.host.dmaFault?.(addr, len, `${this.name}: DMA read: ${e.message}`);
       throw new DmaError(`DMA read of ${len} bytes at ${hex(addr)} failed: ${e.message}`);
     }
   },
@@ -111,7 +122,7 @@ export const dmaMethods = {
       this.host.dmaWrite(addr, bytes);
     } catch (e) {
       this.stats.dmaFaults++;
-      if (e?.name !== 'DmaFault') this.host.dmaFault?.(addr, bytes.length, `${this.name}: DMA write: ${e.message}`);
+      if (e?.name !== "DmaFault") this.host.dmaFault?.(addr, bytes.length, `${this.name}: DMA write: ${e.message}`);
       throw new DmaError(`DMA write of ${bytes.length} bytes at ${hex(addr)} failed: ${e.message}`);
     }
   },
@@ -136,7 +147,12 @@ export const dmaMethods = {
     if (!r.ok) throw fail(SCT.GENERIC, r.sc, r.why);
     for (const s of r.segments) {
       const bar = this._inOwnBar(s.addr, s.len);
-      if (bar) throw fail(SCT.GENERIC, SC.DATA_TRANSFER_ERROR, `PRP entry ${hex(s.addr)} points into the controller's own ${bar}`);
+      if (bar)
+        throw fail(
+          SCT.GENERIC,
+          SC.DATA_TRANSFER_ERROR,
+          `PRP entry ${hex(s.addr)} points into the controller's own ${bar}`,
+        );
     }
     return r.segments;
   },
@@ -148,18 +164,33 @@ export const dmaMethods = {
     let total = 0;
     const parseDesc = (b, o) => {
       const dv = new DataView(b.buffer, b.byteOffset + o, 16);
-      return { addr: dv.getBigUint64(0, true), len: dv.getUint32(8, true), type: b[o + 15] >> 4, subtype: b[o + 15] & 0xf };
+      return {
+        addr: dv.getBigUint64(0, true),
+        len: dv.getUint32(8, true),
+        type: b[o + 15] >> 4,
+        subtype: b[o + 15] & 0xf,
+      };
     };
     const take = (d) => {
-      if (d.subtype !== 0) throw fail(SCT.GENERIC, SC.INVALID_SGL_TYPE, `SGL descriptor subtype ${d.subtype} not supported`);
+      if (d.subtype !== 0)
+        throw fail(SCT.GENERIC, SC.INVALID_SGL_TYPE, `SGL descriptor subtype ${d.subtype} not supported`);
       if (d.type === 1) {
-        if (!toHost) throw fail(SCT.GENERIC, SC.INVALID_SGL_TYPE, 'SGL Bit Bucket descriptor in a command that moves data to the controller');
+        if (!toHost)
+          throw fail(
+            SCT.GENERIC,
+            SC.INVALID_SGL_TYPE,
+            "SGL Bit Bucket descriptor in a command that moves data to the controller",
+          );
         total += d.len; // bit bucket: skipped bytes (reads only)
         segments.push({ addr: null, len: d.len });
         return;
       }
-      if (this.p.sglDword && ((d.addr & 3n) || d.len % 4)) {
-        throw fail(SCT.GENERIC, SC.INVALID_SGL_BLOCK_GRANULARITY, `SGL Data Block ${hex(d.addr)} +${d.len} not dword-aligned (SGLS bits 1:0 = 10b)`);
+      if (this.p.sglDword && (d.addr & 3n || d.len % 4)) {
+        throw fail(
+          SCT.GENERIC,
+          SC.INVALID_SGL_BLOCK_GRANULARITY,
+          `SGL Data Block ${hex(d.addr)} +${d.len} not dword-aligned (SGLS bits 1:0 = 10b)`,
+        );
       }
       if (total < len && d.len) segments.push({ addr: d.addr, len: Math.min(d.len, len - total) });
       total += d.len;
@@ -171,8 +202,10 @@ export const dmaMethods = {
         take(d);
         break;
       }
-      if (d.type !== 2 && d.type !== 3) throw fail(SCT.GENERIC, SC.INVALID_SGL_TYPE, `SGL descriptor type ${d.type} not supported`);
-      if (d.len === 0 || d.len % 16) throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, `SGL segment length ${d.len} not a multiple of 16`);
+      if (d.type !== 2 && d.type !== 3)
+        throw fail(SCT.GENERIC, SC.INVALID_SGL_TYPE, `SGL descriptor type ${d.type} not supported`);
+      if (d.len === 0 || d.len % 16)
+        throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, `SGL segment length ${d.len} not a multiple of 16`);
       const n = d.len / 16;
       const seg = this._dmaRead(d.addr, d.len);
       const last = d.type === 3;
@@ -180,21 +213,34 @@ export const dmaMethods = {
       for (let i = 0; i < n; i++) {
         const e = parseDesc(seg, i * 16);
         if (e.type === 2 || e.type === 3) {
-          if (last || i !== n - 1) throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, 'SGL segment descriptor not in the last slot of a Segment');
+          if (last || i !== n - 1)
+            throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, "SGL segment descriptor not in the last slot of a Segment");
           next = e;
         } else take(e);
       }
       if (!next) {
-        if (!last) throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, 'SGL Segment without a following segment descriptor');
+        if (!last)
+          throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, "SGL Segment without a following segment descriptor");
         break;
       }
       d = next;
-      if (++guard > 4096) throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, 'SGL chain does not end');
+      if (++guard > 4096) throw fail(SCT.GENERIC, SC.INVALID_SGL_SEGMENT, "SGL chain does not end");
     }
-    if (total < len) throw fail(SCT.GENERIC, SC.INVALID_SGL_DATA_LENGTH, `SGL describes ${total} bytes, the command transfers ${len}`);
-    if (total > len && !this.p.sglExcess) throw fail(SCT.GENERIC, SC.INVALID_SGL_DATA_LENGTH, `SGL describes ${total} bytes, more than the ${len} the command transfers (SGLS bit 20 clear)`);
+    if (total < len)
+      throw fail(SCT.GENERIC, SC.INVALID_SGL_DATA_LENGTH, `SGL describes ${total} bytes, the command transfers ${len}`);
+    if (total > len && !this.p.sglExcess)
+      throw fail(
+        SCT.GENERIC,
+        SC.INVALID_SGL_DATA_LENGTH,
+        `SGL describes ${total} bytes, more than the ${len} the command transfers (SGLS bit 20 clear)`,
+      );
     for (const s of segments) {
-      if (s.addr !== null && this._inOwnBar(s.addr, s.len)) throw fail(SCT.GENERIC, SC.DATA_TRANSFER_ERROR, `SGL address ${hex(s.addr)} points into the controller's own BAR`);
+      if (s.addr !== null && this._inOwnBar(s.addr, s.len))
+        throw fail(
+          SCT.GENERIC,
+          SC.DATA_TRANSFER_ERROR,
+          `SGL address ${hex(s.addr)} points into the controller's own BAR`,
+        );
     }
     return segments;
   },

@@ -3,8 +3,23 @@
 // (§4.2), scheduling them (with the injected drop/slow/CFS faults), and posting completions with
 // the phase tag (§4.6) when the CQ has room. NVMe 1.4 §4.1 and §7.2 (command processing).
 
-import { REG, CSTS, SHST, ADMIN, LOG, AER_TYPE, AER_ERROR_INFO, SCT, SC, CSS, field, opcodeName, statusName, packStatus } from './constants.js';
-import { SQE_BYTES, CQE_BYTES, CmdError, invalidField, DmaError, hex } from './common.js';
+import {
+  REG,
+  CSTS,
+  SHST,
+  ADMIN,
+  LOG,
+  AER_TYPE,
+  AER_ERROR_INFO,
+  SCT,
+  SC,
+  CSS,
+  field,
+  opcodeName,
+  statusName,
+  packStatus,
+} from "./constants.js";
+import { SQE_BYTES, CQE_BYTES, CmdError, invalidField, DmaError, hex } from "./common.js";
 
 export const queueMethods = {
   // ======================= queues ==============================================================
@@ -28,17 +43,18 @@ export const queueMethods = {
     this.stats.doorbells++;
     const rel = off - REG.DOORBELL_BASE;
     if (off >= this.doorbellEnd || rel % this.stride) {
-      const why = rel % this.stride
-        ? `doorbell write at ${hex(off)}: not on the ${this.stride}-byte doorbell stride (CAP.DSTRD=${this.p.dstrd})`
-        : `doorbell write at ${hex(off)}: beyond the last queue's doorbell (${this.maxQid} IO queue pairs)`;
-      this._violation(why + ': ignored');
+      const why =
+        rel % this.stride
+          ? `doorbell write at ${hex(off)}: not on the ${this.stride}-byte doorbell stride (CAP.DSTRD=${this.p.dstrd})`
+          : `doorbell write at ${hex(off)}: beyond the last queue's doorbell (${this.maxQid} IO queue pairs)`;
+      this._violation(why + ": ignored");
       this._asyncEvent(AER_TYPE.ERROR, AER_ERROR_INFO.INVALID_DOORBELL_REGISTER, LOG.ERROR_INFO);
       return;
     }
     const idx = rel / this.stride;
     const qid = idx >> 1;
     const isCq = (idx & 1) === 1;
-    const what = `${isCq ? 'CQ' : 'SQ'}${qid} ${isCq ? 'head' : 'tail'} doorbell`;
+    const what = `${isCq ? "CQ" : "SQ"}${qid} ${isCq ? "head" : "tail"} doorbell`;
     if (this.csts & CSTS.CFS) {
       this._log(`${what} = ${value} ignored: controller is in fatal state`);
       return;
@@ -47,7 +63,8 @@ export const queueMethods = {
       this._violation(`${what} = ${value} written while the controller is not ready (CSTS.RDY=0): ignored`);
       return;
     }
-    if (field(this.csts, [2, 2]) !== SHST.NORMAL) this._violation(`${what} = ${value} written after a shutdown notification`);
+    if (field(this.csts, [2, 2]) !== SHST.NORMAL)
+      this._violation(`${what} = ${value} written after a shutdown notification`);
     if (isCq) {
       const cq = this.cqs.get(qid);
       if (!cq) {
@@ -107,25 +124,25 @@ export const queueMethods = {
       if (t !== null) sq.tail = t;
     }
     for (let pass = 0; pass <= sq.size; pass++) {
-    while (sq.head !== sq.tail) {
-      const addr = sq.base + BigInt(sq.head * stride);
-      let bytes;
-      try {
-        bytes = this._dmaRead(addr, SQE_BYTES);
-      } catch (e) {
-        if (!(e instanceof DmaError)) throw e;
-        this._fatal(`cannot fetch SQ${sq.qid} entry ${sq.head} at ${hex(addr)}: ${e.message}`);
-        return;
+      while (sq.head !== sq.tail) {
+        const addr = sq.base + BigInt(sq.head * stride);
+        let bytes;
+        try {
+          bytes = this._dmaRead(addr, SQE_BYTES);
+        } catch (e) {
+          if (!(e instanceof DmaError)) throw e;
+          this._fatal(`cannot fetch SQ${sq.qid} entry ${sq.head} at ${hex(addr)}: ${e.message}`);
+          return;
+        }
+        sq.head = (sq.head + 1) % sq.size;
+        batch.push(this._parse(bytes));
       }
-      sq.head = (sq.head + 1) % sq.size;
-      batch.push(this._parse(bytes));
-    }
-    if (sq.shadow === undefined) break;
-    if (!this._writeEventIdx(sq, sq.tail)) return;
-    const t = this._shadowTail(sq);
-    if (this.csts & CSTS.CFS) return;
-    if (t === null || t === sq.tail) break;
-    sq.tail = t;
+      if (sq.shadow === undefined) break;
+      if (!this._writeEventIdx(sq, sq.tail)) return;
+      const t = this._shadowTail(sq);
+      if (this.csts & CSTS.CFS) return;
+      if (t === null || t === sq.tail) break;
+      sq.tail = t;
     }
     const admin = sq.qid === 0;
     if (!admin && this.p.reorder) this.rng.shuffle(batch);
@@ -164,7 +181,7 @@ export const queueMethods = {
     const bucket = admin ? this.stats.admin : this.stats.io;
     bucket[opname] = (bucket[opname] ?? 0) + 1;
     this.stats.commands++;
-    const rec = { sqid: sq.qid, cqid: sq.cqid, cid: cmd.cid, cmd, admin, opname, state: 'pending', sqhd: sq.head };
+    const rec = { sqid: sq.qid, cqid: sq.cqid, cid: cmd.cid, cmd, admin, opname, state: "pending", sqhd: sq.head };
     const key = (sq.qid << 16) | cmd.cid;
 
     if (!admin) {
@@ -182,7 +199,9 @@ export const queueMethods = {
     // one table for every queue, of tagLimit entries. A collision, or an id past the table, takes
     // the controller down (Linux: "they blow up (and shut the machine down)").
     if (this.p.tagLimit && cmd.cid >= this.p.tagLimit) {
-      this._violation(`SQ${sq.qid}: command id ${cmd.cid} (${opname}) not below ${this.p.tagLimit}: this controller's command ids must stay below its queue depth (NVME_QUIRK_SKIP_CID_GEN)`);
+      this._violation(
+        `SQ${sq.qid}: command id ${cmd.cid} (${opname}) not below ${this.p.tagLimit}: this controller's command ids must stay below its queue depth (NVME_QUIRK_SKIP_CID_GEN)`,
+      );
       this._fatal(`command id ${cmd.cid} beyond the controller's ${this.p.tagLimit}-entry tag table`);
       return;
     }
@@ -191,7 +210,7 @@ export const queueMethods = {
         if (other.cid === cmd.cid && other.sqid !== sq.qid && !other.conflict) {
           this._violation(
             `SQ${sq.qid}: command id ${cmd.cid} (${opname}) submitted while SQ${other.sqid} has command id ${cmd.cid} (${other.opname}) outstanding: ` +
-              'this controller shares one tag space across the admin and IO queues (NVME_QUIRK_SHARED_TAGS)',
+              "this controller shares one tag space across the admin and IO queues (NVME_QUIRK_SHARED_TAGS)",
           );
           this._fatal(`command id ${cmd.cid} used on SQ${sq.qid} and SQ${other.sqid} at once (shared tags)`);
           return;
@@ -201,10 +220,17 @@ export const queueMethods = {
 
     if (this.outstanding.has(key)) {
       const other = this.outstanding.get(key);
-      this._violation(`SQ${sq.qid}: command id ${cmd.cid} (${opname}) submitted while command id ${cmd.cid} (${other.opname}) is still outstanding`);
+      this._violation(
+        `SQ${sq.qid}: command id ${cmd.cid} (${opname}) submitted while command id ${cmd.cid} (${other.opname}) is still outstanding`,
+      );
       rec.conflict = true;
       this._at(this._delay(this.p.completionDelayNs), () =>
-        this._complete(rec, { sct: SCT.GENERIC, sc: SC.CID_CONFLICT, dnr: true, why: `command id ${cmd.cid} already outstanding` }),
+        this._complete(rec, {
+          sct: SCT.GENERIC,
+          sc: SC.CID_CONFLICT,
+          dnr: true,
+          why: `command id ${cmd.cid} already outstanding`,
+        }),
       );
       return;
     }
@@ -212,14 +238,26 @@ export const queueMethods = {
     rec.key = key;
 
     // AERs are held until an event happens (§5.2); a controller without them fails the opcode
-    if (admin && cmd.opcode === ADMIN.ASYNC_EVENT_REQUEST && !cmd.fuse && !cmd.psdt && this.p.aer && this.p.adminSet === 'full') {
+    if (
+      admin &&
+      cmd.opcode === ADMIN.ASYNC_EVENT_REQUEST &&
+      !cmd.fuse &&
+      !cmd.psdt &&
+      this.p.aer &&
+      this.p.adminSet === "full"
+    ) {
       if (this.aers.length > this.p.aerl) {
         this._at(this._delay(this.p.completionDelayNs), () =>
-          this._complete(rec, { sct: SCT.COMMAND_SPECIFIC, sc: CSS.AER_LIMIT_EXCEEDED, dnr: true, why: `more than AERL+1 = ${this.p.aerl + 1} outstanding` }),
+          this._complete(rec, {
+            sct: SCT.COMMAND_SPECIFIC,
+            sc: CSS.AER_LIMIT_EXCEEDED,
+            dnr: true,
+            why: `more than AERL+1 = ${this.p.aerl + 1} outstanding`,
+          }),
         );
         return;
       }
-      rec.state = 'aer';
+      rec.state = "aer";
       this.aers.push(rec);
       this._deliverAsyncEvents();
       return;
@@ -233,10 +271,11 @@ export const queueMethods = {
       }
     }
 
-    const dropOnce = !admin && this.faults.dropAfter != null && !this.dropFired && this.ioFetched > this.faults.dropAfter;
+    const dropOnce =
+      !admin && this.faults.dropAfter != null && !this.dropFired && this.ioFetched > this.faults.dropAfter;
     if (dropOnce) this.dropFired = true;
     if (!admin && (dropOnce || this.faultRng.chance(this.faults.dropRate))) {
-      rec.state = 'dropped';
+      rec.state = "dropped";
       this.stats.injected.drop++;
       this._log(`injected fault: SQ${sq.qid} cid ${cmd.cid} (${opname}) dropped`);
       return;
@@ -257,15 +296,16 @@ export const queueMethods = {
   },
 
   _execute(rec) {
-    if (rec.state !== 'pending') return;
-    rec.state = 'executing';
+    if (rec.state !== "pending") return;
+    rec.state = "executing";
     let result;
     try {
       this._commonChecks(rec);
       result = rec.admin ? this._admin(rec) : this._io(rec);
     } catch (e) {
       if (e instanceof CmdError) result = { sct: e.sct, sc: e.sc, dnr: e.dnr, why: e.message };
-      else if (e instanceof DmaError) result = { sct: SCT.GENERIC, sc: SC.DATA_TRANSFER_ERROR, dnr: true, why: e.message };
+      else if (e instanceof DmaError)
+        result = { sct: SCT.GENERIC, sc: SC.DATA_TRANSFER_ERROR, dnr: true, why: e.message };
       else throw e;
     }
     if (rec.abortCounted) this.abortsInFlight--;
@@ -276,24 +316,32 @@ export const queueMethods = {
   _commonChecks(rec) {
     const { cmd, admin } = rec;
     if (cmd.fuse) throw invalidField(`fused operation (FUSE=${cmd.fuse}) not supported (Identify FUSES=0)`);
-    if (cmd.psdt === 3) throw invalidField('PSDT=11b is reserved');
+    if (cmd.psdt === 3) throw invalidField("PSDT=11b is reserved");
     if (cmd.psdt) {
-      if (admin) throw invalidField('admin commands must use PRPs (PSDT=00b)');
+      if (admin) throw invalidField("admin commands must use PRPs (PSDT=00b)");
       if (!this.p.sgl) throw invalidField(`PSDT=${cmd.psdt}: SGLs not supported (Identify SGLS=0)`);
     }
   },
 
   // post a completion (possibly later, when the CQ has room)
   _complete(rec, { sct = 0, sc = 0, dnr = false, dw0 = 0, dw1 = 0, why = null }) {
-    if (rec.state === 'done') return;
-    rec.state = 'done';
+    if (rec.state === "done") return;
+    rec.state = "done";
     const cq = this.cqs.get(rec.cqid);
     if (sct || sc) {
       this.stats.errors++;
-      this._log(`SQ${rec.sqid} cid ${rec.cid} ${rec.opname}: ${statusName(sct, sc)}${why ? ` (${why})` : ''}`);
-      if (!(sct === SCT.GENERIC && (sc === SC.ABORT_REQUESTED || sc === SC.ABORTED_SQ_DELETION))) this._logError(rec, sct, sc, dnr);
+      this._log(`SQ${rec.sqid} cid ${rec.cid} ${rec.opname}: ${statusName(sct, sc)}${why ? ` (${why})` : ""}`);
+      if (!(sct === SCT.GENERIC && (sc === SC.ABORT_REQUESTED || sc === SC.ABORTED_SQ_DELETION)))
+        this._logError(rec, sct, sc, dnr);
     }
-    const entry = { rec, sqid: rec.sqid, cid: rec.cid, dw0: dw0 >>> 0, dw1: dw1 >>> 0, status: packStatus({ sct, sc, dnr }) };
+    const entry = {
+      rec,
+      sqid: rec.sqid,
+      cid: rec.cid,
+      dw0: dw0 >>> 0,
+      dw1: dw1 >>> 0,
+      status: packStatus({ sct, sc, dnr }),
+    };
     if (!cq) {
       if (!rec.conflict && this.outstanding.get(rec.key) === rec) this.outstanding.delete(rec.key);
       return;

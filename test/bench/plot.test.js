@@ -21,48 +21,72 @@ sweep driver=linux engine=io_uring op=read block_bytes=4096 qd=32 error (linux j
 
 function parse(svg) {
   const errors = [];
-  const doc = new DOMParser({ onError: (level, msg) => errors.push(`${level}: ${msg}`) }).parseFromString(svg, "image/svg+xml");
+  const doc = new DOMParser({ onError: (level, msg) => errors.push(`${level}: ${msg}`) }).parseFromString(
+    svg,
+    "image/svg+xml",
+  );
   expect(errors).toEqual([]);
   expect(doc.documentElement.tagName).toBe("svg");
   return doc;
 }
 
 const all = (doc, tag) => Array.from(doc.getElementsByTagName(tag));
-const byClass = (doc, tag, cls) => all(doc, tag).filter((e) => (e.getAttribute("class") ?? "").split(" ").includes(cls));
+const byClass = (doc, tag, cls) =>
+  all(doc, tag).filter((e) => (e.getAttribute("class") ?? "").split(" ").includes(cls));
 const texts = (doc, cls) => byClass(doc, "text", cls).map((t) => t.textContent);
 
 describe("bench/plot.js", () => {
   it("parses the sweep's lines: points, floors, timed-out points; comments and errors skipped", () => {
     expect(fieldsOf("sweep a=1 timed-out b=x")).toEqual({ a: "1", "timed-out": true, b: "x" });
     const d = parseSweep(SWEEP);
-    expect(d.floors).toEqual([{ blockBytes: 4096, iops: 35087, deviceUs: 28.5 }, { blockBytes: 131072, iops: 25000, deviceUs: 40 }]);
+    expect(d.floors).toEqual([
+      { blockBytes: 4096, iops: 35087, deviceUs: 28.5 },
+      { blockBytes: 131072, iops: 25000, deviceUs: 40 },
+    ]);
     expect(d.points.length).toBe(8);
-    expect(d.points.filter((p) => p.timedOut)).toEqual([{ driver: "linux", engine: "io_uring", irq: undefined, blockBytes: 4096, qd: 64, iops: null, timedOut: true }]);
+    expect(d.points.filter((p) => p.timedOut)).toEqual([
+      { driver: "linux", engine: "io_uring", irq: undefined, blockBytes: 4096, qd: 64, iops: null, timedOut: true },
+    ]);
   });
 
   it("draws every point where its figures put it, on a log2 x axis and a log y axis", () => {
     const doc = parse(renderSvg(parseSweep(SWEEP)));
     const points = byClass(doc, "circle", "point").map((c) => ({
-      driver: c.getAttribute("data-driver"), bytes: Number(c.getAttribute("data-block-bytes")), qd: Number(c.getAttribute("data-qd")),
-      iops: Number(c.getAttribute("data-iops")), x: Number(c.getAttribute("cx")), y: Number(c.getAttribute("cy")),
+      driver: c.getAttribute("data-driver"),
+      bytes: Number(c.getAttribute("data-block-bytes")),
+      qd: Number(c.getAttribute("data-qd")),
+      iops: Number(c.getAttribute("data-iops")),
+      x: Number(c.getAttribute("cx")),
+      y: Number(c.getAttribute("cy")),
     }));
-    expect(points.map((p) => `${p.driver} ${p.bytes} ${p.qd} ${p.iops}`).sort()).toEqual([
-      "linux 4096 1 7178", "linux 4096 8 9232",
-      "nvme-wasm 131072 1 15000", "nvme-wasm 131072 64 50000",
-      "nvme-wasm 4096 1 30871", "nvme-wasm 4096 64 200000", "nvme-wasm 4096 8 120000",
-    ].sort());
+    expect(points.map((p) => `${p.driver} ${p.bytes} ${p.qd} ${p.iops}`).sort()).toEqual(
+      [
+        "linux 4096 1 7178",
+        "linux 4096 8 9232",
+        "nvme-wasm 131072 1 15000",
+        "nvme-wasm 131072 64 50000",
+        "nvme-wasm 4096 1 30871",
+        "nvme-wasm 4096 64 200000",
+        "nvme-wasm 4096 8 120000",
+      ].sort(),
+    );
     const at = (driver, bytes, qd) => points.find((p) => p.driver === driver && p.bytes === bytes && p.qd === qd);
     // log2 x: QD 1 -> 8 is three steps, 8 -> 64 three more, the same distance.
-    const x1 = at("nvme-wasm", 4096, 1).x, x8 = at("nvme-wasm", 4096, 8).x, x64 = at("nvme-wasm", 4096, 64).x;
+    const x1 = at("nvme-wasm", 4096, 1).x,
+      x8 = at("nvme-wasm", 4096, 8).x,
+      x64 = at("nvme-wasm", 4096, 64).x;
     expect(x8 - x1).toBeGreaterThan(50);
-    expect(Math.abs((x64 - x8) - (x8 - x1))).toBeLessThan(0.5);
+    expect(Math.abs(x64 - x8 - (x8 - x1))).toBeLessThan(0.5);
     expect(at("linux", 4096, 1).x).toBeCloseTo(x1, 1);
     // log y: more IOPS is higher up; equal ratios are equal distances.
     const y = (driver, bytes, qd) => at(driver, bytes, qd).y;
     expect(y("nvme-wasm", 4096, 64)).toBeLessThan(y("nvme-wasm", 4096, 8));
     expect(y("linux", 4096, 1)).toBeGreaterThan(y("nvme-wasm", 4096, 1));
     const perDecade = (a, b) => (a.y - b.y) / Math.log10(b.iops / a.iops);
-    expect(perDecade(at("linux", 4096, 1), at("nvme-wasm", 4096, 64))).toBeCloseTo(perDecade(at("nvme-wasm", 131072, 1), at("nvme-wasm", 4096, 8)), 0);
+    expect(perDecade(at("linux", 4096, 1), at("nvme-wasm", 4096, 64))).toBeCloseTo(
+      perDecade(at("nvme-wasm", 131072, 1), at("nvme-wasm", 4096, 8)),
+      0,
+    );
   });
 
   it("labels the axes, ticks QD 1 to 64, lists each series and the floor in the legend", () => {
@@ -72,9 +96,14 @@ describe("bench/plot.js", () => {
     expect(texts(doc, "x-tick")).toEqual(["1", "2", "4", "8", "16", "32", "64"]);
     expect(texts(doc, "y-tick")).toEqual(expect.arrayContaining(["1k", "10k", "100k"]));
     expect(texts(doc, "legend-entry")).toEqual([
-      "nvme-wasm (MSI-X), 4 KiB", "nvme-wasm (MSI-X), 128 KiB", "Linux 6.1 + fio (io_uring), 4 KiB", "device floor (QD1 polled, 4 KiB)",
+      "nvme-wasm (MSI-X), 4 KiB",
+      "nvme-wasm (MSI-X), 128 KiB",
+      "Linux 6.1 + fio (io_uring), 4 KiB",
+      "device floor (QD1 polled, 4 KiB)",
     ]);
-    expect(byClass(doc, "g", "series").map((g) => g.getAttribute("data-label"))).toEqual(texts(doc, "legend-entry").slice(0, 3));
+    expect(byClass(doc, "g", "series").map((g) => g.getAttribute("data-label"))).toEqual(
+      texts(doc, "legend-entry").slice(0, 3),
+    );
     expect(texts(doc, "title")[0]).toMatch(/queue depth/);
   });
 
@@ -88,8 +117,8 @@ describe("bench/plot.js", () => {
     const y = Number(line.getAttribute("y1"));
     const points = byClass(doc, "circle", "point");
     const cy = (iops) => Number(points.find((c) => c.getAttribute("data-iops") === String(iops)).getAttribute("cy"));
-    expect(y).toBeLessThan(cy(30871));      // 35,087 is above 30,871 ...
-    expect(y).toBeGreaterThan(cy(50000));   // ... and below 50,000
+    expect(y).toBeLessThan(cy(30871)); // 35,087 is above 30,871 ...
+    expect(y).toBeGreaterThan(cy(50000)); // ... and below 50,000
     expect(floor.textContent).toMatch(/35087 IOPS/);
     const crosses = byClass(doc, "path", "timed-out");
     expect(crosses.map((c) => c.getAttribute("data-qd"))).toEqual(["64"]);

@@ -21,7 +21,17 @@ function clean(h) {
   expectClean({ violations, dmaFaults: h.m.dmaFaults, fatal: [], why: `${h.why}\n--- output ---\n${h.output()}` });
 }
 
-const noise = (n, seed) => { const b = Buffer.alloc(n); let x = seed >>> 0 || 1; for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; b[i] = x & 0xff; } return b; };
+const noise = (n, seed) => {
+  const b = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+};
 
 describe("an IO command that overran CAP.TO", () => {
   for (const seed of [1, 2, 3]) {
@@ -74,7 +84,7 @@ describe("an IO command that overran CAP.TO", () => {
     const s = h.stats(0);
     expect([s.timeouts, s.resets], h.why).toEqual([1n, 1n]);
     expect(h.output(), h.why).toMatch(/^nvme0 recovered$/m);
-    expect(h.submit(9, OP_READ, 0, 0, 8, 0), h.why).toBe(0);   // and the controller works afterwards
+    expect(h.submit(9, OP_READ, 0, 0, 8, 0), h.why).toBe(0); // and the controller works afterwards
     h.pump();
     expect(h.completions().get(9n).status, h.why).toBe(0);
     clean(h);
@@ -84,7 +94,7 @@ describe("an IO command that overran CAP.TO", () => {
     const h = await started({ profile: "qemu", seed: 4, faults: { drop: 0.5 } });
     for (let t = 0; t < 16; t++) expect(h.submit(t, OP_READ, 0, t * 8, 8, t * 4096), h.why).toBe(0);
     h.pump();
-    const done = h.completions();   // throws if a tag completes twice
+    const done = h.completions(); // throws if a tag completes twice
     expect(done.size, h.why).toBe(16);
     expect(h.d.outstanding(), h.why).toBe(0);
     expect(h.model().stats.admin.abort ?? 0, h.why).toBeGreaterThan(0);
@@ -96,13 +106,18 @@ describe("an IO command that overran CAP.TO", () => {
 // IO command the dropAfter fault loses): only an Abort or a reset frees them.
 class DropsLogPages extends NvmeController {
   _admin(rec) {
-    if (rec.cmd.opcode === 0x02 && this.hold > 0) { this.hold--; rec.state = "dropped"; return null; }
+    if (rec.cmd.opcode === 0x02 && this.hold > 0) {
+      this.hold--;
+      rec.state = "dropped";
+      return null;
+    }
     return super._admin(rec);
   }
 }
 
 describe("an admin request (Get Log Page) that overran CAP.TO", () => {
-  const OP_LOG_PAGE = 6, LID_SMART = 2n;
+  const OP_LOG_PAGE = 6,
+    LID_SMART = 2n;
   async function lost(faults = {}) {
     const h = await driverAlone({ disks: ["mem:4M"], profile: "strict", model: DropsLogPages, faults });
     h.start();
@@ -141,7 +156,7 @@ describe("an admin request (Get Log Page) that overran CAP.TO", () => {
     const s = h.stats(0);
     expect([s.timeouts, s.resets], h.why).toEqual([1n, 1n]);
     expect(h.output(), h.why).toMatch(/^nvme0 recovered$/m);
-    expect(h.submit(3, OP_LOG_PAGE, 0, LID_SMART, 512, 0), h.why).toBe(0);   // and log pages work afterwards
+    expect(h.submit(3, OP_LOG_PAGE, 0, LID_SMART, 512, 0), h.why).toBe(0); // and log pages work afterwards
     h.pump();
     expect(h.completions().get(3n).status, h.why).toBe(0);
     clean(h);

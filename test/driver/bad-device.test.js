@@ -35,10 +35,14 @@ describe("a device whose data cannot be trusted", () => {
         const v = super.configRead32(off);
         // The dword after the MSI-X capability header: Table Offset / BIR.
         const cap = findCap(this, 0x11);
-        return cap && off === cap + 4 ? ((0x7ff0_0000 | (v & 7)) >>> 0) : v;
+        return cap && off === cap + 4 ? (0x7ff0_0000 | (v & 7)) >>> 0 : v;
       }
     }
-    const r = await drive({ model: BadTable, disks: ["mem:1M"], cmd: "info; fill nvme0n1 0 64 3; verify nvme0n1 0 64 3; poweroff" });
+    const r = await drive({
+      model: BadTable,
+      disks: ["mem:1M"],
+      cmd: "info; fill nvme0n1 0 64 3; verify nvme0n1 0 64 3; poweroff",
+    });
     expect(r.output, r.why).not.toMatch(/^trap:/m);
     expect(r.code, r.why).toBe(0);
     expect(linesOf(r.output, "ctrl")[0].fields.irq).toBe("intx");
@@ -46,7 +50,11 @@ describe("a device whose data cannot be trusted", () => {
 
   it("Identify says 64-byte SQ entries are not supported: refused in words", async () => {
     class SmallEntries extends NvmeController {
-      _identifyController() { const d = super._identifyController(); d[512] = 0x55; return d; }
+      _identifyController() {
+        const d = super._identifyController();
+        d[512] = 0x55;
+        return d;
+      }
     }
     const r = await drive({ model: SmallEntries, disks: ["mem:1M"], cmd: "poweroff" });
     expect(r.output).not.toMatch(/^trap:/m);
@@ -58,16 +66,31 @@ describe("a device whose data cannot be trusted", () => {
     class OddFormats extends NvmeController {
       _identifyNamespace(ns) {
         const d = super._identifyNamespace(ns);
-        if (ns.nsid === 1) d[26] = 0x0f;                     // FLBAS past NLBAF
-        if (ns.nsid === 2) { d[26] = 0; d[128 + 2] = 30; }   // LBADS 30: a 1 GiB block
+        if (ns.nsid === 1) d[26] = 0x0f; // FLBAS past NLBAF
+        if (ns.nsid === 2) {
+          d[26] = 0;
+          d[128 + 2] = 30;
+        } // LBADS 30: a 1 GiB block
         return d;
       }
     }
-    const r = await drive({ model: OddFormats, disks: ["mem:1M", "mem:1M", "mem:1M"], cmd: "info; crc nvme0n1 0 1; crc nvme0n2 0 1; crc nvme0n3 0 1; poweroff" });
+    const r = await drive({
+      model: OddFormats,
+      disks: ["mem:1M", "mem:1M", "mem:1M"],
+      cmd: "info; crc nvme0n1 0 1; crc nvme0n2 0 1; crc nvme0n3 0 1; poweroff",
+    });
     expect(r.output).not.toMatch(/^trap:/m);
     const ns = linesOf(r.output, "ns");
-    expect(ns[0].fields).toMatchObject({ name: "nvme0n1", usable: "no", reason: "FLBAS selects a format beyond NLBAF" });
-    expect(ns[1].fields).toMatchObject({ name: "nvme0n2", usable: "no", reason: "logical block size outside 512 B to 64 KiB" });
+    expect(ns[0].fields).toMatchObject({
+      name: "nvme0n1",
+      usable: "no",
+      reason: "FLBAS selects a format beyond NLBAF",
+    });
+    expect(ns[1].fields).toMatchObject({
+      name: "nvme0n2",
+      usable: "no",
+      reason: "logical block size outside 512 B to 64 KiB",
+    });
     expect(ns[2].fields).toMatchObject({ name: "nvme0n3", lba_bytes: "512" });
     expect(errorLines(r.output)).toEqual([
       "error: crc dev=nvme0n1: namespace not usable: FLBAS selects a format beyond NLBAF",
@@ -78,11 +101,17 @@ describe("a device whose data cannot be trusted", () => {
 
   it("an absurd NN on a 1.0 controller: probing is bounded, what is left out is said, bring-up completes", async () => {
     class ManyNamespaces extends NvmeController {
-      _identifyController() { const d = super._identifyController(); new DataView(d.buffer).setUint32(516, 0xffffffff, true); return d; }
+      _identifyController() {
+        const d = super._identifyController();
+        new DataView(d.buffer).setUint32(516, 0xffffffff, true);
+        return d;
+      }
     }
     const r = await drive({ model: ManyNamespaces, profile: "legacy", disks: ["mem:1M"], cmd: "info; poweroff" });
     expect(r.code, r.why).not.toBe(0);
-    expect(errorLines(r.output)).toEqual([`error: nvme0: ${0xffffffff - 1024} namespaces not probed: the driver probes ids 1 to 1024`]);
+    expect(errorLines(r.output)).toEqual([
+      `error: nvme0: ${0xffffffff - 1024} namespaces not probed: the driver probes ids 1 to 1024`,
+    ]);
     expect(linesOf(r.output, "ns").map((l) => l.fields.name)).toEqual(["nvme0n1"]);
     expect(r.machine.controllers[0].stats.admin.identify).toBeLessThanOrEqual(1 + 1024);
   });
@@ -134,7 +163,9 @@ describe("a device that floods the admin queue", () => {
     const r = await drive({ model: Flood, disks: ["mem:1M"], cmd: "info; poweroff", timeLimitNs: 60_000_000_000 });
     expect(r.output, r.why).not.toMatch(/^trap:/m);
     const errors = errorLines(r.output);
-    expect(errors.filter((l) => l === "error: nvme0: completion for an unknown command id qid=0 cid=30583").length).toBeGreaterThan(1000);
+    expect(
+      errors.filter((l) => l === "error: nvme0: completion for an unknown command id qid=0 cid=30583").length,
+    ).toBeGreaterThan(1000);
     expect(errors).toContain("error: nvme0: Identify Controller failed: command timed out");
     expect(linesOf(r.output, "ctrl")[0].fields.state).toBe("failed");
     expect(busMaster(r)).toBe(0);

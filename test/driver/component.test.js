@@ -12,7 +12,11 @@ const noise = (bytes, seed) => {
   const out = Buffer.alloc(bytes);
   let x = BigInt(seed) | 1n;
   for (let i = 0; i < bytes; i += 8) {
-    x ^= x << 13n; x &= (1n << 64n) - 1n; x ^= x >> 7n; x ^= x << 17n; x &= (1n << 64n) - 1n;
+    x ^= x << 13n;
+    x &= (1n << 64n) - 1n;
+    x ^= x >> 7n;
+    x ^= x << 17n;
+    x &= (1n << 64n) - 1n;
     out.writeBigUInt64LE(x, i);
   }
   return out;
@@ -38,7 +42,17 @@ describe("the driver alone, through its exports", () => {
     expect(h.d.controller_count()).toBe(1);
     expect(h.d.namespace_count()).toBe(2);
     const c = h.controller(0);
-    expect(c).toMatchObject({ index: 0, bdf: 4 << 3, state: 3, stage: 7, dstrd: 2, mqes: 31, mdtsBytes: 131072n, maxTransfer: 131072, namespaces: 2 });
+    expect(c).toMatchObject({
+      index: 0,
+      bdf: 4 << 3,
+      state: 3,
+      stage: 7,
+      dstrd: 2,
+      mqes: 31,
+      mdtsBytes: 131072n,
+      maxTransfer: 131072,
+      namespaces: 2,
+    });
     expect(c.vid).toBe(h.model().profile?.vid ?? c.vid);
     expect(c.flags & 1).toBe(1);
     expect(c.model.length).toBeGreaterThan(0);
@@ -65,10 +79,10 @@ describe("the driver alone, through its exports", () => {
     const failing = await started({ model: HugeStride }, { log: 0 });
     expect(failing.output().trim().split("\n")).toEqual(["error: nvme0: CAP.DSTRD puts the doorbells outside BAR0"]);
     const h = await driverAlone({ disks: ["mem:1M"] });
-    expect(h.d.start(5, 7, 1, MiB)).toBe(-2);   // irq (4 is MSI)
-    expect(h.d.start(0, 0, 1, MiB)).toBe(-2);   // stage
+    expect(h.d.start(5, 7, 1, MiB)).toBe(-2); // irq (4 is MSI)
+    expect(h.d.start(0, 0, 1, MiB)).toBe(-2); // stage
     expect(h.d.start(0, 8, 1, MiB)).toBe(-2);
-    expect(h.d.start(0, 7, 2, MiB)).toBe(-2);   // log
+    expect(h.d.start(0, 7, 2, MiB)).toBe(-2); // log
     expect(h.d.start(0, 7, 1, 64 * MiB)).toBe(-3); // more buffer than the window has
     expect(h.output()).toMatch(/error: not enough DMA memory for the IO buffer/);
   });
@@ -77,7 +91,9 @@ describe("the driver alone, through its exports", () => {
     const h = await started({ profile: "tiny" });
     let accepted = 0;
     for (let tag = 0; tag < 10; tag++) {
-      const waits = h.waitsDuring(() => { if (h.submit(tag, OP_READ, 0, tag * 16, 16, tag * 8192) === 0) accepted++; });
+      const waits = h.waitsDuring(() => {
+        if (h.submit(tag, OP_READ, 0, tag * 16, 16, tag * 8192) === 0) accepted++;
+      });
       expect(waits, h.why).toBe(0);
     }
     expect(accepted).toBe(3); // a 4-entry queue holds 3 commands
@@ -157,7 +173,10 @@ describe("the driver alone, through its exports", () => {
       [[1, 7, 0, 0, 1, 0], ERR.BAD_OP], // the first op past OP_LOG_PAGE
       [[1, OP_READ | 0x200, 0, 0, 1, 0], ERR.BAD_OP],
     ];
-    for (const [args, code] of cases) expect(h.submit(...args), `${JSON.stringify(args, (k, v) => (typeof v === "bigint" ? String(v) : v))}`).toBe(code);
+    for (const [args, code] of cases)
+      expect(h.submit(...args), `${JSON.stringify(args, (k, v) => (typeof v === "bigint" ? String(v) : v))}`).toBe(
+        code,
+      );
     h.pump(() => true);
     h.d.poll();
     expect(commands()).toBe(n);
@@ -211,7 +230,9 @@ describe("the driver alone, through its exports", () => {
 
   it("calling the driver from inside request_done is refused with a clear trap", async () => {
     const h = await started({});
-    h.onDone = () => { h.d.submit(9n, OP_READ, 0, 0n, 1, h.base); };
+    h.onDone = () => {
+      h.d.submit(9n, OP_READ, 0, 0n, 1, h.base);
+    };
     expect(h.submit(1, OP_READ, 0, 0, 1, 0)).toBe(0);
     expect(() => h.pump()).toThrow(/the driver was called again from inside request_done/);
   });
@@ -281,14 +302,17 @@ describe("property: a random mix of requests through the exports", () => {
         if (!r) throw new Error(`${h.why}: completion for unknown tag ${c.tag}`);
         inFlight.delete(c.tag);
         if (r.op === OP_WRITE) {
-          if (c.status === 0) { r.data.copy(expected, r.lba * 512); unknown.fill(0, r.lba, r.lba + r.blocks); }
-          else unknown.fill(1, r.lba, r.lba + r.blocks);
+          if (c.status === 0) {
+            r.data.copy(expected, r.lba * 512);
+            unknown.fill(0, r.lba, r.lba + r.blocks);
+          } else unknown.fill(1, r.lba, r.lba + r.blocks);
         } else if (r.op === OP_READ && c.status === 0) {
           const got = Buffer.from(h.mem().subarray(h.base + r.off, h.base + r.off + r.blocks * 512));
           for (let b = 0; b < r.blocks; b++) {
             if (unknown[r.lba + b]) continue;
             const want = expected.subarray((r.lba + b) * 512, (r.lba + b + 1) * 512);
-            if (!got.subarray(b * 512, (b + 1) * 512).equals(want)) throw new Error(`${h.why}: tag ${c.tag} read block ${r.lba + b} wrong`);
+            if (!got.subarray(b * 512, (b + 1) * 512).equals(want))
+              throw new Error(`${h.why}: tag ${c.tag} read block ${r.lba + b} wrong`);
           }
         }
         completed.add(c.tag);
@@ -296,16 +320,33 @@ describe("property: a random mix of requests through the exports", () => {
     };
     const completed = new Set();
     for (const s of steps) {
-      if (s.kind === "poll") { h.d.poll(); settle(); continue; }
-      if (s.kind === "time") { h.pump(() => true); h.m.advanceTo(h.m.now + BigInt(s.ns), false); h.d.tick(); h.d.poll(); settle(); continue; }
-      const slot = tag % 64;                       // 64 slices of 64 KiB: 4 MiB of the buffer
+      if (s.kind === "poll") {
+        h.d.poll();
+        settle();
+        continue;
+      }
+      if (s.kind === "time") {
+        h.pump(() => true);
+        h.m.advanceTo(h.m.now + BigInt(s.ns), false);
+        h.d.tick();
+        h.d.poll();
+        settle();
+        continue;
+      }
+      const slot = tag % 64; // 64 slices of 64 KiB: 4 MiB of the buffer
       const off = slot * SLICE;
       if ([...inFlight.values()].some((r) => r.off === off)) continue;
       const blocks = Math.min(s.blocks, SLICE / 512, BLOCKS - s.lba);
-      const clash = [...inFlight.values()].some((r) => (r.op === OP_WRITE || s.op === OP_WRITE) && r.op !== OP_FLUSH && overlaps(r.lba, r.blocks, s.lba, blocks));
+      const clash = [...inFlight.values()].some(
+        (r) =>
+          (r.op === OP_WRITE || s.op === OP_WRITE) && r.op !== OP_FLUSH && overlaps(r.lba, r.blocks, s.lba, blocks),
+      );
       if (s.op !== OP_FLUSH && clash) continue;
       let data = null;
-      if (s.op === OP_WRITE) { data = noise(blocks * 512, seed * 1000 + tag); h.mem().set(data, h.base + off); }
+      if (s.op === OP_WRITE) {
+        data = noise(blocks * 512, seed * 1000 + tag);
+        h.mem().set(data, h.base + off);
+      }
       const status = h.submit(tag, s.op, 0, s.lba, blocks, off);
       if (status === ERR.BUSY) continue;
       if (status !== 0) throw new Error(`${h.why}: submit answered ${status.toString(16)}`);
@@ -319,13 +360,22 @@ describe("property: a random mix of requests through the exports", () => {
     const medium = Buffer.from(h.disk().read(0n, BLOCKS * 512));
     for (let b = 0; b < BLOCKS; b++) {
       if (unknown[b]) continue;
-      if (!medium.subarray(b * 512, (b + 1) * 512).equals(expected.subarray(b * 512, (b + 1) * 512))) throw new Error(`${h.why}: block ${b} on the medium is not what was written`);
+      if (!medium.subarray(b * 512, (b + 1) * 512).equals(expected.subarray(b * 512, (b + 1) * 512)))
+        throw new Error(`${h.why}: block ${b} on the medium is not what was written`);
     }
     clean(h);
   }
 
   const step = fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant("io"), op: fc.constantFrom(OP_READ, OP_READ, OP_WRITE, OP_FLUSH), lba: fc.nat(BLOCKS - 1), blocks: fc.integer({ min: 1, max: 128 }) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant("io"),
+        op: fc.constantFrom(OP_READ, OP_READ, OP_WRITE, OP_FLUSH),
+        lba: fc.nat(BLOCKS - 1),
+        blocks: fc.integer({ min: 1, max: 128 }),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("poll") }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant("time"), ns: fc.integer({ min: 1000, max: 3_000_000 }) }) },
   );
@@ -333,9 +383,12 @@ describe("property: a random mix of requests through the exports", () => {
   it("every tag once, reads right, the medium holds what the writes wrote", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.nat(100000), fc.constantFrom("qemu", "strict", "legacy", "tiny"),
-        fc.double({ min: 0, max: 0.05, noNaN: true }), fc.double({ min: 0, max: 0.02, noNaN: true }),
-        fc.array(step, { minLength: 20, maxLength: 120 }), fc.constantFrom(0, 1),
+        fc.nat(100000),
+        fc.constantFrom("qemu", "strict", "legacy", "tiny"),
+        fc.double({ min: 0, max: 0.05, noNaN: true }),
+        fc.double({ min: 0, max: 0.02, noNaN: true }),
+        fc.array(step, { minLength: 20, maxLength: 120 }),
+        fc.constantFrom(0, 1),
         // abortIgnored 0: a dropped command is freed by the driver's Abort and retried; 1: by a reset
         async (seed, profile, errorRate, dropRate, steps, abortIgnored) => {
           await scenario(seed, profile, { errorRate, dropRate, abortIgnored }, steps);

@@ -36,7 +36,8 @@ describe("crc32.ts", () => {
     const buf = Buffer.alloc(48);
     for (let pos = 0; pos < 48; pos++) {
       for (let v = 1; v < 256; v++) {
-        buf.fill(0); buf[pos] = v;
+        buf.fill(0);
+        buf[pos] = v;
         crc.data.set(buf, 0);
         expect(crc.update(0, 0, 48), `byte ${v} at ${pos}`).toBe(zlib(buf));
       }
@@ -45,16 +46,27 @@ describe("crc32.ts", () => {
   });
 
   it("property: any buffer split into any pieces, each CRC fed back, equals zlib of the whole", () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.array(fc.nat(3000), { maxLength: 6 }), fc.nat(0xffffffff),
-      (bytes, cuts, start) => {
-        crc.data.set(bytes, 0);
-        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-        let c = 0, at = 0;
-        for (const p of [...points, bytes.length]) { c = crc.update(c, at, p - at); at = p; }
-        expect(c).toBe(zlib(bytes));
-        // and a CRC to continue from, as zlib's crc32(data, value) takes it
-        const prefix = start >>> 0;
-        expect(crc.update(prefix, 0, bytes.length)).toBe(crc32(bytes, prefix) >>> 0);
-      }), { numRuns: 300, seed: 4242 });
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.array(fc.nat(3000), { maxLength: 6 }),
+        fc.nat(0xffffffff),
+        (bytes, cuts, start) => {
+          crc.data.set(bytes, 0);
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          let c = 0,
+            at = 0;
+          for (const p of [...points, bytes.length]) {
+            c = crc.update(c, at, p - at);
+            at = p;
+          }
+          expect(c).toBe(zlib(bytes));
+          // and a CRC to continue from, as zlib's crc32(data, value) takes it
+          const prefix = start >>> 0;
+          expect(crc.update(prefix, 0, bytes.length)).toBe(crc32(bytes, prefix) >>> 0);
+        },
+      ),
+      { numRuns: 300, seed: 4242 },
+    );
   });
 });

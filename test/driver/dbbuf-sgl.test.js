@@ -3,20 +3,33 @@
 // on and PRPs when it is off, and a controller reset sets the shadow buffer up again.
 import { describe, it, expect, afterAll } from "vitest";
 import { drive, expectClean } from "./helpers.js";
-import { tempDir, writeImage, readImage, noiseBytes, patternBytes, crcHex, linesOf, errorLines } from "../lib/disk-images.js";
+import {
+  tempDir,
+  writeImage,
+  readImage,
+  noiseBytes,
+  patternBytes,
+  crcHex,
+  linesOf,
+  errorLines,
+} from "../lib/disk-images.js";
 import { NvmeController } from "../../host/nvme/controller.js";
 import { invalidField } from "../../host/nvme/common.js";
 
 // A controller that offers Doorbell Buffer Config (OACS bit 8) and then refuses it.
 class Refusing extends NvmeController {
-  _doorbellBufferConfig() { throw invalidField("this controller refuses every Doorbell Buffer Config"); }
+  _doorbellBufferConfig() {
+    throw invalidField("this controller refuses every Doorbell Buffer Config");
+  }
 }
 
 const MiB = 1 << 20;
 const tmp = tempDir("nvme-dbbuf-");
 afterAll(() => tmp.remove());
 let n = 0;
-function image(bytes) { return writeImage(tmp.path(`img${n++}.raw`), bytes); }
+function image(bytes) {
+  return writeImage(tmp.path(`img${n++}.raw`), bytes);
+}
 
 const sent = (r, opname) => r.machine.controllers[0].stats.admin[opname] ?? 0;
 const ioCommandLines = (r) => r.output.split("\n").filter((l) => /^cmd nvme0 SQ1 cid=\d+ (Read|Write) /.test(l));
@@ -34,7 +47,12 @@ describe("shadow doorbells and SGLs against the model", () => {
     const before = noiseBytes(4 * MiB, 21);
     const path = image(before);
     const blocks = before.length / 512;
-    const r = await drive({ profile: "qemu", seed: 5, disks: [path], cmd: `dbbuf=on; crc nvme0n1 0 ${blocks}; fill nvme0n1 3 3000 77; verify nvme0n1 3 3000 77; iochk nvme0n1 400 9 32; poweroff` });
+    const r = await drive({
+      profile: "qemu",
+      seed: 5,
+      disks: [path],
+      cmd: `dbbuf=on; crc nvme0n1 0 ${blocks}; fill nvme0n1 3 3000 77; verify nvme0n1 3 3000 77; iochk nvme0n1 400 9 32; poweroff`,
+    });
     expect(r.code, r.why).toBe(0);
     expectClean(r);
     expect(r.output, r.why).toContain("nvme0 dbbuf=on sgl=on\n");
@@ -47,7 +65,11 @@ describe("shadow doorbells and SGLs against the model", () => {
   it("dbbuf=on writes fewer doorbell registers than dbbuf=off for the same seeded QD32 bench", async () => {
     const counts = {};
     for (const opt of ["off", "on"]) {
-      const r = await drive({ profile: "qemu", seed: 3, cmd: `dbbuf=${opt}; bench nvme0n1 read 8 32 4000; bench nvme0n1 write 8 8 2000; poweroff` });
+      const r = await drive({
+        profile: "qemu",
+        seed: 3,
+        cmd: `dbbuf=${opt}; bench nvme0n1 read 8 32 4000; bench nvme0n1 write 8 8 2000; poweroff`,
+      });
       expect(r.code, r.why).toBe(0);
       expectClean(r);
       expect(sent(r, "doorbell-buffer-config"), r.why).toBe(opt === "on" ? 1 : 0);
@@ -60,11 +82,16 @@ describe("shadow doorbells and SGLs against the model", () => {
     const bytes = noiseBytes(2 * MiB, 22);
     const path = image(bytes);
     const counts = [1, 7, 8, 9, 16, 17, 1024, 1025, 2049];
-    const cmd = "trace=cmds; " + counts.map((c, i) => `crc nvme0n1 ${i * 3} ${c}`).join("; ") + "; fill nvme0n1 100 1500 4; poweroff";
+    const cmd =
+      "trace=cmds; " +
+      counts.map((c, i) => `crc nvme0n1 ${i * 3} ${c}`).join("; ") +
+      "; fill nvme0n1 100 1500 4; poweroff";
     const r = await drive({ profile: "qemu", disks: [path], cmd });
     expect(r.code, r.why).toBe(0);
     expectClean(r);
-    expect(linesOf(r.output, "crc").map((l) => l.fields.crc32)).toEqual(counts.map((c, i) => crcHex(bytes.subarray(i * 3 * 512, (i * 3 + c) * 512))));
+    expect(linesOf(r.output, "crc").map((l) => l.fields.crc32)).toEqual(
+      counts.map((c, i) => crcHex(bytes.subarray(i * 3 * 512, (i * 3 + c) * 512))),
+    );
     const io = ioCommandLines(r);
     expect(io.length, r.why).toBeGreaterThan(counts.length);
     for (const l of io) {
@@ -78,7 +105,11 @@ describe("shadow doorbells and SGLs against the model", () => {
   it("sgl=off dbbuf=off: the plain path, PRPs and registers only", async () => {
     const bytes = noiseBytes(MiB, 23);
     const path = image(bytes);
-    const r = await drive({ profile: "qemu", disks: [path], cmd: "sgl=off; dbbuf=off; trace=cmds; crc nvme0n1 0 2048; poweroff" });
+    const r = await drive({
+      profile: "qemu",
+      disks: [path],
+      cmd: "sgl=off; dbbuf=off; trace=cmds; crc nvme0n1 0 2048; poweroff",
+    });
     expect(r.code, r.why).toBe(0);
     expectClean(r);
     expect(r.output, r.why).toContain("nvme0 dbbuf=off sgl=off\n");
@@ -90,7 +121,10 @@ describe("shadow doorbells and SGLs against the model", () => {
   });
 
   it("a controller that offers neither (strict) gets neither, whatever the options say", async () => {
-    const r = await drive({ profile: "strict", cmd: "dbbuf=on; sgl=on; fill nvme0n1 0 600 2; verify nvme0n1 0 600 2; poweroff" });
+    const r = await drive({
+      profile: "strict",
+      cmd: "dbbuf=on; sgl=on; fill nvme0n1 0 600 2; verify nvme0n1 0 600 2; poweroff",
+    });
     expect(r.code, r.why).toBe(0);
     expectClean(r);
     expect(r.output, r.why).toContain("nvme0 dbbuf=off sgl=off\n");
@@ -98,7 +132,11 @@ describe("shadow doorbells and SGLs against the model", () => {
   });
 
   it("a controller that advertises Doorbell Buffer Config and refuses it: said in the bring-up line, registers used, no error", async () => {
-    const r = await drive({ profile: "qemu", model: Refusing, cmd: "dbbuf=on; fill nvme0n1 0 600 2; verify nvme0n1 0 600 2; poweroff" });
+    const r = await drive({
+      profile: "qemu",
+      model: Refusing,
+      cmd: "dbbuf=on; fill nvme0n1 0 600 2; verify nvme0n1 0 600 2; poweroff",
+    });
     expect(r.code, r.why).toBe(0);
     expectClean(r);
     expect(errorLines(r.output), r.why).toEqual([]);
@@ -119,7 +157,13 @@ describe("shadow doorbells and SGLs against the model", () => {
   it("after a reset (injected CFS) the shadow buffer is configured again and IO goes on correct", async () => {
     const bytes = noiseBytes(2 * MiB, 24);
     const path = image(bytes);
-    const r = await drive({ profile: "qemu", seed: 2, faults: { cfsAfter: 8 }, disks: [path], cmd: "dbbuf=on; crc nvme0n1 0 4096; crc nvme0n1 0 4096; stats; poweroff" });
+    const r = await drive({
+      profile: "qemu",
+      seed: 2,
+      faults: { cfsAfter: 8 },
+      disks: [path],
+      cmd: "dbbuf=on; crc nvme0n1 0 4096; crc nvme0n1 0 4096; stats; poweroff",
+    });
     expect(r.code, r.why).toBe(0);
     expect(r.violations, r.why).toEqual([]);
     expect(r.machine.controllers[0].stats.injected.cfs, r.why).toBe(1);

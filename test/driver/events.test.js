@@ -16,12 +16,18 @@ async function started(opts = {}, startOpts = {}) {
 // With nothing in flight, every command but the outstanding event request has its completion.
 function expectBalanced(h) {
   const s = h.stats(0);
-  expect(s.completions + s.eventsArmed, `${h.why}\n${JSON.stringify(s, (k, v) => typeof v === "bigint" ? String(v) : v)}`).toBe(s.commands);
+  expect(
+    s.completions + s.eventsArmed,
+    `${h.why}\n${JSON.stringify(s, (k, v) => (typeof v === "bigint" ? String(v) : v))}`,
+  ).toBe(s.commands);
 }
 
 // Lets the model fetch and the driver poll, `steps` times.
 function settle(h, steps = 50) {
-  for (let i = 0; i < steps; i++) { h.m.relaxStepAdvance(); h.d.poll(); }
+  for (let i = 0; i < steps; i++) {
+    h.m.relaxStepAdvance();
+    h.d.poll();
+  }
 }
 
 function clean(h) {
@@ -29,7 +35,11 @@ function clean(h) {
   expectClean({ violations, dmaFaults: h.m.dmaFaults, fatal: [], why: `${h.why}\n--- output ---\n${h.output()}` });
 }
 
-const events = (h) => h.output().split("\n").filter((l) => / event /.test(l));
+const events = (h) =>
+  h
+    .output()
+    .split("\n")
+    .filter((l) => / event /.test(l));
 
 describe("asynchronous events", () => {
   for (const seed of [1, 2]) {
@@ -37,13 +47,13 @@ describe("asynchronous events", () => {
       const h = await started({ profile: "strict", seed });
       settle(h);
       const m = h.model();
-      expect(m.aers.length, h.why).toBe(1);                 // one outstanding
-      expect(m.features.get(0x0b), h.why).toBe(0xff);       // SMART critical warning events asked for
+      expect(m.aers.length, h.why).toBe(1); // one outstanding
+      expect(m.features.get(0x0b), h.why).toBe(0xff); // SMART critical warning events asked for
       m.raiseCriticalWarning(0x01);
       settle(h);
       expect(events(h), h.why).toEqual(["nvme0 event type=1 info=2 lid=0x02"]);
-      expect(m.aerMasked.size, h.why).toBe(0);              // the SMART log was read with RAE = 0
-      expect(m.aers.length, h.why).toBe(1);                 // and the request armed again
+      expect(m.aerMasked.size, h.why).toBe(0); // the SMART log was read with RAE = 0
+      expect(m.aers.length, h.why).toBe(1); // and the request armed again
       m.raiseCriticalWarning(0x02);
       settle(h);
       expect(events(h), h.why).toEqual(["nvme0 event type=1 info=2 lid=0x02", "nvme0 event type=1 info=1 lid=0x02"]);
@@ -51,7 +61,7 @@ describe("asynchronous events", () => {
       expect(h.stats(0).eventsArmed, h.why).toBe(1n);
       expectBalanced(h);
       expect(h.d.log_errors(), h.why).toBe(0);
-      expect(h.d.shutdown(), h.why).toBe(0);                // abandoned with the controller, no error
+      expect(h.d.shutdown(), h.why).toBe(0); // abandoned with the controller, no error
       expect(h.output(), h.why).toMatch(/^shutdown ctrl=nvme0 ok/m);
       clean(h);
     });
@@ -65,7 +75,7 @@ describe("asynchronous events", () => {
     for (let i = 0; i < 100; i++) h.d.tick();
     expect(h.stats(0).timeouts, h.why).toBe(0n);
     expect(h.stats(0).resets, h.why).toBe(0n);
-    expect(h.d.wait_hint(), h.why).toBe(0);                        // nothing for the host to wait for
+    expect(h.d.wait_hint(), h.why).toBe(0); // nothing for the host to wait for
     expect(h.completions().get(1n).status, h.why).toBe(0);
     expectBalanced(h);
     expect(h.d.shutdown(), h.why).toBe(0);
@@ -81,7 +91,7 @@ describe("asynchronous events", () => {
     const m = h.model();
     expect(m.aers.length, h.why).toBe(1);
     expect(h.stats(0).eventsArmed, h.why).toBe(1n);
-    expect(m.features.get(0x0b), h.why).toBe(0xff);       // asked for again after the reset
+    expect(m.features.get(0x0b), h.why).toBe(0xff); // asked for again after the reset
     m.raiseCriticalWarning(0x04);
     settle(h);
     expect(events(h), h.why).toEqual(["nvme0 event type=1 info=0 lid=0x02"]);
@@ -92,7 +102,7 @@ describe("asynchronous events", () => {
   it("a controller without event requests (Invalid Opcode) is not asked again, and that is no error", async () => {
     const h = await started({ profile: "strict", overrides: { aer: false } });
     settle(h);
-    expect(h.model().stats.admin["async-event-request"], h.why).toBe(1);  // sent once
+    expect(h.model().stats.admin["async-event-request"], h.why).toBe(1); // sent once
     settle(h, 200);
     expect(h.d.log_errors(), h.why).toBe(0);
     expect(h.output(), h.why).not.toMatch(/error:/);
@@ -108,7 +118,7 @@ describe("asynchronous events", () => {
       settle(h);
       const m = h.model();
       expect(m.stats.admin["async-event-request"] ?? 0, h.why).toBe(0);
-      expect(m.features.get(0x0b) ?? 0, h.why).toBe(0);  // the reset default: no SMART events asked for
+      expect(m.features.get(0x0b) ?? 0, h.why).toBe(0); // the reset default: no SMART events asked for
       expect(h.stats(0).eventsArmed, h.why).toBe(0n);
       expectBalanced(h);
       clean(h);

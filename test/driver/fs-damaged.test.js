@@ -40,7 +40,12 @@ describe("damaged FAT volumes", () => {
   });
 
   it("the undamaged base volume reads cleanly (so each case's errors are its damage's)", async () => {
-    const r = await shell(base.img, ["sum nvme0n1p1 /loop.bin", "ls nvme0n1p1 /sub", "ls nvme0n1p1 \"/Long Name Here.txt\"", "sum nvme0n1p1 /start.bin"]);
+    const r = await shell(base.img, [
+      "sum nvme0n1p1 /loop.bin",
+      "ls nvme0n1p1 /sub",
+      'ls nvme0n1p1 "/Long Name Here.txt"',
+      "sum nvme0n1p1 /start.bin",
+    ]);
     expect(errorLines(r.output), r.why).toEqual([]);
     expect(r.code).toBe(0);
   });
@@ -48,19 +53,36 @@ describe("damaged FAT volumes", () => {
   // Random bytes over the BPB, the FATs and the root directory, with a seed; any answer but a trap,
   // a hang or a lost command is fine. The seed is in every failure message.
   it("seeded random damage to the metadata: every command gives its result or an error line", async () => {
-    const commands = ["ls nvme0n1p1 /", "ls nvme0n1p1 /sub", "sum nvme0n1p1 /loop.bin", "cat nvme0n1p1 /ok.txt", "sum nvme0n1p1 /sub/inner.txt", "ls nvme0n1p1 \"/Long Name Here.txt\""];
+    const commands = [
+      "ls nvme0n1p1 /",
+      "ls nvme0n1p1 /sub",
+      "sum nvme0n1p1 /loop.bin",
+      "cat nvme0n1p1 /ok.txt",
+      "sum nvme0n1p1 /sub/inner.txt",
+      'ls nvme0n1p1 "/Long Name Here.txt"',
+    ];
     for (let seed = 1; seed <= 40; seed++) {
       const img = damaged(base, tmp.path(`random-${seed}.img`), (buf, v, at) => {
-        let x = seed * 2654435761 >>> 0 || 1;
-        const rand = () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
-        const span = v.rootOff + 16 * 32 - at;           // BPB, reserved sectors, FATs, the first root entries
+        let x = (seed * 2654435761) >>> 0 || 1;
+        const rand = () => {
+          x ^= x << 13;
+          x >>>= 0;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          x >>>= 0;
+          return x;
+        };
+        const span = v.rootOff + 16 * 32 - at; // BPB, reserved sectors, FATs, the first root entries
         for (let k = 0; k < 1 + (seed % 24); k++) {
           const o = at + (seed % 3 === 0 ? rand() % 64 : rand() % span);
           buf[o] = rand() & 0xff;
         }
       });
       // After each command a marker (a crc of LBA 0): the shell must reach every one.
-      const r = await drive({ disks: [img], cmd: [...commands.flatMap((c) => [c, "crc nvme0n1 0 1"]), "poweroff"].join("; ") });
+      const r = await drive({
+        disks: [img],
+        cmd: [...commands.flatMap((c) => [c, "crc nvme0n1 0 1"]), "poweroff"].join("; "),
+      });
       const why = `seed ${seed}: ${r.why}`;
       expect(r.reason, why).toBe("poweroff");
       expectClean(r);
@@ -90,32 +112,42 @@ describe("damaged partition tables", () => {
   // sgdisk's disk: two partitions; the primary or backup header or array broken.
   function gptDisk(name) {
     const img = blankImage(tmp.path(name), 16 * MiB);
-    execFileSync(tool("sgdisk"), ["-n", "1:2048:+4M", "-c", "1:one", "-n", "2:0:+4M", "-c", "2:two", img], { stdio: "pipe" });
+    execFileSync(tool("sgdisk"), ["-n", "1:2048:+4M", "-c", "1:one", "-n", "2:0:+4M", "-c", "2:two", img], {
+      stdio: "pipe",
+    });
     return img;
   }
-  const LAST = 16 * MiB / 512 - 1;
-  const corrupt = (img, offset) => { const b = readFileSync(img); b[offset] ^= 0xff; writeFileSync(img, b); };
+  const LAST = (16 * MiB) / 512 - 1;
+  const corrupt = (img, offset) => {
+    const b = readFileSync(img);
+    b[offset] ^= 0xff;
+    writeFileSync(img, b);
+  };
   const partLines = (out) => out.split("\n").filter((l) => l.startsWith("part "));
 
   it("GPT with a bad primary header CRC: the backup is used, with a note line saying why", async () => {
     const good = gptDisk("gpt-good.img");
     const img = tmp.path("gpt-hdr.img");
     copyFileSync(good, img);
-    corrupt(img, 512 + 56);      // a byte of the disk GUID: the header CRC no longer holds
+    corrupt(img, 512 + 56); // a byte of the disk GUID: the header CRC no longer holds
     const r = await shell(img, ["parts nvme0n1"]);
     const want = partLines((await shell(good, ["parts nvme0n1"])).output);
     expect(want.length).toBe(2);
     expect(partLines(r.output), r.why).toEqual(want);
-    expect(r.output, r.why).toContain(`note: nvme0n1: GPT primary header unusable (header CRC-32 does not match): using the backup at block ${LAST}`);
+    expect(r.output, r.why).toContain(
+      `note: nvme0n1: GPT primary header unusable (header CRC-32 does not match): using the backup at block ${LAST}`,
+    );
     expect(r.code, r.why).toBe(0);
   });
 
   it("GPT with a bad primary entry array CRC: the backup's array is used, with a note line", async () => {
     const img = gptDisk("gpt-array.img");
-    corrupt(img, 1024 + 56 + 2);  // a byte of entry 1's name in the primary array
+    corrupt(img, 1024 + 56 + 2); // a byte of entry 1's name in the primary array
     const r = await shell(img, ["parts nvme0n1"]);
     expect(partLines(r.output).length, r.why).toBe(2);
-    expect(r.output, r.why).toContain("note: nvme0n1: GPT primary header unusable (partition entry array CRC-32 does not match): using the backup at block");
+    expect(r.output, r.why).toContain(
+      "note: nvme0n1: GPT primary header unusable (partition entry array CRC-32 does not match): using the backup at block",
+    );
   });
 
   it("GPT with both headers bad: an error line naming both, and partitions are unknown devices", async () => {
@@ -144,30 +176,71 @@ describe("damaged partition tables", () => {
   it("a disk with no partition table: an error line", async () => {
     const img = blankImage(tmp.path("blank.img"), 4 * MiB);
     const r = await shell(img, ["parts nvme0n1"]);
-    expect(errorLines(r.output), r.why).toEqual(["error: parts dev=nvme0n1: no partition table: no 55AA signature in the MBR at block 0"]);
+    expect(errorLines(r.output), r.why).toEqual([
+      "error: parts dev=nvme0n1: no partition table: no 55AA signature in the MBR at block 0",
+    ]);
   });
 
   // Random bytes over the tables (MBR, both GPT headers and arrays, EBRs), with a seed: parts and a
   // partition's ls give lines or error lines, never a trap or a hang. The seed is in every message.
   it("seeded random damage to GPT and MBR tables: every command answers", async () => {
     const gpt = gptDisk("gpt-random-base.img");
-    const mbr = mbrDisk(tmp.path("mbr-random-base.img"), 16384, MBR_CASES[2].entries.map((e) => e), [
-      { lba: 2048, list: [{ type: 0x83, start: 63, size: 100 }, { type: 0x05, start: 1024, size: 200 }] },
-      { lba: 3072, list: [{ type: 0x0c, start: 63, size: 100 }] },
-    ]);
-    for (const [name, source, spans] of [["gpt", gpt, [[0, 34 * 512], [LAST * 512 - 32 * 512, (LAST + 1) * 512]]], ["mbr", mbr, [[446, 512], [2048 * 512 + 446, 2048 * 512 + 512], [3072 * 512 + 446, 3072 * 512 + 512]]]]) {
+    const mbr = mbrDisk(
+      tmp.path("mbr-random-base.img"),
+      16384,
+      MBR_CASES[2].entries.map((e) => e),
+      [
+        {
+          lba: 2048,
+          list: [
+            { type: 0x83, start: 63, size: 100 },
+            { type: 0x05, start: 1024, size: 200 },
+          ],
+        },
+        { lba: 3072, list: [{ type: 0x0c, start: 63, size: 100 }] },
+      ],
+    );
+    for (const [name, source, spans] of [
+      [
+        "gpt",
+        gpt,
+        [
+          [0, 34 * 512],
+          [LAST * 512 - 32 * 512, (LAST + 1) * 512],
+        ],
+      ],
+      [
+        "mbr",
+        mbr,
+        [
+          [446, 512],
+          [2048 * 512 + 446, 2048 * 512 + 512],
+          [3072 * 512 + 446, 3072 * 512 + 512],
+        ],
+      ],
+    ]) {
       for (let seed = 1; seed <= 25; seed++) {
         const img = tmp.path(`${name}-random-${seed}.img`);
         copyFileSync(source, img);
         const b = readFileSync(img);
         let x = (seed * 40503 + 17) >>> 0;
-        const rand = () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
+        const rand = () => {
+          x ^= x << 13;
+          x >>>= 0;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          x >>>= 0;
+          return x;
+        };
         for (let k = 0; k < 1 + (seed % 6); k++) {
           const [lo, hi] = spans[rand() % spans.length];
           b[lo + (rand() % (hi - lo))] = rand() & 0xff;
         }
         writeFileSync(img, b);
-        const r = await drive({ disks: [img], cmd: "parts nvme0n1; crc nvme0n1 0 1; ls nvme0n1p1 /; crc nvme0n1 0 1; crc nvme0n1p5 0 1; crc nvme0n1 0 1; poweroff" });
+        const r = await drive({
+          disks: [img],
+          cmd: "parts nvme0n1; crc nvme0n1 0 1; ls nvme0n1p1 /; crc nvme0n1 0 1; crc nvme0n1p5 0 1; crc nvme0n1 0 1; poweroff",
+        });
         const why = `${name} seed ${seed}: ${r.why}`;
         expect(r.reason, why).toBe("poweroff");
         expectClean(r);
@@ -180,7 +253,13 @@ describe("damaged partition tables", () => {
 describe("a disk that fails reads", () => {
   it("media errors on every read: parts and ls are error lines with the block and the status; the shell goes on", async () => {
     const img = damaged(base, tmp.path("media.img"), () => {});
-    const r = await drive({ profile: "qemu", seed: 6, faults: { errorRate: 1 }, disks: [img], cmd: "parts nvme0n1; ls nvme0n1p1 /; help; poweroff" });
+    const r = await drive({
+      profile: "qemu",
+      seed: 6,
+      faults: { errorRate: 1 },
+      disks: [img],
+      cmd: "parts nvme0n1; ls nvme0n1p1 /; help; poweroff",
+    });
     expect(r.reason, r.why).toBe("poweroff");
     expect(errorLines(r.output), r.why).toEqual([
       "error: parts dev=nvme0n1: read of block 0 failed: status 0x281",
@@ -191,13 +270,22 @@ describe("a disk that fails reads", () => {
 
   it("seeded media errors (10% of commands, retried by the driver): every command answers, the files read right or fail in words", async () => {
     for (let seed = 1; seed <= 12; seed++) {
-      const r = await drive({ profile: "strict", seed, faults: { errorRate: 0.1 }, disks: [base.img], cmd: "sum nvme0n1p1 /loop.bin; crc nvme0n1 0 1; ls nvme0n1p1 /sub; crc nvme0n1 0 1; cat nvme0n1p1 /ok.txt; crc nvme0n1 0 1; poweroff" });
+      const r = await drive({
+        profile: "strict",
+        seed,
+        faults: { errorRate: 0.1 },
+        disks: [base.img],
+        cmd: "sum nvme0n1p1 /loop.bin; crc nvme0n1 0 1; ls nvme0n1p1 /sub; crc nvme0n1 0 1; cat nvme0n1p1 /ok.txt; crc nvme0n1 0 1; poweroff",
+      });
       const why = `seed ${seed}: ${r.why}`;
       expect(r.reason, why).toBe("poweroff");
       expect(r.violations, why).toEqual([]);
       const sums = r.output.split("\n").filter((l) => l.startsWith("sum path="));
       for (const l of sums) expect(l, why).toBe("sum path=/loop.bin bytes=6000 crc32=" + crc6000("l"));
-      expect(r.output.match(/^(crc dev=nvme0n1 lba=0 count=1 crc32=|error: crc dev=nvme0n1 lba=0 count=1)/gm)?.length, why).toBe(3);
+      expect(
+        r.output.match(/^(crc dev=nvme0n1 lba=0 count=1 crc32=|error: crc dev=nvme0n1 lba=0 count=1)/gm)?.length,
+        why,
+      ).toBe(3);
     }
   }, 60_000);
 });

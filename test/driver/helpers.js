@@ -7,7 +7,7 @@ import { runSim } from "../../host/sim.js";
 
 export function describeRun(opts) {
   const o = { ...opts };
-  if (o.disks) o.disks = o.disks.map((d) => (typeof d === "string" ? d : d.spec ?? "(disk object)"));
+  if (o.disks) o.disks = o.disks.map((d) => (typeof d === "string" ? d : (d.spec ?? "(disk object)")));
   return `replay: ${JSON.stringify(o)}`;
 }
 

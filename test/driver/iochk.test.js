@@ -13,19 +13,34 @@ const MiB = 1 << 20;
 const tmp = tempDir("nvme-iochk-");
 afterAll(() => tmp.remove());
 let n = 0;
-function image(bytes) { return writeImage(tmp.path(`img${n++}.raw`), bytes); }
+function image(bytes) {
+  return writeImage(tmp.path(`img${n++}.raw`), bytes);
+}
 const iochkLines = (out) => linesOf(out, "iochk").map((l) => l.text);
-const ioCommands = (r) => { const s = r.machine.controllers[0].stats; return s.readCommands + s.writeCommands; };
+const ioCommands = (r) => {
+  const s = r.machine.controllers[0].stats;
+  return s.readCommands + s.writeCommands;
+};
 
 // A memory disk that lets a test change the medium behind the driver's back: `onWrite(offset,
 // bytes, disk)` runs for each write the controller makes and returns the bytes to store.
 class TamperDisk extends MemoryDisk {
-  constructor(size, onWrite) { super(size); this.onWrite = onWrite; }
-  write(offset, bytes) { super.write(offset, this.onWrite(BigInt(offset), bytes, this) ?? bytes); }
+  constructor(size, onWrite) {
+    super(size);
+    this.onWrite = onWrite;
+  }
+  write(offset, bytes) {
+    super.write(offset, this.onWrite(BigInt(offset), bytes, this) ?? bytes);
+  }
 }
 
 describe("iochk: clean runs", () => {
-  for (const [profile, seed, ios, qd] of [["qemu", 7, 1500, 8], ["strict", 11, 800, 16], ["tiny", 3, 400, 4], ["legacy", 5, 400, 32]]) {
+  for (const [profile, seed, ios, qd] of [
+    ["qemu", 7, 1500, 8],
+    ["strict", 11, 800, 16],
+    ["tiny", 3, 400, 4],
+    ["legacy", 5, 400, 32],
+  ]) {
     it(`${profile}: the line replays from the seed and the image holds every block's last generation (seed ${seed}, qd ${qd})`, async () => {
       const before = noiseBytes(8 * MiB, seed);
       const path = image(before);
@@ -41,7 +56,12 @@ describe("iochk: clean runs", () => {
   it("4096-byte blocks: requests of at most 64 blocks, the image as the generations say", async () => {
     const before = noiseBytes(8 * MiB, 4);
     const path = image(before);
-    const r = await drive({ profile: "strict", seed: 4, disks: [`${path},lba=4096`], cmd: "iochk nvme0n1 600 44; poweroff" });
+    const r = await drive({
+      profile: "strict",
+      seed: 4,
+      disks: [`${path},lba=4096`],
+      cmd: "iochk nvme0n1 600 44; poweroff",
+    });
     const replay = iochkReplay({ seed: 44, ios: 600, blocks: (8 * MiB) / 4096, lbaBytes: 4096 });
     expect(replay.maxBlocks).toBe(64);
     expect(r.code, r.why).toBe(0);
@@ -62,8 +82,18 @@ describe("iochk: clean runs", () => {
 
   it("replay: the same seed gives the same line on any profile, machine seed or queue depth", async () => {
     const runs = [];
-    for (const [profile, seed, qd] of [["qemu", 1, 1], ["qemu", 2, 8], ["strict", 3, 32], ["tiny", 4, 8]]) {
-      const r = await drive({ profile, seed, disks: ["mem:4M"], cmd: `iochk nvme0n1 500 1234 ${qd}; iochk nvme0n1 500 1234 ${qd}; poweroff` });
+    for (const [profile, seed, qd] of [
+      ["qemu", 1, 1],
+      ["qemu", 2, 8],
+      ["strict", 3, 32],
+      ["tiny", 4, 8],
+    ]) {
+      const r = await drive({
+        profile,
+        seed,
+        disks: ["mem:4M"],
+        cmd: `iochk nvme0n1 500 1234 ${qd}; iochk nvme0n1 500 1234 ${qd}; poweroff`,
+      });
       expect(r.code, r.why).toBe(0);
       const got = iochkLines(r.output);
       expect(got, r.why).toHaveLength(2);
@@ -78,30 +108,47 @@ describe("iochk: clean runs", () => {
   it("a namespace larger than the tracked range: only its first 512 Ki blocks are used", async () => {
     const blocks = IOCHK_TRACK_BLOCKS_MAX + 4096;
     const disk = new MemoryDisk(blocks * 512);
-    const opts = { seed: 2, disks: [{ disk, lbaBytes: 512, spec: `mem:${blocks * 512} (MemoryDisk)` }], cmd: "iochk nvme0n1 300 9; poweroff" };
+    const opts = {
+      seed: 2,
+      disks: [{ disk, lbaBytes: 512, spec: `mem:${blocks * 512} (MemoryDisk)` }],
+      cmd: "iochk nvme0n1 300 9; poweroff",
+    };
     const r = await drive(opts);
     const replay = iochkReplay({ seed: 9, ios: 300, blocks });
     expect(replay.tracked).toBe(IOCHK_TRACK_BLOCKS_MAX);
     expect(r.code, r.why).toBe(0);
     expect(iochkLines(r.output), r.why).toEqual([iochkLine({ ios: 300, seed: 9, replay })]);
-    expect(disk.bytes.subarray(IOCHK_TRACK_BLOCKS_MAX * 512).every((b) => b === 0), r.why).toBe(true);
+    expect(
+      disk.bytes.subarray(IOCHK_TRACK_BLOCKS_MAX * 512).every((b) => b === 0),
+      r.why,
+    ).toBe(true);
     // A sample of the written blocks (checking all 256 MiB here would take minutes).
     const written = [];
     for (let b = 0; b < replay.tracked; b += 97) if (replay.gens[b] !== 0) written.push(b);
     expect(written.length).toBeGreaterThan(200);
     for (const b of written) {
-      expect(Buffer.from(disk.bytes.subarray(b * 512, b * 512 + 512)).equals(genBytes(9, replay.gens[b], b * 512, 512)), `block ${b}\n${r.why}`).toBe(true);
+      expect(
+        Buffer.from(disk.bytes.subarray(b * 512, b * 512 + 512)).equals(genBytes(9, replay.gens[b], b * 512, 512)),
+        `block ${b}\n${r.why}`,
+      ).toBe(true);
     }
   });
 });
 
 describe("iochk: failures", () => {
   it("media errors that outlast the retries: an error line in words, never ok", async () => {
-    let failed = 0, clean = 0;
+    let failed = 0,
+      clean = 0;
     for (const seed of [1, 2, 3, 4, 5, 6]) {
       const before = noiseBytes(4 * MiB, seed);
       const path = image(before);
-      const r = await drive({ profile: "strict", seed, faults: { errorRate: 0.25 }, disks: [path], cmd: "iochk nvme0n1 300 77; stats; poweroff" });
+      const r = await drive({
+        profile: "strict",
+        seed,
+        faults: { errorRate: 0.25 },
+        disks: [path],
+        cmd: "iochk nvme0n1 300 77; stats; poweroff",
+      });
       expectClean(r);
       const injected = r.machine.controllers[0].stats.injected.error;
       const retries = Number(linesOf(r.output, "stats")[0].fields.retries);
@@ -111,7 +158,8 @@ describe("iochk: failures", () => {
         failed++;
         expect(iochkLines(r.output), r.why).toEqual([]);
         expect(errorLines(r.output)[0], r.why).toMatch(
-          /^error: iochk dev=nvme0n1 ios=300 seed=77 qd=8: (read|write) lba=\d+ count=\d+: at lba=\d+: (Unrecovered Read Error \(media error sct=2 sc=0x81\)|Write Fault \(media error sct=2 sc=0x80\))$/);
+          /^error: iochk dev=nvme0n1 ios=300 seed=77 qd=8: (read|write) lba=\d+ count=\d+: at lba=\d+: (Unrecovered Read Error \(media error sct=2 sc=0x81\)|Write Fault \(media error sct=2 sc=0x80\))$/,
+        );
         expect(r.code, r.why).not.toBe(0);
       } else {
         clean++;
@@ -125,7 +173,13 @@ describe("iochk: failures", () => {
   });
 
   it("a medium that always fails: the first request's error, nothing else", async () => {
-    const r = await drive({ profile: "qemu", seed: 1, faults: { errorRate: 1 }, disks: ["mem:1M"], cmd: "iochk nvme0n1 100 1 1; poweroff" });
+    const r = await drive({
+      profile: "qemu",
+      seed: 1,
+      faults: { errorRate: 1 },
+      disks: ["mem:1M"],
+      cmd: "iochk nvme0n1 100 1 1; poweroff",
+    });
     const replay = iochkReplay({ seed: 1, ios: 1, blocks: 2048 });
     const op = replay.ops[0];
     expect(errorLines(r.output), r.why).toEqual([
@@ -137,38 +191,55 @@ describe("iochk: failures", () => {
 
   for (const seed of [1, 2, 3]) {
     it(`dropped commands time out and the controller is reset: never ok after a timeout (seed ${seed})`, async () => {
-      const r = await drive({ profile: "strict", seed, faults: { dropRate: 0.02, abortIgnored: 1 }, disks: ["mem:4M"], cmd: "iochk nvme0n1 400 5; stats; poweroff" });
+      const r = await drive({
+        profile: "strict",
+        seed,
+        faults: { dropRate: 0.02, abortIgnored: 1 },
+        disks: ["mem:4M"],
+        cmd: "iochk nvme0n1 400 5; stats; poweroff",
+      });
       expectClean(r);
       const stats = linesOf(r.output, "stats")[0].fields;
       expect(r.machine.controllers[0].stats.injected.drop, r.why).toBeGreaterThan(0);
       expect(Number(stats.timeouts), r.why).toBeGreaterThan(0);
       expect(iochkLines(r.output), r.why).toEqual([]);
-      expect(errorLines(r.output)[0], r.why).toMatch(/^error: iochk dev=nvme0n1 ios=400 seed=5 qd=8: (read|write) lba=\d+ count=\d+: at lba=\d+: command timed out$/);
+      expect(errorLines(r.output)[0], r.why).toMatch(
+        /^error: iochk dev=nvme0n1 ios=400 seed=5 qd=8: (read|write) lba=\d+ count=\d+: at lba=\d+: command timed out$/,
+      );
       expect(r.code, r.why).not.toBe(0);
     });
   }
 
   // The first block written exactly `times` times (at least `times` when `orMore`), or -1.
   function blockWritten(replay, times, orMore = false) {
-    for (let b = 0; b < replay.tracked; b++) if (replay.writesOf[b] === times || (orMore && replay.writesOf[b] > times)) return b;
+    for (let b = 0; b < replay.tracked; b++)
+      if (replay.writesOf[b] === times || (orMore && replay.writesOf[b] > times)) return b;
     return -1;
   }
 
   it("a byte changed on the medium after a block's last write: mismatch at that block and byte, found no generation", async () => {
-    const seed = 21, ios = 400, lba = 512;
+    const seed = 21,
+      ios = 400,
+      lba = 512;
     const replay = iochkReplay({ seed, ios, blocks: 8192 });
     const victim = blockWritten(replay, 1);
     expect(victim).toBeGreaterThanOrEqual(0);
     const offset = 77;
     let seen = 0;
     const disk = new TamperDisk(8192 * lba, (at, bytes) => {
-      const first = Number(at / BigInt(lba)), count = bytes.length / lba;
+      const first = Number(at / BigInt(lba)),
+        count = bytes.length / lba;
       if (victim < first || victim >= first + count || ++seen !== replay.writesOf[victim]) return bytes;
       const out = Uint8Array.from(bytes);
       out[(victim - first) * lba + offset] ^= 0x10;
       return out;
     });
-    const opts = { profile: "strict", seed: 8, disks: [{ disk, lbaBytes: lba, spec: `mem:4M flipping byte ${offset} of block ${victim} after its last write` }], cmd: `iochk nvme0n1 ${ios} ${seed}; poweroff` };
+    const opts = {
+      profile: "strict",
+      seed: 8,
+      disks: [{ disk, lbaBytes: lba, spec: `mem:4M flipping byte ${offset} of block ${victim} after its last write` }],
+      cmd: `iochk nvme0n1 ${ios} ${seed}; poweroff`,
+    };
     const r = await drive(opts);
     expect(seen, r.why).toBe(1);
     expect(iochkLines(r.output), r.why).toEqual([
@@ -178,20 +249,28 @@ describe("iochk: failures", () => {
   });
 
   it("a lost write (the medium keeps the block's previous data): mismatch at offset 0, found the previous generation", async () => {
-    const seed = 22, ios = 600, lba = 512;
+    const seed = 22,
+      ios = 600,
+      lba = 512;
     const replay = iochkReplay({ seed, ios, blocks: 8192 });
     const victim = blockWritten(replay, 2, true);
     expect(victim).toBeGreaterThanOrEqual(0);
     const gen = replay.gens[victim];
     let seen = 0;
     const disk = new TamperDisk(8192 * lba, (at, bytes, d) => {
-      const first = Number(at / BigInt(lba)), count = bytes.length / lba;
+      const first = Number(at / BigInt(lba)),
+        count = bytes.length / lba;
       if (victim < first || victim >= first + count || ++seen !== replay.writesOf[victim]) return bytes;
       const out = Uint8Array.from(bytes);
       out.set(d.bytes.subarray(victim * lba, victim * lba + lba), (victim - first) * lba);
       return out;
     });
-    const opts = { profile: "qemu", seed: 3, disks: [{ disk, lbaBytes: lba, spec: `mem:4M losing the last write of block ${victim}` }], cmd: `iochk nvme0n1 ${ios} ${seed} 16; poweroff` };
+    const opts = {
+      profile: "qemu",
+      seed: 3,
+      disks: [{ disk, lbaBytes: lba, spec: `mem:4M losing the last write of block ${victim}` }],
+      cmd: `iochk nvme0n1 ${ios} ${seed} 16; poweroff`,
+    };
     const r = await drive(opts);
     expect(seen, r.why).toBe(replay.writesOf[victim]);
     expect(iochkLines(r.output), r.why).toEqual([
@@ -213,7 +292,10 @@ describe("iochk: arguments", () => {
       ["iochk nvme0n1 100000001 1", /^error: iochk: IOS must be 1\.\.100000000: "100000001"$/],
       ["iochk nvme0n1 18446744073709551616 1", /^error: iochk: IOS must be 1\.\.100000000: "18446744073709551616"$/],
       ["iochk nvme0n1 -5 1", /^error: iochk: IOS must be/],
-      ["iochk nvme0n1 10 16777216", /^error: iochk: SEED must be 0\.\.16777215 \(the pattern uses 24 bits of it\): "16777216"$/],
+      [
+        "iochk nvme0n1 10 16777216",
+        /^error: iochk: SEED must be 0\.\.16777215 \(the pattern uses 24 bits of it\): "16777216"$/,
+      ],
       ["iochk nvme0n1 10 seed", /^error: iochk: SEED must be/],
       ["iochk nvme0n1 10 1 0", /^error: iochk: QD must be 1\.\.32: "0"$/],
       ["iochk nvme0n1 10 1 33", /^error: iochk: QD must be 1\.\.32: "33"$/],
@@ -234,7 +316,9 @@ describe("iochk: arguments", () => {
 
   it("a controller that stopped at an earlier stage is named, nothing issued", async () => {
     const r = await drive({ disks: ["mem:1M"], cmd: "stage=4; iochk nvme0n1 10 1; poweroff" });
-    expect(errorLines(r.output), r.why).toEqual(["error: iochk dev=nvme0n1: nvme0 is not ready: bring-up stopped at an earlier stage"]);
+    expect(errorLines(r.output), r.why).toEqual([
+      "error: iochk dev=nvme0n1: nvme0 is not ready: bring-up stopped at an earlier stage",
+    ]);
     expect(ioCommands(r), r.why).toBe(0);
   });
 

@@ -24,7 +24,11 @@ const ABOVE_2_48 = "0x1000000000000"; // the DMA window at 2^48 (a string: the r
 async function fillVerify(opts, { lba = 8, count = 3000, seed = 7, extra = "" } = {}) {
   const noise = noiseBytes(4 * MiB, 21);
   const path = image(noise);
-  const r = await drive({ disks: [path], cmd: `info; fill nvme0n1 ${lba} ${count} ${seed}; verify nvme0n1 ${lba} ${count} ${seed};${extra} stats; poweroff`, ...opts });
+  const r = await drive({
+    disks: [path],
+    cmd: `info; fill nvme0n1 ${lba} ${count} ${seed}; verify nvme0n1 ${lba} ${count} ${seed};${extra} stats; poweroff`,
+    ...opts,
+  });
   const img = readImage(path);
   const want = Buffer.from(noise);
   patternBytes(seed, lba * 512, count * 512).copy(want, lba * 512);
@@ -38,11 +42,23 @@ function expectVerified(r, imageOk) {
   expect(imageOk, r.why).toBe(true);
 }
 
-const QUIRK_PROFILES = Object.keys(profiles).filter((p) => !["qemu", "strict", "legacy", "tiny", "msi-only"].includes(p));
+const QUIRK_PROFILES = Object.keys(profiles).filter(
+  (p) => !["qemu", "strict", "legacy", "tiny", "msi-only"].includes(p),
+);
 
 describe("every real-controller profile: bring-up, fill, verify, the image", () => {
   it("covers every profile but the five invented ones", () => {
-    expect(QUIRK_PROFILES).toEqual(["hgst-sn100", "qemu-2.0", "qemu-5.1", "apple-t2", "skhynix-pc400", "amazon-ebs", "samsung-pm981", "samsung-sm961", "skhynix-pc401"]);
+    expect(QUIRK_PROFILES).toEqual([
+      "hgst-sn100",
+      "qemu-2.0",
+      "qemu-5.1",
+      "apple-t2",
+      "skhynix-pc400",
+      "amazon-ebs",
+      "samsung-pm981",
+      "samsung-sm961",
+      "skhynix-pc401",
+    ]);
   });
 
   for (const name of QUIRK_PROFILES) {
@@ -53,9 +69,14 @@ describe("every real-controller profile: bring-up, fill, verify, the image", () 
       expectClean(r);
       const [ctrl] = linesOf(r.output, "ctrl");
       expect(ctrl.fields, r.why).toMatchObject({
-        vid: hex4(p.vid), did: hex4(p.did), version: p.version, mqes: String(p.mqes),
-        timeout_ms: String(p.timeout * 500), mdts_bytes: String(p.mdts === 0 ? 0 : 4096 * 2 ** p.mdts),
-        model: p.model, state: "ready",
+        vid: hex4(p.vid),
+        did: hex4(p.did),
+        version: p.version,
+        mqes: String(p.mqes),
+        timeout_ms: String(p.timeout * 500),
+        mdts_bytes: String(p.mdts === 0 ? 0 : 4096 * 2 ** p.mdts),
+        model: p.model,
+        state: "ready",
       });
       expect(r.output).toMatch(/^shutdown ctrl=nvme0 ok/m);
     });
@@ -70,14 +91,21 @@ describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
   async function resetRun(opts) {
     const noise = noiseBytes(4 * MiB, 22);
     const path = image(noise);
-    const r = await drive({ disks: [path], faults: { dropAfter: 5, abortIgnored: 1 }, cmd: "fill nvme0n1 0 3000 4; fill nvme0n1 0 3000 4; verify nvme0n1 0 3000 4; poweroff", ...opts });
+    const r = await drive({
+      disks: [path],
+      faults: { dropAfter: 5, abortIgnored: 1 },
+      cmd: "fill nvme0n1 0 3000 4; fill nvme0n1 0 3000 4; verify nvme0n1 0 3000 4; poweroff",
+      ...opts,
+    });
     const want = Buffer.from(noise);
     patternBytes(4, 0, 3000 * 512).copy(want, 0);
     return { r, imageOk: readImage(path).equals(want) };
   }
   function expectRecovered(r, imageOk) {
     // the dropped command fails (it overran CAP.TO), everything after it works
-    expect(errorLines(r.output), r.why).toEqual([expect.stringMatching(/^error: fill dev=nvme0n1 lba=0 count=3000: at lba=\d+: command timed out$/)]);
+    expect(errorLines(r.output), r.why).toEqual([
+      expect.stringMatching(/^error: fill dev=nvme0n1 lba=0 count=3000: at lba=\d+: command timed out$/),
+    ]);
     expect(r.output, r.why).toMatch(/^nvme0 resetting after: command timed out$/m);
     expect(r.output, r.why).toMatch(/^nvme0 recovered$/m);
     expect(r.output, r.why).toMatch(/^verify dev=nvme0n1 lba=0 count=3000 seed=4 ok$/m);
@@ -99,7 +127,13 @@ describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
 
   it("the trace shows the hands-off: the quirk line after CC.EN is cleared, the next CSTS read 2.3 s later", async () => {
     const records = [];
-    const r = await runSim({ profile: "hgst-sn100", disks: ["mem:4M"], faults: { dropAfter: 2, abortIgnored: 1 }, cmd: "trace=regs; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; poweroff", traceRecords: records });
+    const r = await runSim({
+      profile: "hgst-sn100",
+      disks: ["mem:4M"],
+      faults: { dropAfter: 2, abortIgnored: 1 },
+      cmd: "trace=regs; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; fill nvme0n1 0 64 1; poweroff",
+      traceRecords: records,
+    });
     const at = records.findIndex((x) => x.kind === "quirk");
     expect(at, r.output).toBeGreaterThan(0);
     expect(records[at].text).toBe("quirk nvme0 DELAY_BEFORE_CHK_RDY: CSTS left alone for 2300 ms after clearing CC.EN");
@@ -117,7 +151,12 @@ describe("hgst-sn100: NVME_QUIRK_DELAY_BEFORE_CHK_RDY", () => {
   it("after CSTS.CFS, a controller whose reset takes milliseconds is recovered (strict)", async () => {
     const noise = noiseBytes(4 * MiB, 23);
     const path = image(noise);
-    const r = await drive({ profile: "strict", faults: { cfsAfter: 5 }, disks: [path], cmd: "fill nvme0n1 0 3000 4; verify nvme0n1 0 3000 4; poweroff" });
+    const r = await drive({
+      profile: "strict",
+      faults: { cfsAfter: 5 },
+      disks: [path],
+      cmd: "fill nvme0n1 0 3000 4; verify nvme0n1 0 3000 4; poweroff",
+    });
     expect(r.output, r.why).toMatch(/^nvme0 recovered$/m);
     expect(r.code, r.why).toBe(0);
     expect(r.violations).toEqual([]);
@@ -150,9 +189,17 @@ describe("NVME_QUIRK_IDENTIFY_CNS", () => {
     expectClean(r);
     expect(r.machine.controllers[0].stats.admin.identify, r.why).toBe(2); // controller, namespace 1
     const records = [];
-    await runSim({ profile: "qemu-2.0", overrides: { version: "1.2.0" }, disks: ["mem:1M"], cmd: "trace=cmds; stage=3; poweroff", traceRecords: records });
+    await runSim({
+      profile: "qemu-2.0",
+      overrides: { version: "1.2.0" },
+      disks: ["mem:1M"],
+      cmd: "trace=cmds; stage=3; poweroff",
+      traceRecords: records,
+    });
     const texts = records.map((x) => x.text);
-    expect(texts).toContain("quirk nvme0 IDENTIFY_CNS: CNS read as a boolean, so no CNS 02h/03h: namespaces probed 1..NN, NVM assumed");
+    expect(texts).toContain(
+      "quirk nvme0 IDENTIFY_CNS: CNS read as a boolean, so no CNS 02h/03h: namespaces probed 1..NN, NVM assumed",
+    );
     expect(texts.filter((t) => /Identify CNS=02h/.test(t))).toEqual([]);
   });
 
@@ -161,7 +208,9 @@ describe("NVME_QUIRK_IDENTIFY_CNS", () => {
   // not a list of active ids (increasing, at most NN) and probes 1..NN instead, saying so.
   it("an unknown id with the same bug: the answer to CNS 02h is rejected as a list, in a line, and probing finds the namespace", async () => {
     const { r, imageOk } = await fillVerify({ profile: "qemu-2.0", overrides: { version: "1.2.0", did: 0x1234 } });
-    expect(r.output, r.why).toMatch(/^nvme0 active namespace list rejected: id 0x1af48086 at entry 0, probing 1\.\.NN$/m);
+    expect(r.output, r.why).toMatch(
+      /^nvme0 active namespace list rejected: id 0x1af48086 at entry 0, probing 1\.\.NN$/m,
+    );
     expect(r.output, r.why).toMatch(/^nvme0 ready namespaces=1$/m);
     expectVerified(r, imageOk);
     expectClean(r);
@@ -174,16 +223,35 @@ describe("qemu-5.1: NVME_QUIRK_BOGUS_NID", () => {
   // QEMU it is); as 1b36:0010, today's QEMU id, it asks CNS 03h for the command set only. Either way
   // the identifiers are never taken for a namespace's identity, so the same UUID on two controllers
   // changes nothing.
-  for (const [label, overrides, identifies] of [["8086:5845", {}, 2], ["1b36:0010", { vid: 0x1b36, did: 0x0010 }, 4]]) {
+  for (const [label, overrides, identifies] of [
+    ["8086:5845", {}, 2],
+    ["1b36:0010", { vid: 0x1b36, did: 0x0010 }, 4],
+  ]) {
     it(`two controllers whose namespace 1 has the same UUID (${label}): ${identifies} Identify commands each, both disks right`, async () => {
       const a = image(noiseBytes(2 * MiB, 3));
       const b = image(noiseBytes(2 * MiB, 4));
-      const r = await drive({ profile: "qemu-5.1", overrides, disks: [a, `${b},ctrl=1`], cmd: "fill nvme0n1 0 100 1; fill nvme1n1 0 100 2; verify nvme0n1 0 100 1; verify nvme1n1 0 100 2; poweroff" });
+      const r = await drive({
+        profile: "qemu-5.1",
+        overrides,
+        disks: [a, `${b},ctrl=1`],
+        cmd: "fill nvme0n1 0 100 1; fill nvme1n1 0 100 2; verify nvme0n1 0 100 1; verify nvme1n1 0 100 2; poweroff",
+      });
       expect(r.code, r.why).toBe(0);
       expectClean(r);
-      expect(r.machine.controllers.map((c) => c.stats.admin.identify), r.why).toEqual([identifies, identifies]);
-    expect(readImage(a).subarray(0, 51200).equals(patternBytes(1, 0, 51200))).toBe(true);
-    expect(readImage(b).subarray(0, 51200).equals(patternBytes(2, 0, 51200))).toBe(true);
+      expect(
+        r.machine.controllers.map((c) => c.stats.admin.identify),
+        r.why,
+      ).toEqual([identifies, identifies]);
+      expect(
+        readImage(a)
+          .subarray(0, 51200)
+          .equals(patternBytes(1, 0, 51200)),
+      ).toBe(true);
+      expect(
+        readImage(b)
+          .subarray(0, 51200)
+          .equals(patternBytes(2, 0, 51200)),
+      ).toBe(true);
     });
   }
 });
@@ -199,15 +267,26 @@ describe("apple-t2: SINGLE_VECTOR, 128_BYTES_SQES, SHARED_TAGS, SKIP_CID_GEN", (
     expectClean(r);
     expect(linesOf(r.output, "ctrl")[0].fields).toMatchObject({ irq: "msix", queues: "1" });
     const records = [];
-    const t = await runSim({ profile: "apple-t2", disks: ["mem:4M"], cmd: "trace=cmds; fill nvme0n1 0 4000 5; verify nvme0n1 0 4000 5; poweroff", traceRecords: records });
+    const t = await runSim({
+      profile: "apple-t2",
+      disks: ["mem:4M"],
+      cmd: "trace=cmds; fill nvme0n1 0 4000 5; verify nvme0n1 0 4000 5; poweroff",
+      traceRecords: records,
+    });
     expect(t.code, t.stdout).toBe(0);
     const texts = records.map((x) => x.text);
     expect(texts).toContain("quirk nvme0 128_BYTES_SQES: IO submission queue entries 128 bytes apart");
     expect(texts).toContain("quirk nvme0 SHARED_TAGS: one command id space, IO ids from 32 and below 128");
-    expect(texts.some((x) => /Create I\/O Submission Queue qid=1 qsize=97 /.test(x)), texts.join("\n")).toBe(true);
+    expect(
+      texts.some((x) => /Create I\/O Submission Queue qid=1 qsize=97 /.test(x)),
+      texts.join("\n"),
+    ).toBe(true);
     const ioIds = texts.filter((x) => /^cmd nvme0 SQ1 /.test(x)).map((x) => Number(/cid=(\d+)/.exec(x)[1]));
-    expect(ioIds.length).toBeGreaterThanOrEqual(4);   // 4,000 blocks are 4 writes and 4 reads at its MDTS, and a flush
-    for (const id of ioIds) { expect(id).toBeGreaterThanOrEqual(32); expect(id).toBeLessThan(128); }
+    expect(ioIds.length).toBeGreaterThanOrEqual(4); // 4,000 blocks are 4 writes and 4 reads at its MDTS, and a flush
+    for (const id of ioIds) {
+      expect(id).toBeGreaterThanOrEqual(32);
+      expect(id).toBeLessThan(128);
+    }
     const adminIds = texts.filter((x) => /^cmd nvme0 SQ0 /.test(x)).map((x) => Number(/cid=(\d+)/.exec(x)[1]));
     for (const id of adminIds) expect(id).toBeLessThan(32);
   });
@@ -229,7 +308,12 @@ describe("skhynix-pc400: NVME_QUIRK_DISABLE_WRITE_ZEROES", () => {
     const noise = noiseBytes(4 * MiB, 24);
     const path = image(noise);
     const records = [];
-    const r = await drive({ profile: "skhynix-pc400", disks: [path], traceRecords: records, cmd: "trace=cmds; zero nvme0n1 100 3000; zero nvme0n1 8190 2; trim nvme0n1 5000 8; poweroff" });
+    const r = await drive({
+      profile: "skhynix-pc400",
+      disks: [path],
+      traceRecords: records,
+      cmd: "trace=cmds; zero nvme0n1 100 3000; zero nvme0n1 8190 2; trim nvme0n1 5000 8; poweroff",
+    });
     expect(r.code, r.why).toBe(0);
     expect(errorLines(r.output), r.why).toEqual([]);
     expect(r.output, r.why).toMatch(/^zero dev=nvme0n1 lba=100 count=3000 ok method=write$/m);
@@ -241,7 +325,7 @@ describe("skhynix-pc400: NVME_QUIRK_DISABLE_WRITE_ZEROES", () => {
     const want = Buffer.from(noise);
     want.fill(0, 100 * 512, 3100 * 512);
     want.fill(0, 8190 * 512, 8192 * 512);
-    want.fill(0, 5000 * 512, 5008 * 512);   // this profile's deallocated blocks read as zeroes
+    want.fill(0, 5000 * 512, 5008 * 512); // this profile's deallocated blocks read as zeroes
     expect(readImage(path).equals(want), r.why).toBe(true);
     expectClean(r);
     // each refusal is in the trace where it happens, and writes follow it
@@ -266,14 +350,20 @@ describe("amazon-ebs: NVME_QUIRK_DMA_ADDRESS_BITS_48, with the DMA window above 
   // work on this controller: on 1d0f:{0061,0065,8061,cd00,cd01,cd02} the driver checks the window's
   // last byte before touching the controller and refuses it in words, bus mastering left off.
   it("the controller is refused before any DMA, in words; no DMA fault", async () => {
-    const r = await drive({ profile: "amazon-ebs", dmaBase: ABOVE_2_48, disks: ["mem:1M"], cmd: "info; crc nvme0n1 0 1; poweroff" });
+    const r = await drive({
+      profile: "amazon-ebs",
+      dmaBase: ABOVE_2_48,
+      disks: ["mem:1M"],
+      cmd: "info; crc nvme0n1 0 1; poweroff",
+    });
     expect(r.dmaFaults, r.why).toEqual([]);
     expectClean(r);
-    expect(errorLines(r.output)[0], r.why).toBe("error: nvme0: the DMA window is beyond the controller's 48-bit DMA addressing");
+    expect(errorLines(r.output)[0], r.why).toBe(
+      "error: nvme0: the DMA window is beyond the controller's 48-bit DMA addressing",
+    );
     expect(linesOf(r.output, "ctrl")[0].fields.state, r.why).toBe("failed");
     expect(r.machine.controllers[0].configRead32(4) & 4, r.why).toBe(0);
   });
-
 });
 
 describe("the DMA window's bus address (Machine dmaBase, sim --dma-base)", () => {
@@ -284,7 +374,8 @@ describe("the DMA window's bus address (Machine dmaBase, sim --dma-base)", () =>
     expect(m.inDmaWindow((1n << 48n) + 0x2000n, 16)).toBe(true);
     expect(m.inDmaWindow(DMA_BASE + 0x2000n, 16)).toBe(false);
     expect(m.dmaAddress(16 << 20, 1)).toBe(0n); // past the window, as before
-    for (const bad of [0n, 0x1234n, (1n << 64n) - 4096n]) expect(() => new Machine({ platform: false, dmaBase: bad })).toThrow(/dmaBase/);
+    for (const bad of [0n, 0x1234n, (1n << 64n) - 4096n])
+      expect(() => new Machine({ platform: false, dmaBase: bad })).toThrow(/dmaBase/);
   });
 
   it("--dma-base HEX reaches runSim; bad values are usage errors", () => {

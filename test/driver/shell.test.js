@@ -5,13 +5,24 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { drive, expectClean } from "./helpers.js";
 import { ROOT } from "../../host/build.js";
-import { tempDir, writeImage, readImage, noiseBytes, patternBytes, crcHex, linesOf, errorLines } from "../lib/disk-images.js";
+import {
+  tempDir,
+  writeImage,
+  readImage,
+  noiseBytes,
+  patternBytes,
+  crcHex,
+  linesOf,
+  errorLines,
+} from "../lib/disk-images.js";
 
 const MiB = 1 << 20;
 const tmp = tempDir("nvme-shell-");
 afterAll(() => tmp.remove());
 let n = 0;
-function image(bytes) { return writeImage(tmp.path(`img${n++}.raw`), bytes); }
+function image(bytes) {
+  return writeImage(tmp.path(`img${n++}.raw`), bytes);
+}
 
 // `hexdump -C` of bytes shown at device offset `base`, from its definition.
 function hexdumpC(bytes, base) {
@@ -26,7 +37,8 @@ function hexdumpC(bytes, base) {
     }
     starred = false;
     let hex = "";
-    for (let i = 0; i < 16; i++) hex += (i === 8 ? " " : "") + (i < row.length ? " " + row[i].toString(16).padStart(2, "0") : "   ");
+    for (let i = 0; i < 16; i++)
+      hex += (i === 8 ? " " : "") + (i < row.length ? " " + row[i].toString(16).padStart(2, "0") : "   ");
     const ascii = [...row].map((c) => (c >= 32 && c < 127 ? String.fromCharCode(c) : ".")).join("");
     out.push(`${(base + off).toString(16).padStart(8, "0")} ${hex}  |${ascii}|`);
   }
@@ -38,7 +50,18 @@ describe("the shell", () => {
   it("help lists every command", async () => {
     const r = await drive({ disks: ["mem:1M"], cmd: "help; poweroff" });
     expect(r.code).toBe(0);
-    for (const c of ["help", "info", "read DEV LBA COUNT", "crc DEV LBA COUNT", "fill DEV LBA COUNT SEED", "verify DEV LBA COUNT SEED", "flush DEV", "bench DEV", "stats", "poweroff"]) {
+    for (const c of [
+      "help",
+      "info",
+      "read DEV LBA COUNT",
+      "crc DEV LBA COUNT",
+      "fill DEV LBA COUNT SEED",
+      "verify DEV LBA COUNT SEED",
+      "flush DEV",
+      "bench DEV",
+      "stats",
+      "poweroff",
+    ]) {
       expect(r.output).toContain(`  ${c}`);
     }
   });
@@ -59,7 +82,10 @@ describe("the shell", () => {
 
   it("crc, fill, verify and flush print exactly the lines docs/shell.md specifies", async () => {
     const path = image(noiseBytes(1 * MiB, 2));
-    const r = await drive({ disks: [path], cmd: "fill nvme0n1 0 2048 0x2a; verify nvme0n1 0 2048 42; crc nvme0n1 0 2048; flush nvme0n1; poweroff" });
+    const r = await drive({
+      disks: [path],
+      cmd: "fill nvme0n1 0 2048 0x2a; verify nvme0n1 0 2048 42; crc nvme0n1 0 2048; flush nvme0n1; poweroff",
+    });
     expect(r.code, r.why).toBe(0);
     expectClean(r);
     expect(r.output).toContain("fill dev=nvme0n1 lba=0 count=2048 seed=42 ok\n");
@@ -73,7 +99,10 @@ describe("the shell", () => {
     bytes[700 * 512 + 77] ^= 0x10;
     bytes[900 * 512] ^= 1;
     const path = image(bytes);
-    const r = await drive({ disks: [path], cmd: "verify nvme0n1 0 2048 9; verify nvme0n1 701 100 9; verify nvme0n1 0 2048 8; poweroff" });
+    const r = await drive({
+      disks: [path],
+      cmd: "verify nvme0n1 0 2048 9; verify nvme0n1 701 100 9; verify nvme0n1 0 2048 8; poweroff",
+    });
     expect(r.code).not.toBe(0);
     expect(linesOf(r.output, "verify").map((l) => l.text)).toEqual([
       "verify dev=nvme0n1 lba=0 count=2048 seed=9 mismatch lba=700 offset=77",
@@ -85,7 +114,16 @@ describe("the shell", () => {
   it("stats counts commands, bytes and completions", async () => {
     const r = await drive({ profile: "qemu", disks: ["mem:4M"], cmd: "crc nvme0n1 0 4096; stats; poweroff" });
     const s = linesOf(r.output, "stats")[0].fields;
-    expect(s).toMatchObject({ ctrl: "nvme0", read_bytes: String(2 * MiB), write_bytes: "0", bytes: String(2 * MiB), errors: "0", retries: "0", timeouts: "0", resets: "0" });
+    expect(s).toMatchObject({
+      ctrl: "nvme0",
+      read_bytes: String(2 * MiB),
+      write_bytes: "0",
+      bytes: String(2 * MiB),
+      errors: "0",
+      retries: "0",
+      timeouts: "0",
+      resets: "0",
+    });
     // The Asynchronous Event Request is a command whose completion comes only with an event: with no
     // IO in flight, completions + events_armed == commands.
     expect(s.events_armed).toBe("1");
@@ -100,7 +138,10 @@ describe("the shell", () => {
   it("bad input: one error line each, no IO issued, later commands still run, exit code non-zero", async () => {
     const path = image(noiseBytes(1 * MiB, 3));
     const bad = [
-      ["crc nvme0n1 2040 9", /^error: crc dev=nvme0n1 lba=2040 count=9: range past the end of the namespace \(blocks=2048\)$/],
+      [
+        "crc nvme0n1 2040 9",
+        /^error: crc dev=nvme0n1 lba=2040 count=9: range past the end of the namespace \(blocks=2048\)$/,
+      ],
       ["crc nvme0n1 2048 1", /range past the end/],
       ["crc nvme0n1 0 0", /^error: crc dev=nvme0n1 lba=0 count=0: COUNT must be at least 1$/],
       ["read nvme0n1 0 2049", /^error: read dev=nvme0n1 lba=0 count=2049: range past the end/],
@@ -128,14 +169,19 @@ describe("the shell", () => {
     const errors = errorLines(r.output);
     expect(errors, r.why).toHaveLength(bad.length);
     bad.forEach(([c, re], i) => expect(errors[i], c).toMatch(re));
-    expect(linesOf(r.output, "crc").map((l) => l.text)).toEqual([`crc dev=nvme0n1 lba=16 count=16 crc32=${crcHex(readImage(path).subarray(16 * 512, 32 * 512))}`]);
+    expect(linesOf(r.output, "crc").map((l) => l.text)).toEqual([
+      `crc dev=nvme0n1 lba=16 count=16 crc32=${crcHex(readImage(path).subarray(16 * 512, 32 * 512))}`,
+    ]);
     expect(r.machine.controllers[0].stats.io.read).toBe(1); // only the good crc reached the device
   });
 
   it("a write-protected namespace: fill refused before any IO, reads go on", async () => {
     const bytes = noiseBytes(1 * MiB, 4);
     const path = image(bytes);
-    const r = await drive({ disks: [`${path},ro`], cmd: "info; fill nvme0n1 0 8 1; bench nvme0n1 write; crc nvme0n1 0 2048; poweroff" });
+    const r = await drive({
+      disks: [`${path},ro`],
+      cmd: "info; fill nvme0n1 0 8 1; bench nvme0n1 write; crc nvme0n1 0 2048; poweroff",
+    });
     expect(r.code).not.toBe(0);
     expect(linesOf(r.output, "ns")[0].fields.readonly).toBe("yes");
     expect(errorLines(r.output)).toEqual([
@@ -168,11 +214,17 @@ describe("the shell", () => {
   it("the CLI exits 0 only when every command succeeded, and writes the image file back", () => {
     const path = image(noiseBytes(2 * MiB, 5));
     const cli = join(ROOT, "host", "cli.js");
-    const ok = spawnSync(process.execPath, [cli, "sim", "--disk", path, "--profile", "strict", "--seed", "4", "--cmd", "fill nvme0n1 100 1000 77; poweroff"], { encoding: "utf8" });
+    const ok = spawnSync(
+      process.execPath,
+      [cli, "sim", "--disk", path, "--profile", "strict", "--seed", "4", "--cmd", "fill nvme0n1 100 1000 77; poweroff"],
+      { encoding: "utf8" },
+    );
     expect(ok.status, ok.stdout + ok.stderr).toBe(0);
     const after = readImage(path);
     expect(after.subarray(100 * 512, 1100 * 512).equals(patternBytes(77, 100 * 512, 1000 * 512))).toBe(true);
-    const bad = spawnSync(process.execPath, [cli, "sim", "--disk", path, "--cmd", "crc nvme0n1 0 999999; poweroff"], { encoding: "utf8" });
+    const bad = spawnSync(process.execPath, [cli, "sim", "--disk", path, "--cmd", "crc nvme0n1 0 999999; poweroff"], {
+      encoding: "utf8",
+    });
     expect(bad.status).not.toBe(0);
     expect(bad.stdout).toMatch(/^error: crc dev=nvme0n1 lba=0 count=999999: range past the end/m);
   });

@@ -18,12 +18,12 @@ import { runSim } from "../../host/sim.js";
 import { Rng } from "../../host/rng.js";
 import { tempDir, writeImage, readImage, noiseBytes, patternBytes, linesOf, errorLines } from "../lib/disk-images.js";
 
-const DISK_BYTES = 1 << 20;           // 2048 blocks of 512 bytes
+const DISK_BYTES = 1 << 20; // 2048 blocks of 512 bytes
 const BLOCK = 512;
 const PROFILES = ["qemu", "strict", "legacy", "tiny"];
 const TIME_LIMIT_NS = 3_600_000_000_000n; // an hour of virtual time: a run past it is a hang
 
-const below = (rng, n) => rng.int(0, n - 1);   // an integer in [0, n)
+const below = (rng, n) => rng.int(0, n - 1); // an integer in [0, n)
 const pick = (rng, list) => list[below(rng, list.length)];
 
 // ---- the grammar ----
@@ -31,22 +31,63 @@ const pick = (rng, list) => list[below(rng, list.length)];
 function numberWord(rng, max = 5000) {
   const v = below(rng, max);
   switch (below(rng, 9)) {
-    case 0: return "0".repeat(1 + below(rng, 30)) + v;                 // leading zeros
-    case 1: return "0x" + v.toString(16);
-    case 2: return "0X" + "0".repeat(below(rng, 20)) + v.toString(16).toUpperCase();
-    case 3: return pick(rng, ["18446744073709551615", "18446744073709551616", "0x10000000000000000", "-1", "", "0x", "1e3", "12a"]);
-    case 4: return String(below(rng, 1 << 30));
-    default: return String(v);
+    case 0:
+      return "0".repeat(1 + below(rng, 30)) + v; // leading zeros
+    case 1:
+      return "0x" + v.toString(16);
+    case 2:
+      return "0X" + "0".repeat(below(rng, 20)) + v.toString(16).toUpperCase();
+    case 3:
+      return pick(rng, [
+        "18446744073709551615",
+        "18446744073709551616",
+        "0x10000000000000000",
+        "-1",
+        "",
+        "0x",
+        "1e3",
+        "12a",
+      ]);
+    case 4:
+      return String(below(rng, 1 << 30));
+    default:
+      return String(v);
   }
 }
 
 function deviceWord(rng) {
-  return pick(rng, ["nvme0n1", "nvme0n1", "nvme0n1", "nvme0n2", "nvme1n1", "nvme00n1", "nvme0n01", "nvme0", "nvme", "nvme0n", "sda", "nvme0n1p1"]);
+  return pick(rng, [
+    "nvme0n1",
+    "nvme0n1",
+    "nvme0n1",
+    "nvme0n2",
+    "nvme1n1",
+    "nvme00n1",
+    "nvme0n01",
+    "nvme0",
+    "nvme",
+    "nvme0n",
+    "sda",
+    "nvme0n1p1",
+  ]);
 }
 
 // A PATH word of ls, cat and sum: plain, quoted with blanks, unclosed, empty, long.
 function pathWord(rng) {
-  return pick(rng, ["/", "/x", "x/y", "//", '"/a b"', '"/a b/c d.txt"', '"unclosed', '""', '"/x"y', "/" + "n".repeat(below(rng, 300)), "/../..", "/."]);
+  return pick(rng, [
+    "/",
+    "/x",
+    "x/y",
+    "//",
+    '"/a b"',
+    '"/a b/c d.txt"',
+    '"unclosed',
+    '""',
+    '"/x"y',
+    "/" + "n".repeat(below(rng, 300)),
+    "/../..",
+    "/.",
+  ]);
 }
 
 function argumentWord(rng, cmd, index) {
@@ -54,16 +95,59 @@ function argumentWord(rng, cmd, index) {
   if (index === 1 && (cmd === "ls" || cmd === "cat" || cmd === "sum")) return pathWord(rng);
   if (cmd === "bench") {
     if (index === 1) return pick(rng, ["read", "write", "rw", "8"]);
-    return numberWord(rng, index === 4 ? 60 : 40);                    // IOS kept small: a run must end
+    return numberWord(rng, index === 4 ? 60 : 40); // IOS kept small: a run must end
   }
-  if (index === 3 && (cmd === "fill" || cmd === "verify")) return pick(rng, [numberWord(rng, 100), "16777215", "16777216", "33554431"]);
+  if (index === 3 && (cmd === "fill" || cmd === "verify"))
+    return pick(rng, [numberWord(rng, 100), "16777215", "16777216", "33554431"]);
   return numberWord(rng, index === 2 ? 3000 : 2200);
 }
 
 export function grammarLine(rng) {
-  const cmd = pick(rng, ["help", "info", "read", "crc", "fill", "verify", "flush", "bench", "stats", "crc", "fill", "verify", "zero", "trim", "stage=2", "irq=msix", "dbbuf=on", "sgl=off", "frob", "poweroff now", "READ", "parts", "ls", "cat", "sum"]);
+  const cmd = pick(rng, [
+    "help",
+    "info",
+    "read",
+    "crc",
+    "fill",
+    "verify",
+    "flush",
+    "bench",
+    "stats",
+    "crc",
+    "fill",
+    "verify",
+    "zero",
+    "trim",
+    "stage=2",
+    "irq=msix",
+    "dbbuf=on",
+    "sgl=off",
+    "frob",
+    "poweroff now",
+    "READ",
+    "parts",
+    "ls",
+    "cat",
+    "sum",
+  ]);
   const words = [cmd];
-  const args = below(rng, 10) === 0 ? below(rng, 9) : { read: 3, crc: 3, fill: 4, verify: 4, zero: 3, trim: 3, flush: 1, bench: 1 + below(rng, 5), parts: 1, ls: 2, cat: 2, sum: 2 }[cmd] ?? below(rng, 2);
+  const args =
+    below(rng, 10) === 0
+      ? below(rng, 9)
+      : ({
+          read: 3,
+          crc: 3,
+          fill: 4,
+          verify: 4,
+          zero: 3,
+          trim: 3,
+          flush: 1,
+          bench: 1 + below(rng, 5),
+          parts: 1,
+          ls: 2,
+          cat: 2,
+          sum: 2,
+        }[cmd] ?? below(rng, 2));
   for (let i = 0; i < args; i++) words.push(argumentWord(rng, cmd, i));
   return words.join(pick(rng, [" ", " ", "  ", "\t"]));
 }
@@ -75,12 +159,17 @@ export function randomLine(rng) {
   const bytes = [];
   for (let i = 0; i < length; i++) {
     const k = below(rng, 40);
-    if (k === 0) bytes.push(below(rng, 32));                 // control byte
-    else if (k === 1) bytes.push(128 + below(rng, 128));     // outside ASCII
-    else if (k < 5) bytes.push(pick(rng, [59, 61, 32, 48, 120])); // ; = space 0 x
+    if (k === 0)
+      bytes.push(below(rng, 32)); // control byte
+    else if (k === 1)
+      bytes.push(128 + below(rng, 128)); // outside ASCII
+    else if (k < 5)
+      bytes.push(pick(rng, [59, 61, 32, 48, 120])); // ; = space 0 x
     else bytes.push(32 + below(rng, 95));
   }
-  return Buffer.from(bytes).toString("latin1").replace(/poweroff/g, "powerof");
+  return Buffer.from(bytes)
+    .toString("latin1")
+    .replace(/poweroff/g, "powerof");
 }
 
 // ---- checking a run against the image ----
@@ -109,7 +198,7 @@ function expectedImage(before, output) {
     m = /^error: (?:fill|zero|trim|bench) dev=nvme0n1 lba=(\d+) count=(\d+)(?: seed=\d+)?: at lba=/.exec(line);
     if (m) unknown.fill(1, Number(m[1]), Number(m[1]) + Number(m[2]));
     if (/^error: bench dev=nvme0n1 .*: at lba=/.test(line)) unknown.fill(1); // random writes: anywhere
-    if (/^bench dev=nvme0n1 op=write/.test(line)) unknown.fill(1);           // random writes: anywhere
+    if (/^bench dev=nvme0n1 op=write/.test(line)) unknown.fill(1); // random writes: anywhere
   }
   return { image, unknown };
 }
@@ -133,7 +222,8 @@ function problems(r, before, after) {
   if (violations.length) out.push(`model violations: ${violations.slice(0, 3).join("; ")}`);
   if (r.machine.dmaFaults.length) out.push(`${r.machine.dmaFaults.length} DMA faults`);
   const failed = errorLines(r.output).length > 0 || /^verify .* mismatch /m.test(r.output);
-  if (r.reason === "poweroff" && (r.code === 0) === failed) out.push(`exit code ${r.code} with${failed ? "" : "out"} error lines`);
+  if (r.reason === "poweroff" && (r.code === 0) === failed)
+    out.push(`exit code ${r.code} with${failed ? "" : "out"} error lines`);
   const lost = bytesLost(before, after, r.output);
   if (lost) out.push(`${lost} bytes not what the fills wrote`);
   return out;

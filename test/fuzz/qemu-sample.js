@@ -12,7 +12,10 @@ const LINES = 100;
 
 export async function qemuSample(runs, seed) {
   const out = { runs: 0, inputs: 0, traps: 0, hangs: 0, bytesLost: 0, failures: [], skipped: "" };
-  if (!hasQemu() || !existsSync(KERNEL)) { out.skipped = "no QEMU or no build/kernel.elf"; return out; }
+  if (!hasQemu() || !existsSync(KERNEL)) {
+    out.skipped = "no QEMU or no build/kernel.elf";
+    return out;
+  }
   const tmp = tempDir("nvme-qemu-fuzz-");
   try {
     for (let k = 0; k < runs; k++) {
@@ -33,10 +36,14 @@ export async function qemuSample(runs, seed) {
 export async function qemuRun(seed, via, tmp) {
   const rng = new Rng(seed);
   // -append cannot carry a NUL; the serial line can.
-  const lines = Array.from({ length: LINES }, (_, i) => (i % 3 === 0 ? randomLine(rng) : grammarLine(rng)).replace(/[\r\n]/g, " "));
+  const lines = Array.from({ length: LINES }, (_, i) =>
+    (i % 3 === 0 ? randomLine(rng) : grammarLine(rng)).replace(/[\r\n]/g, " "),
+  );
   const before = noiseBytes(1 << 20, seed);
   const path = writeImage(tmp.path(`q${seed}.img`), before);
-  let cmd = "", input, used = 0;
+  let cmd = "",
+    input,
+    used = 0;
   if (via === "cmdline") {
     for (const l of lines) {
       const clean = l.replace(/\0/g, "\x01");
@@ -58,7 +65,8 @@ export async function qemuRun(seed, via, tmp) {
   if (r.timedOut) problems.push("hang: QEMU killed at the timeout");
   if (trap) problems.push(`trap: ${/^trap: .*/m.exec(r.output)[0]}`);
   const failed = errorLines(r.output).length > 0 || /^verify .* mismatch /m.test(r.output);
-  if (!r.timedOut && !trap && (r.code === 0) === failed) problems.push(`exit code ${r.code} with${failed ? "" : "out"} error lines`);
+  if (!r.timedOut && !trap && (r.code === 0) === failed)
+    problems.push(`exit code ${r.code} with${failed ? "" : "out"} error lines`);
   const lost = bytesLost(before, after, r.output.replace(/\r/g, ""));
   if (lost) problems.push(`${lost} bytes not what the fills wrote`);
   return { inputs: used, trap, hang: r.timedOut, lost, problems, replay: { seed, via } };

@@ -10,7 +10,7 @@ import { ROOT } from "../../host/build.js";
 
 export const CRC32_SOURCE = "assembly/shell/crc32.ts";
 const PAGE = 65536;
-const DATA_AT = 1 << 20;   // above the module's static memory (its tables are under 100 KiB)
+const DATA_AT = 1 << 20; // above the module's static memory (its tables are under 100 KiB)
 
 export async function compileCrc32(source = readFileSync(join(ROOT, CRC32_SOURCE), "utf8")) {
   const asc = (await import("assemblyscript/asc")).default;
@@ -21,17 +21,36 @@ export async function compileCrc32(source = readFileSync(join(ROOT, CRC32_SOURCE
   };
   const out = {};
   let errText = "";
-  const { error } = await asc.main([
-    "crc32-entry.ts", "--outFile", "crc32.wasm", "--runtime", "stub", "--importMemory",
-    "--optimizeLevel", String(options.optimizeLevel), "--shrinkLevel", String(options.shrinkLevel),
-    "--initialMemory", String(DATA_AT / PAGE),
-  ], {
-    readFile: (name) => files[name] ?? null,
-    writeFile: (name, bytes) => { out[name] = bytes; },
-    listFiles: () => [],
-    stdout: { write: () => true },
-    stderr: { write: (s) => { errText += s; return true; } },
-  });
+  const { error } = await asc.main(
+    [
+      "crc32-entry.ts",
+      "--outFile",
+      "crc32.wasm",
+      "--runtime",
+      "stub",
+      "--importMemory",
+      "--optimizeLevel",
+      String(options.optimizeLevel),
+      "--shrinkLevel",
+      String(options.shrinkLevel),
+      "--initialMemory",
+      String(DATA_AT / PAGE),
+    ],
+    {
+      readFile: (name) => files[name] ?? null,
+      writeFile: (name, bytes) => {
+        out[name] = bytes;
+      },
+      listFiles: () => [],
+      stdout: { write: () => true },
+      stderr: {
+        write: (s) => {
+          errText += s;
+          return true;
+        },
+      },
+    },
+  );
   if (error || !out["crc32.wasm"]) throw new Error(`asc failed on crc32.ts: ${errText}${error?.message ?? ""}`);
   return out["crc32.wasm"];
 }
@@ -39,7 +58,9 @@ export async function compileCrc32(source = readFileSync(join(ROOT, CRC32_SOURCE
 export async function crc32Module({ source, dataBytes = 1 << 20 } = {}) {
   const pages = Math.ceil((DATA_AT + dataBytes) / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const abort = () => { throw new Error("crc32.ts aborted (an assert failed: its tables are wrong)"); };
+  const abort = () => {
+    throw new Error("crc32.ts aborted (an assert failed: its tables are wrong)");
+  };
   const { instance } = await WebAssembly.instantiate(await compileCrc32(source), { env: { memory, abort } });
   const update = instance.exports.crc32Update;
   return {

@@ -28,7 +28,11 @@ export function noiseBytes(length, seed = 12345) {
   const buf = Buffer.alloc(length);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < length; i += 4) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     buf.writeUInt32LE(x, i);
   }
   return buf;
@@ -64,7 +68,11 @@ export function parseLine(line) {
 }
 
 export function linesOf(output, kind) {
-  return output.split(/\r?\n/).map((l) => l.replace(/\r$/, "")).filter((l) => l.startsWith(kind + " ")).map(parseLine);
+  return output
+    .split(/\r?\n/)
+    .map((l) => l.replace(/\r$/, ""))
+    .filter((l) => l.startsWith(kind + " "))
+    .map(parseLine);
 }
 
 export function errorLines(output) {

@@ -9,18 +9,29 @@ import { noiseBytes } from "./disk-images.js";
 
 // Noise of any length (noiseBytes makes whole 4-byte words).
 const noise = (length, seed) => Buffer.from(noiseBytes((length + 3) & ~3, seed).subarray(0, length));
-const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: [opts.input ? "pipe" : "ignore", "pipe", "pipe"], ...opts });
+const run = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { stdio: [opts.input ? "pipe" : "ignore", "pipe", "pipe"], ...opts });
 export const MiB = 1 << 20;
 
 export function hasTools() {
   try {
-    for (const t of ["sgdisk", "sfdisk", "mkfs.fat", "mcopy", "mdir", "mtype", "mmd", "mdel"]) run("sh", ["-c", `command -v ${t} || test -x /usr/sbin/${t} || test -x /sbin/${t}`]);
+    for (const t of ["sgdisk", "sfdisk", "mkfs.fat", "mcopy", "mdir", "mtype", "mmd", "mdel"])
+      run("sh", ["-c", `command -v ${t} || test -x /usr/sbin/${t} || test -x /sbin/${t}`]);
     return true;
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 // A tool's path: Debian puts the partitioning and mkfs tools in /usr/sbin, which a user's PATH may lack.
 export const tool = (t) => {
-  for (const d of ["/usr/sbin/", "/sbin/", ""]) { try { run("sh", ["-c", `test -x ${d}${t}`]); if (d) return d + t; } catch { /* next */ } }
+  for (const d of ["/usr/sbin/", "/sbin/", ""]) {
+    try {
+      run("sh", ["-c", `test -x ${d}${t}`]);
+      if (d) return d + t;
+    } catch {
+      /* next */
+    }
+  }
   return t;
 };
 
@@ -33,18 +44,32 @@ export function mtools(cmd, img, offset, ...args) {
 
 // A FAT filesystem of `type` (12, 16, 32) on blocks [start, start + blocks) of 512 bytes.
 export function mkfsFat(img, type, start, blocks, { sectorBytes = 512, clusterSectors = 0, label = "NVMEWASM" } = {}) {
-  const args = ["-F", String(type), "-n", label, "--offset", String(start * 512 / sectorBytes), "-S", String(sectorBytes)];
+  const args = [
+    "-F",
+    String(type),
+    "-n",
+    label,
+    "--offset",
+    String((start * 512) / sectorBytes),
+    "-S",
+    String(sectorBytes),
+  ];
   if (clusterSectors) args.push("-s", String(clusterSectors));
-  run(tool("mkfs.fat"), [...args, img, String(blocks * 512 / 1024)]);
+  run(tool("mkfs.fat"), [...args, img, String((blocks * 512) / 1024)]);
 }
 
 // The files every test volume gets: long names, names with spaces, lower/upper/mixed case,
 // subdirectories three deep, an empty file, files spanning many clusters, and a fragmented file
 // (written into the hole a deleted file left, then continued after the other files).
 export function fillVolume(img, offset, dir, seed = 1) {
-  const put = (name, bytes) => { const p = `${dir}/src-${seed}-${put.n++}`; writeFileSync(p, bytes); mtools("mcopy", img, offset, p, `::${name}`); };
+  const put = (name, bytes) => {
+    const p = `${dir}/src-${seed}-${put.n++}`;
+    writeFileSync(p, bytes);
+    mtools("mcopy", img, offset, p, `::${name}`);
+  };
   put.n = 0;
-  for (const d of ["/docs", "/My Documents", "/docs/deep", "/docs/deep/er", "/a.dir"]) mtools("mmd", img, offset, `::${d}`);
+  for (const d of ["/docs", "/My Documents", "/docs/deep", "/docs/deep/er", "/a.dir"])
+    mtools("mmd", img, offset, `::${d}`);
   put("/readme.txt", Buffer.from("hello from the fs module\n"));
   put("/UPPER.TXT", Buffer.from("UPPER CASE 8.3 NAME\n"));
   put("/MixedCase.Txt", Buffer.from("mixed\n"));
@@ -58,16 +83,20 @@ export function fillVolume(img, offset, dir, seed = 1) {
   put("/keep.bin", noise(20_000, seed + 5));
   mtools("mdel", img, offset, "::/hole1.bin");
   put("/fragmented.bin", noise(90_000, seed + 6));
-  for (let i = 0; i < 20; i++) put(`/docs/file number ${String(i).padStart(2, "0")}.dat`, noise(100 + i * 37, seed + 10 + i));
+  for (let i = 0; i < 20; i++)
+    put(`/docs/file number ${String(i).padStart(2, "0")}.dat`, noise(100 + i * 37, seed + 10 + i));
 }
 
 // The tree as mdir lists it: [{ path: "/docs/x", dir: bool }], paths as mtools prints them.
 export function mdirTree(img, offset) {
   const out = mtools("mdir", img, offset, "-/", "-b", "::/").toString("utf8");
-  return out.split("\n").filter((l) => l.startsWith("::/")).map((l) => {
-    const dir = l.endsWith("/");
-    return { path: l.slice(2, dir ? -1 : undefined), dir };
-  });
+  return out
+    .split("\n")
+    .filter((l) => l.startsWith("::/"))
+    .map((l) => {
+      const dir = l.endsWith("/");
+      return { path: l.slice(2, dir ? -1 : undefined), dir };
+    });
 }
 
 // A file's bytes as mtype prints them (no text conversion).
@@ -96,10 +125,30 @@ export function blankImage(path, bytes) {
 export function gptImage(dir) {
   const img = blankImage(`${dir}/gpt.img`, 80 * MiB);
   run(tool("sgdisk"), [
-    "-n", "1:2048:+16M", "-t", "1:0700", "-c", "1:fat sixteen",
-    "-n", "2:0:+4M", "-t", "2:ef00", "-c", "2:EFI \"boot\"",
-    "-n", "3:0:+40M", "-t", "3:0700", "-c", "3:thirty-two",
-    "-n", "4:0:+1M", "-t", "4:8300", "-c", "4:",
+    "-n",
+    "1:2048:+16M",
+    "-t",
+    "1:0700",
+    "-c",
+    "1:fat sixteen",
+    "-n",
+    "2:0:+4M",
+    "-t",
+    "2:ef00",
+    "-c",
+    '2:EFI "boot"',
+    "-n",
+    "3:0:+40M",
+    "-t",
+    "3:0700",
+    "-c",
+    "3:thirty-two",
+    "-n",
+    "4:0:+1M",
+    "-t",
+    "4:8300",
+    "-c",
+    "4:",
     img,
   ]);
   const parts = sfdiskPartitions(img);
@@ -125,4 +174,3 @@ export function mbrImage(dir) {
   for (const n of [1, 5, 6]) fillVolume(img, byNumber[n].start * 512, dir, n + 10);
   return { img, parts, volumes: [1, 5, 6] };
 }
-

@@ -18,19 +18,28 @@ export function iochkReplay({ seed, ios, blocks, lbaBytes = 512 }) {
   const gens = new Uint8Array(tracked);
   const writesOf = new Uint32Array(tracked);
   let state = BigInt(seed);
-  const next = () => { const r = mix(state); state = (state + GOLDEN) & M64; return r; };
+  const next = () => {
+    const r = mix(state);
+    state = (state + GOLDEN) & M64;
+    return r;
+  };
   const ops = [];
-  let reads = 0, writes = 0, verified = 0;
+  let reads = 0,
+    writes = 0,
+    verified = 0;
   for (let k = 0; k < ios; k++) {
     const n = Number(1n + (next() % BigInt(maxBlocks)));
     const lba = Number(next() % BigInt(tracked - n + 1));
     const write = (next() & 1n) === 1n;
     ops.push({ write, lba, blocks: n });
     for (let b = lba; b < lba + n; b++) {
-      if (write) { gens[b] = gens[b] === IOCHK_GEN_MAX ? 1 : gens[b] + 1; writesOf[b]++; }
-      else if (gens[b] !== 0) verified++;
+      if (write) {
+        gens[b] = gens[b] === IOCHK_GEN_MAX ? 1 : gens[b] + 1;
+        writesOf[b]++;
+      } else if (gens[b] !== 0) verified++;
     }
-    if (write) writes++; else reads++;
+    if (write) writes++;
+    else reads++;
   }
   let blocksWritten = 0;
   for (const g of gens) if (g !== 0) blocksWritten++;
@@ -41,8 +50,10 @@ export function iochkReplay({ seed, ios, blocks, lbaBytes = 512 }) {
 // The summary line of a clean run.
 export function iochkLine({ dev = "nvme0n1", ios, seed, qd = 8, replay }) {
   const r = replay;
-  return `iochk dev=${dev} ios=${ios} seed=${seed} qd=${qd} tracked_blocks=${r.tracked} max_blocks=${r.maxBlocks} ` +
-    `reads=${r.reads} writes=${r.writes} blocks_written=${r.blocksWritten} verified_blocks=${r.verified} ok`;
+  return (
+    `iochk dev=${dev} ios=${ios} seed=${seed} qd=${qd} tracked_blocks=${r.tracked} max_blocks=${r.maxBlocks} ` +
+    `reads=${r.reads} writes=${r.writes} blocks_written=${r.blocksWritten} verified_blocks=${r.verified} ok`
+  );
 }
 
 // The bytes of device offsets [start, start + length) written at generation `gen` (multiples of 8).
@@ -59,7 +70,8 @@ export function imageDiff({ image, before, seed, replay, lbaBytes = 512 }) {
   if (image.length !== before.length) return `image is ${image.length} bytes, was ${before.length}`;
   for (let b = 0; b < replay.tracked; b++) {
     const at = b * lbaBytes;
-    const want = replay.gens[b] === 0 ? before.subarray(at, at + lbaBytes) : genBytes(seed, replay.gens[b], at, lbaBytes);
+    const want =
+      replay.gens[b] === 0 ? before.subarray(at, at + lbaBytes) : genBytes(seed, replay.gens[b], at, lbaBytes);
     if (!image.subarray(at, at + lbaBytes).equals(want)) return `block ${b} (generation ${replay.gens[b]}) differs`;
   }
   const end = replay.tracked * lbaBytes;

@@ -14,17 +14,37 @@ const CONSOLE = readFileSync(join(ROOT, "assembly/common/console.ts"), "utf8");
 async function compile(source, { transform = true } = {}) {
   const asc = (await import("assemblyscript/asc")).default;
   const files = { "assembly/t.ts": source, "assembly/common/console.ts": CONSOLE };
-  let wasm = null, stderr = "";
+  let wasm = null,
+    stderr = "";
   const { error } = await asc.main(
-    ["assembly/t.ts", "--outFile", "t.wasm", "--runtime", "stub", "--importMemory", "--initialMemory", "1",
-      "--optimizeLevel", "3", "--shrinkLevel", "1"],
+    [
+      "assembly/t.ts",
+      "--outFile",
+      "t.wasm",
+      "--runtime",
+      "stub",
+      "--importMemory",
+      "--initialMemory",
+      "1",
+      "--optimizeLevel",
+      "3",
+      "--shrinkLevel",
+      "1",
+    ],
     {
       transforms: transform ? [AsciiStrings] : [],
       readFile: (name) => files[name.replace(/^\.\//, "")] ?? null,
-      writeFile: (name, data) => { if (name.endsWith(".wasm")) wasm = Buffer.from(data); },
+      writeFile: (name, data) => {
+        if (name.endsWith(".wasm")) wasm = Buffer.from(data);
+      },
       listFiles: () => [],
       stdout: { write: () => true },
-      stderr: { write: (s) => { stderr += s; return true; } },
+      stderr: {
+        write: (s) => {
+          stderr += s;
+          return true;
+        },
+      },
     },
   );
   return { wasm: error ? null : wasm, stderr, error };
@@ -37,8 +57,12 @@ async function run(wasm) {
   const { instance } = await WebAssembly.instantiate(wasm, {
     env: {
       memory,
-      abort: () => { throw new Error("abort"); },
-      console_write: (ptr, len) => { out += Buffer.from(memory.buffer, ptr, len).toString("latin1"); },
+      abort: () => {
+        throw new Error("abort");
+      },
+      console_write: (ptr, len) => {
+        out += Buffer.from(memory.buffer, ptr, len).toString("latin1");
+      },
     },
   });
   instance.exports.main();
@@ -102,7 +126,11 @@ export function main(): void { put("twice said"); putLine("twice said"); }
   });
 
   it("refuses a literal that is not printable ASCII, naming its file and line", async () => {
-    for (const [literal, code] of [["caf\u00e9", "U+00E9"], ["bell\\u0007", "U+0007"], ["x".repeat(256), "256 characters"]]) {
+    for (const [literal, code] of [
+      ["caf\u00e9", "U+00E9"],
+      ["bell\\u0007", "U+0007"],
+      ["x".repeat(256), "256 characters"],
+    ]) {
       const { wasm, stderr, error } = await compile(`
 import { putLine } from "./common/console";
 export function main(): void {
@@ -143,12 +171,22 @@ export function main(): void {}
     const memory = new WebAssembly.Memory({ initial: 1 });
     const calls = [];
     const { instance } = await WebAssembly.instantiate(wasm, {
-      env: { memory, abort: (...a) => { calls.push(a.map((v) => v >>> 0)); throw new Error("abort"); }, console_write() {} },
+      env: {
+        memory,
+        abort: (...a) => {
+          calls.push(a.map((v) => v >>> 0));
+          throw new Error("abort");
+        },
+        console_write() {},
+      },
     });
     expect(instance.exports.check(4)).toBe(4);
     expect(() => instance.exports.check(3)).toThrow("abort");
     const [msg, file, line, column] = calls[0];
-    const text = (p) => { const b = new Uint8Array(memory.buffer); return Buffer.from(b.subarray(p + 1, p + 1 + b[p])).toString("latin1"); };
+    const text = (p) => {
+      const b = new Uint8Array(memory.buffer);
+      return Buffer.from(b.subarray(p + 1, p + 1 + b[p])).toString("latin1");
+    };
     expect(msg & 0x80000000).not.toBe(0);
     expect(file & 0x80000000).not.toBe(0);
     expect(text(msg & 0x7fffffff)).toBe("three is refused");
@@ -158,7 +196,14 @@ export function main(): void {}
     const m2 = new WebAssembly.Memory({ initial: 1 });
     const plainCalls = [];
     const { instance: i2 } = await WebAssembly.instantiate(plain.wasm, {
-      env: { memory: m2, abort: (...a) => { plainCalls.push(a); throw new Error("abort"); }, console_write() {} },
+      env: {
+        memory: m2,
+        abort: (...a) => {
+          plainCalls.push(a);
+          throw new Error("abort");
+        },
+        console_write() {},
+      },
     });
     expect(() => i2.exports.check(3)).toThrow("abort");
     expect([line, column]).toEqual([plainCalls[0][2], plainCalls[0][3]]);
@@ -168,8 +213,13 @@ export function main(): void {}
   it("build/nvme.wasm holds the driver's messages in ASCII, with no UTF-16 copy", async () => {
     await buildWasm({ quiet: true });
     const bytes = readFileSync(WASM);
-    for (const s of [" reset ok us=", "nvme-wasm: NVMe driver (AssemblyScript guest) starting", "Identify Controller failed",
-      "the driver was called again from inside request_done", "assembly/driver/nvme/queue.ts"]) {
+    for (const s of [
+      " reset ok us=",
+      "nvme-wasm: NVMe driver (AssemblyScript guest) starting",
+      "Identify Controller failed",
+      "the driver was called again from inside request_done",
+      "assembly/driver/nvme/queue.ts",
+    ]) {
       expect(bytes.includes(lengthPrefixed(s)), s).toBe(true);
       expect(bytes.includes(utf16(s.trim())), s).toBe(false);
     }

@@ -9,11 +9,35 @@ const cli = (...args) => spawnSync(process.execPath, [CLI, ...args], { encoding:
 
 describe("CLI arguments", () => {
   it("parses the sim options", () => {
-    const o = parseArgs(["sim", "--disk", "a.img,lba=4096", "--disk=mem:8M,ctrl=1", "--profile", "strict", "--set", "mdts=2,mqes=15",
-      "--seed", "42", "--bridge", "--multifunction", "--fault", "error=0.01,cfs=500", "--trace", "--cmd", "info; poweroff"]);
+    const o = parseArgs([
+      "sim",
+      "--disk",
+      "a.img,lba=4096",
+      "--disk=mem:8M,ctrl=1",
+      "--profile",
+      "strict",
+      "--set",
+      "mdts=2,mqes=15",
+      "--seed",
+      "42",
+      "--bridge",
+      "--multifunction",
+      "--fault",
+      "error=0.01,cfs=500",
+      "--trace",
+      "--cmd",
+      "info; poweroff",
+    ]);
     expect(o).toMatchObject({
-      disks: ["a.img,lba=4096", "mem:8M,ctrl=1"], profile: "strict", overrides: { mdts: "2", mqes: "15" }, seed: 42,
-      bridge: true, multifunction: true, faults: { error: "0.01", cfs: "500" }, trace: true, cmd: "info; poweroff",
+      disks: ["a.img,lba=4096", "mem:8M,ctrl=1"],
+      profile: "strict",
+      overrides: { mdts: "2", mqes: "15" },
+      seed: 42,
+      bridge: true,
+      multifunction: true,
+      faults: { error: "0.01", cfs: "500" },
+      trace: true,
+      cmd: "info; poweroff",
     });
     expect(parseArgs(["sim"]).disks).toEqual(["mem:16M"]);
     expect(parseArgs(["--help"])).toEqual({ help: true });
@@ -32,8 +56,25 @@ describe("CLI arguments", () => {
   });
 
   it("parses with node:util: --opt=value, repeated options in order, --console", () => {
-    const o = parseArgs(["sim", "--set=mdts=2", "--set", "mqes=15", "--fault", "error=0.1", "--fault=drop=0.2", "--console", "tty", "--dma-base", "0x1000000000000"]);
-    expect(o).toMatchObject({ overrides: { mdts: "2", mqes: "15" }, faults: { error: "0.1", drop: "0.2" }, console: "tty", dmaBase: 0x1000000000000n });
+    const o = parseArgs([
+      "sim",
+      "--set=mdts=2",
+      "--set",
+      "mqes=15",
+      "--fault",
+      "error=0.1",
+      "--fault=drop=0.2",
+      "--console",
+      "tty",
+      "--dma-base",
+      "0x1000000000000",
+    ]);
+    expect(o).toMatchObject({
+      overrides: { mdts: "2", mqes: "15" },
+      faults: { error: "0.1", drop: "0.2" },
+      console: "tty",
+      dmaBase: 0x1000000000000n,
+    });
     expect(() => parseArgs(["sim", "--console", "vt100"])).toThrow(/--console wants/);
     expect(() => parseArgs(["sim", "--bridge=1"])).toThrow(/--bridge takes no value/);
     expect(() => parseArgs(["sim", "--disk", "--cmd", "x"])).toThrow(/--disk needs a value/);

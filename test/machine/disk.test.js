@@ -6,8 +6,20 @@ import { MemoryDisk, FileDisk, parseDiskSpec, parseSize, openDisk } from "../../
 
 describe("disk specs", () => {
   it("parses files and memory disks with options", () => {
-    expect(parseDiskSpec("disk.img")).toMatchObject({ path: "disk.img", lbaBytes: 512, ms: 0, readonly: false, ctrl: 0 });
-    expect(parseDiskSpec("a.raw,lba=4096,ms=8,ro,ctrl=1")).toMatchObject({ path: "a.raw", lbaBytes: 4096, ms: 8, readonly: true, ctrl: 1 });
+    expect(parseDiskSpec("disk.img")).toMatchObject({
+      path: "disk.img",
+      lbaBytes: 512,
+      ms: 0,
+      readonly: false,
+      ctrl: 0,
+    });
+    expect(parseDiskSpec("a.raw,lba=4096,ms=8,ro,ctrl=1")).toMatchObject({
+      path: "a.raw",
+      lbaBytes: 4096,
+      ms: 8,
+      readonly: true,
+      ctrl: 1,
+    });
     expect(parseDiskSpec("mem:64M")).toMatchObject({ memSize: 64n << 20n, lbaBytes: 512 });
     expect(parseDiskSpec("mem:1G,lba=4K")).toMatchObject({ memSize: 1n << 30n, lbaBytes: 4096 });
     expect(parseSize("512K")).toBe(512n * 1024n);
@@ -30,7 +42,9 @@ describe("disk specs", () => {
 
 describe("disks", () => {
   let dir;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), "nvme-disk-")); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "nvme-disk-"));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it("MemoryDisk reads back what was written and checks bounds", () => {

@@ -84,7 +84,9 @@ export async function guestWasm() {
   if (cached) return cached;
   const asc = (await import("assemblyscript/asc")).default;
   // The driver's hardware imports, and the console and poweroff every module may import.
-  const kernel = readFileSync(join(ROOT, "assembly/driver/imports.ts"), "utf8") + `
+  const kernel =
+    readFileSync(join(ROOT, "assembly/driver/imports.ts"), "utf8") +
+    `
 @external("env", "console_write") export declare function console_write(ptr: usize, len: i32): void;
 @external("env", "console_read") export declare function console_read(ptr: usize, cap: i32, timeout_ns: u64): i32;
 @external("env", "poweroff") export declare function poweroff(code: i32): void;
@@ -93,14 +95,32 @@ export async function guestWasm() {
   let out = null;
   let err = "";
   const { error } = await asc.main(
-    ["guest/main.ts", "--outFile", "guest.wasm", "--runtime", "stub", "--importMemory", "--initialMemory", "256",
-      "--maximumMemory", "256", "-O2"],
+    [
+      "guest/main.ts",
+      "--outFile",
+      "guest.wasm",
+      "--runtime",
+      "stub",
+      "--importMemory",
+      "--initialMemory",
+      "256",
+      "--maximumMemory",
+      "256",
+      "-O2",
+    ],
     {
       readFile: (name) => files[name.replace(/^\.\//, "")] ?? null,
-      writeFile: (name, data) => { if (name.endsWith(".wasm")) out = data; },
+      writeFile: (name, data) => {
+        if (name.endsWith(".wasm")) out = data;
+      },
       listFiles: () => [],
       stdout: { write: () => true },
-      stderr: { write: (s) => { err += s; return true; } },
+      stderr: {
+        write: (s) => {
+          err += s;
+          return true;
+        },
+      },
     },
   );
   if (error || !out) throw new Error(`test guest failed to compile: ${err} ${error?.message ?? ""}`);
@@ -112,35 +132,48 @@ export async function guestWasm() {
 // of 0xC0FFEE to the address in 0x10/0x14 and an interrupt (MSI-X vector 0 if enabled, else INTx).
 export class FakeDevice extends PciFunction {
   constructor(host, { msix = true, pin = 1, delayNs = 5000n } = {}) {
-    super({ vendor: 0x1b36, device: 0x0010, classCode: 0x018000, interruptPin: pin, name: "fake", // storage, not NVMe
-      bars: [{ index: 0, size: 0x4000, is64: true }] });
+    super({
+      vendor: 0x1b36,
+      device: 0x0010,
+      classCode: 0x018000,
+      interruptPin: pin,
+      name: "fake", // storage, not NVMe
+      bars: [{ index: 0, size: 0x4000, is64: true }],
+    });
     this.host = host;
     this.delayNs = delayNs;
     this.regs = new Map();
     this.events = [];
     this.faults = [];
     if (msix) {
-      this.view.setUint16(0x06, 0x10, true);   // capabilities list
+      this.view.setUint16(0x06, 0x10, true); // capabilities list
       this.space[0x34] = 0x40;
       this.view.setUint32(0x40, 0x11 | (0 << 8), true); // MSI-X, end of list, one table entry
-      this.view.setUint32(0x44, 0x2000, true);           // the table at BAR0 + 0x2000, clear of the registers
+      this.view.setUint32(0x44, 0x2000, true); // the table at BAR0 + 0x2000, clear of the registers
     }
     this.msixAddress = 0xfee00000n;
     this.msixData = 0x40;
   }
-  mmioRead32(bar, off) { return this.regs.get(off) ?? 0; }
+  mmioRead32(bar, off) {
+    return this.regs.get(off) ?? 0;
+  }
   mmioWrite32(bar, off, v) {
     this.regs.set(off, v);
     if (off === 0 && v === 1) this.events.push(this.host.now() + this.delayNs);
     if (off === 8) this.host.setIntx(false);
   }
-  nextEventNs() { return this.events.length ? this.events[0] : null; }
+  nextEventNs() {
+    return this.events.length ? this.events[0] : null;
+  }
   advance(now) {
     while (this.events.length && this.events[0] <= now) {
       this.events.shift();
       const addr = BigInt(this.regs.get(0x10) ?? 0) | (BigInt(this.regs.get(0x14) ?? 0) << 32n);
-      try { this.host.dmaWrite(addr, new Uint8Array([0xee, 0xff, 0xc0, 0x00])); }
-      catch (e) { this.faults.push(e); }
+      try {
+        this.host.dmaWrite(addr, new Uint8Array([0xee, 0xff, 0xc0, 0x00]));
+      } catch (e) {
+        this.faults.push(e);
+      }
       if (this.space[0x34]) this.host.msiWrite(this.msixAddress, this.msixData);
       else this.host.setIntx(true);
     }

@@ -36,10 +36,14 @@ describe("DMA", () => {
     host.dmaWrite(DMA_BASE + 0x3000n, new Uint8Array([1, 2, 3]));
     expect([...new Uint8Array(m.memory.buffer, 0x3000, 3)]).toEqual([1, 2, 3]);
     expect([...host.dmaRead(DMA_BASE + 0x3001n, 2)]).toEqual([2, 3]);
-    expect(() => host.dmaRead(0x3000n, 4)).toThrow(DmaFault);                  // a truncated/raw address
+    expect(() => host.dmaRead(0x3000n, 4)).toThrow(DmaFault); // a truncated/raw address
     expect(() => host.dmaWrite(DMA_BASE + 0xfffffen, new Uint8Array(4))).toThrow(/outside the DMA window/);
     expect(() => host.dmaRead(DMA_BASE - 1n, 1)).toThrow(DmaFault);
-    expect(m.dmaFaults.map((f) => [f.device, f.write])).toEqual([["fake0", false], ["fake0", true], ["fake0", false]]);
+    expect(m.dmaFaults.map((f) => [f.device, f.write])).toEqual([
+      ["fake0", false],
+      ["fake0", true],
+      ["fake0", false],
+    ]);
     host.dmaFault(0x42n, 8, "model says so");
     expect(m.dmaFaults[3]).toMatchObject({ busAddr: 0x42n, len: 8, why: "model says so" });
     expect(dev).toBeTruthy();
@@ -58,7 +62,7 @@ describe("DMA", () => {
     e.pci_write32(bdf, 4, 6);
     expect(host.dmaRead(DMA_BASE, 4)).toHaveLength(4);
     e.pci_read32(bdfOf(0, 3, 0), 0);
-    e.pci_write32(bdfOf(0, 3, 0), 4, 2);                                           // bridge loses bus mastering
+    e.pci_write32(bdfOf(0, 3, 0), 4, 2); // bridge loses bus mastering
     expect(() => host.dmaRead(DMA_BASE, 4)).toThrow(/bus mastering disabled/);
   });
 });
@@ -79,7 +83,7 @@ describe("clock and interrupts", () => {
     const t0 = m.now;
     expect(e.irq_wait(5_000_000n)).toBe(0);
     expect(m.now - t0).toBe(5_000_100n);
-    expect(e.irq_wait(-1n)).toBe(0);                          // u64 max: clamps at the end of time, does not hang
+    expect(e.irq_wait(-1n)).toBe(0); // u64 max: clamps at the end of time, does not hang
     expect(m.now).toBe((1n << 63n) - 1n);
   });
 
@@ -91,14 +95,15 @@ describe("clock and interrupts", () => {
     expect(e.irq_msi_address(line)).toBe(0xfee00000n);
     expect(e.irq_msi_data(line)).toBe(0x40);
     const h = e.mmio_map(BDF, 0);
-    e.mmio_write32(h, 0x10, 0x1000); e.mmio_write32(h, 0x14, 0); // a bad DMA address: the fake faults, still interrupts
+    e.mmio_write32(h, 0x10, 0x1000);
+    e.mmio_write32(h, 0x14, 0); // a bad DMA address: the fake faults, still interrupts
     const t0 = m.now;
     e.mmio_write32(h, 0, 1);
     expect(e.irq_wait(1_000_000_000n)).toBe(1);
     expect(m.now - t0).toBe(5000n);
     expect(dev.faults).toHaveLength(1);
     expect(m.dmaFaults).toHaveLength(1);
-    expect(e.irq_wait(0n)).toBe(0);                           // the mask was cleared
+    expect(e.irq_wait(0n)).toBe(0); // the mask was cleared
   });
 
   it("records MSI messages that match no line", () => {
@@ -107,7 +112,10 @@ describe("clock and interrupts", () => {
     e.irq_attach(BDF, 1);
     m.devices[0].host.msiWrite(0xfee00000n, 0x47);
     m.devices[0].host.msiWrite(0xdead0000n, 0x40);
-    expect(m.strayInterrupts.map((s) => s.why)).toEqual(["no MSI-X or MSI line of this function with this vector", "not an interrupt address"]);
+    expect(m.strayInterrupts.map((s) => s.why)).toEqual([
+      "no MSI-X or MSI line of this function with this vector",
+      "not an interrupt address",
+    ]);
     expect(e.irq_wait(0n)).toBe(0);
     expect(dev).toBeTruthy();
   });
@@ -128,22 +136,23 @@ describe("clock and interrupts", () => {
     enable(e);
     const line = e.irq_attach(BDF, 0);
     expect(line).toBe(0);
-    expect(e.irq_attach(BDF, 0)).toBe(0);                    // one line per function
+    expect(e.irq_attach(BDF, 0)).toBe(0); // one line per function
     const h = e.mmio_map(BDF, 0);
-    e.mmio_write32(h, 0x10, Number((DMA_BASE + 0x2000n) & 0xffffffffn) | 0); e.mmio_write32(h, 0x14, 1);
+    e.mmio_write32(h, 0x10, Number((DMA_BASE + 0x2000n) & 0xffffffffn) | 0);
+    e.mmio_write32(h, 0x14, 1);
     e.mmio_write32(h, 0, 1);
     expect(e.irq_wait(1_000_000n)).toBe(1);
     expect(u32(new DataView(m.memory.buffer).getUint32(0x2000, true))).toBe(0xc0ffee);
-    expect(e.irq_wait(1_000n)).toBe(0);                      // masked, although the level is still high
+    expect(e.irq_wait(1_000n)).toBe(0); // masked, although the level is still high
     e.irq_ack(line);
-    expect(e.irq_wait(0n)).toBe(1);                          // still asserted: fires again
-    e.mmio_write32(h, 8, 0);                                 // the device drops the level
+    expect(e.irq_wait(0n)).toBe(1); // still asserted: fires again
+    e.mmio_write32(h, 8, 0); // the device drops the level
     e.irq_ack(line);
     expect(e.irq_wait(1_000n)).toBe(0);
-    e.pci_write32(BDF, 4, 0x406);                            // INTx disable
+    e.pci_write32(BDF, 4, 0x406); // INTx disable
     e.mmio_write32(h, 0, 1);
     expect(e.irq_wait(1_000_000n)).toBe(0);
-    e.pci_write32(BDF, 4, 0x006);                            // enabled again: the pending level fires
+    e.pci_write32(BDF, 4, 0x006); // enabled again: the pending level fires
     expect(e.irq_wait(0n)).toBe(1);
     expect(dev.faults).toHaveLength(0);
   });
@@ -185,8 +194,12 @@ describe("console, command line, abort", () => {
     const put = (ptr, s) => new Uint8Array(m.memory.buffer).set([s.length, ...Buffer.from(s, "latin1")], ptr);
     put(0x600, "queue: pushing onto a full SQ");
     put(0x700, "assembly/driver/nvme/queue.ts");
-    expect(() => e.abort(0x600 | 0x80000000, 0x700 | 0x80000000, 177, 5)).toThrow("abort: queue: pushing onto a full SQ at assembly/driver/nvme/queue.ts:177:5");
-    expect(() => e.abort(0, 0x700 | 0x80000000, 1, 2)).toThrow("abort: (no message) at assembly/driver/nvme/queue.ts:1:2");
+    expect(() => e.abort(0x600 | 0x80000000, 0x700 | 0x80000000, 177, 5)).toThrow(
+      "abort: queue: pushing onto a full SQ at assembly/driver/nvme/queue.ts:177:5",
+    );
+    expect(() => e.abort(0, 0x700 | 0x80000000, 1, 2)).toThrow(
+      "abort: (no message) at assembly/driver/nvme/queue.ts:1:2",
+    );
     const end = m.memory.buffer.byteLength;
     new Uint8Array(m.memory.buffer)[end - 2] = 200; // a length past the end of memory
     expect(() => e.abort((end - 2) | 0x80000000, 0, 1, 2)).toThrow(/abort: <bad text at 0x[0-9a-f]+> at/);

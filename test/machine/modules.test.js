@@ -11,11 +11,15 @@ import * as link from "../../host/block-link.js";
 const abiConstants = () => {
   const text = readFileSync(join(ROOT, "assembly/common/abi.ts"), "utf8");
   const out = new Map();
-  for (const m of text.matchAll(/^export const (\w+): [iu]32 = (-?(?:0x[0-9a-f]+|\d+));/gim)) out.set(m[1], Number(m[2]));
+  for (const m of text.matchAll(/^export const (\w+): [iu]32 = (-?(?:0x[0-9a-f]+|\d+));/gim))
+    out.set(m[1], Number(m[2]));
   return out;
 };
 
-const tsFiles = (dir) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith(".ts")).map((f) => join(ROOT, dir, f));
+const tsFiles = (dir) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(ROOT, dir, f));
 const importsOf = (file) => [...readFileSync(file, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
 
 describe("the module boundary", () => {
@@ -24,8 +28,24 @@ describe("the module boundary", () => {
     const bytes = readFileSync(WASM);
     expect(bytes.length).toBeLessThanOrEqual(DRIVER_BYTES_MAX);
     const names = WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => e.name);
-    for (const n of ["start", "start_cmdline", "describe_controller", "describe_namespace", "identify_data", "controller_stats",
-      "buffer_base", "buffer_bytes", "submit", "poll", "interrupt", "tick", "wait_hint", "outstanding", "log_errors", "shutdown"]) {
+    for (const n of [
+      "start",
+      "start_cmdline",
+      "describe_controller",
+      "describe_namespace",
+      "identify_data",
+      "controller_stats",
+      "buffer_base",
+      "buffer_bytes",
+      "submit",
+      "poll",
+      "interrupt",
+      "tick",
+      "wait_hint",
+      "outstanding",
+      "log_errors",
+      "shutdown",
+    ]) {
       expect(names).toContain(n);
     }
     expect(names).not.toContain("main");
@@ -35,7 +55,10 @@ describe("the module boundary", () => {
     await buildWasm({ quiet: true });
     const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(SHELL_WASM)));
     expect(imports.filter((i) => HARDWARE_IMPORT.test(i.name))).toEqual([]);
-    const env = imports.filter((i) => i.module === "env").map((i) => i.name).sort();
+    const env = imports
+      .filter((i) => i.module === "env")
+      .map((i) => i.name)
+      .sort();
     expect(env).toEqual(["abort", "cmdline", "console_read", "console_write", "memory", "now_ns", "poweroff"]);
     expect(new Set(imports.map((i) => i.module))).toEqual(new Set(["env", "blk", "fs"]));
     expect(imports.filter((i) => i.module === "fs").map((i) => i.name)).toEqual(["call"]);
@@ -43,16 +66,29 @@ describe("the module boundary", () => {
 
   it("fs.wasm imports only its memory, abort and the blk calls of a reader: no console, no hardware, no write", async () => {
     await buildWasm({ quiet: true });
-    const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(FS_WASM))).map((i) => `${i.module}.${i.name}`).sort();
-    expect(imports).toEqual(["blk.buffer_bytes", "blk.buffer_read", "blk.complete", "blk.describe_namespace", "blk.submit", "env.abort", "env.memory"]);
-    const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(FS_WASM))).map((e) => e.name).sort();
+    const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(FS_WASM)))
+      .map((i) => `${i.module}.${i.name}`)
+      .sort();
+    expect(imports).toEqual([
+      "blk.buffer_bytes",
+      "blk.buffer_read",
+      "blk.complete",
+      "blk.describe_namespace",
+      "blk.submit",
+      "env.abort",
+      "env.memory",
+    ]);
+    const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(FS_WASM)))
+      .map((e) => e.name)
+      .sort();
     for (const n of ["fs_handle", "fs_inbox", "fs_inbox_bytes", "fs_outbox"]) expect(exports).toContain(n);
   });
 
   it("no client source imports the driver's files, and the driver imports no client's", () => {
     for (const f of tsFiles("assembly/shell")) for (const i of importsOf(f)) expect(i, f).not.toMatch(/driver\/|fs\//);
     for (const f of tsFiles("assembly/fs")) for (const i of importsOf(f)) expect(i, f).not.toMatch(/driver\/|shell\//);
-    for (const dir of ["assembly/driver", "assembly/driver/nvme"]) for (const f of tsFiles(dir)) for (const i of importsOf(f)) expect(i, f).not.toMatch(/shell\//);
+    for (const dir of ["assembly/driver", "assembly/driver/nvme"])
+      for (const f of tsFiles(dir)) for (const i of importsOf(f)) expect(i, f).not.toMatch(/shell\//);
     for (const f of tsFiles("assembly/common")) for (const i of importsOf(f)) expect(i, f).toMatch(/^\.\/[a-z]+$/);
   });
 
@@ -66,7 +102,10 @@ describe("the module boundary", () => {
     const header = join(ROOT, "boot/nvme_wasm.h");
     expect(existsSync(header)).toBe(true);
     const c = new Map();
-    for (const m of readFileSync(header, "utf8").matchAll(/^#define NVME_(\w+)\s+\(?(-?(?:0x[0-9a-fA-F]+|\d+))[uU]?\)?/gm)) c.set(m[1], Number(m[2]));
+    for (const m of readFileSync(header, "utf8").matchAll(
+      /^#define NVME_(\w+)\s+\(?(-?(?:0x[0-9a-fA-F]+|\d+))[uU]?\)?/gm,
+    ))
+      c.set(m[1], Number(m[2]));
     for (const [name, value] of abi) expect(c.get(name), `boot/nvme_wasm.h NVME_${name}`).toBe(value);
   });
 });

@@ -12,14 +12,14 @@ describe("PCI enumeration", () => {
     const m = new Machine(quiet);
     m.firmware();
     const e = env(m);
-    expect(u32(e.pci_read32(bdfOf(0, 0, 0), 0))).toBe(0x12378086);        // host bridge
+    expect(u32(e.pci_read32(bdfOf(0, 0, 0), 0))).toBe(0x12378086); // host bridge
     expect(u32(e.pci_read32(bdfOf(0, 0, 0), 8)) >>> 8).toBe(0x060000);
     expect(u32(e.pci_read32(bdfOf(0, 1, 0), 0x0c)) & 0x00800000).toBeTruthy(); // PIIX3 is multi-function
-    expect(u32(e.pci_read32(bdfOf(0, 1, 1), 8)) >>> 8).toBe(0x010180);      // IDE: storage, not NVMe
-    expect(u32(e.pci_read32(bdfOf(0, 1, 2), 0))).toBe(0xffffffff);          // a hole in a multi-function device
-    expect(u32(e.pci_read32(bdfOf(0, 2, 0), 0x0c)) & 0x00800000).toBe(0);   // VGA: single function
-    expect(u32(e.pci_read32(bdfOf(0, 4, 0), 0))).toBe(0xffffffff);          // nothing at 00:04.0 yet
-    expect(u32(e.pci_read32(bdfOf(1, 0, 0), 0))).toBe(0xffffffff);          // no bus 1
+    expect(u32(e.pci_read32(bdfOf(0, 1, 1), 8)) >>> 8).toBe(0x010180); // IDE: storage, not NVMe
+    expect(u32(e.pci_read32(bdfOf(0, 1, 2), 0))).toBe(0xffffffff); // a hole in a multi-function device
+    expect(u32(e.pci_read32(bdfOf(0, 2, 0), 0x0c)) & 0x00800000).toBe(0); // VGA: single function
+    expect(u32(e.pci_read32(bdfOf(0, 4, 0), 0))).toBe(0xffffffff); // nothing at 00:04.0 yet
+    expect(u32(e.pci_read32(bdfOf(1, 0, 0), 0))).toBe(0xffffffff); // no bus 1
   });
 
   it("numbers buses behind bridges as firmware does and routes through them", () => {
@@ -31,12 +31,12 @@ describe("PCI enumeration", () => {
     m.firmware();
     const e = env(m);
     const outerBus = u32(e.pci_read32(bdfOf(0, 3, 0), 0x18));
-    expect(outerBus & 0xffffff).toBe(0x020100);                              // primary 0, secondary 1, subordinate 2
+    expect(outerBus & 0xffffff).toBe(0x020100); // primary 0, secondary 1, subordinate 2
     expect((u32(e.pci_read32(bdfOf(0, 3, 0), 0x0c)) >>> 16) & 0x7f).toBe(1); // type-1 header
     expect(u32(e.pci_read32(bdfOf(0, 3, 0), 8)) >>> 8).toBe(0x060400);
     expect(u32(e.pci_read32(bdfOf(1, 0, 0), 0x18)) & 0xffffff).toBe(0x020201);
-    expect(u32(e.pci_read32(bdfOf(1, 1, 0), 8)) >>> 8).toBe(0x018000);      // device a on bus 1
-    expect(u32(e.pci_read32(bdfOf(2, 0, 0), 8)) >>> 8).toBe(0x018000);      // device b on bus 2
+    expect(u32(e.pci_read32(bdfOf(1, 1, 0), 8)) >>> 8).toBe(0x018000); // device a on bus 1
+    expect(u32(e.pci_read32(bdfOf(2, 0, 0), 8)) >>> 8).toBe(0x018000); // device b on bus 2
     expect(u32(e.pci_read32(bdfOf(3, 0, 0), 0))).toBe(0xffffffff);
     expect(u32(e.pci_read32(bdfOf(0, 4, 0), 0))).toBe(0xffffffff);
   });
@@ -48,7 +48,7 @@ describe("PCI enumeration", () => {
     m.firmware();
     const e = env(m);
     e.pci_read32(bdfOf(0, 3, 0), 0);
-    e.pci_write32(bdfOf(0, 3, 0), 0x18, 0x050500);                            // secondary = subordinate = 5
+    e.pci_write32(bdfOf(0, 3, 0), 0x18, 0x050500); // secondary = subordinate = 5
     expect(u32(e.pci_read32(bdfOf(1, 0, 0), 0))).toBe(0xffffffff);
     expect(u32(e.pci_read32(bdfOf(5, 0, 0), 0))).toBe(0x00101b36);
   });
@@ -103,29 +103,30 @@ describe("BARs and MMIO", () => {
 
   it("places 64-bit BARs above 4 GiB and 32-bit BARs below", () => {
     const { m, e, bdf } = machine();
-    const lo = u32(e.pci_read32(bdf, 0x10)), hi = u32(e.pci_read32(bdf, 0x14));
-    expect(lo & 0xf).toBe(0x4);                                                   // 64-bit memory BAR
+    const lo = u32(e.pci_read32(bdf, 0x10)),
+      hi = u32(e.pci_read32(bdf, 0x14));
+    expect(lo & 0xf).toBe(0x4); // 64-bit memory BAR
     const addr = (BigInt(hi) << 32n) | BigInt(lo & ~0xf);
     expect(addr >= 0x80_0000_0000n).toBe(true);
     expect(addr % 0x4000n).toBe(0n);
     const vga = u32(e.pci_read32(bdfOf(0, 2, 0), 0x10));
-    expect(vga & 0xf).toBe(0x8);                                                  // 32-bit prefetchable
+    expect(vga & 0xf).toBe(0x8); // 32-bit prefetchable
     expect(vga >>> 0).toBeLessThan(0xfec00000);
     expect(vga).toBeGreaterThan(0);
-    expect(u32(e.pci_read32(bdf, 4)) & 2).toBe(2);                                // firmware enabled memory decoding
+    expect(u32(e.pci_read32(bdf, 4)) & 2).toBe(2); // firmware enabled memory decoding
     const h = e.mmio_map(bdf, 0);
     expect(h).toBeGreaterThan(0);
     expect(m.maps[h - 1].addr).toBe(addr);
     expect(e.mmio_size(h)).toBe(0x4000);
-    expect(e.mmio_map(bdf, 0)).toBe(h);                                           // same BAR, same handle
+    expect(e.mmio_map(bdf, 0)).toBe(h); // same BAR, same handle
   });
 
   it("returns the ABI's negative codes", () => {
     const { e } = machine();
-    expect(e.mmio_map(bdfOf(0, 6, 0), 0)).toBe(-1);          // no such function
-    expect(e.mmio_map(bdfOf(0, 4, 0), 1)).toBe(-2);          // upper half of the 64-bit BAR0
-    expect(e.mmio_map(bdfOf(0, 4, 0), 2)).toBe(-2);          // unassigned
-    expect(e.mmio_map(bdfOf(0, 0x19, 0), 1)).toBe(-2);       // the NIC's IO BAR
+    expect(e.mmio_map(bdfOf(0, 6, 0), 0)).toBe(-1); // no such function
+    expect(e.mmio_map(bdfOf(0, 4, 0), 1)).toBe(-2); // upper half of the 64-bit BAR0
+    expect(e.mmio_map(bdfOf(0, 4, 0), 2)).toBe(-2); // unassigned
+    expect(e.mmio_map(bdfOf(0, 0x19, 0), 1)).toBe(-2); // the NIC's IO BAR
     expect(e.mmio_map(bdfOf(0, 0x19, 0), 0)).toBeGreaterThan(0);
   });
 

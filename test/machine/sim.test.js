@@ -17,14 +17,21 @@ const sim = async (opts) => runSim({ model: StubController, wasm: await guestWas
 
 describe("runSim", () => {
   it("puts one controller at 00:04.0 by default, with the disks as its namespaces", async () => {
-    const { code, output, machine } = await sim({ disks: ["mem:1M", "mem:2M,lba=4096,ms=8,ro"], profile: "strict", overrides: "mdts=2" });
+    const { code, output, machine } = await sim({
+      disks: ["mem:1M", "mem:2M,lba=4096,ms=8,ro"],
+      profile: "strict",
+      overrides: "mdts=2",
+    });
     expect(code).toBe(0);
     expect(output).toBe("hello\n");
     expect(machine.controllers).toHaveLength(1);
     const c = machine.controllers[0];
     expect(c.ctrlName).toBe("nvme0");
     expect(c.profile).toMatchObject({ name: "strict", mdts: 2 });
-    expect(c.namespaces.map((n) => [n.disk.size, n.lbaBytes, n.ms, n.readonly])).toEqual([[1n << 20n, 512, 0, false], [2n << 20n, 4096, 8, true]]);
+    expect(c.namespaces.map((n) => [n.disk.size, n.lbaBytes, n.ms, n.readonly])).toEqual([
+      [1n << 20n, 512, 0, false],
+      [2n << 20n, 4096, 8, true],
+    ]);
     expect(machine.bus.resolve(bdfOf(0, 4, 0)).func).toBe(c);
   });
 
@@ -56,7 +63,9 @@ describe("runSim", () => {
       const { machine } = await sim({ disks: [`${p},lba=4096`], faults: "error=0.01,cfs=500" });
       expect(machine.controllers[0].faultOpts).toEqual({ error: 0.01, cfs: 500 });
       expect(machine.controllers[0].namespaces[0].disk.fd).toBe(-1); // closed after the run
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(() => parseFaults("error")).toThrow(/name=number/);
   });
 
@@ -74,7 +83,11 @@ describe("runSim with the driver and the model", () => {
     try {
       const p = join(dir, "img.raw");
       writeFileSync(p, Buffer.alloc(1 << 20));
-      const { code, output, machine } = await runSim({ disks: [`${p},lba=4096`], cmd: "info; fill nvme0n1 1 2 9; poweroff", seed: 3 });
+      const { code, output, machine } = await runSim({
+        disks: [`${p},lba=4096`],
+        cmd: "info; fill nvme0n1 1 2 9; poweroff",
+        seed: 3,
+      });
       expect(output).toMatch(/^ctrl name=nvme0 pci=00:04\.0 /m);
       expect(output).toMatch(/^fill dev=nvme0n1 lba=1 count=2 seed=9 ok$/m);
       expect(code).toBe(0);
@@ -89,13 +102,19 @@ describe("runSim with the driver and the model", () => {
       };
       expect(img.readBigUInt64LE(4096)).toBe(mix((9n << 40n) ^ 512n));
       expect(img.readBigUInt64LE(3 * 4096)).toBe(0n);
-    } finally { rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60000);
 
   it("the CLI exits with the guest's code", async () => {
     const { spawnSync } = await import("node:child_process");
     const { ROOT } = await import("../../host/build.js");
-    const cli = (cmd) => spawnSync(process.execPath, [join(ROOT, "host/cli.js"), "sim", "--disk", "mem:1M", "--cmd", cmd], { encoding: "utf8", input: "" });
+    const cli = (cmd) =>
+      spawnSync(process.execPath, [join(ROOT, "host/cli.js"), "sim", "--disk", "mem:1M", "--cmd", cmd], {
+        encoding: "utf8",
+        input: "",
+      });
     const ok = cli("info; poweroff");
     expect(ok.stdout).toMatch(/ns name=nvme0n1 nsid=1 lba_bytes=512 blocks=2048/);
     expect(ok.status).toBe(0);

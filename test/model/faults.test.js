@@ -1,11 +1,11 @@
 // Seeded faults, delays and reordering: a run is a pure function of the seed.
-import { describe, it, expect } from 'vitest';
-import fc from 'fast-check';
-import { TestDriver } from './harness.js';
-import { statusName } from '../../host/nvme/constants.js';
-import { normalizeFaults } from '../../host/nvme/controller.js';
+import { describe, it, expect } from "vitest";
+import fc from "fast-check";
+import { TestDriver } from "./harness.js";
+import { statusName } from "../../host/nvme/constants.js";
+import { normalizeFaults } from "../../host/nvme/controller.js";
 
-const st = (e) => (e.ok ? 'ok' : statusName(e.sct, e.sc));
+const st = (e) => (e.ok ? "ok" : statusName(e.sct, e.sc));
 
 // submit n flushes with one doorbell write, then collect every completion (ringing the CQ head)
 function burst(d, q, n, f = { opcode: 0x00, nsid: 1 }) {
@@ -22,47 +22,60 @@ function burst(d, q, n, f = { opcode: 0x00, nsid: 1 }) {
   return { cids, got };
 }
 
-describe('fault options', () => {
-  it('accepts the CLI short names and refuses unknown ones', () => {
-    expect(normalizeFaults({ error: 0.1, drop: 0.01, cfs: 5, cfs_repeat: 1, slow: 0.2, slow_ns: 1000, abort_ignored: 1 })).toEqual({ errorRate: 0.1, dropRate: 0.01, cfsAfter: 5, cfsRepeat: 1, slowRate: 0.2, slowNs: 1000, abortIgnored: 1 });
+describe("fault options", () => {
+  it("accepts the CLI short names and refuses unknown ones", () => {
+    expect(
+      normalizeFaults({ error: 0.1, drop: 0.01, cfs: 5, cfs_repeat: 1, slow: 0.2, slow_ns: 1000, abort_ignored: 1 }),
+    ).toEqual({
+      errorRate: 0.1,
+      dropRate: 0.01,
+      cfsAfter: 5,
+      cfsRepeat: 1,
+      slowRate: 0.2,
+      slowNs: 1000,
+      abortIgnored: 1,
+    });
     expect(() => normalizeFaults({ boom: 1 })).toThrow(/unknown fault option/);
     expect(() => normalizeFaults({ errorRate: 2 })).toThrow(/probability/);
   });
 });
 
-describe('injected faults', () => {
-  it('errorRate=1: reads end with Unrecovered Read Error, writes with Write Fault (SCT 2, DNR=0)', () => {
+describe("injected faults", () => {
+  it("errorRate=1: reads end with Unrecovered Read Error, writes with Write Fault (SCT 2, DNR=0)", () => {
     const d = new TestDriver({ faults: { errorRate: 1 } });
     const q = d.bringUp();
     const r = d.read(q, {}).e;
     expect([r.sct, r.sc, r.dnr]).toEqual([2, 0x81, false]);
-    expect(st(r)).toBe('Unrecovered Read Error');
+    expect(st(r)).toBe("Unrecovered Read Error");
     const w = d.write(q, { data: new Uint8Array(512) });
-    expect(st(w)).toBe('Write Fault');
+    expect(st(w)).toBe("Write Fault");
     expect(w.dnr).toBe(false);
     expect(d.ctrl.stats.injected.error).toBe(2);
-    expect(st(d.cmd(q, { opcode: 0x00, nsid: 1 }))).toBe('ok'); // flush is not a media access
+    expect(st(d.cmd(q, { opcode: 0x00, nsid: 1 }))).toBe("ok"); // flush is not a media access
   });
 
-  it.each([1, 2, 3])('errorRate=0.3 (seed %i): a retry of the failed command eventually succeeds; count matches stats', (seed) => {
-    const d = new TestDriver({ seed, faults: { errorRate: 0.3 } });
-    const q = d.bringUp();
-    let failures = 0;
-    for (let i = 0; i < 30; i++) {
-      let e;
-      for (let t = 0; t < 20; t++) {
-        e = d.read(q, { slba: i }).e;
-        if (e.ok) break;
-        expect(e.dnr, `seed ${seed}`).toBe(false);
-        failures++;
+  it.each([1, 2, 3])(
+    "errorRate=0.3 (seed %i): a retry of the failed command eventually succeeds; count matches stats",
+    (seed) => {
+      const d = new TestDriver({ seed, faults: { errorRate: 0.3 } });
+      const q = d.bringUp();
+      let failures = 0;
+      for (let i = 0; i < 30; i++) {
+        let e;
+        for (let t = 0; t < 20; t++) {
+          e = d.read(q, { slba: i }).e;
+          if (e.ok) break;
+          expect(e.dnr, `seed ${seed}`).toBe(false);
+          failures++;
+        }
+        expect(e.ok, `seed ${seed}`).toBe(true);
       }
-      expect(e.ok, `seed ${seed}`).toBe(true);
-    }
-    expect(failures, `seed ${seed}`).toBe(d.ctrl.stats.injected.error);
-    expect(failures, `seed ${seed}`).toBeGreaterThan(0);
-  });
+      expect(failures, `seed ${seed}`).toBe(d.ctrl.stats.injected.error);
+      expect(failures, `seed ${seed}`).toBeGreaterThan(0);
+    },
+  );
 
-  it('dropRate (seed 4): dropped commands never complete; the others do', () => {
+  it("dropRate (seed 4): dropped commands never complete; the others do", () => {
     const d = new TestDriver({ seed: 4, faults: { dropRate: 0.25 } });
     const q = d.bringUp({ entries: 64 });
     const cids = [];
@@ -71,15 +84,15 @@ describe('injected faults', () => {
     d.settle();
     const got = d.reap(q);
     const dropped = d.ctrl.stats.injected.drop;
-    expect(dropped, 'seed 4').toBeGreaterThan(0);
-    expect(got.length, 'seed 4').toBe(40 - dropped);
+    expect(dropped, "seed 4").toBeGreaterThan(0);
+    expect(got.length, "seed 4").toBe(40 - dropped);
     expect(new Set(got.map((e) => e.cid)).size).toBe(got.length);
   });
 
-  it('cfsAfter=3: the 4th IO command sets CSTS.CFS and nothing more completes; a reset recovers', () => {
+  it("cfsAfter=3: the 4th IO command sets CSTS.CFS and nothing more completes; a reset recovers", () => {
     const d = new TestDriver({ faults: { cfsAfter: 3 } });
     const q = d.bringUp();
-    for (let i = 0; i < 3; i++) expect(st(d.cmd(q, { opcode: 0x00, nsid: 1 }))).toBe('ok');
+    for (let i = 0; i < 3; i++) expect(st(d.cmd(q, { opcode: 0x00, nsid: 1 }))).toBe("ok");
     expect(d.cmd(q, { opcode: 0x00, nsid: 1 }, { maxNs: 10_000_000 })).toBe(null);
     expect(d.csts & 2).toBe(2);
     expect(d.ctrl.fatalReason).toMatch(/injected fault/);
@@ -87,10 +100,10 @@ describe('injected faults', () => {
     d.disable();
     expect(d.csts).toBe(0);
     const q2 = d.bringUp();
-    for (let i = 0; i < 5; i++) expect(st(d.cmd(q2, { opcode: 0x00, nsid: 1 }))).toBe('ok');
+    for (let i = 0; i < 5; i++) expect(st(d.cmd(q2, { opcode: 0x00, nsid: 1 }))).toBe("ok");
   });
 
-  it('slowRate=1, slowNs=5 ms: every IO completion takes at least 5 ms longer', () => {
+  it("slowRate=1, slowNs=5 ms: every IO completion takes at least 5 ms longer", () => {
     const d = new TestDriver({ faults: { slowRate: 1, slowNs: 5_000_000 } });
     const q = d.bringUp();
     const t0 = d.host.clock;
@@ -100,8 +113,8 @@ describe('injected faults', () => {
   });
 });
 
-describe('timing and order', () => {
-  it('qemu: commands of one doorbell write complete in submission order', () => {
+describe("timing and order", () => {
+  it("qemu: commands of one doorbell write complete in submission order", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 1, max: 30 }), (seed, n) => {
         const d = new TestDriver({ seed });
@@ -113,10 +126,10 @@ describe('timing and order', () => {
     );
   });
 
-  it('strict: reorder keeps the set of completions (each command exactly once, status ok)', () => {
+  it("strict: reorder keeps the set of completions (each command exactly once, status ok)", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 1, max: 31 }), (seed, n) => {
-        const d = new TestDriver({ profile: 'strict', seed });
+        const d = new TestDriver({ profile: "strict", seed });
         const q = d.bringUp({ entries: 32 });
         const { cids, got } = burst(d, q, n);
         const a = got.map((e) => e.cid).sort((x, y) => x - y);
@@ -127,15 +140,18 @@ describe('timing and order', () => {
     );
   });
 
-  it('strict (seed 21): 16 commands of one doorbell write do complete out of order', () => {
-    const d = new TestDriver({ profile: 'strict', seed: 21 });
+  it("strict (seed 21): 16 commands of one doorbell write do complete out of order", () => {
+    const d = new TestDriver({ profile: "strict", seed: 21 });
     const q = d.bringUp({ entries: 32 });
     const { cids, got } = burst(d, q, 16);
-    expect(got.map((e) => e.cid), 'seed 21').not.toEqual(cids);
+    expect(
+      got.map((e) => e.cid),
+      "seed 21",
+    ).not.toEqual(cids);
   });
 
-  it('strict: completion delays are tens of µs', () => {
-    const d = new TestDriver({ profile: 'strict', seed: 2 });
+  it("strict: completion delays are tens of µs", () => {
+    const d = new TestDriver({ profile: "strict", seed: 2 });
     const q = d.bringUp();
     const t0 = d.host.clock;
     d.cmd(q, { opcode: 0x00, nsid: 1 });
@@ -144,12 +160,16 @@ describe('timing and order', () => {
     expect(took).toBeLessThanOrEqual(90_000);
   });
 
-  it('the same seed replays exactly: completion order, times and injected faults', () => {
+  it("the same seed replays exactly: completion order, times and injected faults", () => {
     const trace = (seed) => {
-      const d = new TestDriver({ profile: 'strict', seed, faults: { errorRate: 0.2, slowRate: 0.1, slowNs: 100_000 } });
+      const d = new TestDriver({ profile: "strict", seed, faults: { errorRate: 0.2, slowRate: 0.1, slowNs: 100_000 } });
       const q = d.bringUp({ entries: 32 });
       const { got } = burst(d, q, 24, { opcode: 0x02, nsid: 1, cdw12: 0, prp1: 0x1_2345_6000n + 0x200000n });
-      return JSON.stringify({ order: got.map((e) => [e.cid, e.sc, e.sct]), t: String(d.host.clock), s: d.ctrl.stats.injected });
+      return JSON.stringify({
+        order: got.map((e) => [e.cid, e.sc, e.sct]),
+        t: String(d.host.clock),
+        s: d.ctrl.stats.injected,
+      });
     };
     expect(trace(77)).toBe(trace(77));
     expect(trace(77)).not.toBe(trace(78));

@@ -1,9 +1,9 @@
 // A tiny JS "driver" for the controller model's conformance tests: a fake host memory (the DMA
 // window at DMA_BASE), a virtual clock, and helpers that write registers and SQEs the way a
 // driver would. Nothing here is clever on purpose: the tests spell out the protocol.
-import { Rng } from '../../host/rng.js';
-import { NvmeController } from '../../host/nvme/controller.js';
-import { REG, unpackStatus } from '../../host/nvme/constants.js';
+import { Rng } from "../../host/rng.js";
+import { NvmeController } from "../../host/nvme/controller.js";
+import { REG, unpackStatus } from "../../host/nvme/constants.js";
 
 export const DMA_BASE = 0x1_2345_6000n;
 export const BAR0 = 0xfebf_0000n;
@@ -35,7 +35,7 @@ export class MemDisk {
 export class DmaFault extends Error {
   constructor(msg) {
     super(msg);
-    this.name = 'DmaFault';
+    this.name = "DmaFault";
   }
 }
 
@@ -56,7 +56,7 @@ export class FakeHost {
   _off(addr, len) {
     const a = BigInt(addr);
     if (a < DMA_BASE || a + BigInt(len) > DMA_BASE + BigInt(this.mem.length)) {
-      this.dmaFault(a, len, 'outside the DMA window');
+      this.dmaFault(a, len, "outside the DMA window");
       throw new DmaFault(`bus address 0x${a.toString(16)}+${len} outside the DMA window`);
     }
     return Number(a - DMA_BASE);
@@ -87,7 +87,7 @@ export class FakeHost {
 export const addrOf = (off) => DMA_BASE + BigInt(off);
 
 export class TestDriver {
-  constructor({ profile = 'qemu', overrides, namespaces, faults, seed = 1, memBytes, busMaster = true, disks } = {}) {
+  constructor({ profile = "qemu", overrides, namespaces, faults, seed = 1, memBytes, busMaster = true, disks } = {}) {
     this.seed = seed;
     this.host = new FakeHost({ seed, memBytes });
     if (!namespaces) {
@@ -95,7 +95,7 @@ export class TestDriver {
       namespaces = disks.map((disk) => ({ disk, lbaBytes: 512 }));
     }
     this.namespaces = namespaces;
-    this.ctrl = new NvmeController({ host: this.host, profile, overrides, namespaces, faults, name: 'nvme0' });
+    this.ctrl = new NvmeController({ host: this.host, profile, overrides, namespaces, faults, name: "nvme0" });
     this.ctrl.setBarAddress(0, BAR0);
     if (this.ctrl.bars.some((b) => b.index === 4)) this.ctrl.setBarAddress(4, BAR4);
     this.ctrl.configWrite32(0x04, busMaster ? 0x0006 : 0x0002);
@@ -109,7 +109,7 @@ export class TestDriver {
     this.next = Math.ceil(this.next / align) * align;
     const off = this.next;
     this.next += Math.max(bytes, 1);
-    if (this.next > this.host.mem.length) throw new Error('test driver out of memory');
+    if (this.next > this.host.mem.length) throw new Error("test driver out of memory");
     return off;
   }
   u32(off) {
@@ -197,11 +197,21 @@ export class TestDriver {
     this.w32(REG.AQA, ((acqEntries - 1) << 16) | (asqEntries - 1));
     this.w64(REG.ASQ, addrOf(asqOff));
     this.w64(REG.ACQ, addrOf(acqOff));
-    const aq = { qid: 0, sqOff: asqOff, cqOff: acqOff, sqSize: asqEntries, cqSize: acqEntries, sqTail: 0, cqHead: 0, phase: 1, done: new Map() };
+    const aq = {
+      qid: 0,
+      sqOff: asqOff,
+      cqOff: acqOff,
+      sqSize: asqEntries,
+      cqSize: acqEntries,
+      sqTail: 0,
+      cqHead: 0,
+      phase: 1,
+      done: new Map(),
+    };
     this.queues.set(0, aq);
     this.aq = aq;
-    this.w32(REG.CC, cc ?? ((4 << 20) | (6 << 16) | (mps << 7) | 1));
-    if (wait && !this.waitFor(() => (this.csts & 3) !== 0, 10_000_000_000)) throw new Error('RDY never came');
+    this.w32(REG.CC, cc ?? (4 << 20) | (6 << 16) | (mps << 7) | 1);
+    if (wait && !this.waitFor(() => (this.csts & 3) !== 0, 10_000_000_000)) throw new Error("RDY never came");
     if (wait && this.csts & 2) throw new Error(`enable failed: ${this.ctrl.fatalReason}`);
     return aq;
   }
@@ -244,7 +254,15 @@ export class TestDriver {
       const dw3 = this.u32(o + 12);
       if (((dw3 >>> 16) & 1) !== q.phase) break;
       const sf = dw3 >>> 17;
-      const e = { dw0: this.u32(o), dw1: this.u32(o + 4), sqhd: this.u32(o + 8) & 0xffff, sqid: this.u32(o + 8) >>> 16, cid: dw3 & 0xffff, phase: q.phase, ...unpackStatus(sf) };
+      const e = {
+        dw0: this.u32(o),
+        dw1: this.u32(o + 4),
+        sqhd: this.u32(o + 8) & 0xffff,
+        sqid: this.u32(o + 8) >>> 16,
+        cid: dw3 & 0xffff,
+        phase: q.phase,
+        ...unpackStatus(sf),
+      };
       e.ok = e.sct === 0 && e.sc === 0;
       out.push(e);
       q.done.set(e.cid, e);
@@ -279,9 +297,19 @@ export class TestDriver {
   createQueuePair(qid, entries = 16, { ien = true, vector = 0 } = {}) {
     const cqOff = this.alloc(entries * 16);
     const sqOff = this.alloc(entries * 64);
-    const e1 = this.admin({ opcode: 0x05, prp1: addrOf(cqOff), cdw10: ((entries - 1) << 16) | qid, cdw11: (vector << 16) | (ien ? 2 : 0) | 1 });
+    const e1 = this.admin({
+      opcode: 0x05,
+      prp1: addrOf(cqOff),
+      cdw10: ((entries - 1) << 16) | qid,
+      cdw11: (vector << 16) | (ien ? 2 : 0) | 1,
+    });
     if (!e1.ok) throw new Error(`Create IO CQ ${qid} failed: sct ${e1.sct} sc ${e1.sc}`);
-    const e2 = this.admin({ opcode: 0x01, prp1: addrOf(sqOff), cdw10: ((entries - 1) << 16) | qid, cdw11: (qid << 16) | 1 });
+    const e2 = this.admin({
+      opcode: 0x01,
+      prp1: addrOf(sqOff),
+      cdw10: ((entries - 1) << 16) | qid,
+      cdw11: (qid << 16) | 1,
+    });
     if (!e2.ok) throw new Error(`Create IO SQ ${qid} failed: sct ${e2.sct} sc ${e2.sc}`);
     const q = { qid, sqOff, cqOff, sqSize: entries, cqSize: entries, sqTail: 0, cqHead: 0, phase: 1, done: new Map() };
     this.queues.set(qid, q);
@@ -318,14 +346,30 @@ export class TestDriver {
 
   read(q, { nsid = 1, slba = 0, nlb = 1, buf, lbaBytes = 512, ...rest } = {}) {
     buf = buf ?? this.alloc(nlb * lbaBytes);
-    const e = this.cmd(q, { opcode: 0x02, nsid, ...this.prps(buf, nlb * lbaBytes), cdw10: Number(BigInt(slba) & 0xffffffffn), cdw11: Number(BigInt(slba) >> 32n), cdw12: nlb - 1, ...rest });
+    const e = this.cmd(q, {
+      opcode: 0x02,
+      nsid,
+      ...this.prps(buf, nlb * lbaBytes),
+      cdw10: Number(BigInt(slba) & 0xffffffffn),
+      cdw11: Number(BigInt(slba) >> 32n),
+      cdw12: nlb - 1,
+      ...rest,
+    });
     return { e, data: this.host.mem.slice(buf, buf + nlb * lbaBytes), buf };
   }
   write(q, { nsid = 1, slba = 0, data, lbaBytes = 512, ...rest }) {
     const nlb = data.length / lbaBytes;
     const buf = this.alloc(data.length);
     this.host.mem.set(data, buf);
-    return this.cmd(q, { opcode: 0x01, nsid, ...this.prps(buf, data.length), cdw10: Number(BigInt(slba) & 0xffffffffn), cdw11: Number(BigInt(slba) >> 32n), cdw12: nlb - 1, ...rest });
+    return this.cmd(q, {
+      opcode: 0x01,
+      nsid,
+      ...this.prps(buf, data.length),
+      cdw10: Number(BigInt(slba) & 0xffffffffn),
+      cdw11: Number(BigInt(slba) >> 32n),
+      cdw12: nlb - 1,
+      ...rest,
+    });
   }
 }
 

@@ -1,9 +1,9 @@
 // Interrupts: MSI-X (table, masks, PBA) and INTx (level, INTMS/INTMC, the INTx-disable bit).
-import { describe, it, expect } from 'vitest';
-import { TestDriver, BAR0 } from './harness.js';
-import { REG } from '../../host/nvme/constants.js';
+import { describe, it, expect } from "vitest";
+import { TestDriver, BAR0 } from "./harness.js";
+import { REG } from "../../host/nvme/constants.js";
 
-function msixSetup(profile = 'qemu') {
+function msixSetup(profile = "qemu") {
   const d = new TestDriver({ profile });
   const capAt = 0x50;
   const tableReg = d.ctrl.configRead32(capAt + 4);
@@ -21,8 +21,8 @@ function msixSetup(profile = 'qemu') {
   return { d, bar, table, pba, entry, capAt };
 }
 
-describe('MSI-X', () => {
-  it.each(['qemu', 'strict'])('%s: a completion on a CQ with IEN sends its vector\'s message', (profile) => {
+describe("MSI-X", () => {
+  it.each(["qemu", "strict"])("%s: a completion on a CQ with IEN sends its vector's message", (profile) => {
     const { d, entry } = msixSetup(profile);
     entry(0);
     entry(1);
@@ -39,13 +39,13 @@ describe('MSI-X', () => {
     expect(d.host.intx).toBe(false);
   });
 
-  it('entries start masked (vector control bit 0 = 1 after reset)', () => {
+  it("entries start masked (vector control bit 0 = 1 after reset)", () => {
     const { d, bar, table } = msixSetup();
     expect(d.r32(table + 12, bar)).toBe(1);
     expect(d.r32(table + 16 * 64 + 12, bar)).toBe(1);
   });
 
-  it('a masked vector sets its PBA bit instead, and fires when unmasked', () => {
+  it("a masked vector sets its PBA bit instead, and fires when unmasked", () => {
     const { d, bar, table, pba, entry } = msixSetup();
     entry(0);
     entry(2, { masked: true });
@@ -62,7 +62,7 @@ describe('MSI-X', () => {
     expect(d.r32(pba, bar)).toBe(0);
   });
 
-  it('the function mask (Message Control bit 14) holds every vector pending', () => {
+  it("the function mask (Message Control bit 14) holds every vector pending", () => {
     const { d, entry, capAt } = msixSetup();
     entry(0);
     d.ctrl.configWrite32(capAt, 0xc000 << 16); // enable + function mask
@@ -74,23 +74,23 @@ describe('MSI-X', () => {
     expect(d.host.msi).toHaveLength(1);
   });
 
-  it('a vector with address 0 (never programmed) is a violation', () => {
+  it("a vector with address 0 (never programmed) is a violation", () => {
     const { d, table } = msixSetup();
     d.w32(table + 12, 0); // unmask vector 0 without an address
     d.enable();
     d.submit(d.aq, { opcode: 0x0a, cdw10: 0x07 });
     d.settle();
-    expect(d.ctrl.violations.join('\n')).toMatch(/MSI-X vector 0 fired with message address 0/);
+    expect(d.ctrl.violations.join("\n")).toMatch(/MSI-X vector 0 fired with message address 0/);
   });
 
-  it('INTMS/INTMC must not be used while MSI-X is enabled', () => {
+  it("INTMS/INTMC must not be used while MSI-X is enabled", () => {
     const { d } = msixSetup();
     d.w32(REG.INTMS, 1);
     expect(d.ctrl.violations.at(-1)).toMatch(/INTMS while MSI-X is enabled/);
   });
 
-  it('a write to the PBA is recorded; the table of the strict profile is in BAR4, not BAR0', () => {
-    const { d, bar, pba } = msixSetup('strict');
+  it("a write to the PBA is recorded; the table of the strict profile is in BAR4, not BAR0", () => {
+    const { d, bar, pba } = msixSetup("strict");
     expect(bar).toBe(4);
     d.w32(pba, 1, 4);
     expect(d.ctrl.violations.at(-1)).toMatch(/PBA/);
@@ -99,9 +99,9 @@ describe('MSI-X', () => {
   });
 });
 
-describe('INTx', () => {
-  it('asserted while an IEN CQ has entries the host has not consumed; deasserted when the head doorbell catches up', () => {
-    const d = new TestDriver({ profile: 'legacy' });
+describe("INTx", () => {
+  it("asserted while an IEN CQ has entries the host has not consumed; deasserted when the head doorbell catches up", () => {
+    const d = new TestDriver({ profile: "legacy" });
     d.enable();
     const aq = d.aq;
     const cid = d.submit(aq, { opcode: 0x0a, cdw10: 0x07 });
@@ -117,8 +117,8 @@ describe('INTx', () => {
     expect((d.ctrl.configRead32(4) >>> 16) & 0x08).toBe(0);
   });
 
-  it('INTMS masks the pin, INTMC unmasks it', () => {
-    const d = new TestDriver({ profile: 'legacy' });
+  it("INTMS masks the pin, INTMC unmasks it", () => {
+    const d = new TestDriver({ profile: "legacy" });
     d.enable();
     d.submit(d.aq, { opcode: 0x0a, cdw10: 0x07 });
     d.settle();
@@ -131,8 +131,8 @@ describe('INTx', () => {
     expect(d.r32(REG.INTMC)).toBe(0);
   });
 
-  it('the command register INTx-disable bit keeps the pin low', () => {
-    const d = new TestDriver({ profile: 'legacy' });
+  it("the command register INTx-disable bit keeps the pin low", () => {
+    const d = new TestDriver({ profile: "legacy" });
     d.ctrl.configWrite32(4, 0x0406);
     d.enable();
     d.submit(d.aq, { opcode: 0x0a, cdw10: 0x07 });
@@ -142,8 +142,8 @@ describe('INTx', () => {
     expect(d.host.intx).toBe(true);
   });
 
-  it('a CQ created without IEN never raises the pin', () => {
-    const d = new TestDriver({ profile: 'legacy' });
+  it("a CQ created without IEN never raises the pin", () => {
+    const d = new TestDriver({ profile: "legacy" });
     d.enable();
     const q = d.createQueuePair(1, 8, { ien: false });
     d.submit(q, { opcode: 0x00, nsid: 1 });
@@ -152,8 +152,8 @@ describe('INTx', () => {
     expect(d.host.intx).toBe(false);
   });
 
-  it('legacy (no MSI-X): a CQ with interrupt vector 1 -> Invalid Interrupt Vector', () => {
-    const d = new TestDriver({ profile: 'legacy' });
+  it("legacy (no MSI-X): a CQ with interrupt vector 1 -> Invalid Interrupt Vector", () => {
+    const d = new TestDriver({ profile: "legacy" });
     d.enable();
     expect(() => d.createQueuePair(1, 8, { vector: 1 })).toThrow(/sc 8/);
   });
@@ -161,9 +161,9 @@ describe('INTx', () => {
 
 // Plain MSI (PCI 3.0 §6.8.1) on the msi-only profile: the capability at PCI.MSI_CAP (0xa0), 64-bit
 // address, per-vector masking: control, address, upper address, data, mask bits, pending bits.
-describe('MSI (msi-only profile)', () => {
+describe("MSI (msi-only profile)", () => {
   const CAP = 0xa0;
-  function msiSetup({ enable = true, profile = 'msi-only', overrides } = {}) {
+  function msiSetup({ enable = true, profile = "msi-only", overrides } = {}) {
     const d = new TestDriver({ profile, overrides });
     if (enable) {
       d.ctrl.configWrite32(CAP + 4, 0xfee00000);
@@ -175,7 +175,7 @@ describe('MSI (msi-only profile)', () => {
     return d;
   }
 
-  it('the capability: id 05h, last in the list after PCI Express, MMC 0 (one message), 64-bit and masking capable; no MSI-X', () => {
+  it("the capability: id 05h, last in the list after PCI Express, MMC 0 (one message), 64-bit and masking capable; no MSI-X", () => {
     const d = msiSetup({ enable: false });
     const pcie = d.ctrl.configRead32(0x60);
     expect((pcie >>> 8) & 0xff).toBe(CAP);
@@ -187,7 +187,7 @@ describe('MSI (msi-only profile)', () => {
     expect(d.ctrl.configRead32(CAP + 16)).toBe(0);
   });
 
-  it('a completion sends the message written into the capability; INTx stays low while MSI is enabled', () => {
+  it("a completion sends the message written into the capability; INTx stays low while MSI is enabled", () => {
     const d = msiSetup();
     d.enable();
     d.admin({ opcode: 0x0a, cdw10: 0x07 });
@@ -200,7 +200,7 @@ describe('MSI (msi-only profile)', () => {
     expect(d.ctrl.stats.msi).toBeGreaterThan(1);
   });
 
-  it('disabled: no message, the pin instead', () => {
+  it("disabled: no message, the pin instead", () => {
     const d = msiSetup({ enable: false });
     d.enable();
     d.ctrl.configWrite32(0x04, 0x6); // memory, bus master; INTx not disabled
@@ -210,7 +210,7 @@ describe('MSI (msi-only profile)', () => {
     expect(d.host.intx).toBe(true);
   });
 
-  it('a masked vector (Mask Bits) sets its Pending Bit and fires when unmasked; INTMS masks it too', () => {
+  it("a masked vector (Mask Bits) sets its Pending Bit and fires when unmasked; INTMS masks it too", () => {
     const d = msiSetup();
     d.enable();
     d.ctrl.configWrite32(CAP + 16, 1);
@@ -230,7 +230,7 @@ describe('MSI (msi-only profile)', () => {
     expect(d.ctrl.violations).toEqual([]);
   });
 
-  it('an unprogrammed address is a violation; MME above MMC is refused; a CQ vector beyond the one message -> Invalid Interrupt Vector', () => {
+  it("an unprogrammed address is a violation; MME above MMC is refused; a CQ vector beyond the one message -> Invalid Interrupt Vector", () => {
     const d = msiSetup({ enable: false });
     d.ctrl.configWrite32(CAP, (1 << 16) | (1 << 20)); // MME 1 (two messages) on a one-message function
     expect(d.ctrl.violations.at(-1)).toMatch(/Multiple Message Enable 1 .* above Multiple Message Capable \(1\)/);
@@ -238,6 +238,6 @@ describe('MSI (msi-only profile)', () => {
     d.enable();
     d.admin({ opcode: 0x0a, cdw10: 0x07 });
     expect(d.ctrl.violations.at(-1)).toMatch(/MSI vector 0 fired with message address 0/);
-    expect(() => d.createQueuePair(1, 8, { vector: 1 })).toThrow('Create IO CQ 1 failed: sct 1 sc 8'); // Invalid Interrupt Vector
+    expect(() => d.createQueuePair(1, 8, { vector: 1 })).toThrow("Create IO CQ 1 failed: sct 1 sc 8"); // Invalid Interrupt Vector
   });
 });

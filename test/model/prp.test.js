@@ -1,8 +1,8 @@
 // PRP walking, checked against an independent description of the spec for every offset/length.
-import { describe, it, expect } from 'vitest';
-import fc from 'fast-check';
-import { walkPrp } from '../../host/nvme/controller.js';
-import { SC } from '../../host/nvme/constants.js';
+import { describe, it, expect } from "vitest";
+import fc from "fast-check";
+import { walkPrp } from "../../host/nvme/controller.js";
+import { SC } from "../../host/nvme/constants.js";
 
 const PS = 4096;
 
@@ -74,8 +74,8 @@ const arb = fc.record({
   listOff: fc.integer({ min: 0, max: PS / 8 - 1 }).map((x) => x * 8),
 });
 
-describe('walkPrp', () => {
-  it('maps every byte of every offset/length to the spec\'s place, reading only the list slots it needs', () => {
+describe("walkPrp", () => {
+  it("maps every byte of every offset/length to the spec's place, reading only the list slots it needs", () => {
     fc.assert(
       fc.property(arb, (c) => {
         const { prp1, prp2, mem, expected } = build(c);
@@ -90,39 +90,55 @@ describe('walkPrp', () => {
     );
   });
 
-  it('a data entry with an offset anywhere in the list -> PRP Offset Invalid', () => {
+  it("a data entry with an offset anywhere in the list -> PRP Offset Invalid", () => {
     fc.assert(
-      fc.property(arb.filter((c) => Math.ceil((c.off + c.len) / PS) > 2), fc.nat(), (c, pick) => {
-        const { prp1, prp2, mem } = build(c);
-        const keys = [...mem.keys()];
-        const k = keys[pick % keys.length];
-        mem.set(k, mem.get(k) + 512n);
-        const r = walkPrp({ prp1, prp2, len: c.len, pageSize: PS, readList: reader(mem, []) });
-        expect(r.ok).toBe(false);
-        expect(r.sc).toBe(SC.INVALID_PRP_OFFSET);
-      }),
+      fc.property(
+        arb.filter((c) => Math.ceil((c.off + c.len) / PS) > 2),
+        fc.nat(),
+        (c, pick) => {
+          const { prp1, prp2, mem } = build(c);
+          const keys = [...mem.keys()];
+          const k = keys[pick % keys.length];
+          mem.set(k, mem.get(k) + 512n);
+          const r = walkPrp({ prp1, prp2, len: c.len, pageSize: PS, readList: reader(mem, []) });
+          expect(r.ok).toBe(false);
+          expect(r.sc).toBe(SC.INVALID_PRP_OFFSET);
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
-  it('PRP1 not dword-aligned, PRP2 (second page) not page-aligned, list pointer not qword-aligned', () => {
+  it("PRP1 not dword-aligned, PRP2 (second page) not page-aligned, list pointer not qword-aligned", () => {
     const rl = () => {
-      throw new Error('no list expected');
+      throw new Error("no list expected");
     };
     expect(walkPrp({ prp1: 0x1002n, prp2: 0n, len: 8, pageSize: PS, readList: rl }).sc).toBe(SC.INVALID_PRP_OFFSET);
-    expect(walkPrp({ prp1: 0x1000n, prp2: 0x3004n, len: 8192, pageSize: PS, readList: rl }).sc).toBe(SC.INVALID_PRP_OFFSET);
-    expect(walkPrp({ prp1: 0x1000n, prp2: 0x3004n, len: 3 * PS, pageSize: PS, readList: rl }).sc).toBe(SC.INVALID_PRP_OFFSET);
+    expect(walkPrp({ prp1: 0x1000n, prp2: 0x3004n, len: 8192, pageSize: PS, readList: rl }).sc).toBe(
+      SC.INVALID_PRP_OFFSET,
+    );
+    expect(walkPrp({ prp1: 0x1000n, prp2: 0x3004n, len: 3 * PS, pageSize: PS, readList: rl }).sc).toBe(
+      SC.INVALID_PRP_OFFSET,
+    );
     expect(walkPrp({ prp1: 0x1000n, prp2: 0x3004n, len: 4096, pageSize: PS, readList: rl }).ok).toBe(true); // PRP2 unused
   });
 
-  it('8 KiB pages (CC.MPS=1): the page size comes from CC, not from 4 KiB', () => {
+  it("8 KiB pages (CC.MPS=1): the page size comes from CC, not from 4 KiB", () => {
     const rl = () => {
-      throw new Error('no list expected');
+      throw new Error("no list expected");
     };
     // 4 KiB left in PRP1's 8 KiB page, then one 8 KiB page: PRP2 is a data pointer, not a list
     const r = walkPrp({ prp1: 0x21000n, prp2: 0x10000n, len: 4096 + 8192, pageSize: 8192, readList: rl });
-    expect(r).toEqual({ ok: true, segments: [{ addr: 0x21000n, len: 4096 }, { addr: 0x10000n, len: 8192 }] });
+    expect(r).toEqual({
+      ok: true,
+      segments: [
+        { addr: 0x21000n, len: 4096 },
+        { addr: 0x10000n, len: 8192 },
+      ],
+    });
     // 4 KiB aligned is not 8 KiB aligned
-    expect(walkPrp({ prp1: 0x21000n, prp2: 0x11000n, len: 4096 + 8192, pageSize: 8192, readList: rl }).sc).toBe(SC.INVALID_PRP_OFFSET);
+    expect(walkPrp({ prp1: 0x21000n, prp2: 0x11000n, len: 4096 + 8192, pageSize: 8192, readList: rl }).sc).toBe(
+      SC.INVALID_PRP_OFFSET,
+    );
   });
 });

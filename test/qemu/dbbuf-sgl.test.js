@@ -6,7 +6,16 @@
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { existsSync } from "node:fs";
 import { bootQemu, hasQemu, KERNEL } from "./helpers.js";
-import { tempDir, writeImage, readImage, noiseBytes, patternBytes, crcHex, linesOf, errorLines } from "../lib/disk-images.js";
+import {
+  tempDir,
+  writeImage,
+  readImage,
+  noiseBytes,
+  patternBytes,
+  crcHex,
+  linesOf,
+  errorLines,
+} from "../lib/disk-images.js";
 
 const enabled = hasQemu() || !!process.env.CI;
 const MiB = 1 << 20;
@@ -24,14 +33,21 @@ describe.skipIf(!enabled)("shadow doorbells and SGLs in QEMU", () => {
   afterAll(() => tmp?.remove());
 
   // fills (1 block, 8 KiB, past MDTS), a crc of the whole image, iochk at QD32; every command traced.
-  const FILLS = [[10, 1], [300, 16], [5000, 1500]];
+  const FILLS = [
+    [10, 1],
+    [300, 16],
+    [5000, 1500],
+  ];
   async function run(options, name) {
     const before = noiseBytes(8 * MiB, 31);
     const path = writeImage(tmp.path(`${name}.img`), before);
     const cmd = [
-      options, "trace=cmds",
+      options,
+      "trace=cmds",
       ...FILLS.map(([l, c], i) => `fill nvme0n1 ${l} ${c} ${i + 3}`),
-      `crc nvme0n1 0 ${before.length / 512}`, "iochk nvme0n1 300 4 32", "poweroff",
+      `crc nvme0n1 0 ${before.length / 512}`,
+      "iochk nvme0n1 300 4 32",
+      "poweroff",
     ].join("; ");
     const r = await bootQemu({ disks: [{ path }], cmd });
     return { r, before, after: readImage(path) };
@@ -52,8 +68,17 @@ describe.skipIf(!enabled)("shadow doorbells and SGLs in QEMU", () => {
 
   // the fills' Writes: the first four (iochk's come after the crc's Reads)
   const ioLines = (r) => r.lines.filter((l) => /^cmd nvme0 SQ1 cid=\d+ Write /.test(l)).slice(0, 4);
-  const slbaNlb = (l) => l.match(/ slba=(\d+) nlb=(\d+)/).slice(1).map(Number);
-  const FILL_COMMANDS = [[10, 1], [300, 16], [5000, 1024], [6024, 476]]; // 1500 blocks: MDTS (1024) and the rest
+  const slbaNlb = (l) =>
+    l
+      .match(/ slba=(\d+) nlb=(\d+)/)
+      .slice(1)
+      .map(Number);
+  const FILL_COMMANDS = [
+    [10, 1],
+    [300, 16],
+    [5000, 1024],
+    [6024, 476],
+  ]; // 1500 blocks: MDTS (1024) and the rest
   const readLines = (r) => r.lines.filter((l) => /^cmd nvme0 SQ1 cid=\d+ Read /.test(l));
 
   it("both on: Doorbell Buffer Config succeeds, every Write is one SGL Data Block", async () => {
@@ -61,8 +86,18 @@ describe.skipIf(!enabled)("shadow doorbells and SGLs in QEMU", () => {
     expectData(x);
     const { r } = x;
     expect(r.lines, explain(r)).toContain("nvme0 dbbuf=on sgl=on");
-    expect(r.lines.some((l) => /^cmd nvme0 SQ0 cid=\d+ Doorbell Buffer Config shadow=0x[0-9a-f]+000 eventidx=0x[0-9a-f]+000$/.test(l)), explain(r)).toBe(true);
-    expect(r.lines.some((l) => /^cpl nvme0 CQ0 cid=\d+ sqhd=\d+ phase=1 Doorbell Buffer Config: Successful Completion/.test(l)), explain(r)).toBe(true);
+    expect(
+      r.lines.some((l) =>
+        /^cmd nvme0 SQ0 cid=\d+ Doorbell Buffer Config shadow=0x[0-9a-f]+000 eventidx=0x[0-9a-f]+000$/.test(l),
+      ),
+      explain(r),
+    ).toBe(true);
+    expect(
+      r.lines.some((l) =>
+        /^cpl nvme0 CQ0 cid=\d+ sqhd=\d+ phase=1 Doorbell Buffer Config: Successful Completion/.test(l),
+      ),
+      explain(r),
+    ).toBe(true);
     const writes = ioLines(r);
     expect(writes.map(slbaNlb), explain(r)).toEqual(FILL_COMMANDS);
     for (const l of [...writes, ...readLines(r)]) {
@@ -76,9 +111,13 @@ describe.skipIf(!enabled)("shadow doorbells and SGLs in QEMU", () => {
     expectData(x);
     const { r } = x;
     expect(r.lines, explain(r)).toContain("nvme0 dbbuf=off sgl=off");
-    expect(r.lines.some((l) => / Doorbell Buffer Config/.test(l)), explain(r)).toBe(false);
+    expect(
+      r.lines.some((l) => / Doorbell Buffer Config/.test(l)),
+      explain(r),
+    ).toBe(false);
     const writes = ioLines(r);
     expect(writes.map(slbaNlb), explain(r)).toEqual(FILL_COMMANDS);
-    for (const l of [...writes, ...readLines(r)]) expect(l, explain(r)).toMatch(/ prp1=0x[0-9a-f]+( prp2=0x[0-9a-f]+)?$/);
+    for (const l of [...writes, ...readLines(r)])
+      expect(l, explain(r)).toMatch(/ prp1=0x[0-9a-f]+( prp2=0x[0-9a-f]+)?$/);
   });
 });

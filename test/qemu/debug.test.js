@@ -32,7 +32,10 @@ function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -40,10 +43,17 @@ function run(cmd, args, timeoutMs) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    child.stdout.on("data", (b) => { out += b; });
-    child.stderr.on("data", (b) => { out += b; });
+    child.stdout.on("data", (b) => {
+      out += b;
+    });
+    child.stderr.on("data", (b) => {
+      out += b;
+    });
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => { clearTimeout(timer); resolve({ code, out }); });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
   });
 }
 
@@ -52,7 +62,10 @@ describe.skipIf(!enabled)("make debug: the driver's functions by their AssemblyS
   beforeAll(() => {
     if (!existsSync(DRIVER)) throw new Error(`${DRIVER} missing: run make wasm (make test does)`);
     tmp = tempDir("nvme-qemu-debug-");
-    buildLog = execFileSync(join(ROOT, "boot", "build-debug.sh"), [tmp.dir], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    buildLog = execFileSync(join(ROOT, "boot", "build-debug.sh"), [tmp.dir], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     kernel = tmp.path("kernel.elf");
     elf64 = tmp.path("kernel64.elf");
   }, 300000);
@@ -67,7 +80,9 @@ describe.skipIf(!enabled)("make debug: the driver's functions by their AssemblyS
     expect(release.length).toBeLessThanOrEqual(32768);
     const { names, imports } = functionNames(debug);
     const own = [...names].filter(([i]) => i >= imports).map(([, n]) => n);
-    expect(own).toEqual(expect.arrayContaining(["bringUp", "submit", "requests_submit", "reap", "start", "ringSubmission"]));
+    expect(own).toEqual(
+      expect.arrayContaining(["bringUp", "submit", "requests_submit", "reap", "start", "ringSubmission"]),
+    );
     expect(new Set(own).size).toBe(own.length);
     for (const n of own) expect(n).toMatch(/^[A-Za-z_][A-Za-z0-9_]*$/);
   });
@@ -85,45 +100,117 @@ describe.skipIf(!enabled)("make debug: the driver's functions by their AssemblyS
 
   it("the debug kernel runs like the release one", async () => {
     const bytes = noiseBytes(4 * MiB, 31);
-    const r = await bootQemu({ kernel, disks: [{ path: writeImage(tmp.path("run.img"), bytes) }], cmd: "crc nvme0n1 0 64; poweroff" });
+    const r = await bootQemu({
+      kernel,
+      disks: [{ path: writeImage(tmp.path("run.img"), bytes) }],
+      cmd: "crc nvme0n1 0 64; poweroff",
+    });
     expect(r.code, r.output).toBe(0);
     expect(linesOf(r.output, "crc").map((l) => l.fields.crc32)).toEqual([crcHex(bytes.subarray(0, 64 * 512))]);
   });
 
-  it.skipIf(!haveGdb)("gdb -batch: break bringUp, break submit, break reap each resolve to one function of nvme.c", async () => {
-    const r = await run("gdb", ["-batch", "-nx", elf64, "-ex", "break bringUp", "-ex", "break submit", "-ex", "break reap"], 60000);
-    expect(r.code, r.out).toBe(0);
-    for (const [n, name] of [[1, "bringUp"], [2, "submit"], [3, "reap"]]) {
-      expect(r.out, name).toMatch(new RegExp(`^Breakpoint ${n} at 0x[0-9a-f]+: file \\S*/boot/nvme\\.c, line \\d+\\.$`, "m"));
-    }
-    expect(r.out).not.toMatch(/not defined|locations/);
-  });
+  it.skipIf(!haveGdb)(
+    "gdb -batch: break bringUp, break submit, break reap each resolve to one function of nvme.c",
+    async () => {
+      const r = await run(
+        "gdb",
+        ["-batch", "-nx", elf64, "-ex", "break bringUp", "-ex", "break submit", "-ex", "break reap"],
+        60000,
+      );
+      expect(r.code, r.out).toBe(0);
+      for (const [n, name] of [
+        [1, "bringUp"],
+        [2, "submit"],
+        [3, "reap"],
+      ]) {
+        expect(r.out, name).toMatch(
+          new RegExp(`^Breakpoint ${n} at 0x[0-9a-f]+: file \\S*/boot/nvme\\.c, line \\d+\\.$`, "m"),
+        );
+      }
+      expect(r.out).not.toMatch(/not defined|locations/);
+    },
+  );
 
-  it.skipIf(!haveGdb)("gdb on QEMU's stub: run to kmain, break bringUp, continue: it stops there, called by start", async () => {
-    const port = await freePort();
-    const img = writeImage(tmp.path("gdb.img"), noiseBytes(MiB, 32));
-    const qemu = spawn(QEMU_SH, ["--quiet", "--accel", "tcg", "--kernel", kernel, "--disk", img, "--cmd", "crc nvme0n1 0 8; poweroff",
-      "--", "-S", "-gdb", `tcp:127.0.0.1:${port}`], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let serial = "";
-    qemu.stdout.on("data", (b) => { serial += b; });
-    try {
-      await new Promise((r) => setTimeout(r, 500));
-      const r = await run("gdb", ["-batch", "-nx", elf64,
-        "-ex", "set architecture i386:x86-64", "-ex", `target remote 127.0.0.1:${port}`,
-        "-ex", "thbreak kmain", "-ex", "continue",
-        "-ex", "break bringUp", "-ex", "break submit", "-ex", "continue", "-ex", "bt 3",
-        // Off before going on: stepping over a software breakpoint under TCG can be interrupted
-        // (the kernel's 1 kHz tick) and report the same breakpoint again.
-        "-ex", "delete 2", "-ex", "continue", "-ex", "bt 2", "-ex", "kill"], 120000);
-      expect(r.out).toMatch(/^Breakpoint 2, bringUp \(instance=/m);
-      expect(r.out).toMatch(/^#1 .* in start \(instance=/m);
-      expect(r.out).toMatch(/^#2 .* in start_cmdline \(instance=/m);
-      expect(r.out).toMatch(/^Breakpoint 3, submit \(instance=/m);
-      expect(r.out).toMatch(/^#1 .* in Z_nvmeZ_submit \(/m);
-      // The driver had run its bring-up up to the breakpoint on submit: the shell's first request.
-      expect(serial).toContain("nvme0 ready namespaces=1");
-    } finally {
-      try { process.kill(-qemu.pid, "SIGKILL"); } catch { /* gone */ }
-    }
-  }, 180000);
+  it.skipIf(!haveGdb)(
+    "gdb on QEMU's stub: run to kmain, break bringUp, continue: it stops there, called by start",
+    async () => {
+      const port = await freePort();
+      const img = writeImage(tmp.path("gdb.img"), noiseBytes(MiB, 32));
+      const qemu = spawn(
+        QEMU_SH,
+        [
+          "--quiet",
+          "--accel",
+          "tcg",
+          "--kernel",
+          kernel,
+          "--disk",
+          img,
+          "--cmd",
+          "crc nvme0n1 0 8; poweroff",
+          "--",
+          "-S",
+          "-gdb",
+          `tcp:127.0.0.1:${port}`,
+        ],
+        { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let serial = "";
+      qemu.stdout.on("data", (b) => {
+        serial += b;
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        const r = await run(
+          "gdb",
+          [
+            "-batch",
+            "-nx",
+            elf64,
+            "-ex",
+            "set architecture i386:x86-64",
+            "-ex",
+            `target remote 127.0.0.1:${port}`,
+            "-ex",
+            "thbreak kmain",
+            "-ex",
+            "continue",
+            "-ex",
+            "break bringUp",
+            "-ex",
+            "break submit",
+            "-ex",
+            "continue",
+            "-ex",
+            "bt 3",
+            // Off before going on: stepping over a software breakpoint under TCG can be interrupted
+            // (the kernel's 1 kHz tick) and report the same breakpoint again.
+            "-ex",
+            "delete 2",
+            "-ex",
+            "continue",
+            "-ex",
+            "bt 2",
+            "-ex",
+            "kill",
+          ],
+          120000,
+        );
+        expect(r.out).toMatch(/^Breakpoint 2, bringUp \(instance=/m);
+        expect(r.out).toMatch(/^#1 .* in start \(instance=/m);
+        expect(r.out).toMatch(/^#2 .* in start_cmdline \(instance=/m);
+        expect(r.out).toMatch(/^Breakpoint 3, submit \(instance=/m);
+        expect(r.out).toMatch(/^#1 .* in Z_nvmeZ_submit \(/m);
+        // The driver had run its bring-up up to the breakpoint on submit: the shell's first request.
+        expect(serial).toContain("nvme0 ready namespaces=1");
+      } finally {
+        try {
+          process.kill(-qemu.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+    },
+    180000,
+  );
 });

@@ -6,7 +6,14 @@ import { copyFileSync, existsSync } from "node:fs";
 import { bootQemu, hasQemu, KERNEL } from "./helpers.js";
 import { runSim } from "../../host/sim.js";
 import {
-  tempDir, writeImage, readImage, noiseBytes, patternBytes, crcHex, linesOf, errorLines,
+  tempDir,
+  writeImage,
+  readImage,
+  noiseBytes,
+  patternBytes,
+  crcHex,
+  linesOf,
+  errorLines,
 } from "../lib/disk-images.js";
 
 const enabled = hasQemu() || !!process.env.CI;
@@ -33,10 +40,24 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
     const r = await bootQemu({ disks: [{ path }], cmd: "info; poweroff" });
     expect(r.code, explain(r)).toBe(0);
     const [ctrl] = linesOf(r.output, "ctrl");
-    expect(ctrl.fields).toMatchObject({ name: "nvme0", vid: "0x1b36", did: "0x0010", version: "1.4.0", serial: "nvmewasm0", state: "ready" });
+    expect(ctrl.fields).toMatchObject({
+      name: "nvme0",
+      vid: "0x1b36",
+      did: "0x0010",
+      version: "1.4.0",
+      serial: "nvmewasm0",
+      state: "ready",
+    });
     expect(Number(ctrl.fields.mdts_bytes)).toBe(512 * 1024); // QEMU's default mdts=7 with 4 KiB pages
     const [ns] = linesOf(r.output, "ns");
-    expect(ns.fields).toMatchObject({ name: "nvme0n1", nsid: "1", lba_bytes: "512", blocks: String(8 * MiB / 512), bytes: String(8 * MiB), readonly: "no" });
+    expect(ns.fields).toMatchObject({
+      name: "nvme0n1",
+      nsid: "1",
+      lba_bytes: "512",
+      blocks: String((8 * MiB) / 512),
+      bytes: String(8 * MiB),
+      readonly: "no",
+    });
     expect(r.output).toContain("shutdown ctrl=nvme0 ok");
   });
 
@@ -52,12 +73,16 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
   it("fill in QEMU leaves exactly the pattern on the image, and nothing else changed", async () => {
     const before = noiseBytes(8 * MiB, 3);
     const path = image("fill.img", before);
-    const r = await bootQemu({ disks: [{ path }], cmd: "fill nvme0n1 1000 3000 42; verify nvme0n1 1000 3000 42; poweroff" });
+    const r = await bootQemu({
+      disks: [{ path }],
+      cmd: "fill nvme0n1 1000 3000 42; verify nvme0n1 1000 3000 42; poweroff",
+    });
     expect(r.code, explain(r)).toBe(0);
     expect(r.output).toContain("fill dev=nvme0n1 lba=1000 count=3000 seed=42 ok");
     expect(r.output).toContain("verify dev=nvme0n1 lba=1000 count=3000 seed=42 ok");
     const after = readImage(path);
-    const start = 1000 * 512, end = 4000 * 512;
+    const start = 1000 * 512,
+      end = 4000 * 512;
     expect(after.subarray(start, end).equals(patternBytes(42, start, end - start))).toBe(true);
     expect(after.subarray(0, start).equals(before.subarray(0, start))).toBe(true);
     expect(after.subarray(end).equals(before.subarray(end))).toBe(true);
@@ -84,7 +109,12 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
   it("q35 with the controller behind a PCIe root port (bus 1)", async () => {
     const bytes = noiseBytes(4 * MiB, 5);
     const path = image("q35.img", bytes);
-    const r = await bootQemu({ machine: "q35", rootPort: true, disks: [{ path }], cmd: "info; crc nvme0n1 0 8192; poweroff" });
+    const r = await bootQemu({
+      machine: "q35",
+      rootPort: true,
+      disks: [{ path }],
+      cmd: "info; crc nvme0n1 0 8192; poweroff",
+    });
     expect(r.code, explain(r)).toBe(0);
     const [ctrl] = linesOf(r.output, "ctrl");
     expect(ctrl.fields.pci).toMatch(/^01:00\.0$/);
@@ -102,7 +132,9 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
 
   it("three controllers become nvme0..nvme2, each reading its own image", async () => {
     const imgs = [7, 8, 9].map((s, i) => ({ bytes: noiseBytes((i + 1) * MiB, s) }));
-    imgs.forEach((img, i) => { img.path = image(`multi${i}.img`, img.bytes); });
+    imgs.forEach((img, i) => {
+      img.path = image(`multi${i}.img`, img.bytes);
+    });
     const cmd = "info; " + imgs.map((img, i) => `crc nvme${i}n1 0 ${img.bytes.length / 512}`).join("; ") + "; poweroff";
     const r = await bootQemu({ disks: imgs.map((img) => ({ path: img.path })), cmd });
     expect(r.code, explain(r)).toBe(0);
@@ -111,8 +143,10 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
   });
 
   it("several namespaces with 512-byte and 4 KiB blocks on one controller", async () => {
-    const a = noiseBytes(4 * MiB, 10), b = noiseBytes(8 * MiB, 11);
-    const pa = image("ns1.img", a), pb = image("ns2.img", b);
+    const a = noiseBytes(4 * MiB, 10),
+      b = noiseBytes(8 * MiB, 11);
+    const pa = image("ns1.img", a),
+      pb = image("ns2.img", b);
     const r = await bootQemu({
       disks: [{ ns: [{ path: pa }, { path: pb, lbaBytes: 4096 }] }],
       cmd: "info; crc nvme0n1 0 8192; crc nvme0n2 0 2048; fill nvme0n2 10 20 5; poweroff",
@@ -120,7 +154,8 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
     expect(r.code, explain(r)).toBe(0);
     const ns = linesOf(r.output, "ns");
     expect(ns.map((l) => [l.fields.name, l.fields.lba_bytes, l.fields.blocks])).toEqual([
-      ["nvme0n1", "512", "8192"], ["nvme0n2", "4096", "2048"],
+      ["nvme0n1", "512", "8192"],
+      ["nvme0n2", "4096", "2048"],
     ]);
     expect(linesOf(r.output, "crc").map((l) => l.fields.crc32)).toEqual([crcHex(a), crcHex(b)]);
     const after = readImage(pb);
@@ -132,7 +167,11 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
   it("small mdts splits transfers: whole-namespace crc and fill still match the host", async () => {
     const bytes = noiseBytes(4 * MiB, 12);
     const path = image("mdts.img", bytes);
-    const r = await bootQemu({ mdts: 1, disks: [{ path }], cmd: "info; crc nvme0n1 0 8192; fill nvme0n1 3 300 9; poweroff" });
+    const r = await bootQemu({
+      mdts: 1,
+      disks: [{ path }],
+      cmd: "info; crc nvme0n1 0 8192; fill nvme0n1 3 300 9; poweroff",
+    });
     expect(r.code, explain(r)).toBe(0);
     expect(linesOf(r.output, "ctrl")[0].fields.mdts_bytes).toBe("8192");
     expect(linesOf(r.output, "crc")[0].fields.crc32).toBe(crcHex(bytes));
@@ -152,7 +191,13 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
   it("BAR0 above 4 GiB is mapped and used", async () => {
     const bytes = noiseBytes(2 * MiB, 14);
     const path = image("highbar.img", bytes);
-    const r = await bootQemu({ machine: "q35", highBars: true, memory: "512M", disks: [{ path }], cmd: "crc nvme0n1 0 4096; poweroff" });
+    const r = await bootQemu({
+      machine: "q35",
+      highBars: true,
+      memory: "512M",
+      disks: [{ path }],
+      cmd: "crc nvme0n1 0 4096; poweroff",
+    });
     expect(r.code, explain(r)).toBe(0);
     const [pci] = linesOf(r.output, "pci");
     expect(BigInt(pci.fields.bar0)).toBeGreaterThanOrEqual(1n << 32n);
@@ -162,13 +207,18 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
   it("a read-only drive: writes fail with an error line, reads go on", async () => {
     const bytes = noiseBytes(2 * MiB, 15);
     const path = image("ro.img", bytes);
-    const r = await bootQemu({ disks: [{ path, readonly: true }], cmd: "info; fill nvme0n1 0 8 1; crc nvme0n1 0 4096; poweroff" });
+    const r = await bootQemu({
+      disks: [{ path, readonly: true }],
+      cmd: "info; fill nvme0n1 0 8 1; crc nvme0n1 0 4096; poweroff",
+    });
     expect(r.code, explain(r)).not.toBe(0);
     const errors = errorLines(r.output);
     expect(errors).toHaveLength(1);
     // QEMU 7.2 does not set NSATTR's write-protect bit for readonly=on; it fails writes with a media
     // error, which the driver retries (DNR is clear) and then reports in words.
-    expect(errors[0]).toMatch(/^error: fill dev=nvme0n1 lba=0 count=8: at lba=0: Write Fault \(media error sct=2 sc=0x80\)$/);
+    expect(errors[0]).toMatch(
+      /^error: fill dev=nvme0n1 lba=0 count=8: at lba=0: Write Fault \(media error sct=2 sc=0x80\)$/,
+    );
     expect(linesOf(r.output, "crc")[0].fields.crc32).toBe(crcHex(bytes));
     expect(readImage(path).equals(bytes)).toBe(true);
   });
@@ -194,7 +244,10 @@ describe.skipIf(!enabled)("driver in QEMU", () => {
     for (const mode of ["poll", "intx", "msix"]) {
       // A QD1 bench makes the driver wait for most completions: with interrupts on, some of those
       // waits must end in an interrupt (a few commands alone may all complete before any wait).
-      const r = await bootQemu({ disks: [{ path }], cmd: `irq=${mode}; info; crc nvme0n1 0 4096; bench nvme0n1 read 8 1 300; stats; poweroff` });
+      const r = await bootQemu({
+        disks: [{ path }],
+        cmd: `irq=${mode}; info; crc nvme0n1 0 4096; bench nvme0n1 read 8 1 300; stats; poweroff`,
+      });
       expect(r.code, `irq=${mode}\n` + explain(r)).toBe(0);
       expect(linesOf(r.output, "ctrl")[0].fields.irq).toBe(mode);
       expect(linesOf(r.output, "crc")[0].fields.crc32).toBe(crcHex(bytes));

@@ -10,7 +10,8 @@ import { tempDir, writeImage, noiseBytes } from "../lib/disk-images.js";
 
 const enabled = hasQemu() || !!process.env.CI;
 const MiB = 1 << 20;
-const explain = (r, extra = "") => `QEMU exit ${r.code} after ${r.ms} ms${extra}\nargs: ${r.args.join(" ")}\n--- output ---\n${r.output}`;
+const explain = (r, extra = "") =>
+  `QEMU exit ${r.code} after ${r.ms} ms${extra}\nargs: ${r.args.join(" ")}\n--- output ---\n${r.output}`;
 
 describe.skipIf(!enabled)("asynchronous events in QEMU", () => {
   let tmp;
@@ -28,15 +29,30 @@ describe.skipIf(!enabled)("asynchronous events in QEMU", () => {
     const onOutput = (output, { type }) => {
       if (asked || !output.includes("nvme> ")) return;
       asked = true;
-      qmpCommands(qmp, [{ execute: "qom-set", arguments: { path: "/machine/peripheral/nvme0", property: "smart_critical_warning", value: 1 } }])
-        .then((a) => { answers = a; }, (e) => { answers = [{ error: String(e) }]; })
+      qmpCommands(qmp, [
+        {
+          execute: "qom-set",
+          arguments: { path: "/machine/peripheral/nvme0", property: "smart_critical_warning", value: 1 },
+        },
+      ])
+        .then(
+          (a) => {
+            answers = a;
+          },
+          (e) => {
+            answers = [{ error: String(e) }];
+          },
+        )
         .finally(() => setTimeout(() => type("smart nvme0\rstats\rpoweroff\r"), 300));
     };
     const r = await bootQemu({ disks: [{ path }], cmd: "console=tty", onOutput, qmp, timeoutMs: 120000 });
     const why = explain(r, `\nqmp: ${JSON.stringify(answers)}`);
     expect(answers, why).toEqual([{ return: {} }]);
     expect(r.code, why).toBe(0);
-    expect(r.lines.filter((l) => / event /.test(l)), why).toEqual(["nvme0 event type=1 info=2 lid=0x02"]);
+    expect(
+      r.lines.filter((l) => / event /.test(l)),
+      why,
+    ).toEqual(["nvme0 event type=1 info=2 lid=0x02"]);
     expect(r.output, why).toMatch(/^smart ctrl=nvme0 critical_warning=0x01 /m);
     const stats = r.lines.find((l) => l.startsWith("stats ctrl=nvme0 "));
     expect(stats, why).toMatch(/ events_armed=1$/);

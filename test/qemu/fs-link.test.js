@@ -109,9 +109,30 @@ async function buildProbe() {
   const asc = (await import("assemblyscript/asc")).default;
   let err = "";
   const { error } = await asc.main(
-    [tmp.path("probe.ts"), "-o", tmp.path("probe.wasm"), "-O2", "--runtime", "stub", "--baseDir", tmp.dir,
-      "--importMemory", "--initialMemory", "32", "--maximumMemory", "32"],
-    { stderr: { write: (s) => { err += s; return true; } }, stdout: { write: () => true } },
+    [
+      tmp.path("probe.ts"),
+      "-o",
+      tmp.path("probe.wasm"),
+      "-O2",
+      "--runtime",
+      "stub",
+      "--baseDir",
+      tmp.dir,
+      "--importMemory",
+      "--initialMemory",
+      "32",
+      "--maximumMemory",
+      "32",
+    ],
+    {
+      stderr: {
+        write: (s) => {
+          err += s;
+          return true;
+        },
+      },
+      stdout: { write: () => true },
+    },
   );
   if (error) throw new Error(`asc failed: ${err}`);
   execFileSync(join(ROOT, "boot", "build.sh"), [DRIVER, tmp.dir, tmp.path("probe.wasm")], { stdio: "pipe" });
@@ -119,7 +140,11 @@ async function buildProbe() {
   probe = readFileSync(tmp.path("probe.wasm"));
 }
 
-const results = (output) => output.replace(/\r/g, "").split("\n").filter((l) => /^[a-z0-9-]+ n=|^host |^end /.test(l));
+const results = (output) =>
+  output
+    .replace(/\r/g, "")
+    .split("\n")
+    .filter((l) => /^[a-z0-9-]+ n=|^host |^end /.test(l));
 
 describe.skipIf(!RUN)("fs.wasm's messages through fs.call, in both hosts", { timeout: 180_000 }, () => {
   beforeAll(buildProbe, 240_000);
@@ -133,21 +158,28 @@ describe.skipIf(!RUN)("fs.wasm's messages through fs.call, in both hosts", { tim
     const r = results(s.output);
     expect(results(q.output)).toEqual(r);
     const line = (name) => r.find((l) => l.startsWith(`${name} n=`)) ?? `(no ${name})`;
-    const docs = mdirTree(gpt.img, gpt.parts[0].start * 512).filter((e) => e.path.startsWith("/docs/") && e.path.split("/").length === 3);
+    const docs = mdirTree(gpt.img, gpt.parts[0].start * 512).filter(
+      (e) => e.path.startsWith("/docs/") && e.path.split("/").length === 3,
+    );
     const p3 = gpt.parts[2];
     expect(line("parts")).toBe("parts n=64 status=0 kind=4 type=0 start=0 blocks=0 number=0 text=");
-    expect(line("part3")).toBe(`part3 n=74 status=0 kind=2 type=0 start=${p3.start} blocks=${p3.size} number=3 text=thirty-two`);
+    expect(line("part3")).toBe(
+      `part3 n=74 status=0 kind=2 type=0 start=${p3.start} blocks=${p3.size} number=3 text=thirty-two`,
+    );
     expect(line("part-index1")).toMatch(/^part-index1 n=\d+ status=0 kind=2 .* number=2 text=EFI "boot"$/);
     expect(line("part-index9")).toBe("part-index9 n=64 status=2 kind=0 type=0 start=0 blocks=0 number=0 text=");
     expect(line("part9")).toBe("part9 n=78 status=1 kind=0 type=0 start=0 blocks=0 number=0 text=no partition 9");
-    for (let i = 0; i < 4; i++) expect(line(`list${i}`)).toMatch(new RegExp(`text=${docs[i].path.slice(6).replace(/[.()]/g, "\\$&")}$`));
+    for (let i = 0; i < 4; i++)
+      expect(line(`list${i}`)).toMatch(new RegExp(`text=${docs[i].path.slice(6).replace(/[.()]/g, "\\$&")}$`));
     expect(line("list2-direct").replace("list2-direct", "list2")).toBe(line("list2"));
     expect(line("list0-again").replace("list0-again", "list0")).toBe(line("list0"));
     expect(line("list-end")).toMatch(/^list-end n=64 status=2 /);
     expect(line("list-file")).toMatch(/status=1 .* text=not a directory$/);
     expect(line("open")).toMatch(/^open n=64 status=0 kind=1 type=\d+ start=300000 /);
     const tail = mtype(gpt.img, gpt.parts[0].start * 512, "/docs/many-clusters.bin").subarray(299990);
-    expect(line("read-tail")).toBe(`read-tail n=74 status=0 kind=0 type=0 start=0 blocks=0 number=0 text=hex:${tail.toString("hex")}`);
+    expect(line("read-tail")).toBe(
+      `read-tail n=74 status=0 kind=0 type=0 start=0 blocks=0 number=0 text=hex:${tail.toString("hex")}`,
+    );
     expect(line("read-past")).toBe("read-past n=64 status=0 kind=0 type=0 start=0 blocks=0 number=0 text=");
     expect(line("read-long")).toMatch(/status=1 .* text=a read longer than 8192 bytes$/);
     expect(line("read-stale")).toMatch(/status=1 .* text=no such open file \(another request closed it\)$/);

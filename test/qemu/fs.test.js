@@ -40,7 +40,8 @@ describe.skipIf(!enabled)("fs.wasm in QEMU", () => {
       const part = d.parts.find((p) => p.number === n);
       const offset = part.start * 512;
       const tree = mdirTree(d.img, offset);
-      for (const dir of ["/", ...tree.filter((e) => e.dir).map((e) => e.path)]) commands.push(`ls nvme0n1p${n} "${dir}"`);
+      for (const dir of ["/", ...tree.filter((e) => e.dir).map((e) => e.path)])
+        commands.push(`ls nvme0n1p${n} "${dir}"`);
       for (const e of tree) {
         if (e.dir) want.push(`dir path=${shown(e.path)}`);
         else want.push(`file path=${shown(e.path)} bytes=${mtype(d.img, offset, e.path).length}`);
@@ -54,7 +55,10 @@ describe.skipIf(!enabled)("fs.wasm in QEMU", () => {
     return { commands, want };
   }
 
-  for (const [scheme, which] of [["GPT", () => gpt], ["MBR", () => mbr]]) {
+  for (const [scheme, which] of [
+    ["GPT", () => gpt],
+    ["MBR", () => mbr],
+  ]) {
     it(`${scheme}: parts, ls of every directory and sum of every file as the tools report them, and as the Node host prints them`, async () => {
       const d = which();
       const { commands, want } = script(d);
@@ -64,8 +68,12 @@ describe.skipIf(!enabled)("fs.wasm in QEMU", () => {
       expect(errorLines(r.output), explain(r)).toEqual([]);
       const got = fsLines(r.lines.map((l) => l.replace(/^nvme> /, "")));
       const parts = sfdiskPartitions(d.img).filter((p) => p.type !== "5");
-      expect(got.filter((l) => l.startsWith("part ")).map((l) => /name=(\S+) start_lba=(\d+) blocks=(\d+)/.exec(l).slice(1).join(" ")), explain(r))
-        .toEqual(parts.map((p) => `nvme0n1p${p.number} ${p.start} ${p.size}`));
+      expect(
+        got
+          .filter((l) => l.startsWith("part "))
+          .map((l) => /name=(\S+) start_lba=(\d+) blocks=(\d+)/.exec(l).slice(1).join(" ")),
+        explain(r),
+      ).toEqual(parts.map((p) => `nvme0n1p${p.number} ${p.start} ${p.size}`));
       const rest = got.filter((l) => !l.startsWith("part "));
       expect([...rest].sort(), explain(r)).toEqual([...want].sort());
       const sim = await runSim({ disks: [d.img], input: Buffer.from(input), seed: 1 });
@@ -113,11 +121,16 @@ describe.skipIf(!enabled)("fs.wasm in QEMU", () => {
       cmd: `crc nvme0n1p2 0 ${q.size}; fill nvme0n1p4 0 ${p.size} 5; verify nvme0n1p4 0 ${p.size} 5; crc nvme0n1p4 ${p.size} 1; poweroff`,
     });
     expect(r.code, explain(r)).toBe(1);
-    expect(r.lines, explain(r)).toContain(`crc dev=nvme0n1p2 lba=0 count=${q.size} crc32=${crcHex(before.subarray(q.start * 512, (q.start + q.size) * 512))}`);
+    expect(r.lines, explain(r)).toContain(
+      `crc dev=nvme0n1p2 lba=0 count=${q.size} crc32=${crcHex(before.subarray(q.start * 512, (q.start + q.size) * 512))}`,
+    );
     expect(r.lines, explain(r)).toContain(`verify dev=nvme0n1p4 lba=0 count=${p.size} seed=5 ok`);
-    expect(errorLines(r.output), explain(r)).toEqual([`error: crc dev=nvme0n1p4 lba=${p.size} count=1: range past the end of the partition (blocks=${p.size})`]);
+    expect(errorLines(r.output), explain(r)).toEqual([
+      `error: crc dev=nvme0n1p4 lba=${p.size} count=1: range past the end of the partition (blocks=${p.size})`,
+    ]);
     const after = readFileSync(img);
-    const start = p.start * 512, end = (p.start + p.size) * 512;
+    const start = p.start * 512,
+      end = (p.start + p.size) * 512;
     expect(after.subarray(start, end).equals(patternBytes(5, 0, end - start))).toBe(true);
     expect(after.subarray(0, start).equals(before.subarray(0, start))).toBe(true);
     expect(after.subarray(end).equals(before.subarray(end))).toBe(true);

@@ -58,11 +58,22 @@ export function hasQemu() {
 
 function normalizeControllers(disks = [], count = 0) {
   const ctrls = [];
-  const ensure = (k) => { while (ctrls.length <= k) ctrls.push([]); return ctrls[k]; };
+  const ensure = (k) => {
+    while (ctrls.length <= k) ctrls.push([]);
+    return ctrls[k];
+  };
   let next = 0;
   for (const d of disks) {
-    if (d.ns) { ensure(next).push(...d.ns); next = ctrls.length; continue; }
-    if (d.ctrl !== undefined) { ensure(d.ctrl).push(d); next = Math.max(next, ctrls.length); continue; }
+    if (d.ns) {
+      ensure(next).push(...d.ns);
+      next = ctrls.length;
+      continue;
+    }
+    if (d.ctrl !== undefined) {
+      ensure(d.ctrl).push(d);
+      next = Math.max(next, ctrls.length);
+      continue;
+    }
     ensure(next).push(d);
     next = ctrls.length;
   }
@@ -71,8 +82,19 @@ function normalizeControllers(disks = [], count = 0) {
 }
 
 export function qemuArgs(opts = {}) {
-  const { iommu = false, machine = iommu ? "q35" : "pc", rootPort = false, controllers = 0, mdts, maxIoqpairs,
-    highBars = false, cmd, kernel = KERNEL, memory, extraArgs = [] } = opts;
+  const {
+    iommu = false,
+    machine = iommu ? "q35" : "pc",
+    rootPort = false,
+    controllers = 0,
+    mdts,
+    maxIoqpairs,
+    highBars = false,
+    cmd,
+    kernel = KERNEL,
+    memory,
+    extraArgs = [],
+  } = opts;
   const qs = ["--quiet", "--kernel", kernel, "--machine", machine];
   if (iommu) qs.push("--iommu");
   if (memory) qs.push("--memory", memory);
@@ -92,7 +114,10 @@ export function qemuArgs(opts = {}) {
     dev.push("-device", props);
     namespaces.forEach((ns, i) => {
       const id = `d${driveNo++}`;
-      dev.push("-drive", `file=${ns.path},format=raw,if=none,id=${id}${ns.readonly ? ",readonly=on" : ""}${ns.discard ? `,discard=${ns.discard}` : ""}`);
+      dev.push(
+        "-drive",
+        `file=${ns.path},format=raw,if=none,id=${id}${ns.readonly ? ",readonly=on" : ""}${ns.discard ? `,discard=${ns.discard}` : ""}`,
+      );
       let nsp = `nvme-ns,drive=${id},bus=nvme${k},nsid=${ns.nsid ?? i + 1}`;
       if (ns.lbaBytes) nsp += `,logical_block_size=${ns.lbaBytes},physical_block_size=${ns.lbaBytes}`;
       dev.push("-device", nsp);
@@ -105,12 +130,19 @@ export function qemuArgs(opts = {}) {
 export async function bootQemu(opts = {}) {
   const { timeoutMs = 120000, input, stallReaderMs = 0, onOutput, qmp } = opts;
   const extraArgs = [...(opts.extraArgs ?? []), ...(qmp ? ["-qmp", `unix:${qmp},server=on,wait=off`] : [])];
-  const args = opts.args ?? qemuArgs({ ...opts, extraArgs });   // opts.args: boot/qemu.sh's arguments as they are
+  const args = opts.args ?? qemuArgs({ ...opts, extraArgs }); // opts.args: boot/qemu.sh's arguments as they are
   const piped = input !== undefined || onOutput !== undefined;
   const t0 = Date.now();
   const env = { ...process.env, NVME_WASM_ACCEL_CACHE: join(tmpdir(), "nvme-wasm-accel") };
-  const child = spawn(QEMU_SH, args, { cwd: ROOT, env, detached: true, stdio: [piped ? "pipe" : "ignore", "pipe", "pipe"] });
-  const type = (bytes) => { if (!child.stdin.destroyed) child.stdin.write(bytes); };
+  const child = spawn(QEMU_SH, args, {
+    cwd: ROOT,
+    env,
+    detached: true,
+    stdio: [piped ? "pipe" : "ignore", "pipe", "pipe"],
+  });
+  const type = (bytes) => {
+    if (!child.stdin.destroyed) child.stdin.write(bytes);
+  };
   let output = "";
   let stalled = false;
   child.stdout.on("data", (b) => {
@@ -125,12 +157,18 @@ export async function bootQemu(opts = {}) {
   // QEMU's and boot/qemu.sh's own messages are kept apart and put after the serial output: written
   // as they came, one (QEMU's "aio failed", say) could land inside a line the kernel was printing.
   let stderr = "";
-  child.stderr.on("data", (b) => { stderr += b.toString("latin1"); });
+  child.stderr.on("data", (b) => {
+    stderr += b.toString("latin1");
+  });
   if (input) child.stdin.write(input);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try { process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ }
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
   }, timeoutMs);
   const code = await new Promise((resolve) => child.on("close", (c) => resolve(c)));
   clearTimeout(timer);
@@ -138,7 +176,10 @@ export async function bootQemu(opts = {}) {
   const ms = Date.now() - t0;
   if (stderr) output += (output === "" || output.endsWith("\n") ? "" : "\n") + stderr;
   if (timedOut) output += `\n[bootQemu: QEMU killed after ${timeoutMs} ms]\n`;
-  const lines = output.replace(/\r/g, "").split("\n").filter((l, i, a) => l !== "" || i < a.length - 1);
+  const lines = output
+    .replace(/\r/g, "")
+    .split("\n")
+    .filter((l, i, a) => l !== "" || i < a.length - 1);
   return { code: timedOut ? null : code, output, stderr, lines, ms, timedOut, args };
 }
 
@@ -171,7 +212,7 @@ export async function qmpCommands(path, commands) {
   const sock = createConnection(path);
   const answers = [];
   let buffered = "";
-  const wanted = commands.length + 1;          // the handshake's answer first
+  const wanted = commands.length + 1; // the handshake's answer first
   await new Promise((resolve, reject) => {
     sock.on("error", reject);
     sock.on("data", (b) => {
@@ -180,7 +221,10 @@ export async function qmpCommands(path, commands) {
       buffered = lines.pop();
       for (const l of lines) {
         const m = l.trim() ? JSON.parse(l) : null;
-        if (!m || m.QMP || m.event) { if (m?.QMP) sock.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n"); continue; }
+        if (!m || m.QMP || m.event) {
+          if (m?.QMP) sock.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
+          continue;
+        }
         answers.push(m);
         if (answers.length === wanted) resolve();
         else sock.write(JSON.stringify(commands[answers.length - 1]) + "\n");

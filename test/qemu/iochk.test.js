@@ -25,23 +25,40 @@ describe.skipIf(!enabled)("iochk in QEMU", () => {
 
   for (const { name, lbaBytes, machine, iommu, seed, ios, qd } of [
     { name: "pc, 512-byte blocks", lbaBytes: 512, machine: "pc", iommu: false, seed: 31, ios: 1500, qd: 8 },
-    { name: "q35 with an IOMMU, 4096-byte blocks", lbaBytes: 4096, machine: "q35", iommu: true, seed: 32, ios: 800, qd: 32 },
+    {
+      name: "q35 with an IOMMU, 4096-byte blocks",
+      lbaBytes: 4096,
+      machine: "q35",
+      iommu: true,
+      seed: 32,
+      ios: 800,
+      qd: 32,
+    },
   ]) {
     it(`${name}: ok, the line replays from the seed, the image holds every block's last generation`, async () => {
       const before = noiseBytes(16 * MiB, seed);
       const path = writeImage(tmp.path(`iochk-${seed}.img`), before);
-      const r = await bootQemu({ machine, iommu, disks: [{ path, lbaBytes }], cmd: `iochk nvme0n1 ${ios} ${seed} ${qd}; poweroff` });
+      const r = await bootQemu({
+        machine,
+        iommu,
+        disks: [{ path, lbaBytes }],
+        cmd: `iochk nvme0n1 ${ios} ${seed} ${qd}; poweroff`,
+      });
       expect(r.code, explain(r, seed)).toBe(0);
       expect(errorLines(r.output), explain(r, seed)).toEqual([]);
       const replay = iochkReplay({ seed, ios, blocks: (16 * MiB) / lbaBytes, lbaBytes });
-      expect(linesOf(r.output, "iochk").map((l) => l.text), explain(r, seed)).toEqual([iochkLine({ ios, seed, qd, replay })]);
+      expect(
+        linesOf(r.output, "iochk").map((l) => l.text),
+        explain(r, seed),
+      ).toEqual([iochkLine({ ios, seed, qd, replay })]);
       expect(r.output.includes("\riochk"), explain(r, seed)).toBe(false); // no progress from the boot command line
       expect(imageDiff({ image: readImage(path), before, seed, replay, lbaBytes }), explain(r, seed)).toBe(null);
     });
   }
 
   it("typed at the prompt: a progress line rewritten with \\r, wiped before the same summary line", async () => {
-    const seed = 33, ios = 6000;
+    const seed = 33,
+      ios = 6000;
     const before = noiseBytes(16 * MiB, seed);
     const path = writeImage(tmp.path("iochk-typed.img"), before);
     const r = await bootQemu({ disks: [{ path }], input: `iochk nvme0n1 ${ios} ${seed}\rpoweroff\r` });

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { bootQemu, hasQemu, ROOT, PROBE_IMPORTS } from "./helpers.js";
 
 const RUN = hasQemu() || !!process.env.CI;
-const TRAP = 125;      // boot/kernel.h EXIT_TRAP
+const TRAP = 125; // boot/kernel.h EXIT_TRAP
 const EXCEPTION = 126; // boot/kernel.h EXIT_EXCEPTION
 
 const PROBE = `// A probe guest for the bare-metal kernel's own tests: each ;-separated word of the command
@@ -209,9 +209,30 @@ async function buildProbe() {
   const { error } = await asc.main(
     // --baseDir: compile in the temporary directory, never under the project's asconfig.json
     // (whose targets write build/*.wat).
-    [join(dir, "probe.ts"), "-o", join(dir, "probe.wasm"), "-O2", "--runtime", "stub", "--baseDir", dir,
-      "--importMemory", "--initialMemory", "256", "--maximumMemory", "256"],
-    { stderr: { write: (s) => { err += s; return true; } }, stdout: { write: () => true } },
+    [
+      join(dir, "probe.ts"),
+      "-o",
+      join(dir, "probe.wasm"),
+      "-O2",
+      "--runtime",
+      "stub",
+      "--baseDir",
+      dir,
+      "--importMemory",
+      "--initialMemory",
+      "256",
+      "--maximumMemory",
+      "256",
+    ],
+    {
+      stderr: {
+        write: (s) => {
+          err += s;
+          return true;
+        },
+      },
+      stdout: { write: () => true },
+    },
   );
   if (error) throw new Error(`asc failed: ${err}`);
   execFileSync(join(ROOT, "boot", "build.sh"), [join(dir, "probe.wasm"), dir], { stdio: "pipe" });
@@ -229,7 +250,9 @@ const line = (r, prefix) => r.lines.find((l) => l.startsWith(prefix));
 
 describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
   beforeAll(buildProbe, 180000);
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it("boots, hands the -append text to the guest and powers off with 0 (pc)", async () => {
     const r = await probe("dma; exit 0");
@@ -315,7 +338,10 @@ describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
     it(`trap '${cmd}': one clear line and exit ${TRAP}`, async () => {
       const r = await probe(`${cmd}; exit 0`);
       expect(r.code, r.output).toBe(TRAP);
-      expect(r.lines.some((l) => re.test(l)), r.output).toBe(true);
+      expect(
+        r.lines.some((l) => re.test(l)),
+        r.output,
+      ).toBe(true);
       expect(r.lines).not.toContain("not reached");
     });
   }
@@ -352,7 +378,9 @@ describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
       const intx = line(r, "irq mode=intx");
       const msix = line(r, "irq mode=msix");
       expect(intx).toMatch(/line=0 wait0=0x1 phase=1 status=0x0 .* wait1=0x1 phase=1 status=0x0 .*model=QEMUNVMeCtrl/);
-      expect(msix).toMatch(/line=1 msi_address=0xfee00000 msi_data=0x41 .* wait0=0x2 phase=1 status=0x0 .* wait1=0x2 phase=1/);
+      expect(msix).toMatch(
+        /line=1 msi_address=0xfee00000 msi_data=0x41 .* wait0=0x2 phase=1 status=0x0 .* wait1=0x2 phase=1/,
+      );
     });
   }
 
@@ -368,13 +396,22 @@ describe.skipIf(!RUN)("bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
   });
 
   it("controllers behind bridges (bus > 0), several controllers and namespaces", async () => {
-    const q = await probe("bar; intx", { machine: "q35", rootPort: true, disks: [{ path: disk }, { path: disk2, readonly: true }] });
+    const q = await probe("bar; intx", {
+      machine: "q35",
+      rootPort: true,
+      disks: [{ path: disk }, { path: disk2, readonly: true }],
+    });
     expect(q.code, q.output).toBe(0);
     expect(line(q, "bar 01:00.0")).toMatch(/vs=0x10400/);
     expect(line(q, "bar 02:00.0")).toMatch(/vs=0x10400/);
     const p = await probe("bar", { machine: "pc", rootPort: true });
     expect(line(p, "bar 01:01.0"), p.output).toMatch(/vs=0x10400/);
-    const n = await probe("bar", { disks: [{ ns: [{ path: disk }, { path: disk2, lbaBytes: 4096, readonly: true }] }], controllers: 2, mdts: 3, maxIoqpairs: 1 });
+    const n = await probe("bar", {
+      disks: [{ ns: [{ path: disk }, { path: disk2, lbaBytes: 4096, readonly: true }] }],
+      controllers: 2,
+      mdts: 3,
+      maxIoqpairs: 1,
+    });
     expect(n.code, n.output).toBe(0);
     expect(n.lines.filter((l) => l.startsWith("bar ")).length).toBe(2);
   });

@@ -152,9 +152,30 @@ async function buildClient() {
   let err = "";
   const { error } = await asc.main(
     // --baseDir: never under the project's asconfig.json (whose targets write build/*.wat).
-    [tmp.path("client.ts"), "-o", tmp.path("client.wasm"), "-O2", "--runtime", "stub", "--baseDir", tmp.dir,
-      "--importMemory", "--initialMemory", "32", "--maximumMemory", "32"],
-    { stderr: { write: (s) => { err += s; return true; } }, stdout: { write: () => true } },
+    [
+      tmp.path("client.ts"),
+      "-o",
+      tmp.path("client.wasm"),
+      "-O2",
+      "--runtime",
+      "stub",
+      "--baseDir",
+      tmp.dir,
+      "--importMemory",
+      "--initialMemory",
+      "32",
+      "--maximumMemory",
+      "32",
+    ],
+    {
+      stderr: {
+        write: (s) => {
+          err += s;
+          return true;
+        },
+      },
+      stdout: { write: () => true },
+    },
   );
   if (error) throw new Error(`asc failed: ${err}`);
   execFileSync(join(ROOT, "boot", "build.sh"), [DRIVER, tmp.dir, tmp.path("client.wasm")], { stdio: "pipe" });
@@ -163,15 +184,31 @@ async function buildClient() {
 }
 
 // The result lines of a run (both hosts print the same ones).
-const results = (output) => output.replace(/\r/g, "").split("\n").filter((l) => /^(count|ranges|io|batch|end) /.test(l));
+const results = (output) =>
+  output
+    .replace(/\r/g, "")
+    .split("\n")
+    .filter((l) => /^(count|ranges|io|batch|end) /.test(l));
 
 describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 120000 }, () => {
   beforeAll(buildClient, 180000);
   afterAll(() => tmp?.remove());
 
   async function both(cmd, bytes, opts = {}) {
-    const q = await bootQemu({ kernel, disks: [{ path: writeImage(tmp.path("q.img"), bytes) }], cmd, timeoutMs: 60000, ...opts });
-    const s = await runSim({ disks: [writeImage(tmp.path("s.img"), bytes)], cmd, shell: client, stdout: null, stderr: null });
+    const q = await bootQemu({
+      kernel,
+      disks: [{ path: writeImage(tmp.path("q.img"), bytes) }],
+      cmd,
+      timeoutMs: 60000,
+      ...opts,
+    });
+    const s = await runSim({
+      disks: [writeImage(tmp.path("s.img"), bytes)],
+      cmd,
+      shell: client,
+      stdout: null,
+      stderr: null,
+    });
     return { q, s };
   }
 
@@ -182,8 +219,10 @@ describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 1
     const r = results(q.output);
     expect(r).toEqual(results(s.output));
     expect(r[0]).toBe("count ctrl=1 ns=1");
-    expect(r[1]).toBe("ranges share=8388608 ctrl=156,-1,-1 ns=36,-1 stats=104 identify=4096,-1 write=0,-1,-1,-1 read=0,-1" +
-      " submit=0x10005,0x10008,0x10008,0x10009,0x10006 complete=0,-1");
+    expect(r[1]).toBe(
+      "ranges share=8388608 ctrl=156,-1,-1 ns=36,-1 stats=104 identify=4096,-1 write=0,-1,-1,-1 read=0,-1" +
+        " submit=0x10005,0x10008,0x10008,0x10009,0x10006 complete=0,-1",
+    );
   });
 
   for (const irq of ["msix", "intx", "poll"]) {
@@ -197,34 +236,57 @@ describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 1
       expect(r[2]).toMatch(/^batch sent=500 done=500 errors=0 tagsum=124750 busy=\w+ more=0$/);
       expect(r[3]).toBe("end shutdown=0 errors=0");
       const after = readImage(tmp.path("q.img"));
-      expect(after.subarray(100 * 512, 116 * 512).equals(readImage(tmp.path("s.img")).subarray(100 * 512, 116 * 512))).toBe(true);
+      expect(
+        after.subarray(100 * 512, 116 * 512).equals(readImage(tmp.path("s.img")).subarray(100 * 512, 116 * 512)),
+      ).toBe(true);
       expect(after.subarray(0, 100 * 512).equals(bytes.subarray(0, 100 * 512))).toBe(true);
     });
   }
 
   it("build.sh says what is wrong with its modules", async () => {
     const run = (args) => {
-      try { execFileSync(join(ROOT, "boot", "build.sh"), args, { stdio: "pipe" }); return ""; }
-      catch (e) { return String(e.stderr); }
+      try {
+        execFileSync(join(ROOT, "boot", "build.sh"), args, { stdio: "pipe" });
+        return "";
+      } catch (e) {
+        return String(e.stderr);
+      }
     };
     const empty = tmp.path("empty.wasm");
     writeFileSync(empty, Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
-    expect(run([empty, tmp.path("out")])).toMatch(/exports neither main \(a probe guest\) nor start_cmdline \(the driver\)/);
+    expect(run([empty, tmp.path("out")])).toMatch(
+      /exports neither main \(a probe guest\) nor start_cmdline \(the driver\)/,
+    );
     expect(run([DRIVER, tmp.path("out"), tmp.path("missing.wasm")])).toMatch(/client .*missing\.wasm does not exist/);
     expect(run([DRIVER, tmp.path("out"), empty])).toMatch(/client .*empty\.wasm does not export main/);
     // A client importing the hardware ABI would be linked to the host's real functions: refused.
     const hostile = tmp.path("hostile.wasm");
     const wabt = await (await import("wabt")).default();
-    writeFileSync(hostile, wabt.parseWat("hostile.wat", `(module
+    writeFileSync(
+      hostile,
+      wabt
+        .parseWat(
+          "hostile.wat",
+          `(module
       (import "env" "memory" (memory 32 32))
       (import "env" "mmio_write32" (func $w (param i32 i32 i32)))
       (import "env" "dma_address" (func $d (param i32 i32) (result i64)))
-      (func (export "main") (result i32) (call $w (i32.const 1) (i32.const 20) (i32.const 1)) (i32.const 0)))`).toBinary({}).buffer);
-    expect(run([DRIVER, tmp.path("out"), hostile])).toMatch(/client .*hostile\.wasm imports env\.dma_address env\.mmio_write32: a client reaches devices only through the driver's blk interface/);
+      (func (export "main") (result i32) (call $w (i32.const 1) (i32.const 20) (i32.const 1)) (i32.const 0)))`,
+        )
+        .toBinary({}).buffer,
+    );
+    expect(run([DRIVER, tmp.path("out"), hostile])).toMatch(
+      /client .*hostile\.wasm imports env\.dma_address env\.mmio_write32: a client reaches devices only through the driver's blk interface/,
+    );
   });
 
   it("the client's last byte of memory is stored and read back", async () => {
-    const r = await bootQemu({ kernel, disks: [{ path: writeImage(tmp.path("e.img"), noiseBytes(MiB, 4)) }], cmd: "edge", timeoutMs: 60000 });
+    const r = await bootQemu({
+      kernel,
+      disks: [{ path: writeImage(tmp.path("e.img"), noiseBytes(MiB, 4)) }],
+      cmd: "edge",
+      timeoutMs: 60000,
+    });
     expect(r.code, r.output).toBe(0);
     expect(r.lines).toContain("edge 90");
   });
@@ -239,7 +301,12 @@ describe.skipIf(!RUN)("block link of the bare-metal kernel (QEMU)", { timeout: 1
   ];
   for (const [cmd, re] of traps) {
     it(`a trap in the client ('${cmd}') is one clear line, stops the driver's devices, exit ${TRAP}`, async () => {
-      const r = await bootQemu({ kernel, disks: [{ path: writeImage(tmp.path("t.img"), noiseBytes(MiB, 3)) }], cmd, timeoutMs: 60000 });
+      const r = await bootQemu({
+        kernel,
+        disks: [{ path: writeImage(tmp.path("t.img"), noiseBytes(MiB, 3)) }],
+        cmd,
+        timeoutMs: 60000,
+      });
       expect(r.code, r.output).toBe(TRAP);
       const i = r.lines.findIndex((l) => re.test(l));
       expect(i, r.output).toBeGreaterThan(0);

@@ -33,11 +33,13 @@ describe.skipIf(!enabled)("log pages in QEMU", () => {
     const ro = writeImage(tmp.path("ro.img"), patternBytes(1, 0, MiB));
     const cmd = [
       "smart nvme0",
-      "fill nvme0n1 0 3000 5",    // 1,536,000 bytes = 3000 units: 3 Writes (MDTS 512 KiB = 1024 blocks)
-      "crc nvme0n1 0 1000",       // 1000 units: 1 Read
+      "fill nvme0n1 0 3000 5", // 1,536,000 bytes = 3000 units: 3 Writes (MDTS 512 KiB = 1024 blocks)
+      "crc nvme0n1 0 1000", // 1000 units: 1 Read
       "smart nvme0",
-      "fill nvme1n1 0 8 1",       // readonly=on: QEMU answers Write Fault (retried by the driver: 4 in all)
-      "errors nvme1", "smart nvme1", "poweroff",
+      "fill nvme1n1 0 8 1", // readonly=on: QEMU answers Write Fault (retried by the driver: 4 in all)
+      "errors nvme1",
+      "smart nvme1",
+      "poweroff",
     ].join("; ");
     const r = await bootQemu({ disks: [{ path }, { path: ro, readonly: true }], cmd });
     const smart = linesOf(r.output, "smart").map((l) => l.fields);
@@ -45,14 +47,31 @@ describe.skipIf(!enabled)("log pages in QEMU", () => {
     const [before, after, other] = smart;
     const grew = (k) => Number(after[k]) - Number(before[k]);
     expect(before.ctrl).toBe("nvme0");
-    expect(grew("data_units_written"), explain(r)).toBe(3);   // DIV_ROUND_UP(3000, 1000)
+    expect(grew("data_units_written"), explain(r)).toBe(3); // DIV_ROUND_UP(3000, 1000)
     expect(grew("data_units_read"), explain(r)).toBe(1);
     expect(grew("host_write_commands"), explain(r)).toBe(3);
     expect(grew("host_read_commands"), explain(r)).toBe(1);
-    expect(after).toMatchObject({ critical_warning: "0x00", warnings: "none", temperature_k: "323", temperature_c: "50", media_errors: "0", num_err_log_entries: "0" });
-    expect(errorLines(r.output), explain(r)).toEqual(["error: fill dev=nvme1n1 lba=0 count=8: at lba=0: Write Fault (media error sct=2 sc=0x80)"]);
-    expect(linesOf(r.output, "errors").map((l) => l.fields), explain(r)).toEqual([{ ctrl: "nvme1", entries: "1", valid: "0" }]);
-    expect(other).toMatchObject({ ctrl: "nvme1", media_errors: "0", num_err_log_entries: "0", host_write_commands: "0" });
+    expect(after).toMatchObject({
+      critical_warning: "0x00",
+      warnings: "none",
+      temperature_k: "323",
+      temperature_c: "50",
+      media_errors: "0",
+      num_err_log_entries: "0",
+    });
+    expect(errorLines(r.output), explain(r)).toEqual([
+      "error: fill dev=nvme1n1 lba=0 count=8: at lba=0: Write Fault (media error sct=2 sc=0x80)",
+    ]);
+    expect(
+      linesOf(r.output, "errors").map((l) => l.fields),
+      explain(r),
+    ).toEqual([{ ctrl: "nvme1", entries: "1", valid: "0" }]);
+    expect(other).toMatchObject({
+      ctrl: "nvme1",
+      media_errors: "0",
+      num_err_log_entries: "0",
+      host_write_commands: "0",
+    });
     expect(r.output).toMatch(/^shutdown ctrl=nvme1 ok/m);
   }, 120_000);
 });

@@ -36,26 +36,58 @@ describe.skipIf(!enabled)("several IO queue pairs in QEMU", () => {
         cmd: `queues=${queues}; trace=regs,cmds,irq; fill nvme0n1 64 2048 3; verify nvme0n1 64 2048 3; poweroff`,
       });
       expect(r.code, explain(r)).toBe(0);
-      expect(r.lines, explain(r)).toContain(`nvme0 queues granted=64 io_entries=256 irq=msix io_queues=${queues} vectors=${queues + 1}`);
+      expect(r.lines, explain(r)).toContain(
+        `nvme0 queues granted=64 io_entries=256 irq=msix io_queues=${queues} vectors=${queues + 1}`,
+      );
       const creates = r.lines.filter((l) => / Create I\/O Completion Queue qid=/.test(l) && l.startsWith("cmd "));
-      expect(creates.map((l) => l.match(/qid=(\d+) .* iv=(\d+) ien=1/)?.slice(1).map(Number)), explain(r))
-        .toEqual(Array.from({ length: queues }, (_, k) => [k + 1, k + 1]));
-      expect(r.lines.filter((l) => / Create I\/O Completion Queue: Successful Completion/.test(l)).length, explain(r)).toBe(queues);
+      expect(
+        creates.map((l) =>
+          l
+            .match(/qid=(\d+) .* iv=(\d+) ien=1/)
+            ?.slice(1)
+            .map(Number),
+        ),
+        explain(r),
+      ).toEqual(Array.from({ length: queues }, (_, k) => [k + 1, k + 1]));
+      expect(
+        r.lines.filter((l) => / Create I\/O Completion Queue: Successful Completion/.test(l)).length,
+        explain(r),
+      ).toBe(queues);
       // MSI-X entry k programmed with the host's message for its own line (data 0x40 + line) and
       // unmasked: entry 0 for the admin CQ, 1..N for the IO CQs
       for (let k = 0; k <= queues; k++) {
         const data = `0x000000${(0x40 + k).toString(16)}`;
         expect(r.lines, `${explain(r)}\nentry ${k}`).toContain(`mmio 00:03.0 write MSI-X entry ${k} data = ${data}`);
-        expect(r.lines, `${explain(r)}\nentry ${k}`).toContain(`mmio 00:03.0 write MSI-X entry ${k} vector control = 0x00000000 (unmasked)`);
+        expect(r.lines, `${explain(r)}\nentry ${k}`).toContain(
+          `mmio 00:03.0 write MSI-X entry ${k} vector control = 0x00000000 (unmasked)`,
+        );
       }
-      expect(r.lines.some((l) => l.includes(`MSI-X entry ${queues + 1} `)), explain(r)).toBe(false);
-      expect(r.lines.filter((l) => /^reap nvme0 CQ(\d+)/.test(l)).every((l) => l.startsWith("reap nvme0 CQ1 ")), explain(r)).toBe(true);
+      expect(
+        r.lines.some((l) => l.includes(`MSI-X entry ${queues + 1} `)),
+        explain(r),
+      ).toBe(false);
+      expect(
+        r.lines.filter((l) => /^reap nvme0 CQ(\d+)/.test(l)).every((l) => l.startsWith("reap nvme0 CQ1 ")),
+        explain(r),
+      ).toBe(true);
       expect(r.lines, explain(r)).toContain("verify dev=nvme0n1 lba=64 count=2048 seed=3 ok");
       const image = readImage(path);
-      expect(image.subarray(64 * BLOCK, (64 + 2048) * BLOCK).equals(patternBytes(3, 64 * BLOCK, 2048 * BLOCK)), explain(r)).toBe(true);
+      expect(
+        image.subarray(64 * BLOCK, (64 + 2048) * BLOCK).equals(patternBytes(3, 64 * BLOCK, 2048 * BLOCK)),
+        explain(r),
+      ).toBe(true);
       // shutdown deletes every pair: SQ then CQ, qid 1..N
-      const deletes = r.lines.filter((l) => /^cmd nvme0 SQ0 .* Delete I\/O (Submission|Completion) Queue/.test(l)).map((l) => l.match(/Delete I\/O (\w+) Queue qid=(\d+)/)?.slice(1).join(" "));
-      expect(deletes, explain(r)).toEqual(Array.from({ length: queues }, (_, k) => [`Submission ${k + 1}`, `Completion ${k + 1}`]).flat());
+      const deletes = r.lines
+        .filter((l) => /^cmd nvme0 SQ0 .* Delete I\/O (Submission|Completion) Queue/.test(l))
+        .map((l) =>
+          l
+            .match(/Delete I\/O (\w+) Queue qid=(\d+)/)
+            ?.slice(1)
+            .join(" "),
+        );
+      expect(deletes, explain(r)).toEqual(
+        Array.from({ length: queues }, (_, k) => [`Submission ${k + 1}`, `Completion ${k + 1}`]).flat(),
+      );
     }, 180_000);
   }
 });

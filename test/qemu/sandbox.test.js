@@ -16,7 +16,7 @@ import { bootQemu, hasQemu, ROOT, KERNEL, PROBE_IMPORTS } from "./helpers.js";
 import { tempDir, writeImage, readImage, noiseBytes, patternBytes, crcHex, linesOf } from "../lib/disk-images.js";
 
 const RUN = hasQemu() || !!process.env.CI;
-const TRAP = 125;     // boot/kernel.h EXIT_TRAP
+const TRAP = 125; // boot/kernel.h EXIT_TRAP
 const NO_MEMORY = 124; // boot/kernel.h EXIT_BOOT
 const MiB = 1 << 20;
 
@@ -210,14 +210,37 @@ async function buildProbe() {
   // --baseDir: compile in the temporary directory, so the project's asconfig.json (whose targets
   // write build/*.wat) is never consulted.
   const { error } = await asc.main(
-    [src, "-o", tmp.path("probe.wasm"), "-O2", "--runtime", "stub", "--baseDir", tmp.dir,
-      "--importMemory", "--initialMemory", "256", "--maximumMemory", "256"],
-    { stderr: { write: (s) => { err += s; return true; } }, stdout: { write: () => true } },
+    [
+      src,
+      "-o",
+      tmp.path("probe.wasm"),
+      "-O2",
+      "--runtime",
+      "stub",
+      "--baseDir",
+      tmp.dir,
+      "--importMemory",
+      "--initialMemory",
+      "256",
+      "--maximumMemory",
+      "256",
+    ],
+    {
+      stderr: {
+        write: (s) => {
+          err += s;
+          return true;
+        },
+      },
+      stdout: { write: () => true },
+    },
   );
   if (error) throw new Error(`asc failed: ${err}`);
   execFileSync(join(ROOT, "boot", "build.sh"), [tmp.path("probe.wasm"), tmp.dir], { stdio: "pipe" });
   kernel = tmp.path("kernel.elf");
-  const syms = execFileSync("nm", [tmp.path("kernel64.elf")]).toString().split("\n");
+  const syms = execFileSync("nm", [tmp.path("kernel64.elf")])
+    .toString()
+    .split("\n");
   const addr = (name) => {
     const l = syms.find((s) => s.endsWith(` ${name}`));
     if (!l) throw new Error(`no ${name} symbol in kernel64.elf`);
@@ -228,7 +251,8 @@ async function buildProbe() {
   disk = writeImage(tmp.path("disk.img"), noiseBytes(MiB, 1));
 }
 
-const probe = (cmd, opts = {}) => bootQemu({ kernel, disks: [{ path: disk }], cmd: `bait ${baitHex}; ${cmd}`, timeoutMs: 60000, ...opts });
+const probe = (cmd, opts = {}) =>
+  bootQemu({ kernel, disks: [{ path: disk }], cmd: `bait ${baitHex}; ${cmd}`, timeoutMs: 60000, ...opts });
 const pad = (hex, digits) => "0x" + BigInt(hex).toString(16).padStart(digits, "0");
 const explain = (r) => `QEMU exit ${r.code}\nargs: ${r.args.join(" ")}\n--- output ---\n${r.output}`;
 
@@ -248,20 +272,39 @@ describe.skipIf(!RUN)("the bare-metal sandbox: a hostile probe guest (QEMU)", { 
 
   it("an MSI-X table entry with a message the host did not hand out is refused", async () => {
     const lo = await probe("msix-lo");
-    expectTrap(lo, `trap: msi-x: 00:03.0 table entry 0: message address low ${pad(baitHex, 8)} is not one the host handed out`, "msix entry written");
+    expectTrap(
+      lo,
+      `trap: msi-x: 00:03.0 table entry 0: message address low ${pad(baitHex, 8)} is not one the host handed out`,
+      "msix entry written",
+    );
     expect(lo.lines).toContain("msix line=0 address=0xfee00000 data=0x40");
-    expectTrap(await probe("msix-hi"), "trap: msi-x: 00:03.0 table entry 0: message address high 0x00000001 is not one the host handed out", "msix entry written");
-    expectTrap(await probe("msix-data", { iommu: true }), "trap: msi-x: 00:02.0 table entry 0: message data 0x00004321 is not one the host handed out", "msix entry written");
+    expectTrap(
+      await probe("msix-hi"),
+      "trap: msi-x: 00:03.0 table entry 0: message address high 0x00000001 is not one the host handed out",
+      "msix entry written",
+    );
+    expectTrap(
+      await probe("msix-data", { iommu: true }),
+      "trap: msi-x: 00:02.0 table entry 0: message data 0x00004321 is not one the host handed out",
+      "msix entry written",
+    );
     const ok = await probe("msix-ok");
     expect(ok.code, explain(ok)).toBe(0);
     expect(ok.lines).toContain("msix entry written");
   });
 
   it("a plain MSI capability takes only the message of an MSI line the host handed out (irq_attach mode 2)", async () => {
-    const r = await probe("msi-capability", { machine: "q35" });   // q35's AHCI function has MSI
-    expect(r.lines.some((l) => /^msi capability of /.test(l)), explain(r)).toBe(true);
+    const r = await probe("msi-capability", { machine: "q35" }); // q35's AHCI function has MSI
+    expect(
+      r.lines.some((l) => /^msi capability of /.test(l)),
+      explain(r),
+    ).toBe(true);
     const trap = r.lines.find((l) => l.startsWith("trap: msi: "));
-    expect(trap, explain(r)).toMatch(new RegExp(`^trap: msi: 00:1f\\.2 message address low ${pad(baitHex, 8)} at offset 0x[0-9a-f]{2} of its MSI capability is not one the host handed out$`));
+    expect(trap, explain(r)).toMatch(
+      new RegExp(
+        `^trap: msi: 00:1f\\.2 message address low ${pad(baitHex, 8)} at offset 0x[0-9a-f]{2} of its MSI capability is not one the host handed out$`,
+      ),
+    );
     expect(r.code).toBe(TRAP);
     expect(r.lines).not.toContain("msi written");
     const ok = await probe("msi-ok", { machine: "q35" });
@@ -269,11 +312,21 @@ describe.skipIf(!RUN)("the bare-metal sandbox: a hostile probe guest (QEMU)", { 
     expect(ok.lines, explain(ok)).toContain("msi written");
     const data = await probe("msi-data", { machine: "q35" });
     expect(data.code, explain(data)).toBe(TRAP);
-    expect(data.lines.find((l) => l.startsWith("trap: msi: ")), explain(data)).toMatch(/^trap: msi: 00:1f\.2 message data 0x00004321 at offset 0x[0-9a-f]{2} of its MSI capability is not one the host handed out$/);
+    expect(
+      data.lines.find((l) => l.startsWith("trap: msi: ")),
+      explain(data),
+    ).toMatch(
+      /^trap: msi: 00:1f\.2 message data 0x00004321 at offset 0x[0-9a-f]{2} of its MSI capability is not one the host handed out$/,
+    );
   });
 
   it("irq_msi_address / irq_msi_data of a line that is not this guest's MSI-X or MSI line trap", async () => {
-    expectTrap(await probe("msi-unattached"), "trap: irq: irq_msi_address of line 5: not an MSI-X or MSI line of this guest", null, false);
+    expectTrap(
+      await probe("msi-unattached"),
+      "trap: irq: irq_msi_address of line 5: not an MSI-X or MSI line of this guest",
+      null,
+      false,
+    );
     const intx = await probe("msi-intx");
     expect(intx.code, explain(intx)).toBe(TRAP);
     expect(intx.lines).toContain("intx line=0");
@@ -281,7 +334,11 @@ describe.skipIf(!RUN)("the bare-metal sandbox: a hostile probe guest (QEMU)", { 
   });
 
   it("CC.EN=1 with an admin queue outside the DMA window is refused; the window's last bytes are fine", async () => {
-    expectTrap(await probe("asq-out"), `trap: nvme: 00:03.0 CC.EN=1 with ASQ ${pad(baitHex, 16)} (+1024 bytes) outside the DMA window`, "enabled");
+    expectTrap(
+      await probe("asq-out"),
+      `trap: nvme: 00:03.0 CC.EN=1 with ASQ ${pad(baitHex, 16)} (+1024 bytes) outside the DMA window`,
+      "enabled",
+    );
     const acq = await probe("acq-out");
     const acqAddr = "0x" + (arena + 16n * BigInt(MiB) - 128n).toString(16).padStart(16, "0");
     expectTrap(acq, `trap: nvme: 00:03.0 CC.EN=1 with ACQ ${acqAddr} (+256 bytes) outside the DMA window`, "enabled");
@@ -294,24 +351,42 @@ describe.skipIf(!RUN)("the bare-metal sandbox: a hostile probe guest (QEMU)", { 
     const zero = await probe("msc-zero");
     expect(zero.code, explain(zero)).toBe(0);
     expect(zero.lines).toContain("memory space controls 0 accepted");
-    expectTrap(await probe("cmbmsc"), "trap: nvme: 00:03.0 write of 0x00000003 to CMBMSC refused: only 0 (disabled) is allowed", "cmbmsc written");
-    expectTrap(await probe("pmrmsc"), "trap: nvme: 00:03.0 write of 0x00001000 to PMRMSC refused: only 0 (disabled) is allowed", "pmrmsc written");
-    expectTrap(await probe("bpmbl"), `trap: nvme: 00:03.0 write of ${pad(baitHex, 8)} to BPMBL refused: only 0 (disabled) is allowed`, "bpmbl written");
+    expectTrap(
+      await probe("cmbmsc"),
+      "trap: nvme: 00:03.0 write of 0x00000003 to CMBMSC refused: only 0 (disabled) is allowed",
+      "cmbmsc written",
+    );
+    expectTrap(
+      await probe("pmrmsc"),
+      "trap: nvme: 00:03.0 write of 0x00001000 to PMRMSC refused: only 0 (disabled) is allowed",
+      "pmrmsc written",
+    );
+    expectTrap(
+      await probe("bpmbl"),
+      `trap: nvme: 00:03.0 write of ${pad(baitHex, 8)} to BPMBL refused: only 0 (disabled) is allowed`,
+      "bpmbl written",
+    );
   });
 
   it("without an IOMMU a PRP into kernel memory is carried out: the bait page is overwritten", async () => {
     const r = await probe("identify-bait");
     expect(r.code, explain(r)).toBe(0);
-    expect(r.lines.filter((l) => l.startsWith("iommu:"))).toEqual(["iommu: none (no ACPI DMAR table): devices can DMA anywhere"]);
+    expect(r.lines.filter((l) => l.startsWith("iommu:"))).toEqual([
+      "iommu: none (no ACPI DMAR table): devices can DMA anywhere",
+    ]);
     expect(r.lines).toContain(`identify prp1=${baitHex} done=1 status=0x0 sct=0 sc=0x0`);
-    expect(r.lines.find((l) => l.startsWith("boot: bait page changed by a device")), explain(r))
-      .toMatch(new RegExp(`^boot: bait page changed by a device: \\d+ of its 4096 bytes at ${baitHex} differ$`));
+    expect(
+      r.lines.find((l) => l.startsWith("boot: bait page changed by a device")),
+      explain(r),
+    ).toMatch(new RegExp(`^boot: bait page changed by a device: \\d+ of its 4096 bytes at ${baitHex} differ$`));
   });
 
   it("with intel-iommu the same DMA is blocked and reported; the bait is intact", async () => {
     const r = await probe("identify-bait; wait; identify-window", { iommu: true });
     expect(r.code, explain(r)).toBe(0);
-    expect(r.lines.find((l) => l.startsWith("iommu: VT-d"))).toMatch(/translation on; devices the guest claims reach only the DMA window 0x[0-9a-f]+\.\.0x[0-9a-f]+ \(2 MiB pages, 3-level tables\)$/);
+    expect(r.lines.find((l) => l.startsWith("iommu: VT-d"))).toMatch(
+      /translation on; devices the guest claims reach only the DMA window 0x[0-9a-f]+\.\.0x[0-9a-f]+ \(2 MiB pages, 3-level tables\)$/,
+    );
     const fault = `iommu: fault: 00:02.0 write ${pad(baitHex, 16)} reason 0x05 (write to a page without write permission)`;
     expect(r.lines, explain(r)).toContain(fault);
     // The command completes: QEMU 7.2's NVMe does not look at the result of an admin command's data
@@ -357,7 +432,9 @@ describe.skipIf(!RUN)("the bare-metal sandbox: a hostile probe guest (QEMU)", { 
     // under TCG), and then stays full for well over the kernel's 1 s bound.
     const r = await probe("flood 3000", { stallReaderMs: 3000 });
     expect(r.code, r.output.slice(-2000)).toBe(0);
-    const lost = r.lines.filter((l) => /^console: \d+ bytes of output may be lost: the UART was not ready for 1 s$/.test(l));
+    const lost = r.lines.filter((l) =>
+      /^console: \d+ bytes of output may be lost: the UART was not ready for 1 s$/.test(l),
+    );
     expect(lost, r.output.slice(-3000)).toHaveLength(1);
     const broken = brokenFloodLines(r, 3000);
     expect(broken.length).toBeGreaterThan(0);
@@ -378,7 +455,8 @@ describe.skipIf(!RUN)("the real driver and shell in the sandbox (QEMU)", { timeo
     for (const mode of ["msix", "intx", "poll"]) {
       const path = writeImage(t.path(`iommu-${mode}.img`), bytes);
       const r = await bootQemu({
-        iommu: true, disks: [{ path }],
+        iommu: true,
+        disks: [{ path }],
         cmd: `irq=${mode}; info; crc nvme0n1 0 8192; fill nvme0n1 100 300 9; verify nvme0n1 100 300 9; bench nvme0n1 read 8 1 100; stats; poweroff`,
       });
       expect(r.code, `irq=${mode}\n` + explain(r)).toBe(0);
@@ -401,7 +479,12 @@ describe.skipIf(!RUN)("the real driver and shell in the sandbox (QEMU)", { timeo
   it("behind intel-iommu with the controller behind a PCIe root port (bus 1)", async () => {
     const bytes = noiseBytes(2 * MiB, 22);
     const path = writeImage(t.path("rp.img"), bytes);
-    const r = await bootQemu({ iommu: true, rootPort: true, disks: [{ path }], cmd: "info; crc nvme0n1 0 4096; poweroff" });
+    const r = await bootQemu({
+      iommu: true,
+      rootPort: true,
+      disks: [{ path }],
+      cmd: "info; crc nvme0n1 0 4096; poweroff",
+    });
     expect(r.code, explain(r)).toBe(0);
     expect(linesOf(r.output, "ctrl")[0].fields.pci).toBe("01:00.0");
     expect(linesOf(r.output, "crc")[0].fields.crc32).toBe(crcHex(bytes));
@@ -413,15 +496,23 @@ describe.skipIf(!RUN)("the real driver and shell in the sandbox (QEMU)", { timeo
     for (const machine of ["pc", "q35"]) {
       const r = await bootQemu({ machine, disks: [{ path }], cmd: "info; poweroff" });
       expect(r.code, explain(r)).toBe(0);
-      expect(r.lines.filter((l) => l.startsWith("iommu:"))).toEqual(["iommu: none (no ACPI DMAR table): devices can DMA anywhere"]);
+      expect(r.lines.filter((l) => l.startsWith("iommu:"))).toEqual([
+        "iommu: none (no ACPI DMAR table): devices can DMA anywhere",
+      ]);
     }
   });
 
   it("-m 18M: the kernel says the memory is too small and powers off with a failure", async () => {
-    const r = await bootQemu({ memory: "18M", disks: [{ path: writeImage(t.path("m.img"), noiseBytes(MiB, 24)) }], cmd: "info; poweroff" });
+    const r = await bootQemu({
+      memory: "18M",
+      disks: [{ path: writeImage(t.path("m.img"), noiseBytes(MiB, 24)) }],
+      cmd: "info; poweroff",
+    });
     expect(r.code, explain(r)).toBe(NO_MEMORY);
     expect(r.lines).toHaveLength(1);
-    expect(r.lines[0]).toMatch(/^boot: memory: 18 MiB is too small: the guests need 18 MiB of arenas above 1 MiB plus the kernel \(the kernel, its arenas and the command line end at 0x[0-9a-f]+, usable RAM at 0x[0-9a-f]+\); give QEMU -m 64M or more$/);
+    expect(r.lines[0]).toMatch(
+      /^boot: memory: 18 MiB is too small: the guests need 18 MiB of arenas above 1 MiB plus the kernel \(the kernel, its arenas and the command line end at 0x[0-9a-f]+, usable RAM at 0x[0-9a-f]+\); give QEMU -m 64M or more$/,
+    );
   });
 
   it("a 5000-byte -append is refused whole: nothing of it runs", async () => {

@@ -67,8 +67,22 @@ describe.skipIf(!haveClang)("the screen console's terminal (boot/screen.c, compi
     const src = tmp.path("harness.c");
     writeFileSync(src, HARNESS);
     exe = tmp.path("screen");
-    const r = spawnSync("clang", ["-std=gnu11", "-O1", "-Wall", "-Wno-unused-function", "-I", join(ROOT, "boot"), "-o", exe, src,
-      join(ROOT, "boot", "screen.c")], { encoding: "utf8" });
+    const r = spawnSync(
+      "clang",
+      [
+        "-std=gnu11",
+        "-O1",
+        "-Wall",
+        "-Wno-unused-function",
+        "-I",
+        join(ROOT, "boot"),
+        "-o",
+        exe,
+        src,
+        join(ROOT, "boot", "screen.c"),
+      ],
+      { encoding: "utf8" },
+    );
     if (r.status !== 0) throw new Error(`clang failed:\n${r.stderr}`);
   });
   afterAll(() => tmp?.remove());
@@ -88,17 +102,17 @@ describe.skipIf(!haveClang)("the screen console's terminal (boot/screen.c, compi
     expect(term("abc\rX")).toEqual({ rows: ["Xbc", "", "", ""], cursor: [0, 1] });
     expect(term("ab\bc")).toEqual({ rows: ["ac", "", "", ""], cursor: [0, 2] });
     expect(term("a\tb", 20)).toEqual({ rows: ["a       b", "", "", ""], cursor: [0, 9] });
-    expect(term("\b\bx")).toEqual({ rows: ["x", "", "", ""], cursor: [0, 1] });       // BS stops at column 0
-    expect(term("a\x07\x01b")).toEqual({ rows: ["ab", "", "", ""], cursor: [0, 2] });  // BEL and other controls: nothing
+    expect(term("\b\bx")).toEqual({ rows: ["x", "", "", ""], cursor: [0, 1] }); // BS stops at column 0
+    expect(term("a\x07\x01b")).toEqual({ rows: ["ab", "", "", ""], cursor: [0, 2] }); // BEL and other controls: nothing
   });
 
   it("wraps after the last column only when the next character comes (xterm), and scrolls at the bottom", () => {
     expect(term("abcde", 5, 3)).toEqual({ rows: ["abcde", "", ""], cursor: [0, 4] });
     expect(term("abcdef", 5, 3)).toEqual({ rows: ["abcde", "f", ""], cursor: [1, 1] });
-    expect(term("abcde\r\n", 5, 3).cursor).toEqual([1, 0]);                           // no blank line from the wrap
+    expect(term("abcde\r\n", 5, 3).cursor).toEqual([1, 0]); // no blank line from the wrap
     expect(term("1\n2\n3\n4", 5, 3)).toEqual({ rows: ["2", "3", "4"], cursor: [2, 1] });
     const many = Array.from({ length: 50 }, (_, i) => `line${i}`).join("\n");
-    expect(term(many, 8, 3).rows).toEqual(["line47", "line48", "line49"]);              // the ring of rows, many times round
+    expect(term(many, 8, 3).rows).toEqual(["line47", "line48", "line49"]); // the ring of rows, many times round
   });
 
   it("moves the cursor: ESC [ n A/B/C/D, ESC [ r ; c H and f, ESC [ n G, clamped to the screen", () => {
@@ -121,16 +135,19 @@ describe.skipIf(!haveClang)("the screen console's terminal (boot/screen.c, compi
     expect(term(`${filled}${ESC}[2;3H${ESC}[1J`).rows).toEqual(["", "   b", "cccc", "dddd"]);
     expect(term(`${filled}${ESC}[H${ESC}[2Jnvme> x`)).toEqual({ rows: ["nvme> x", "", "", ""], cursor: [0, 7] });
     // The editor's redraw of a line after a deletion in its middle: CR, prompt, rest, erase, back.
-    expect(term(`nvme> infxo\rnvme> info${ESC}[K${ESC}[2D`, 20)).toEqual({ rows: ["nvme> info", "", "", ""], cursor: [0, 8] });
+    expect(term(`nvme> infxo\rnvme> info${ESC}[K${ESC}[2D`, 20)).toEqual({
+      rows: ["nvme> info", "", "", ""],
+      cursor: [0, 8],
+    });
   });
 
   it("reads and does not show other sequences: SGR, private modes, two-byte ESC, over-long and cut-short ones", () => {
     expect(term(`${ESC}[1;31mred${ESC}[0m`).rows[0]).toBe("red");
     expect(term(`${ESC}[?25lab${ESC}[?25h`).rows[0]).toBe("ab");
     expect(term(`${ESC}7x${ESC}cy`).rows[0]).toBe("xy");
-    expect(term(`${ESC}[${"1".repeat(40)}mz`).rows[0]).toBe("z");                  // 40 parameter bytes, then its final byte
-    expect(term(`ab${ESC}[2\rc`).rows[0]).toBe("cb");                               // CR cuts the sequence and still returns
-    expect(term(`${ESC}[99999999Cx`, 10).rows[0]).toBe("         x");                // a huge count is clamped
+    expect(term(`${ESC}[${"1".repeat(40)}mz`).rows[0]).toBe("z"); // 40 parameter bytes, then its final byte
+    expect(term(`ab${ESC}[2\rc`).rows[0]).toBe("cb"); // CR cuts the sequence and still returns
+    expect(term(`${ESC}[99999999Cx`, 10).rows[0]).toBe("         x"); // a huge count is clamped
   });
 });
 
@@ -174,8 +191,23 @@ describe.skipIf(!haveClang)("the screen console's framebuffer backend (boot/fb.c
     const gen = spawnSync("node", [join(ROOT, "boot", "font.js"), tmp.path("font.c")], { encoding: "utf8" });
     if (gen.status !== 0) throw new Error(`boot/font.js failed:\n${gen.stderr}`);
     exe = tmp.path("fb");
-    const r = spawnSync("clang", ["-std=gnu11", "-O1", "-Wall", "-Wno-unused-function", "-I", join(ROOT, "boot"), "-o", exe,
-      tmp.path("harness.c"), join(ROOT, "boot", "fb.c"), tmp.path("font.c")], { encoding: "utf8" });
+    const r = spawnSync(
+      "clang",
+      [
+        "-std=gnu11",
+        "-O1",
+        "-Wall",
+        "-Wno-unused-function",
+        "-I",
+        join(ROOT, "boot"),
+        "-o",
+        exe,
+        tmp.path("harness.c"),
+        join(ROOT, "boot", "fb.c"),
+        tmp.path("font.c"),
+      ],
+      { encoding: "utf8" },
+    );
     if (r.status !== 0) throw new Error(`clang failed:\n${r.stderr}`);
   });
   afterAll(() => tmp?.remove());
@@ -188,7 +220,8 @@ describe.skipIf(!haveClang)("the screen console's framebuffer backend (boot/fb.c
   // The pixel at (x, y) as [r, g, b], each scaled back to 8 bits.
   const pixel = (memory, format, pitch, x, y) => {
     const [, , bpp, rp, rb, gp, gb, bp, bb] = format;
-    const bytes = (bpp + 7) >> 3, o = y * pitch + x * bytes;
+    const bytes = (bpp + 7) >> 3,
+      o = y * pitch + x * bytes;
     let v = 0;
     for (let i = 0; i < bytes; i++) v |= memory[o + i] << (8 * i);
     const field = (p, n) => (((v >>> p) & ((1 << n) - 1)) << (8 - n)) & 0xff;
@@ -226,7 +259,7 @@ describe.skipIf(!haveClang)("the screen console's framebuffer backend (boot/fb.c
       expect(cellRows(memory, format, pitch, 0, 1, lit)).toEqual(glyph("A"));
       expect(cellRows(memory, format, pitch, 1, 1, lit)).toEqual(glyph("z"));
       expect(cellRows(memory, format, pitch, 2, 1, lit)).toEqual(inverted(glyph("~")));
-      expect(pixel(memory, format, pitch, 799, 599)).toEqual([0, 0, 0]);  // cleared to black
+      expect(pixel(memory, format, pitch, 799, 599)).toEqual([0, 0, 0]); // cleared to black
     });
   }
 

@@ -16,7 +16,8 @@ const MiB = 1 << 20;
 const BANNER = "nvme-wasm: NVMe driver (AssemblyScript guest) starting";
 // The decoder's lines (assembly/trace/main.ts): one per event. (The driver's own `pci 00:03.0 vid=…`
 // line is not one.)
-const TRACE_LINE = /^(mmio \S+ (read|write) |pci \S+ write |irq lines=|cmd nvme\d+ |cpl nvme\d+ |stage nvme\d+ |reap nvme\d+ |quirk nvme\d+ )/;
+const TRACE_LINE =
+  /^(mmio \S+ (read|write) |pci \S+ write |irq lines=|cmd nvme\d+ |cpl nvme\d+ |stage nvme\d+ |reap nvme\d+ |quirk nvme\d+ )/;
 // Whether the driver sleeps for an interrupt or finds a completion already there depends on how
 // fast QEMU's device thread runs against its vCPU (host load): interrupt lines are never expected
 // at a given place. What always holds: each names the controller's line and vector, and there are
@@ -131,8 +132,14 @@ const MASKS = [
 
 // The model has no I/O space: its command register's IO bit stays 0, QEMU's keeps SeaBIOS's.
 function maskCommandIo(line) {
-  return line.replace(/\bCOMMAND = 0x([0-9a-f]{4}) \(([^)]*)\)/, (_, v, bits) =>
-    `COMMAND = 0x${(parseInt(v, 16) & ~1).toString(16).padStart(4, "0")} (${bits.split(" ").filter((b) => b !== "IO").join(" ")})`);
+  return line.replace(
+    /\bCOMMAND = 0x([0-9a-f]{4}) \(([^)]*)\)/,
+    (_, v, bits) =>
+      `COMMAND = 0x${(parseInt(v, 16) & ~1).toString(16).padStart(4, "0")} (${bits
+        .split(" ")
+        .filter((b) => b !== "IO")
+        .join(" ")})`,
+  );
 }
 
 function maskLine(line) {
@@ -148,11 +155,16 @@ async function nodeRun(image, cmd) {
     machine.firmware();
     const c = machine.controllers[0];
     c.configWrite32(0x04, (c.configRead32(0x04) & 0xffff) | SEABIOS_COMMAND);
-    c.mmioWrite32(0, 0x24, 0x001f001f);                       // AQA, ASQ, ACQ: SeaBIOS's queues
-    c.mmioWrite32(0, 0x28, 0x7fd0000); c.mmioWrite32(0, 0x2c, 0);
-    c.mmioWrite32(0, 0x30, 0x7fd1000); c.mmioWrite32(0, 0x34, 0);
+    c.mmioWrite32(0, 0x24, 0x001f001f); // AQA, ASQ, ACQ: SeaBIOS's queues
+    c.mmioWrite32(0, 0x28, 0x7fd0000);
+    c.mmioWrite32(0, 0x2c, 0);
+    c.mmioWrite32(0, 0x30, 0x7fd1000);
+    c.mmioWrite32(0, 0x34, 0);
     c.mmioWrite32(0, 0x14, SEABIOS_CC);
-    const r = await machine.run(readFileSync(join(ROOT, "build", "nvme.wasm")), readFileSync(join(ROOT, "build", "shell.wasm")));
+    const r = await machine.run(
+      readFileSync(join(ROOT, "build", "nvme.wasm")),
+      readFileSync(join(ROOT, "build", "shell.wasm")),
+    );
     return { ...r, violations: c.violations };
   } finally {
     closeDisks(opened);
@@ -185,14 +197,20 @@ describe.skipIf(!enabled)("trace= in QEMU: the host feeds build/trace.wasm, whic
     expect(lines).toContain("mmio 00:03.0 write SQ0 tail=1");
     expect(lines).toContain("mmio 00:03.0 write CQ0 head=1");
     expect(lines).toContain(`mmio 00:03.0 write CC = 0x00460001 ${CC_ENABLED}`);
-    expect(lines.filter((l) => /^mmio \S+ (read|write) \+0x/.test(l)), "raw offsets in BAR0").toEqual([]);
+    expect(
+      lines.filter((l) => /^mmio \S+ (read|write) \+0x/.test(l)),
+      "raw offsets in BAR0",
+    ).toEqual([]);
     // QEMU's controller was left enabled by SeaBIOS: the driver waits for RDY before clearing EN.
     expect(lines.find((l) => / read CC = /.test(l))).toBe(`mmio 00:03.0 read CC = 0x00460001 ${CC_ENABLED}`);
     // One command, one completion, two doorbells: nothing doubled, nothing lost.
     expect(lines.filter((l) => l.startsWith("cmd ")).length).toBe(1);
     expect(lines.filter((l) => l.startsWith("cpl ")).length).toBe(1);
     expect(lines.filter((l) => / write (SQ|CQ)\d+ (tail|head)=/.test(l)).length).toBe(2);
-    expect(lines.filter((l) => l.startsWith("stage ")).map((l) => l.slice(0, 14))).toEqual(["stage nvme0 1:", "stage nvme0 2:"]);
+    expect(lines.filter((l) => l.startsWith("stage ")).map((l) => l.slice(0, 14))).toEqual([
+      "stage nvme0 1:",
+      "stage nvme0 2:",
+    ]);
   });
 
   it("stage 2: QEMU and the Node host print the same lines once the values that differ are masked", async () => {
@@ -204,8 +222,11 @@ describe.skipIf(!enabled)("trace= in QEMU: the host feeds build/trace.wasm, whic
     // Interrupt lines aside (whether the driver slept for one depends on timing): each is the
     // controller's MSI-X line.
     const all = [...driverPart(r.output), ...driverPart(n.output)];
-    expect(all.filter(isIrq).filter((l) => !/^irq lines=0x1 \(line 0: MSI-X vector 0x[0-9a-f]{2}\)$/.test(l))).toEqual([]);
-    const q = driverPart(r.output).filter((l) => !isIrq(l)), s = driverPart(n.output).filter((l) => !isIrq(l));
+    expect(all.filter(isIrq).filter((l) => !/^irq lines=0x1 \(line 0: MSI-X vector 0x[0-9a-f]{2}\)$/.test(l))).toEqual(
+      [],
+    );
+    const q = driverPart(r.output).filter((l) => !isIrq(l)),
+      s = driverPart(n.output).filter((l) => !isIrq(l));
     expect(traceLines(q).length).toBeGreaterThan(25);
     // The masks change values only: as many lines, and the same kinds, before any masking.
     expect(q.length).toBe(s.length);
@@ -221,46 +242,54 @@ describe.skipIf(!enabled)("trace= in QEMU: the host feeds build/trace.wasm, whic
   it("IO with MSI-X: the MSI-X table and interrupts, the IO queue pair, reads and doorbells; the crc is right", async () => {
     const bytes = noiseBytes(8 * MiB, 22);
     const path = writeImage(tmp.path("io.img"), bytes);
-    const r = await bootQemu({ disks: [{ path }], cmd: "trace=all; irq=msix; queues=1; crc nvme0n1 0 64; crc nvme0n1 100 8; stats; poweroff" });
+    const r = await bootQemu({
+      disks: [{ path }],
+      cmd: "trace=all; irq=msix; queues=1; crc nvme0n1 0 64; crc nvme0n1 100 8; stats; poweroff",
+    });
     expect(r.code, explain(r)).toBe(0);
-    expect(linesOf(r.output, "crc").map((l) => l.fields.crc32)).toEqual([crcHex(bytes.subarray(0, 64 * 512)), crcHex(bytes.subarray(100 * 512, 108 * 512))]);
+    expect(linesOf(r.output, "crc").map((l) => l.fields.crc32)).toEqual([
+      crcHex(bytes.subarray(0, 64 * 512)),
+      crcHex(bytes.subarray(100 * 512, 108 * 512)),
+    ]);
     const lines = driverPart(r.output);
     const data = lines.find((l) => / write MSI-X entry 0 data = /.test(l));
     expect(data, lines.join("\n")).toMatch(/^mmio 00:03\.0 write MSI-X entry 0 data = 0x000000[0-9a-f]{2}$/);
     const vector = data.slice(-2);
-    expect(missingInOrder(lines, [
-      /^stage nvme0 2: /,
-      /^pci 00:03\.0 write MSI-X control = 0x[0-9a-f]{4} \(enable=0 function-mask=1\)$/,
-      /^mmio 00:03\.0 write MSI-X entry 0 address\[31:0\] = 0xfee[0-9a-f]{5}$/,
-      /^mmio 00:03\.0 write MSI-X entry 0 address\[63:32\] = 0x00000000$/,
-      /^mmio 00:03\.0 write MSI-X entry 0 data = /,
-      /^mmio 00:03\.0 write MSI-X entry 0 vector control = 0x00000000 \(unmasked\)$/,
-      /^pci 00:03\.0 write MSI-X control = 0x[0-9a-f]{4} \(enable=1 function-mask=0\)$/,
-      /^pci 00:03\.0 write COMMAND = 0x[0-9a-f]{4} \(.*INTX-DISABLE\)$/,
-      new RegExp(`^mmio 00:03\\.0 write CC = 0x00460001 \\${CC_ENABLED.slice(0, -1)}\\)$`),
-      /^cmd nvme0 SQ0 cid=0 Identify CNS=01h \(controller\) /,
-      /^stage nvme0 3: /,
-      /^stage nvme0 4: /,
-      /^cmd nvme0 SQ0 cid=\d+ Set Features FID=07h \(Number of Queues\) nsqr=\d+ ncqr=\d+$/,
-      /^cmd nvme0 SQ0 cid=\d+ Create I\/O Completion Queue qid=1 qsize=\d+ iv=0 ien=1 pc=1 prp1=0x[0-9a-f]+$/,
-      /^cpl nvme0 CQ0 cid=\d+ sqhd=\d+ phase=1 Create I\/O Completion Queue: Successful Completion/,
-      /^cmd nvme0 SQ0 cid=\d+ Create I\/O Submission Queue qid=1 qsize=\d+ cqid=1 /,
-      /^cpl nvme0 CQ0 cid=\d+ sqhd=\d+ phase=1 Create I\/O Submission Queue: Successful Completion/,
-      /^stage nvme0 7: ready: IO$/,
-      // SGLs (QEMU offers them; on by default): one Data Block descriptor of the command's length
-      /^cmd nvme0 SQ1 cid=\d+ Read nsid=1 slba=0 nlb=64 sgl_addr=0x[0-9a-f]+ sgl_bytes=32768 sgl_type=0 SGL$/,
-      /^mmio 00:03\.0 write SQ1 tail=1$/,
-      /^cpl nvme0 CQ1 cid=\d+ sqhd=1 phase=1 Read: Successful Completion \(generic sct=0 sc=0x00\)$/,
-      /^crc dev=nvme0n1 lba=0 count=64 /,
-      /^cmd nvme0 SQ1 cid=\d+ Read nsid=1 slba=100 nlb=8 sgl_addr=0x[0-9a-f]+ sgl_bytes=4096 sgl_type=0 SGL$/,
-      /^mmio 00:03\.0 write SQ1 tail=2$/,
-      /^cpl nvme0 CQ1 cid=\d+ sqhd=2 phase=1 Read: /,
-      /^crc dev=nvme0n1 lba=100 count=8 /,
-      /^cmd nvme0 SQ0 cid=\d+ Delete I\/O Submission Queue qid=1$/,
-      /^cmd nvme0 SQ0 cid=\d+ Delete I\/O Completion Queue qid=1$/,
-      /^mmio 00:03\.0 write CC = 0x00464001 \(EN=1 .*SHN=normal/,
-      /^shutdown ctrl=nvme0 ok us=\d+$/,
-    ])).toBe(null);
+    expect(
+      missingInOrder(lines, [
+        /^stage nvme0 2: /,
+        /^pci 00:03\.0 write MSI-X control = 0x[0-9a-f]{4} \(enable=0 function-mask=1\)$/,
+        /^mmio 00:03\.0 write MSI-X entry 0 address\[31:0\] = 0xfee[0-9a-f]{5}$/,
+        /^mmio 00:03\.0 write MSI-X entry 0 address\[63:32\] = 0x00000000$/,
+        /^mmio 00:03\.0 write MSI-X entry 0 data = /,
+        /^mmio 00:03\.0 write MSI-X entry 0 vector control = 0x00000000 \(unmasked\)$/,
+        /^pci 00:03\.0 write MSI-X control = 0x[0-9a-f]{4} \(enable=1 function-mask=0\)$/,
+        /^pci 00:03\.0 write COMMAND = 0x[0-9a-f]{4} \(.*INTX-DISABLE\)$/,
+        new RegExp(`^mmio 00:03\\.0 write CC = 0x00460001 \\${CC_ENABLED.slice(0, -1)}\\)$`),
+        /^cmd nvme0 SQ0 cid=0 Identify CNS=01h \(controller\) /,
+        /^stage nvme0 3: /,
+        /^stage nvme0 4: /,
+        /^cmd nvme0 SQ0 cid=\d+ Set Features FID=07h \(Number of Queues\) nsqr=\d+ ncqr=\d+$/,
+        /^cmd nvme0 SQ0 cid=\d+ Create I\/O Completion Queue qid=1 qsize=\d+ iv=0 ien=1 pc=1 prp1=0x[0-9a-f]+$/,
+        /^cpl nvme0 CQ0 cid=\d+ sqhd=\d+ phase=1 Create I\/O Completion Queue: Successful Completion/,
+        /^cmd nvme0 SQ0 cid=\d+ Create I\/O Submission Queue qid=1 qsize=\d+ cqid=1 /,
+        /^cpl nvme0 CQ0 cid=\d+ sqhd=\d+ phase=1 Create I\/O Submission Queue: Successful Completion/,
+        /^stage nvme0 7: ready: IO$/,
+        // SGLs (QEMU offers them; on by default): one Data Block descriptor of the command's length
+        /^cmd nvme0 SQ1 cid=\d+ Read nsid=1 slba=0 nlb=64 sgl_addr=0x[0-9a-f]+ sgl_bytes=32768 sgl_type=0 SGL$/,
+        /^mmio 00:03\.0 write SQ1 tail=1$/,
+        /^cpl nvme0 CQ1 cid=\d+ sqhd=1 phase=1 Read: Successful Completion \(generic sct=0 sc=0x00\)$/,
+        /^crc dev=nvme0n1 lba=0 count=64 /,
+        /^cmd nvme0 SQ1 cid=\d+ Read nsid=1 slba=100 nlb=8 sgl_addr=0x[0-9a-f]+ sgl_bytes=4096 sgl_type=0 SGL$/,
+        /^mmio 00:03\.0 write SQ1 tail=2$/,
+        /^cpl nvme0 CQ1 cid=\d+ sqhd=2 phase=1 Read: /,
+        /^crc dev=nvme0n1 lba=100 count=8 /,
+        /^cmd nvme0 SQ0 cid=\d+ Delete I\/O Submission Queue qid=1$/,
+        /^cmd nvme0 SQ0 cid=\d+ Delete I\/O Completion Queue qid=1$/,
+        /^mmio 00:03\.0 write CC = 0x00464001 \(EN=1 .*SHN=normal/,
+        /^shutdown ctrl=nvme0 ok us=\d+$/,
+      ]),
+    ).toBe(null);
     // Every interrupt handed to the driver was its MSI-X line, as many as it counted; every IO
     // command got its completion.
     expect(irqsMatchStats(lines, vector)).toBe(null);
@@ -272,8 +301,14 @@ describe.skipIf(!enabled)("trace= in QEMU: the host feeds build/trace.wasm, whic
 
   it("trace=regs,cmds and trace=irq show only their kinds; without trace= not one line", async () => {
     const bytes = noiseBytes(4 * MiB, 23);
-    const run = (t, name) => bootQemu({ disks: [{ path: writeImage(tmp.path(name), bytes) }], cmd: `${t}irq=msix; queues=1; crc nvme0n1 0 8; stats; poweroff` });
-    const rc = await run("trace=regs,cmds; ", "rc.img"), irq = await run("trace=irq; ", "irq.img"), off = await run("", "off.img");
+    const run = (t, name) =>
+      bootQemu({
+        disks: [{ path: writeImage(tmp.path(name), bytes) }],
+        cmd: `${t}irq=msix; queues=1; crc nvme0n1 0 8; stats; poweroff`,
+      });
+    const rc = await run("trace=regs,cmds; ", "rc.img"),
+      irq = await run("trace=irq; ", "irq.img"),
+      off = await run("", "off.img");
     for (const r of [rc, irq, off]) expect(r.code, explain(r)).toBe(0);
     const kinds = (r) => new Set(traceLines(driverPart(r.output)).map((l) => l.split(" ")[0]));
     expect([...kinds(rc)].sort()).toEqual(["cmd", "cpl", "mmio", "pci", "stage"]);

@@ -34,20 +34,36 @@ describe.skipIf(!enabled)("zero and trim in QEMU", () => {
   afterAll(() => tmp?.remove());
 
   // An image full of the fill pattern; the zero and trim commands run on it.
-  const ZERO = [[100, 3000], [20_000, 70_000], [98_303, 1]]; // 70,000 blocks: two Write Zeroes commands
-  const TRIM = [[5000, 777], [3501, 7], [95_000, 8]];   // apart from the zero ranges; one not 4 KiB aligned
-  const commands = () => [
-    ...ZERO.map(([l, c]) => `zero nvme0n1 ${l} ${c}`),
-    ...TRIM.map(([l, c]) => `trim nvme0n1 ${l} ${c}`),
-    ...TRIM.map(([l, c]) => `crc nvme0n1 ${l} ${c}`),
-    "zero nvme1n1 0 8", "trim nvme1n1 0 8",
-  ].join("; ");
+  const ZERO = [
+    [100, 3000],
+    [20_000, 70_000],
+    [98_303, 1],
+  ]; // 70,000 blocks: two Write Zeroes commands
+  const TRIM = [
+    [5000, 777],
+    [3501, 7],
+    [95_000, 8],
+  ]; // apart from the zero ranges; one not 4 KiB aligned
+  const commands = () =>
+    [
+      ...ZERO.map(([l, c]) => `zero nvme0n1 ${l} ${c}`),
+      ...TRIM.map(([l, c]) => `trim nvme0n1 ${l} ${c}`),
+      ...TRIM.map(([l, c]) => `crc nvme0n1 ${l} ${c}`),
+      "zero nvme1n1 0 8",
+      "trim nvme1n1 0 8",
+    ].join("; ");
 
   async function run(discard) {
-    const before = patternBytes(SEED, 0, 48 * MiB);          // 98,304 blocks
+    const before = patternBytes(SEED, 0, 48 * MiB); // 98,304 blocks
     const path = writeImage(tmp.path(`pattern-${discard ?? "default"}.img`), before);
     const ro = writeImage(tmp.path(`ro-${discard ?? "default"}.img`), patternBytes(SEED, 0, MiB));
-    const r = await bootQemu({ disks: [{ path, discard }, { path: ro, readonly: true }], cmd: `${commands()}; poweroff` });
+    const r = await bootQemu({
+      disks: [
+        { path, discard },
+        { path: ro, readonly: true },
+      ],
+      cmd: `${commands()}; poweroff`,
+    });
     return { r, before, after: readImage(path), roAfter: readImage(ro) };
   }
 
@@ -56,10 +72,12 @@ describe.skipIf(!enabled)("zero and trim in QEMU", () => {
     for (const [l, c] of TRIM) expect(r.lines, explain(r)).toContain(`trim dev=nvme0n1 lba=${l} count=${c} ok`);
     // the readonly=on drive: no NSATTR write protection, so both go to QEMU, which fails the Write
     // Zeroes (media error, retried, then reported) and lets the deallocate pass; the file untouched
-    expect(errorLines(r.output), explain(r)).toEqual(["error: zero dev=nvme1n1 lba=0 count=8: at lba=0: Write Fault (media error sct=2 sc=0x80)"]);
+    expect(errorLines(r.output), explain(r)).toEqual([
+      "error: zero dev=nvme1n1 lba=0 count=8: at lba=0: Write Fault (media error sct=2 sc=0x80)",
+    ]);
     expect(r.lines, explain(r)).toContain("trim dev=nvme1n1 lba=0 count=8 ok");
     expect(roAfter.equals(patternBytes(SEED, 0, MiB))).toBe(true);
-    expect(r.code, explain(r)).toBe(1);   // the error line
+    expect(r.code, explain(r)).toBe(1); // the error line
     expect(before.length).toBe(48 * MiB);
   }
 
@@ -69,9 +87,13 @@ describe.skipIf(!enabled)("zero and trim in QEMU", () => {
     const { r, before, after } = run1;
     const want = Buffer.from(before);
     for (const [l, c] of ZERO) zeroed(want, l, c);
-    expect(after.equals(want), "zeroes in the zero ranges, the pattern everywhere else, the trimmed ranges too").toBe(true);
+    expect(after.equals(want), "zeroes in the zero ranges, the pattern everywhere else, the trimmed ranges too").toBe(
+      true,
+    );
     const crcs = linesOf(r.output, "crc").map((x) => x.fields.crc32);
-    expect(crcs, "the guest reads the old data back after trim").toEqual(TRIM.map(([l, c]) => crcHex(before.subarray(l * BLOCK, (l + c) * BLOCK))));
+    expect(crcs, "the guest reads the old data back after trim").toEqual(
+      TRIM.map(([l, c]) => crcHex(before.subarray(l * BLOCK, (l + c) * BLOCK))),
+    );
   }, 180_000);
 
   it("discard=unmap: trim punches holes, the trimmed ranges read as zeroes to the byte, nothing else changed", async () => {

@@ -20,7 +20,11 @@ async function traced(cmd, opts = {}) {
   const r = await runSim({ ...o, traceRecords: records });
   const lines = r.output.split("\n");
   return {
-    code: r.code, output: r.output, lines, records, machine: r.machine,
+    code: r.code,
+    output: r.output,
+    lines,
+    records,
+    machine: r.machine,
     trace: lines.filter((l) => TRACE_LINE.test(l)),
     why: `replay: ${JSON.stringify(o)}\n--- output ---\n${r.output}`,
   };
@@ -52,9 +56,14 @@ function kindOf(text) {
   return null;
 }
 const LANE = {
-  stage: "stage", quirk: "driver", reap: "driver",
-  "mmio-write": "driver>controller", "pci-write": "driver>controller", command: "driver>controller",
-  "mmio-read": "controller>driver", completion: "controller>driver",
+  stage: "stage",
+  quirk: "driver",
+  reap: "driver",
+  "mmio-write": "driver>controller",
+  "pci-write": "driver>controller",
+  command: "driver>controller",
+  "mmio-read": "controller>driver",
+  completion: "controller>driver",
   irq: "interrupts>driver",
 };
 
@@ -68,17 +77,25 @@ function checkDoorbells(trace, why) {
   let doorbells = 0;
   for (const l of trace) {
     let m = /^mmio \S+ write AQA = 0x[0-9a-f]+ \(ASQS=(\d+) ACQS=(\d+) entries\)$/.exec(l);
-    if (m) { size.SQ0 = Number(m[1]); size.CQ0 = Number(m[2]); }
+    if (m) {
+      size.SQ0 = Number(m[1]);
+      size.CQ0 = Number(m[2]);
+    }
     m = /^cmd nvme0 SQ0 cid=\d+ Create I\/O (Submission|Completion) Queue qid=(\d+) qsize=(\d+) /.exec(l);
     if (m) size[`${m[1] === "Submission" ? "SQ" : "CQ"}${m[2]}`] = Number(m[3]);
     m = /^(?:cmd nvme0 (SQ\d+)|cpl nvme0 (CQ\d+)) /.exec(l);
-    if (m) { const q = m[1] ?? m[2]; lines[q] = (lines[q] ?? 0) + 1; }
+    if (m) {
+      const q = m[1] ?? m[2];
+      lines[q] = (lines[q] ?? 0) + 1;
+    }
     m = /^mmio \S+ write ((?:SQ|CQ)\d+) (?:tail|head)=(\d+)$/.exec(l);
     if (m) {
       doorbells++;
       expect(size[m[1]], `${m[1]}'s size is known before "${l}"\n${why}`).toBeGreaterThan(0);
-      expect(Number(m[2]), `"${l}" after ${lines[m[1]] ?? 0} ${m[1].startsWith("SQ") ? "cmd" : "cpl"} lines on ${m[1]}\n${why}`)
-        .toBe((lines[m[1]] ?? 0) % size[m[1]]);
+      expect(
+        Number(m[2]),
+        `"${l}" after ${lines[m[1]] ?? 0} ${m[1].startsWith("SQ") ? "cmd" : "cpl"} lines on ${m[1]}\n${why}`,
+      ).toBe((lines[m[1]] ?? 0) % size[m[1]]);
     }
   }
   return doorbells;
@@ -87,9 +104,14 @@ function checkDoorbells(trace, why) {
 // Each `reap nvme0 CQ1 entries=N` counts the IO cpl lines since the previous reap line. Returns the
 // reaps and IO completions seen.
 function checkReaps(trace, why) {
-  let since = 0, reaps = 0, completions = 0;
+  let since = 0,
+    reaps = 0,
+    completions = 0;
   for (const l of trace) {
-    if (l.startsWith("cpl nvme0 CQ1 ")) { since++; completions++; }
+    if (l.startsWith("cpl nvme0 CQ1 ")) {
+      since++;
+      completions++;
+    }
     const m = /^reap nvme0 CQ1 entries=(\d+)$/.exec(l);
     if (m) {
       expect(Number(m[1]), `"${l}" after ${since} IO cpl lines\n${why}`).toBe(since);
@@ -103,7 +125,10 @@ function checkReaps(trace, why) {
 
 // The records of a run (traceRecords, --trace-json): one per printed line, in order.
 function checkRecords(run) {
-  expect(run.records.map((r) => r.text), run.why).toEqual(run.trace);
+  expect(
+    run.records.map((r) => r.text),
+    run.why,
+  ).toEqual(run.trace);
   let ns = -1;
   run.records.forEach((r, i) => {
     expect(Object.keys(r).sort()).toEqual(["kind", "lane", "ns", "seq", "text"]);
@@ -222,7 +247,9 @@ const FULL_RUN = [
 
 describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1)", () => {
   let run;
-  beforeAll(async () => { run = await traced("trace=all; fill nvme0n1 0 16 7; crc nvme0n1 0 16; poweroff"); });
+  beforeAll(async () => {
+    run = await traced("trace=all; fill nvme0n1 0 16 7; crc nvme0n1 0 16; poweroff");
+  });
 
   it("the run succeeds and prints exactly the expected trace, line for line", () => {
     expect(run.code, run.why).toBe(0);
@@ -230,7 +257,11 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
   });
 
   it("trace lines sit between the driver's own lines where it acts: stage 1 before the cap line, CSTS RDY=1 before `enable ok`", () => {
-    expectBlock(run.lines, ["stage nvme0 1: map BAR0, read CAP/VS/CSTS, reset", "pci 00:04.0 write COMMAND = 0x0002 (MEM)"], run.why);
+    expectBlock(
+      run.lines,
+      ["stage nvme0 1: map BAR0, read CAP/VS/CSTS, reset", "pci 00:04.0 write COMMAND = 0x0002 (MEM)"],
+      run.why,
+    );
     const cap = run.lines.findIndex((l) => l.startsWith("nvme0 cap="));
     expect(run.lines[cap - 1]).toBe("mmio 00:04.0 read CSTS = 0x00000000 (RDY=0 CFS=0 SHST=normal)");
     const enable = run.lines.findIndex((l) => l.startsWith("nvme0 enable ok"));
@@ -238,11 +269,15 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
   });
 
   it("CAP is two halves CAP[31:0]/CAP[63:32] with MQES, CQR, AMS, TO in ms, DSTRD, CSS, MPSMIN/MAX decoded; VS as major.minor.tertiary", () => {
-    expectBlock(run.trace, [
-      "mmio 00:04.0 read CAP[31:0] = 0x0f0107ff (MQES=2047 (0-based) CQR=1 AMS=0 TO=15 (7500 ms))",
-      "mmio 00:04.0 read CAP[63:32] = 0x00400020 (DSTRD=0 (4-byte doorbells) NSSRS=0 CSS=0x01 (NVM) BPS=0 MPSMIN=4KiB MPSMAX=64KiB PMRS=0 CMBS=0)",
-      "mmio 00:04.0 read VS = 0x00010400 (1.4.0)",
-    ], run.why);
+    expectBlock(
+      run.trace,
+      [
+        "mmio 00:04.0 read CAP[31:0] = 0x0f0107ff (MQES=2047 (0-based) CQR=1 AMS=0 TO=15 (7500 ms))",
+        "mmio 00:04.0 read CAP[63:32] = 0x00400020 (DSTRD=0 (4-byte doorbells) NSSRS=0 CSS=0x01 (NVM) BPS=0 MPSMIN=4KiB MPSMAX=64KiB PMRS=0 CMBS=0)",
+        "mmio 00:04.0 read VS = 0x00010400 (1.4.0)",
+      ],
+      run.why,
+    );
     // the driver's own line gives the same 64-bit CAP the two halves make
     expect(run.output).toMatch(/^nvme0 cap=0x004000200f0107ff version=1\.4\.0 /m);
   });
@@ -268,13 +303,17 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
   });
 
   it("AQA gives both queue sizes in entries; ASQ and ACQ are written as [31:0]/[63:32] halves of the admin queues' bus addresses", () => {
-    expectBlock(run.trace, [
-      "mmio 00:04.0 write AQA = 0x001f001f (ASQS=32 ACQS=32 entries)",
-      "mmio 00:04.0 write ASQ[31:0] = 0x23ca3000",
-      "mmio 00:04.0 write ASQ[63:32] = 0x00000001",
-      "mmio 00:04.0 write ACQ[31:0] = 0x23ca4000",
-      "mmio 00:04.0 write ACQ[63:32] = 0x00000001",
-    ], run.why);
+    expectBlock(
+      run.trace,
+      [
+        "mmio 00:04.0 write AQA = 0x001f001f (ASQS=32 ACQS=32 entries)",
+        "mmio 00:04.0 write ASQ[31:0] = 0x23ca3000",
+        "mmio 00:04.0 write ASQ[63:32] = 0x00000001",
+        "mmio 00:04.0 write ACQ[31:0] = 0x23ca4000",
+        "mmio 00:04.0 write ACQ[63:32] = 0x00000001",
+      ],
+      run.why,
+    );
   });
 
   it("doorbells are `SQy tail=N` / `CQy head=N` and no NVMe register access is a raw `+0x` or `reg+` offset", () => {
@@ -321,7 +360,7 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
       "cmd nvme0 SQ1 cid=0 Write nsid=1 slba=0 nlb=16 prp1=0x123480000 prp2=0x123481000",
       "cmd nvme0 SQ1 cid=0 Read nsid=1 slba=0 nlb=16 prp1=0x123480000 prp2=0x123481000",
       "cmd nvme0 SQ1 cid=0 Flush nsid=1",
-      "cmd nvme0 SQ0 cid=1 Delete I/O Submission Queue qid=1",  // cid 0 is the event request's
+      "cmd nvme0 SQ0 cid=1 Delete I/O Submission Queue qid=1", // cid 0 is the event request's
       "cmd nvme0 SQ0 cid=1 Delete I/O Completion Queue qid=1",
     ]);
   });
@@ -330,11 +369,24 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
     const cpl = only(run.trace, /^cpl /);
     expect(cpl.length).toBe(only(run.trace, /^cmd /).length - 1); // the Asynchronous Event Request is outstanding to the end
     expect(cpl.map((l) => /^cpl nvme0 CQ\d cid=\d sqhd=\d+ phase=1 ([^:]+): /.exec(l)?.[1])).toEqual([
-      "Identify", "Identify", "Identify", "Identify", "Set Features", "Create I/O Completion Queue", "Create I/O Submission Queue",
-      "Set Features", "Write", "Read", "Flush", "Delete I/O Submission Queue", "Delete I/O Completion Queue",
+      "Identify",
+      "Identify",
+      "Identify",
+      "Identify",
+      "Set Features",
+      "Create I/O Completion Queue",
+      "Create I/O Submission Queue",
+      "Set Features",
+      "Write",
+      "Read",
+      "Flush",
+      "Delete I/O Submission Queue",
+      "Delete I/O Completion Queue",
     ]);
     for (const l of cpl) expect(l).toMatch(/: Successful Completion \(generic sct=0 sc=0x00\)( dw0=.*)?$/);
-    expect(cpl[4]).toBe("cpl nvme0 CQ0 cid=0 sqhd=5 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00) dw0=0x003f003f (NSQA=64 NCQA=64)");
+    expect(cpl[4]).toBe(
+      "cpl nvme0 CQ0 cid=0 sqhd=5 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00) dw0=0x003f003f (NSQA=64 NCQA=64)",
+    );
     expect(only(cpl, / dw0=/)).toEqual([cpl[4]]);
     // the driver's own line agrees with the decoded dw0
     expect(run.output).toMatch(/^nvme0 queues granted=64 /m);
@@ -357,7 +409,9 @@ describe("trace=all of a bring-up, a 16-block fill and crc (qemu profile, seed 1
 
   it("records: one per printed trace line with the same text, seq from 0, ns never decreasing, kind and lane as documented", () => {
     checkRecords(run);
-    expect(new Set(run.records.map((r) => r.kind))).toEqual(new Set(["stage", "pci-write", "mmio-read", "mmio-write", "command", "completion", "irq", "reap"]));
+    expect(new Set(run.records.map((r) => r.kind))).toEqual(
+      new Set(["stage", "pci-write", "mmio-read", "mmio-write", "command", "completion", "irq", "reap"]),
+    );
     expect(run.records.at(-1).ns).toBeGreaterThan(0);
   });
 });
@@ -371,7 +425,10 @@ describe("Write Zeroes and Dataset Management in the spec's words", () => {
       expect.stringMatching(/^cmd nvme0 SQ1 cid=0 Dataset Management nsid=1 nr=1 AD prp1=0x[0-9a-f]+000$/),
       "cmd nvme0 SQ1 cid=0 Flush nsid=1",
     ]);
-    expect(only(t.trace, /^cpl nvme0 CQ1 /).map((l) => l.replace(/^.* phase=\d /, "")), t.why).toEqual([
+    expect(
+      only(t.trace, /^cpl nvme0 CQ1 /).map((l) => l.replace(/^.* phase=\d /, "")),
+      t.why,
+    ).toEqual([
       "Write Zeroes: Successful Completion (generic sct=0 sc=0x00)",
       "Dataset Management: Successful Completion (generic sct=0 sc=0x00)",
       "Flush: Successful Completion (generic sct=0 sc=0x00)",
@@ -381,8 +438,13 @@ describe("Write Zeroes and Dataset Management in the spec's words", () => {
   it("a controller with Linux's DISABLE_WRITE_ZEROES quirk: a quirk line, and no Write Zeroes command at all", async () => {
     const t = await traced("trace=cmds; zero nvme0n1 0 8; poweroff", { profile: "skhynix-pc400" });
     expect(t.code, t.why).toBe(0);
-    expect(t.trace, t.why).toContain("quirk nvme0 DISABLE_WRITE_ZEROES: Write Zeroes refused (ERR_UNSUPPORTED), never sent");
-    expect(t.trace.filter((l) => / Write Zeroes /.test(l) && l.startsWith("cmd ")), t.why).toEqual([]);
+    expect(t.trace, t.why).toContain(
+      "quirk nvme0 DISABLE_WRITE_ZEROES: Write Zeroes refused (ERR_UNSUPPORTED), never sent",
+    );
+    expect(
+      t.trace.filter((l) => / Write Zeroes /.test(l) && l.startsWith("cmd ")),
+      t.why,
+    ).toEqual([]);
   });
 });
 
@@ -399,7 +461,9 @@ describe("IO batches, interrupts and reaps", () => {
     const at = fill.trace.indexOf("cmd nvme0 SQ0 cid=0 Asynchronous Event Request") + 1; // and its doorbell
     const batch = [];
     for (let k = 0; k < 8; k++) {
-      batch.push(`cmd nvme0 SQ1 cid=${k} Write nsid=1 slba=${k * 1024} nlb=1024 prp1=0x${(0x123480000 + k * 0x80000).toString(16)} prp2=0x${(0x123cf0000 - k * 0x1000).toString(16)}`);
+      batch.push(
+        `cmd nvme0 SQ1 cid=${k} Write nsid=1 slba=${k * 1024} nlb=1024 prp1=0x${(0x123480000 + k * 0x80000).toString(16)} prp2=0x${(0x123cf0000 - k * 0x1000).toString(16)}`,
+      );
     }
     expect(fill.trace.slice(at + 1, at + 10)).toEqual([...batch, "mmio 00:04.0 write SQ1 tail=8"]);
     expect(checkDoorbells(fill.trace, fill.why)).toBeGreaterThan(20);
@@ -435,14 +499,18 @@ describe("IO batches, interrupts and reaps", () => {
     ]);
     expect(only(intx.trace, /MSI-X/)).toEqual([]);
     expect(intx.trace).toContain("mmio 00:04.0 write INTMC = 0x00000001 (vectors 0x1)");
-    expectBlock(intx.trace, [
-      "cmd nvme0 SQ1 cid=0 Read nsid=1 slba=0 nlb=8 prp1=0x123480000",
-      "mmio 00:04.0 write SQ1 tail=1",
-      "irq lines=0x1 (line 0: INTx IRQ 0x0a)",
-      "cpl nvme0 CQ1 cid=0 sqhd=1 phase=1 Read: Successful Completion (generic sct=0 sc=0x00)",
-      "reap nvme0 CQ1 entries=1",
-      "mmio 00:04.0 write CQ1 head=1",
-    ], intx.why);
+    expectBlock(
+      intx.trace,
+      [
+        "cmd nvme0 SQ1 cid=0 Read nsid=1 slba=0 nlb=8 prp1=0x123480000",
+        "mmio 00:04.0 write SQ1 tail=1",
+        "irq lines=0x1 (line 0: INTx IRQ 0x0a)",
+        "cpl nvme0 CQ1 cid=0 sqhd=1 phase=1 Read: Successful Completion (generic sct=0 sc=0x00)",
+        "reap nvme0 CQ1 entries=1",
+        "mmio 00:04.0 write CQ1 head=1",
+      ],
+      intx.why,
+    );
     checkDoorbells(intx.trace, intx.why);
     checkReaps(intx.trace, intx.why);
   });
@@ -451,13 +519,17 @@ describe("IO batches, interrupts and reaps", () => {
     expect(two.code, two.why).toBe(0);
     expect(two.trace).toContain("stage nvme1 1: map BAR0, read CAP/VS/CSTS, reset");
     expect(two.trace).toContain("mmio 00:05.0 write MSI-X entry 0 data = 0x00000041");
-    expectBlock(two.trace, [
-      "cmd nvme1 SQ1 cid=0 Read nsid=1 slba=0 nlb=8 prp1=0x123480000",
-      "mmio 00:05.0 write SQ1 tail=1",
-      "irq lines=0x2 (line 1: MSI-X vector 0x41)",
-      "cpl nvme1 CQ1 cid=0 sqhd=1 phase=1 Read: Successful Completion (generic sct=0 sc=0x00)",
-      "reap nvme1 CQ1 entries=1",
-    ], two.why);
+    expectBlock(
+      two.trace,
+      [
+        "cmd nvme1 SQ1 cid=0 Read nsid=1 slba=0 nlb=8 prp1=0x123480000",
+        "mmio 00:05.0 write SQ1 tail=1",
+        "irq lines=0x2 (line 1: MSI-X vector 0x41)",
+        "cpl nvme1 CQ1 cid=0 sqhd=1 phase=1 Read: Successful Completion (generic sct=0 sc=0x00)",
+        "reap nvme1 CQ1 entries=1",
+      ],
+      two.why,
+    );
     // every line about nvme1's queues is on 00:05.0, every interrupt of line 1 is vector 0x41
     for (const l of only(two.trace, /^irq lines=0x2 /)) expect(l).toBe("irq lines=0x2 (line 1: MSI-X vector 0x41)");
     checkRecords(two);
@@ -476,7 +548,8 @@ describe("faults in the trace", () => {
       `cpl nvme0 CQ1 cid=0 sqhd=${n} phase=1 Read: Unrecovered Read Error (media error sct=2 sc=0x81)`,
       "reap nvme0 CQ1 entries=1",
     ]);
-    expect(io.slice(0, 4)).toEqual([  // once ready, before any IO
+    expect(io.slice(0, 4)).toEqual([
+      // once ready, before any IO
       "cmd nvme0 SQ0 cid=0 Set Features FID=0bh (Asynchronous Event Configuration) cdw11=0xff",
       "irq lines=0x1 (line 0: MSI-X vector 0x40)",
       "cpl nvme0 CQ0 cid=0 sqhd=8 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00)",
@@ -488,7 +561,9 @@ describe("faults in the trace", () => {
       "cpl nvme0 CQ1 cid=0 sqhd=5 phase=1 Flush: Successful Completion (generic sct=0 sc=0x00)",
       "reap nvme0 CQ1 entries=1",
     ]);
-    expect(run.output).toMatch(/^error: crc dev=nvme0n1 lba=0 count=8: at lba=0: Unrecovered Read Error \(media error sct=2 sc=0x81\)$/m);
+    expect(run.output).toMatch(
+      /^error: crc dev=nvme0n1 lba=0 count=8: at lba=0: Unrecovered Read Error \(media error sct=2 sc=0x81\)$/m,
+    );
     checkDoorbells(run.trace, run.why);
     checkReaps(run.trace, run.why);
     checkRecords(run);
@@ -499,13 +574,17 @@ describe("faults in the trace", () => {
     const reset = run.lines.indexOf("nvme0 resetting after: controller fatal status (CSTS.CFS)");
     expect(reset, run.why).toBeGreaterThan(0);
     expect(run.lines[reset - 1]).toBe("mmio 00:04.0 read CSTS = 0x00000003 (RDY=1 CFS=1 SHST=normal)");
-    expectBlock(run.lines, [
-      "mmio 00:04.0 read CC = 0x00460001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=64B IOCQES=16B)",
-      "mmio 00:04.0 read CSTS = 0x00000003 (RDY=1 CFS=1 SHST=normal)",
-      "mmio 00:04.0 write CC = 0x00000000 (EN=0 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=1B IOCQES=1B)",
-      "mmio 00:04.0 read CSTS = 0x00000000 (RDY=0 CFS=0 SHST=normal)",
-      "nvme0 reset ok us=0",
-    ], run.why);
+    expectBlock(
+      run.lines,
+      [
+        "mmio 00:04.0 read CC = 0x00460001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=64B IOCQES=16B)",
+        "mmio 00:04.0 read CSTS = 0x00000003 (RDY=1 CFS=1 SHST=normal)",
+        "mmio 00:04.0 write CC = 0x00000000 (EN=0 CSS=NVM MPS=4KiB AMS=RR SHN=none IOSQES=1B IOCQES=1B)",
+        "mmio 00:04.0 read CSTS = 0x00000000 (RDY=0 CFS=0 SHST=normal)",
+        "nvme0 reset ok us=0",
+      ],
+      run.why,
+    );
     checkRecords(run);
   });
 });
@@ -514,19 +593,33 @@ describe("the strict profile: 16-byte doorbell stride, MSI-X table in BAR 4, SHS
   let run;
   const raw = [];
   beforeAll(async () => {
-    run = await traced("trace=all; fill nvme0n1 0 600 7; poweroff", { profile: "strict", trace: (line) => raw.push(line) });
+    run = await traced("trace=all; fill nvme0n1 0 600 7; poweroff", {
+      profile: "strict",
+      trace: (line) => raw.push(line),
+    });
   });
 
   it("CAP[63:32] says DSTRD=2 (16-byte doorbells) and the doorbells still count the cmd and cpl lines", () => {
     expect(run.code, run.why).toBe(0);
-    expect(run.trace).toContain("mmio 00:04.0 read CAP[63:32] = 0x00400022 (DSTRD=2 (16-byte doorbells) NSSRS=0 CSS=0x01 (NVM) BPS=0 MPSMIN=4KiB MPSMAX=64KiB PMRS=0 CMBS=0)");
+    expect(run.trace).toContain(
+      "mmio 00:04.0 read CAP[63:32] = 0x00400022 (DSTRD=2 (16-byte doorbells) NSSRS=0 CSS=0x01 (NVM) BPS=0 MPSMIN=4KiB MPSMAX=64KiB PMRS=0 CMBS=0)",
+    );
     expect(checkDoorbells(run.trace, run.why)).toBe(24); // 11 SQ0 (2 for the event request), 10 CQ0, SQ1 tail=3 and 4, CQ1 head=4
     expect(run.trace).toContain("mmio 00:04.0 write SQ1 tail=3");
     expect(run.trace).toContain("mmio 00:04.0 write CQ1 head=4");
   });
 
   it("every MMIO write the host saw is its decoded line: registers by name, doorbells by the 16-byte stride, BAR 4's MSI-X table as entries", () => {
-    const NAMES = { 0x0c: "INTMS", 0x10: "INTMC", 0x14: "CC", 0x24: "AQA", 0x28: "ASQ[31:0]", 0x2c: "ASQ[63:32]", 0x30: "ACQ[31:0]", 0x34: "ACQ[63:32]" };
+    const NAMES = {
+      0x0c: "INTMS",
+      0x10: "INTMC",
+      0x14: "CC",
+      0x24: "AQA",
+      0x28: "ASQ[31:0]",
+      0x2c: "ASQ[63:32]",
+      0x30: "ACQ[31:0]",
+      0x34: "ACQ[63:32]",
+    };
     const FIELDS = ["address[31:0]", "address[63:32]", "data", "vector control"];
     const expected = [];
     for (const l of raw) {
@@ -548,9 +641,18 @@ describe("the strict profile: 16-byte doorbell stride, MSI-X table in BAR 4, SHS
   });
 
   it("a shutdown that takes time reads CSTS SHST=occurring until SHST=complete", () => {
-    const csts = only(run.trace.slice(run.trace.lastIndexOf("mmio 00:04.0 write CC = 0x00464001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=normal IOSQES=64B IOCQES=16B)") + 1), /CSTS/);
+    const csts = only(
+      run.trace.slice(
+        run.trace.lastIndexOf(
+          "mmio 00:04.0 write CC = 0x00464001 (EN=1 CSS=NVM MPS=4KiB AMS=RR SHN=normal IOSQES=64B IOCQES=16B)",
+        ) + 1,
+      ),
+      /CSTS/,
+    );
     expect(csts.length).toBeGreaterThan(2);
-    expect(csts.slice(0, -1).every((l) => l === "mmio 00:04.0 read CSTS = 0x00000005 (RDY=1 CFS=0 SHST=occurring)")).toBe(true);
+    expect(
+      csts.slice(0, -1).every((l) => l === "mmio 00:04.0 read CSTS = 0x00000005 (RDY=1 CFS=0 SHST=occurring)"),
+    ).toBe(true);
     expect(csts.at(-1)).toBe("mmio 00:04.0 read CSTS = 0x00000009 (RDY=1 CFS=0 SHST=complete)");
   });
 });
@@ -612,14 +714,18 @@ describe("the decoder module called directly", () => {
     bytes = readFileSync(TRACE_WASM);
   });
 
-  const BDF = (4 << 3); // 00:04.0
+  const BDF = 4 << 3; // 00:04.0
   function decoder() {
     const memory = new WebAssembly.Memory({ initial: 4, maximum: 4 });
     let out = "";
     const env = {
       memory,
-      abort() { throw new Error("decoder abort"); },
-      console_write(ptr, len) { out += Buffer.from(memory.buffer, ptr >>> 0, len >>> 0).toString("latin1"); },
+      abort() {
+        throw new Error("decoder abort");
+      },
+      console_write(ptr, len) {
+        out += Buffer.from(memory.buffer, ptr >>> 0, len >>> 0).toString("latin1");
+      },
     };
     const d = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env }).exports;
     const entry = d.buffer() >>> 0;
@@ -632,7 +738,10 @@ describe("the decoder module called directly", () => {
     };
     return {
       call,
-      command(where, { op, cid = 0, fuse = 0, psdt = 0, nsid = 0, prp1 = 0n, prp2 = 0n, cdw10 = 0, cdw11 = 0, cdw12 = 0 }) {
+      command(
+        where,
+        { op, cid = 0, fuse = 0, psdt = 0, nsid = 0, prp1 = 0n, prp2 = 0n, cdw10 = 0, cdw11 = 0, cdw12 = 0 },
+      ) {
         const dv = new DataView(memory.buffer, entry, 64);
         for (let i = 0; i < 64; i += 4) dv.setUint32(i, 0, true);
         dv.setUint32(0, (op | (fuse << 8) | (psdt << 14) | (cid << 16)) >>> 0, true);
@@ -659,39 +768,63 @@ describe("the decoder module called directly", () => {
 
   it("imports only env.memory and env.console_write (abort allowed), and exports the calls host/trace.js makes", () => {
     const m = new WebAssembly.Module(bytes);
-    for (const i of WebAssembly.Module.imports(m)) expect(["env.memory", "env.console_write", "env.abort"]).toContain(`${i.module}.${i.name}`);
+    for (const i of WebAssembly.Module.imports(m))
+      expect(["env.memory", "env.console_write", "env.abort"]).toContain(`${i.module}.${i.name}`);
     const exports = WebAssembly.Module.exports(m).map((e) => e.name);
-    for (const name of ["buffer", "mmio", "config", "irq", "command", "completion", "stage", "quirk", "reap"]) expect(exports).toContain(name);
+    for (const name of ["buffer", "mmio", "config", "irq", "command", "completion", "stage", "quirk", "reap"])
+      expect(exports).toContain(name);
   });
 
   it("an unknown opcode is printed with its number, on the admin and on an IO queue, and its completion is named the same way", () => {
     const d = decoder();
     expect(d.command(0, { op: 0xc0, cid: 5 })).toBe("cmd nvme0 SQ0 cid=5 admin opcode 0xc0");
-    expect(d.completion(0, { cid: 5, status: 0x001 })).toBe("cpl nvme0 CQ0 cid=5 sqhd=1 phase=1 admin opcode 0xc0: Invalid Command Opcode (generic sct=0 sc=0x01)");
-    expect(d.command(1, { op: 0x85, cid: 7, nsid: 1, cdw10: 10, cdw12: 3, prp1: 0x1000n })).toBe("cmd nvme0 SQ1 cid=7 I/O opcode 0x85 nsid=1 slba=10 nlb=4 prp1=0x1000");
-    expect(d.completion(1, { cid: 7 })).toBe("cpl nvme0 CQ1 cid=7 sqhd=1 phase=1 I/O opcode 0x85: Successful Completion (generic sct=0 sc=0x00)");
+    expect(d.completion(0, { cid: 5, status: 0x001 })).toBe(
+      "cpl nvme0 CQ0 cid=5 sqhd=1 phase=1 admin opcode 0xc0: Invalid Command Opcode (generic sct=0 sc=0x01)",
+    );
+    expect(d.command(1, { op: 0x85, cid: 7, nsid: 1, cdw10: 10, cdw12: 3, prp1: 0x1000n })).toBe(
+      "cmd nvme0 SQ1 cid=7 I/O opcode 0x85 nsid=1 slba=10 nlb=4 prp1=0x1000",
+    );
+    expect(d.completion(1, { cid: 7 })).toBe(
+      "cpl nvme0 CQ1 cid=7 sqhd=1 phase=1 I/O opcode 0x85: Successful Completion (generic sct=0 sc=0x00)",
+    );
     // an admin opcode's number means another command on an IO queue: 0x06 is Identify on SQ0 only
-    expect(d.command(1, { op: 0x06, cid: 8, nsid: 1 })).toBe("cmd nvme0 SQ1 cid=8 I/O opcode 0x06 nsid=1 slba=0 nlb=1 prp1=0x0");
+    expect(d.command(1, { op: 0x06, cid: 8, nsid: 1 })).toBe(
+      "cmd nvme0 SQ1 cid=8 I/O opcode 0x06 nsid=1 slba=0 nlb=1 prp1=0x0",
+    );
   });
 
   it("an unknown status code is `Unknown Status` with its type and numbers; a reserved type is named so; DNR is shown", () => {
     const d = decoder();
     d.command(1, { op: 0x02, cid: 1, nsid: 1 });
-    expect(d.completion(1, { cid: 1, status: 0x03f })).toBe("cpl nvme0 CQ1 cid=1 sqhd=1 phase=1 Read: Unknown Status (generic sct=0 sc=0x3f)");
+    expect(d.completion(1, { cid: 1, status: 0x03f })).toBe(
+      "cpl nvme0 CQ1 cid=1 sqhd=1 phase=1 Read: Unknown Status (generic sct=0 sc=0x3f)",
+    );
     d.command(1, { op: 0x01, cid: 2, nsid: 1 });
-    expect(d.completion(1, { cid: 2, status: 0x501 })).toBe("cpl nvme0 CQ1 cid=2 sqhd=1 phase=1 Write: Unknown Status (reserved type sct=5 sc=0x01)");
+    expect(d.completion(1, { cid: 2, status: 0x501 })).toBe(
+      "cpl nvme0 CQ1 cid=2 sqhd=1 phase=1 Write: Unknown Status (reserved type sct=5 sc=0x01)",
+    );
     d.command(1, { op: 0x02, cid: 3, nsid: 1 });
-    expect(d.completion(1, { cid: 3, status: (1 << 14) | 0x281, phase: 0 })).toBe("cpl nvme0 CQ1 cid=3 sqhd=1 phase=0 Read: Unrecovered Read Error (media error sct=2 sc=0x81 dnr)");
+    expect(d.completion(1, { cid: 3, status: (1 << 14) | 0x281, phase: 0 })).toBe(
+      "cpl nvme0 CQ1 cid=3 sqhd=1 phase=0 Read: Unrecovered Read Error (media error sct=2 sc=0x81 dnr)",
+    );
     d.command(0, { op: 0x01, cid: 4, cdw10: (31 << 16) | 1, cdw11: (1 << 16) | 1 });
-    expect(d.completion(0, { cid: 4, status: 0x101 })).toBe("cpl nvme0 CQ0 cid=4 sqhd=1 phase=1 Create I/O Submission Queue: Invalid Queue Identifier (command specific sct=1 sc=0x01)");
+    expect(d.completion(0, { cid: 4, status: 0x101 })).toBe(
+      "cpl nvme0 CQ0 cid=4 sqhd=1 phase=1 Create I/O Submission Queue: Invalid Queue Identifier (command specific sct=1 sc=0x01)",
+    );
   });
 
   it("a completion whose cid was never submitted has no command name; a cid is forgotten once its completion is consumed", () => {
     const d = decoder();
-    expect(d.completion(1, { cid: 77, sqhd: 3 })).toBe("cpl nvme0 CQ1 cid=77 sqhd=3 phase=1 Successful Completion (generic sct=0 sc=0x00)");
+    expect(d.completion(1, { cid: 77, sqhd: 3 })).toBe(
+      "cpl nvme0 CQ1 cid=77 sqhd=3 phase=1 Successful Completion (generic sct=0 sc=0x00)",
+    );
     d.command(1, { op: 0x00, cid: 9, nsid: 1 });
-    expect(d.completion(1, { cid: 9 })).toBe("cpl nvme0 CQ1 cid=9 sqhd=1 phase=1 Flush: Successful Completion (generic sct=0 sc=0x00)");
-    expect(d.completion(1, { cid: 9, sqhd: 2 })).toBe("cpl nvme0 CQ1 cid=9 sqhd=2 phase=1 Successful Completion (generic sct=0 sc=0x00)");
+    expect(d.completion(1, { cid: 9 })).toBe(
+      "cpl nvme0 CQ1 cid=9 sqhd=1 phase=1 Flush: Successful Completion (generic sct=0 sc=0x00)",
+    );
+    expect(d.completion(1, { cid: 9, sqhd: 2 })).toBe(
+      "cpl nvme0 CQ1 cid=9 sqhd=2 phase=1 Successful Completion (generic sct=0 sc=0x00)",
+    );
   });
 
   it("cids are remembered per controller and per admin or IO queue: the same cid names different commands", () => {
@@ -700,32 +833,58 @@ describe("the decoder module called directly", () => {
     d.command(1, { op: 0x02, cid: 3, nsid: 1 });
     d.command((1 << 16) | 1, { op: 0x01, cid: 3, nsid: 1 });
     d.command(0, { op: 0x09, cid: 4, cdw10: 0x07, cdw11: 0x00030003 });
-    expect(d.completion((1 << 16) | 1, { cid: 3 })).toBe("cpl nvme1 CQ1 cid=3 sqhd=1 phase=1 Write: Successful Completion (generic sct=0 sc=0x00)");
-    expect(d.completion(1, { cid: 3 })).toBe("cpl nvme0 CQ1 cid=3 sqhd=1 phase=1 Read: Successful Completion (generic sct=0 sc=0x00)");
-    expect(d.completion(0, { cid: 4, dw0: 0x00070003 })).toBe("cpl nvme0 CQ0 cid=4 sqhd=1 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00) dw0=0x00070003 (NSQA=4 NCQA=8)");
-    expect(d.completion(0, { cid: 3 })).toBe("cpl nvme0 CQ0 cid=3 sqhd=1 phase=1 Identify: Successful Completion (generic sct=0 sc=0x00)");
+    expect(d.completion((1 << 16) | 1, { cid: 3 })).toBe(
+      "cpl nvme1 CQ1 cid=3 sqhd=1 phase=1 Write: Successful Completion (generic sct=0 sc=0x00)",
+    );
+    expect(d.completion(1, { cid: 3 })).toBe(
+      "cpl nvme0 CQ1 cid=3 sqhd=1 phase=1 Read: Successful Completion (generic sct=0 sc=0x00)",
+    );
+    expect(d.completion(0, { cid: 4, dw0: 0x00070003 })).toBe(
+      "cpl nvme0 CQ0 cid=4 sqhd=1 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00) dw0=0x00070003 (NSQA=4 NCQA=8)",
+    );
+    expect(d.completion(0, { cid: 3 })).toBe(
+      "cpl nvme0 CQ0 cid=3 sqhd=1 phase=1 Identify: Successful Completion (generic sct=0 sc=0x00)",
+    );
   });
 
   it("dw0 is decoded for Set Features Number of Queues only, not for another feature nor for Get Features", () => {
     const d = decoder();
-    expect(d.command(0, { op: 0x09, cid: 1, cdw10: 0x06, cdw11: 1 })).toBe("cmd nvme0 SQ0 cid=1 Set Features FID=06h (Volatile Write Cache) cdw11=0x1");
-    expect(d.completion(0, { cid: 1, dw0: 0x003f003f })).toBe("cpl nvme0 CQ0 cid=1 sqhd=1 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00)");
-    expect(d.command(0, { op: 0x0a, cid: 2, cdw10: 0x07 })).toBe("cmd nvme0 SQ0 cid=2 Get Features FID=07h (Number of Queues)");
-    expect(d.completion(0, { cid: 2, dw0: 0x003f003f })).toBe("cpl nvme0 CQ0 cid=2 sqhd=1 phase=1 Get Features: Successful Completion (generic sct=0 sc=0x00)");
+    expect(d.command(0, { op: 0x09, cid: 1, cdw10: 0x06, cdw11: 1 })).toBe(
+      "cmd nvme0 SQ0 cid=1 Set Features FID=06h (Volatile Write Cache) cdw11=0x1",
+    );
+    expect(d.completion(0, { cid: 1, dw0: 0x003f003f })).toBe(
+      "cpl nvme0 CQ0 cid=1 sqhd=1 phase=1 Set Features: Successful Completion (generic sct=0 sc=0x00)",
+    );
+    expect(d.command(0, { op: 0x0a, cid: 2, cdw10: 0x07 })).toBe(
+      "cmd nvme0 SQ0 cid=2 Get Features FID=07h (Number of Queues)",
+    );
+    expect(d.completion(0, { cid: 2, dw0: 0x003f003f })).toBe(
+      "cpl nvme0 CQ0 cid=2 sqhd=1 phase=1 Get Features: Successful Completion (generic sct=0 sc=0x00)",
+    );
   });
 
   it("fused and SGL are shown when the command's FUSE and PSDT bits are set", () => {
     const d = decoder();
-    expect(d.command(1, { op: 0x05, cid: 1, fuse: 1, nsid: 1, cdw12: 0, prp1: 0x2000n })).toBe("cmd nvme0 SQ1 cid=1 Compare nsid=1 slba=0 nlb=1 prp1=0x2000 fused");
-    expect(d.command(1, { op: 0x01, cid: 2, fuse: 2, nsid: 1, prp1: 0x2000n })).toBe("cmd nvme0 SQ1 cid=2 Write nsid=1 slba=0 nlb=1 prp1=0x2000 fused");
+    expect(d.command(1, { op: 0x05, cid: 1, fuse: 1, nsid: 1, cdw12: 0, prp1: 0x2000n })).toBe(
+      "cmd nvme0 SQ1 cid=1 Compare nsid=1 slba=0 nlb=1 prp1=0x2000 fused",
+    );
+    expect(d.command(1, { op: 0x01, cid: 2, fuse: 2, nsid: 1, prp1: 0x2000n })).toBe(
+      "cmd nvme0 SQ1 cid=2 Write nsid=1 slba=0 nlb=1 prp1=0x2000 fused",
+    );
     // PSDT != 0: PRP1/PRP2 are SGL descriptor 1, its address, length and type (byte 15 bits 7:4).
-    expect(d.command(1, { op: 0x02, cid: 3, psdt: 1, nsid: 1, cdw10: 0x100, cdw12: 7, prp1: 0x3000n, prp2: 0x1000n })).toBe("cmd nvme0 SQ1 cid=3 Read nsid=1 slba=256 nlb=8 sgl_addr=0x3000 sgl_bytes=4096 sgl_type=0 SGL");
-    expect(d.command(1, { op: 0x01, cid: 4, psdt: 1, nsid: 1, cdw12: 0, prp1: 0x5000n, prp2: (3n << 60n) | 32n })).toBe("cmd nvme0 SQ1 cid=4 Write nsid=1 slba=0 nlb=1 sgl_addr=0x5000 sgl_bytes=32 sgl_type=3 SGL");
+    expect(
+      d.command(1, { op: 0x02, cid: 3, psdt: 1, nsid: 1, cdw10: 0x100, cdw12: 7, prp1: 0x3000n, prp2: 0x1000n }),
+    ).toBe("cmd nvme0 SQ1 cid=3 Read nsid=1 slba=256 nlb=8 sgl_addr=0x3000 sgl_bytes=4096 sgl_type=0 SGL");
+    expect(d.command(1, { op: 0x01, cid: 4, psdt: 1, nsid: 1, cdw12: 0, prp1: 0x5000n, prp2: (3n << 60n) | 32n })).toBe(
+      "cmd nvme0 SQ1 cid=4 Write nsid=1 slba=0 nlb=1 sgl_addr=0x5000 sgl_bytes=32 sgl_type=3 SGL",
+    );
   });
 
   it("Doorbell Buffer Config shows its two pages: the shadow doorbells (PRP1) and EventIdx (PRP2)", () => {
     const d = decoder();
-    expect(d.command(0, { op: 0x7c, cid: 0, prp1: 0x123cd1000n, prp2: 0x123cd2000n })).toBe("cmd nvme0 SQ0 cid=0 Doorbell Buffer Config shadow=0x123cd1000 eventidx=0x123cd2000");
+    expect(d.command(0, { op: 0x7c, cid: 0, prp1: 0x123cd1000n, prp2: 0x123cd2000n })).toBe(
+      "cmd nvme0 SQ0 cid=0 Doorbell Buffer Config shadow=0x123cd1000 eventidx=0x123cd2000",
+    );
   });
 
   it("register offsets past the known ones are `reg+0x…` of BAR0, with no field decoding; another BAR is `+0x…`", () => {
@@ -734,8 +893,12 @@ describe("the decoder module called directly", () => {
     expect(d.call("mmio", BDF, 1, 0xffc, 0xdeadbeef, 1)).toBe("mmio 00:04.0 write reg+0xffc = 0xdeadbeef");
     expect(d.call("mmio", BDF, 1, 0x50, 1, 1)).toBe("mmio 00:04.0 write CMBMSC[31:0] = 0x00000001");
     expect(d.call("mmio", BDF, 0, 0x2000, 1, 1)).toBe("mmio 00:04.0 write +0x2000 = 0x00000001");
-    expect(d.call("mmio", BDF, 2, 0x1c, 1, 1)).toBe("mmio 00:04.0 write MSI-X entry 1 vector control = 0x00000001 (masked)");
-    expect(d.call("mmio", BDF, 1, 0x1c, 0xffffffff, 0)).toBe("mmio 00:04.0 read CSTS = 0xffffffff (all ones: the device is gone)");
+    expect(d.call("mmio", BDF, 2, 0x1c, 1, 1)).toBe(
+      "mmio 00:04.0 write MSI-X entry 1 vector control = 0x00000001 (masked)",
+    );
+    expect(d.call("mmio", BDF, 1, 0x1c, 0xffffffff, 0)).toBe(
+      "mmio 00:04.0 read CSTS = 0xffffffff (all ones: the device is gone)",
+    );
     expect(d.call("mmio", BDF, 1, 0x0c, 0x3, 1)).toBe("mmio 00:04.0 write INTMS = 0x00000003 (vectors 0x3)");
   });
 
@@ -743,9 +906,13 @@ describe("the decoder module called directly", () => {
     const d = decoder();
     expect(d.call("config", BDF, 0x3c, 0x10b, 0x40)).toBe("pci 00:04.0 write +0x3c = 0x0000010b");
     expect(d.call("config", BDF, 0x40, 0xc0000000, 0)).toBe("pci 00:04.0 write +0x40 = 0xc0000000");
-    expect(d.call("config", BDF, 0x40, 0xc0000000, 0x40)).toBe("pci 00:04.0 write MSI-X control = 0xc000 (enable=1 function-mask=1)");
+    expect(d.call("config", BDF, 0x40, 0xc0000000, 0x40)).toBe(
+      "pci 00:04.0 write MSI-X control = 0xc000 (enable=1 function-mask=1)",
+    );
     expect(d.call("config", BDF, 0x04, 0x00100000, 0x40)).toBe("pci 00:04.0 write COMMAND = 0x0000 (none)");
-    expect(d.call("config", (1 << 8) | (2 << 3) | 3, 0x04, 0x7, 0)).toBe("pci 01:02.3 write COMMAND = 0x0007 (IO MEM BUSMASTER)");
+    expect(d.call("config", (1 << 8) | (2 << 3) | 3, 0x04, 0x7, 0)).toBe(
+      "pci 01:02.3 write COMMAND = 0x0007 (IO MEM BUSMASTER)",
+    );
   });
 
   it("the doorbell stride is learned per function from its CAP[63:32] read: 4 bytes until then, 32 bytes for DSTRD=3", () => {
@@ -767,7 +934,9 @@ describe("the decoder module called directly", () => {
     expect(d.call("stage", (2 << 16) | 4)).toBe("stage nvme2 4: Number of Queues, the IO queue pair");
     expect(d.call("reap", (1 << 16) | (1 << 12) | 300)).toBe("reap nvme1 CQ1 entries=300");
     expect(d.call("reap", (2 << 16) | (7 << 12) | 4095)).toBe("reap nvme2 CQ7 entries=4095");
-    expect(d.call("quirk", (3 << 16) | 2)).toBe("quirk nvme3 128_BYTES_SQES: IO submission queue entries 128 bytes apart");
+    expect(d.call("quirk", (3 << 16) | 2)).toBe(
+      "quirk nvme3 128_BYTES_SQES: IO submission queue entries 128 bytes apart",
+    );
     expect(d.call("quirk", 9)).toBe("quirk nvme0 unknown");
   });
 });

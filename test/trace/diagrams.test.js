@@ -12,7 +12,10 @@ const LANES = { driver: 60, interrupts: 210, controller: 360 };
 // The SVG as a DOM; any XML error (an attribute twice, an unescaped <) fails the test.
 function parse(svg) {
   const errors = [];
-  const doc = new DOMParser({ onError: (level, msg) => errors.push(`${level}: ${msg}`) }).parseFromString(svg, "image/svg+xml");
+  const doc = new DOMParser({ onError: (level, msg) => errors.push(`${level}: ${msg}`) }).parseFromString(
+    svg,
+    "image/svg+xml",
+  );
   expect(errors).toEqual([]);
   expect(doc.documentElement.tagName).toBe("svg");
   return doc;
@@ -27,13 +30,23 @@ function rowsOf(doc) {
     const cls = g.getAttribute("class");
     const text = g.getElementsByTagName("text")[0]?.textContent ?? "";
     if (cls === "fold") {
-      rows.push({ cls, events: Number(g.getAttribute("data-events")), first: Number(g.getAttribute("data-first")), last: Number(g.getAttribute("data-last")), text });
+      rows.push({
+        cls,
+        events: Number(g.getAttribute("data-events")),
+        first: Number(g.getAttribute("data-first")),
+        last: Number(g.getAttribute("data-last")),
+        text,
+      });
       continue;
     }
     const lines = [];
     const ls = g.getElementsByTagName("line");
     for (let k = 0; k < ls.length; k++) {
-      lines.push([Number(ls[k].getAttribute("x1")), Number(ls[k].getAttribute("x2")), ls[k].hasAttribute("stroke-dasharray")]);
+      lines.push([
+        Number(ls[k].getAttribute("x1")),
+        Number(ls[k].getAttribute("x2")),
+        ls[k].hasAttribute("stroke-dasharray"),
+      ]);
     }
     rows.push({ cls, seq: Number(g.getAttribute("data-seq")), kind: g.getAttribute("data-kind"), text, lines });
   }
@@ -52,7 +65,10 @@ const EXPECTED_ARROWS = {
   "mmio-read": [[["controller", "driver"], false]],
   command: [[["driver", "controller"], true]],
   completion: [[["controller", "driver"], true]],
-  irq: [[["controller", "interrupts"], false], [["interrupts", "driver"], false]],
+  irq: [
+    [["controller", "interrupts"], false],
+    [["interrupts", "driver"], false],
+  ],
   stage: [],
   quirk: [],
   reap: [],
@@ -87,13 +103,16 @@ function checkAgainstTrace(svg, records) {
 
 describe("the sequence diagrams of docs/bring-up.md", () => {
   let parts;
-  beforeAll(async () => { parts = await diagramParts(); });
+  beforeAll(async () => {
+    parts = await diagramParts();
+  });
 
   it("the diagram run goes through stages 1 to 4 and 7 with commands, completions and interrupts in each of 2-7", () => {
     expect(parts.map((p) => p.stage)).toEqual(["nvme0 1", "nvme0 2", "nvme0 3", "nvme0 4", "nvme0 7"]);
     for (const p of parts.slice(1)) {
       const kinds = new Set(p.records.map((r) => r.kind));
-      for (const k of ["command", "completion", "irq", "mmio-write"]) expect(kinds.has(k), `${p.stage} has ${k}`).toBe(true);
+      for (const k of ["command", "completion", "irq", "mmio-write"])
+        expect(kinds.has(k), `${p.stage} has ${k}`).toBe(true);
     }
   });
 
@@ -131,7 +150,14 @@ describe("host/trace-svg.js", () => {
 
   it("folds an IO run longer than 20 events, keeping 14 before and 6 after", () => {
     const records = [rec(0, "stage", "stage nvme0 7: ready: IO")];
-    for (let i = 1; i <= 40; i++) records.push(rec(i, i % 2 ? "command" : "completion", i % 2 ? `cmd nvme0 SQ1 cid=${i} Read` : `cpl nvme0 CQ1 cid=${i - 1} ok`));
+    for (let i = 1; i <= 40; i++)
+      records.push(
+        rec(
+          i,
+          i % 2 ? "command" : "completion",
+          i % 2 ? `cmd nvme0 SQ1 cid=${i} Read` : `cpl nvme0 CQ1 cid=${i - 1} ok`,
+        ),
+      );
     records.push(rec(41, "mmio-read", "mmio 00:04.0 read CSTS = 0x00000001 (RDY=1)"));
     const rows = layoutRows(records);
     expect(rows.length).toBe(1 + 14 + 1 + 6 + 1);
@@ -149,14 +175,16 @@ describe("host/trace-svg.js", () => {
 
   it("escapes what XML would misread and still parses", () => {
     const records = [rec(0, "command", `cmd <&> "quoted" 'single'`)];
-    const rows = checkAgainstTrace(renderSvg(records, { title: "a < b & c", subtitle: "\"x\"" }), records);
+    const rows = checkAgainstTrace(renderSvg(records, { title: "a < b & c", subtitle: '"x"' }), records);
     expect(rows[0].text).toBe(`cmd <&> "quoted" 'single'`);
   });
 
   it("reads JSON lines back, refusing a line that is not a trace record with its line number", () => {
     const good = [rec(0, "stage", "stage nvme0 1: x"), rec(1, "irq", "irq lines=0x1")];
     expect(parseJsonLines(good.map((r) => JSON.stringify(r)).join("\n") + "\n\n")).toEqual(good);
-    expect(() => parseJsonLines(`${JSON.stringify(good[0])}\n{"seq":1,"kind":"bogus","text":"x"}`)).toThrow(/line 2: not a trace record/);
+    expect(() => parseJsonLines(`${JSON.stringify(good[0])}\n{"seq":1,"kind":"bogus","text":"x"}`)).toThrow(
+      /line 2: not a trace record/,
+    );
     expect(() => parseJsonLines("{")).toThrow(/line 1: not JSON/);
     expect(() => parseJsonLines("null")).toThrow(/line 1: not a trace record/);
   });
@@ -164,7 +192,10 @@ describe("host/trace-svg.js", () => {
   it("splits at stage lines, every record in exactly one part", () => {
     const records = [rec(0, "mmio-read", "x"), rec(1, "stage", "stage nvme1 2: y"), rec(2, "irq", "z")];
     const parts = splitStages(records);
-    expect(parts.map((p) => [p.stage, p.records.map((r) => r.seq)])).toEqual([[null, [0]], ["nvme1 2", [1, 2]]]);
+    expect(parts.map((p) => [p.stage, p.records.map((r) => r.seq)])).toEqual([
+      [null, [0]],
+      ["nvme1 2", [1, 2]],
+    ]);
   });
 
   it("a stage=2 run of the sim CLI draws the same diagram as its trace", async () => {
