@@ -23,6 +23,9 @@ DEBUG_KERNEL := $(DEBUG_DIR)/kernel.elf
 ISO := $(BUILD)/nvme-wasm.iso
 BOOT_SOURCES := $(wildcard boot/*.c boot/*.h boot/*.S boot/*.ld boot/include/*.h) boot/build.sh boot/font.js
 RUN_CMD := $(if $(CMD),$(CMD),info; read nvme0n1 0 1)
+# The command line reaches the scripts through the environment, as it is: written into a recipe's
+# shell words, a double quote in it (a path with blanks: ls nvme0n1p1 "/a b") would end the word.
+run debug: export NVME_WASM_RUN_CMD := $(RUN_CMD)
 QEMU_OPTS ?=
 
 .PHONY: kernel run debug debug-kernel disk-check iso deps-iso
@@ -49,8 +52,8 @@ disk-check:
 	@[ -f "$(DISK)" ] || { echo "make: DISK=$(DISK): no such image (make run without DISK makes $(DEFAULT_DISK))" >&2; exit 2; }
 
 run: deps wasm kernel $(if $(filter $(DEFAULT_DISK),$(DISK)),$(DEFAULT_DISK),disk-check)
-	@boot/qemu.sh --disk "$(DISK)" --cmd "$(RUN_CMD)" $(QEMU_OPTS)
+	@boot/qemu.sh --disk "$(DISK)" --cmd "$$NVME_WASM_RUN_CMD" $(QEMU_OPTS)
 
 debug: deps wasm $(DEBUG_KERNEL) $(if $(filter $(DEFAULT_DISK),$(DISK)),$(DEFAULT_DISK),disk-check)
 	@scripts/deps.sh debug
-	@boot/debug.sh --kernel $(DEBUG_KERNEL) $(QEMU_OPTS) --disk $(DISK) --cmd "$(RUN_CMD)"
+	@boot/debug.sh --kernel $(DEBUG_KERNEL) $(QEMU_OPTS) --disk "$(DISK)" --cmd "$$NVME_WASM_RUN_CMD"
