@@ -83,25 +83,7 @@ export const adminMethods = {
     const pc = cmd.cdw11 & 1;
     const ien = (cmd.cdw11 & 2) !== 0;
     const vector = cmd.cdw11 >>> 16;
-    if (qid === 0 || qid > this.maxQid || this.cqs.has(qid)) {
-      throw fail(
-        SCT.COMMAND_SPECIFIC,
-        CSS.INVALID_QID,
-        qid === 0
-          ? "CQ id 0 is the admin queue"
-          : qid > this.maxQid
-            ? `CQ id ${qid} above the ${this.maxQid} granted`
-            : `CQ ${qid} already exists`,
-      );
-    }
-    if (qsize === 0 || qsize > this.p.mqes)
-      throw fail(
-        SCT.COMMAND_SPECIFIC,
-        CSS.INVALID_QUEUE_SIZE,
-        `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`,
-      );
-    if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n)
-      throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `CQ base ${hex(cmd.prp1)} is not page-aligned`);
+    this._checkNewQueue("CQ", this.cqs, qid, qsize, cmd.prp1);
     const msiVectors = this._msiEnabled() ? 1 << ((this.msi.control >> PCI.MSI_CTRL_MME_SHIFT) & 7) : 1;
     if (!this._msixEnabled() && vector >= msiVectors) {
       throw fail(
@@ -128,6 +110,30 @@ export const adminMethods = {
     return {};
   },
 
+  // Create I/O CQ and SQ alike (5.4, 5.5): the queue id (Invalid Queue Identifier), its size within
+  // CAP.MQES (Invalid Queue Size) and a page-aligned base (Invalid PRP Offset).
+  _checkNewQueue(kind, existing, qid, qsize, base) {
+    if (qid === 0 || qid > this.maxQid || existing.has(qid)) {
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QID,
+        qid === 0
+          ? `${kind} id 0 is the admin queue`
+          : qid > this.maxQid
+            ? `${kind} id ${qid} above the ${this.maxQid} granted`
+            : `${kind} ${qid} already exists`,
+      );
+    }
+    if (qsize === 0 || qsize > this.p.mqes)
+      throw fail(
+        SCT.COMMAND_SPECIFIC,
+        CSS.INVALID_QUEUE_SIZE,
+        `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`,
+      );
+    if (base % BigInt(this.pageSize) || base === 0n)
+      throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `${kind} base ${hex(base)} is not page-aligned`);
+  },
+
   _createSq(cmd) {
     this._checkQueueEntrySizes();
     const qid = cmd.cdw10 & 0xffff;
@@ -140,25 +146,7 @@ export const adminMethods = {
         CSS.INVALID_CQ,
         `CQ ${cqid} does not exist${cqid === 0 ? " (IO SQs cannot use the admin CQ)" : ""}`,
       );
-    if (qid === 0 || qid > this.maxQid || this.sqs.has(qid)) {
-      throw fail(
-        SCT.COMMAND_SPECIFIC,
-        CSS.INVALID_QID,
-        qid === 0
-          ? "SQ id 0 is the admin queue"
-          : qid > this.maxQid
-            ? `SQ id ${qid} above the ${this.maxQid} granted`
-            : `SQ ${qid} already exists`,
-      );
-    }
-    if (qsize === 0 || qsize > this.p.mqes)
-      throw fail(
-        SCT.COMMAND_SPECIFIC,
-        CSS.INVALID_QUEUE_SIZE,
-        `QSIZE=${qsize} (0-based) must be 1..CAP.MQES=${this.p.mqes}`,
-      );
-    if (cmd.prp1 % BigInt(this.pageSize) || cmd.prp1 === 0n)
-      throw fail(SCT.GENERIC, SC.INVALID_PRP_OFFSET, `SQ base ${hex(cmd.prp1)} is not page-aligned`);
+    this._checkNewQueue("SQ", this.sqs, qid, qsize, cmd.prp1);
     if (!pc) throw invalidField("PC=0: physically non-contiguous queues not supported (CAP.CQR=1)");
     const bar = this._inOwnBar(cmd.prp1, (qsize + 1) * this.p.ioSqeBytes);
     if (bar)
