@@ -376,15 +376,43 @@ static bool checksum_ok(const u8 *p, u32 len) {
   return sum == 0;
 }
 
-/* The RSDP sits on a 16-byte boundary in the EBDA's first KiB or in 0xE0000..0xFFFFF (5.2.5.1). */
+/* A UEFI firmware has no legacy BIOS areas, and a multiboot v1 loader (GRUB) does not hand over the
+ * RSDP's address, so the memory map's ACPI regions are searched too: host.c notes the reclaimable
+ * and NVS ones below 4 GiB at boot (acpi_note_region), before anything could overwrite the map.
+ * OVMF keeps its RSDP in such a region. At most ACPI_REGIONS_MAX regions, each searched up to
+ * ACPI_REGION_SCAN_MAX bytes: the search is bounded whatever the map says. */
+#define ACPI_REGIONS_MAX 16
+#define ACPI_REGION_SCAN_MAX (16ULL << 20)
+static struct { u64 base, bytes; } acpi_regions[ACPI_REGIONS_MAX];
+static u32 acpi_region_count;
+
+void acpi_note_region(u64 base, u64 bytes) {
+  if (acpi_region_count == ACPI_REGIONS_MAX || bytes == 0 || base >= (1ULL << 32)) return;
+  if (bytes > ACPI_REGION_SCAN_MAX) bytes = ACPI_REGION_SCAN_MAX;
+  if (base + bytes > (1ULL << 32)) bytes = (1ULL << 32) - base;
+  acpi_regions[acpi_region_count].base = base;
+  acpi_regions[acpi_region_count].bytes = bytes;
+  acpi_region_count++;
+}
+
+static const u8 *rsdp_in(const u8 *from, const u8 *to) {
+  for (const u8 *p = from; p + RSDP_V1_BYTES <= to; p += 16)
+    if (sig_eq(p, RSDP_SIG, 8) && checksum_ok(p, RSDP_V1_BYTES)) return p;
+  return NULL;
+}
+
+/* The RSDP sits on a 16-byte boundary in the EBDA's first KiB or in 0xE0000..0xFFFFF (5.2.5.1),
+ * or, on a UEFI machine, in one of the ACPI regions noted above. */
 static const u8 *find_rsdp(void) {
   u16 ebda = *(volatile u16 *)0x40E;
-  const u8 *areas[2][2] = { { (const u8 *)((uintptr_t)ebda << 4), (const u8 *)((uintptr_t)(ebda << 4) + 1024) },
-                            { (const u8 *)0xE0000, (const u8 *)0x100000 } };
-  for (int a = 0; a < 2; a++)
-    for (const u8 *p = areas[a][0]; p < areas[a][1]; p += 16)
-      if (sig_eq(p, RSDP_SIG, 8) && checksum_ok(p, RSDP_V1_BYTES)) return p;
-  return NULL;
+  const u8 *p = rsdp_in((const u8 *)((uintptr_t)ebda << 4), (const u8 *)((uintptr_t)(ebda << 4) + 1024));
+  if (!p) p = rsdp_in((const u8 *)0xE0000, (const u8 *)0x100000);
+  for (u32 i = 0; !p && i < acpi_region_count; i++) {
+    u64 base = acpi_regions[i].base & ~15ULL, bytes = acpi_regions[i].bytes;
+    const u8 *r = map_identity(base, bytes, false);
+    if (r) p = rsdp_in(r, r + bytes);
+  }
+  return p;
 }
 
 /* Maps a table (cached: it is RAM) and checks its length and checksum. */

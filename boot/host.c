@@ -241,7 +241,8 @@ void IMPORT(trace_event)(env_t *e, u32 kind, u32 where, u32 ptr, u32 len) { (voi
 #define MBI_HAS_CMDLINE (1u << 2)
 #define MBI_HAS_MMAP (1u << 6)
 #define MMAP_RAM 1                     /* "available RAM" */
-#define MMAP_ACPI_NVS 4                /* "ACPI NVS memory" (Multiboot 0.6.96, 3.3) */
+#define MMAP_ACPI_RECLAIMABLE 3        /* "usable memory holding ACPI information" (Multiboot 0.6.96, 3.3) */
+#define MMAP_ACPI_NVS 4                /* "ACPI NVS memory" */
 #define MMAP_MAX_ENTRIES 128
 #define LOW_MEMORY_END 0x100000ULL     /* the kernel is loaded at 1 MiB */
 #define SUGGESTED_MEMORY "64M"         /* also leaves room for the reboot marker at 63 MiB */
@@ -257,7 +258,8 @@ static const char *mb_cmdline;         /* as the loader left it, or NULL */
 static bool mmap_usable(u32 type) { return type == MMAP_RAM || type == MMAP_ACPI_NVS; }
 
 /* The end of the usable memory that starts at 1 MiB: the regions of the memory map that follow
- * each other from 1 MiB without a gap (the map need not be sorted), else mem_upper. */
+ * each other from 1 MiB without a gap (the map need not be sorted), else mem_upper. On the way, the
+ * ACPI regions are noted for the RSDP's search (arch.c: a UEFI machine has no legacy BIOS areas). */
 static u64 usable_ram_end(const u32 *mbi) {
   if (mbi[MBI_FLAGS] & MBI_HAS_MMAP) {
     u64 reach = LOW_MEMORY_END;
@@ -270,6 +272,7 @@ static u64 usable_ram_end(const u32 *mbi) {
         u64 base = *(const u64 *)(p + 4), len = *(const u64 *)(p + 12);
         u32 type = *(const u32 *)(p + 20);
         if (mmap_usable(type) && base <= reach && base + len > reach) { reach = base + len; grew = true; }
+        if (pass == 0 && (type == MMAP_ACPI_RECLAIMABLE || type == MMAP_ACPI_NVS)) acpi_note_region(base, len);
         p += size + 4;
       }
     }

@@ -68,6 +68,7 @@ extern void (*irq_handler)(u8 vector);         /* set by host.c */
 _Noreturn void machine_poweroff(int code);    /* calls host_at_exit first */
 _Noreturn void kernel_fail(int code);          /* cleanup (host_cleanup) and poweroff */
 const u8 *acpi_table(const char sig[4]);       /* an ACPI table by signature, checksum checked; or NULL */
+void acpi_note_region(u64 base, u64 bytes);     /* an ACPI region of the memory map, searched for the RSDP */
 void lapic_eoi(void);
 
 /* host.c */
