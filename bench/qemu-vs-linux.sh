@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # This driver and Linux's, in the same QEMU configuration (bench/lib.sh: q35, -cpu max, one vCPU,
 # 512 MiB, TCG, a 1 GiB null-co NVMe backend that reads zeroes), back to back on the same machine:
-#   1. nvme-wasm: the shell's `bench` (random block-aligned IO through the block interface, one IO
-#      queue), one boot per job;
+#   1. nvme-wasm: the shell's `bench` (random block-aligned IO through the block interface, on the
+#      shell's IO queue pair), one boot per job;
 #   2. the device floor: `bench` at QD1, polled (irq=poll), for each job's operation and block size,
 #      in one boot; the device part of an IO (doorbell -> completion seen, from the driver's stats
 #      record) is what QEMU itself takes per command, and 1e6 / that the most IOPS any driver
