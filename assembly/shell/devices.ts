@@ -68,9 +68,9 @@ export function controllerByName(ptr: usize, len: i32): i32 {
   return <i32>ctrl;
 }
 
-// The device a block command names: a namespace (partNumber 0, all its blocks) or one of its
-// partitions, nvme0n1p1 (partNumber 1: LBAs from partStart, partBlocks of them). Set by
-// namespaceByName; commands give LBAs relative to the device and are bounded by devBlocks().
+// The device a block command names: a namespace (partNumber 0, partStart 0, all its blocks) or one
+// of its partitions, nvme0n1p1 (partNumber 1: LBAs from partStart, partBlocks of them). Set anew by
+// every namespaceByName; commands give LBAs relative to the device and are bounded by devBlocks().
 export let partNumber: u32 = 0;
 export let partStart: u64 = 0;
 let partBlocks: u64 = 0;
@@ -88,7 +88,11 @@ export function putDevName(): void {
 // "nvme0n1" -> the namespace's index, with its record in nsRecord; -1 if there is none.
 // "nvme0n1p2" -> the same, with partition 2's extent (read from the disk by fs.wasm) in part*.
 export function namespaceByName(ptr: usize, len: i32): i32 {
+  // Every field of the last device goes: a partition's start left behind would move the next
+  // whole-namespace command's LBAs by it.
   partNumber = 0;
+  partStart = 0;
+  partBlocks = 0;
   partFailed = false;
   if (!startsWithNvme(ptr, len)) return -1;
   let split = -1;

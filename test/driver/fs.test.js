@@ -273,6 +273,39 @@ describe("block commands on a partition", () => {
     neighboursKept(after);
   }, 60_000);
 
+  it("a command on the whole namespace right after one on a partition counts from block 0 again (read, crc, fill)", async () => {
+    const img = `${tmp.dir}/gpt-after.img`;
+    const before = readImage(gpt.img);
+    writeFileSync(img, before);
+    const p = gpt.parts[1];
+    const r = await shell(img, [
+      "ls nvme0n1p1 /",
+      "crc nvme0n1 0 8",
+      `crc nvme0n1p2 0 8`,
+      "read nvme0n1 1 1",
+      "ls nvme0n1p9 /",
+      "crc nvme0n1 34 4",
+      "crc nvme0n1p2 0 1",
+      "fill nvme0n1 40 2 5",
+    ]);
+    expect(r.code, r.why).not.toBe(null);
+    const at = (lba, n) => before.subarray(lba * 512, (lba + n) * 512);
+    expect(
+      linesOf(r.output, "crc").map((l) => l.text),
+      r.why,
+    ).toEqual([
+      `crc dev=nvme0n1 lba=0 count=8 crc32=${crcHex(at(0, 8))}`,
+      `crc dev=nvme0n1p2 lba=0 count=8 crc32=${crcHex(at(p.start, 8))}`,
+      `crc dev=nvme0n1 lba=34 count=4 crc32=${crcHex(at(34, 4))}`,
+      `crc dev=nvme0n1p2 lba=0 count=1 crc32=${crcHex(at(p.start, 1))}`,
+    ]);
+    // LBA 1 of the namespace is the GPT header, "EFI PART" at byte offset 0x200
+    expect(r.output, r.why).toMatch(/\n00000200  45 46 49 20 50 41 52 54 /);
+    const after = readImage(img);
+    expect(after.subarray(40 * 512, 42 * 512).equals(patternBytes(5, 40 * 512, 2 * 512)), r.why).toBe(true);
+    expect(after.subarray(p.start * 512).equals(before.subarray(p.start * 512)), r.why).toBe(true);
+  });
+
   it("a block command on a partition that is not there says why", async () => {
     const r = await shell(gpt.img, ["crc nvme0n1p5 0 1", "read nvme0n1p0 0 1", "flush nvme0n1p1"]);
     expect(errorLines(r.output), r.why).toEqual([
