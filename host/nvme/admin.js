@@ -110,7 +110,7 @@ export const adminMethods = {
     return {};
   },
 
-  // Create I/O CQ and SQ alike (5.4, 5.5): the queue id (Invalid Queue Identifier), its size within
+  // Create I/O CQ and SQ alike (§5.3, §5.4): the queue id (Invalid Queue Identifier), its size within
   // CAP.MQES (Invalid Queue Size) and a page-aligned base (Invalid PRP Offset).
   _checkNewQueue(kind, existing, qid, qsize, base) {
     if (qid === 0 || qid > this.maxQid || existing.has(qid)) {

@@ -200,23 +200,25 @@ export class QueuePair {
   ringSubmission(): void {
     if (this.unrung == 0) return;
     assert(this.unrung < this.entries, "queue: more unrung entries than the SQ holds");
-    this.ring(this.sqDoorbell, this.sqShadow, this.sqTail, (this.sqTail + this.entries - this.unrung) % this.entries);
+    this.ring(this.sqDoorbell, this.sqShadow, this.sqTail, this.unrung);
     this.unrung = 0;
   }
 
   // Every doorbell write goes through here. Without a shadow entry: the register. With one (NVMe 1.3
   // Doorbell Buffer Config, 5.10): the new value goes to the shadow entry, and the register is written
-  // (with the same value) only if the controller's EventIdx lies in [old, value) of the ring, the
-  // need-event rule: (value - EventIdx - 1) mod 2^16 < (value - old) mod 2^16. That is exact for a
-  // ring of at most 2^16 entries, wrapped or not. The first fence puts the entries (or the consumed
-  // CQ entries' reads) before the shadow store; the second the shadow store before the EventIdx
-  // load: a controller that wrote EventIdx and then reads the shadow sees our value, or we see its.
-  ring(register: u32, shadow: usize, value: u32, old: u32): void {
+  // (with the same value) only if the controller's EventIdx lies in [old, value) of the ring, old
+  // being the value `advanced` entries back, the need-event rule: (value - EventIdx - 1) mod 2^16 <
+  // (value - old) mod 2^16. That is exact for a ring of at most 2^16 entries, wrapped or not. The
+  // first fence puts the entries (or the consumed CQ entries' reads) before the shadow store; the
+  // second the shadow store before the EventIdx load: a controller that wrote EventIdx and then
+  // reads the shadow sees our value, or we see its.
+  ring(register: u32, shadow: usize, value: u32, advanced: u32): void {
     if (shadow != 0) {
       fence();
       store<u32>(shadow, value);
       fence();
       const eventIdx = load<u32>(shadow + <usize>this.eventIdxOffset);
+      const old = (value + this.entries - advanced) % this.entries;
       if (((value - eventIdx - 1) & 0xffff) >= ((value - old) & 0xffff)) return;
     }
     mmio_write32(this.mmio, register, value);
@@ -256,7 +258,7 @@ export class QueuePair {
 
   ringCompletion(): void {
     assert(this.cqUnrung < this.entries, "queue: more consumed CQ entries than the CQ holds");
-    this.ring(this.cqDoorbell, this.cqShadow, this.cqHead, (this.cqHead + this.entries - this.cqUnrung) % this.entries);
+    this.ring(this.cqDoorbell, this.cqShadow, this.cqHead, this.cqUnrung);
     this.cqUnrung = 0;
   }
 
